@@ -1,0 +1,5 @@
+// svilm/io.hpp: safetensors reading (memory-mapped) and writing (atomic).
+#pragma once
+
+#include "svilm/io/mapped_file.hpp"
+#include "svilm/io/safetensors.hpp"

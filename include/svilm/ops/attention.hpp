@@ -1,0 +1,211 @@
+// svilm/ops/attention.hpp: scaled dot-product multi-head attention with a key padding mask,
+// blockwise with an online softmax (the FlashAttention recurrence on the CPU).
+//
+// Heads stay packed in the channel axis, (B, N, H * d), so the qkv projection's output is used
+// in place: a head's rows are a strided GEMM operand with leading dimension C = H * d.
+// Forward never materialises the (B, H, Nq, Nk) scores: for each block of queries it walks the
+// keys in blocks, keeping a running max and sum per row, and saves only the per-row
+// logsumexp (B, H, Nq) for backward, which recomputes the probabilities block by block.
+// Memory beyond inputs and output: O(Nq) per head plus one score block per thread.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "svilm/ops/detail/vector_math.hpp"
+#include "svilm/ops/gemm.hpp"
+
+namespace svilm {
+
+template <class T>
+struct AttentionSaved {
+    Tensor<T, 3> logsumexp;  // (B, H, Nq); -inf for a query whose keys are all masked
+};
+
+namespace detail {
+
+inline constexpr index_t attention_query_block = 64;
+inline constexpr index_t attention_key_block = 256;
+
+struct AttentionShape {
+    index_t batch, queries, keys, channels, heads, head_dim;
+};
+
+template <class T>
+AttentionShape check_attention(const char* op, const TensorView<const T, 3>& q, const TensorView<const T, 3>& k,
+                               const TensorView<const T, 3>& v, const TensorView<const std::uint8_t, 2>& key_mask,
+                               index_t heads) {
+    const AttentionShape s{q.extent(0), q.extent(1), k.extent(1), q.extent(2), heads, heads > 0 ? q.extent(2) / heads : 0};
+    if (heads <= 0 || s.channels % heads != 0)
+        throw ShapeError(std::string(op) + ": channels " + std::to_string(s.channels) + " do not split into " +
+                         std::to_string(heads) + " heads");
+    if (k.extent(0) != s.batch || k.extent(2) != s.channels)
+        throw ShapeError(std::string(op) + ": q " + to_string<3>(q.shape()) + " vs k " + to_string<3>(k.shape()));
+    expect_shape(op, "v", v, k.shape());
+    expect_contiguous(op, "q", q);
+    expect_contiguous(op, "k", k);
+    expect_contiguous(op, "v", v);
+    if (key_mask.data()) {
+        expect_shape(op, "key_mask", key_mask, {s.batch, s.keys});
+        expect_contiguous(op, "key_mask", key_mask);
+    }
+    return s;
+}
+
+}  // namespace detail
+
+// out (B, Nq, C) = softmax(q_h k_h^T / sqrt(d) + mask) v_h for each head h, C = H * d.
+// key_mask (B, Nk): 1 keeps a key, 0 pads it; an empty view keeps every key.
+// A query whose keys are all padded gets a zero output.
+template <class T>
+void attention_forward(TensorView<T, 3> out, AttentionSaved<T>& saved, std::type_identity_t<TensorView<const T, 3>> q,
+                       std::type_identity_t<TensorView<const T, 3>> k, std::type_identity_t<TensorView<const T, 3>> v,
+                       TensorView<const std::uint8_t, 2> key_mask, index_t heads) {
+    const char* op = "attention_forward";
+    const auto s = detail::check_attention<T>(op, q, k, v, key_mask, heads);
+    expect_shape(op, "out", out, q.shape());
+    expect_contiguous(op, "out", out);
+    if (saved.logsumexp.shape() != Extents<3>{s.batch, heads, s.queries})
+        saved.logsumexp = Tensor<T, 3>({s.batch, heads, s.queries}, uninitialized);
+    const index_t C = s.channels, d = s.head_dim;
+    const index_t bq = detail::attention_query_block, bk = detail::attention_key_block;
+    const index_t query_blocks = (s.queries + bq - 1) / bq;
+    const index_t tasks = s.batch * heads * query_blocks;
+    const T scale = T(1) / std::sqrt(T(d));
+
+#pragma omp parallel if (tasks > 1)
+    {
+        std::vector<T> scores(static_cast<std::size_t>(bq * bk)), acc(static_cast<std::size_t>(bq * d)),
+            row_max(static_cast<std::size_t>(bq)), row_sum(static_cast<std::size_t>(bq));
+#pragma omp for schedule(dynamic)
+        for (index_t task = 0; task < tasks; ++task) {
+            const index_t b = task / (heads * query_blocks), h = (task / query_blocks) % heads;
+            const index_t q0 = (task % query_blocks) * bq, nq = std::min(bq, s.queries - q0);
+            const T* Q = q.data() + (b * s.queries + q0) * C + h * d;
+            std::fill_n(acc.data(), nq * d, T(0));
+            std::fill_n(row_max.data(), nq, T(-INFINITY));
+            std::fill_n(row_sum.data(), nq, T(0));
+            for (index_t k0 = 0; k0 < s.keys; k0 += bk) {
+                const index_t nk = std::min(bk, s.keys - k0);
+                const T* K = k.data() + (b * s.keys + k0) * C + h * d;
+                const T* V = v.data() + (b * s.keys + k0) * C + h * d;
+                gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, C, K, C, T(0), scores.data(), bk);
+                if (key_mask.data()) {
+                    const std::uint8_t* keep = key_mask.data() + b * s.keys + k0;
+                    for (index_t i = 0; i < nq; ++i)
+                        for (index_t j = 0; j < nk; ++j)
+                            if (!keep[j]) scores[i * bk + j] = -INFINITY;
+                }
+                for (index_t i = 0; i < nq; ++i) {
+                    T* row = scores.data() + i * bk;
+                    const T new_max = std::max(row_max[i], detail::max_of(row, nk));
+                    if (new_max == -INFINITY) {  // every key so far padded: nothing to add
+                        std::fill_n(row, nk, T(0));
+                        continue;
+                    }
+                    const T correction = detail::exp_approx(row_max[i] - new_max);  // 0 on the first live block
+                    row_sum[i] = row_sum[i] * correction + detail::exp_shifted_sum(row, row, nk, new_max);
+                    row_max[i] = new_max;
+                    T* acc_row = acc.data() + i * d;
+#pragma omp simd
+                    for (index_t c = 0; c < d; ++c) acc_row[c] *= correction;
+                }
+                gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), scores.data(), bk, V, C, T(1), acc.data(), d);
+            }
+            for (index_t i = 0; i < nq; ++i) {
+                T* dst = out.data() + (b * s.queries + q0 + i) * C + h * d;
+                const T inv = row_sum[i] > T(0) ? T(1) / row_sum[i] : T(0);
+#pragma omp simd
+                for (index_t c = 0; c < d; ++c) dst[c] = acc[i * d + c] * inv;
+                saved.logsumexp(b, h, q0 + i) = row_sum[i] > T(0) ? row_max[i] + std::log(row_sum[i]) : T(-INFINITY);
+            }
+        }
+    }
+}
+
+// dq (B, Nq, C), dk, dv (B, Nk, C), all assigned, from dout (B, Nq, C) and the forward's out and
+// saved logsumexp. Probabilities are recomputed per block: P = exp(q k^T / sqrt(d) - lse).
+// Parallel over (batch, head) pairs, which own disjoint column slices of dq, dk and dv.
+template <class T>
+void attention_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 3> dv,
+                        std::type_identity_t<TensorView<const T, 3>> dout, const AttentionSaved<T>& saved,
+                        std::type_identity_t<TensorView<const T, 3>> q, std::type_identity_t<TensorView<const T, 3>> k,
+                        std::type_identity_t<TensorView<const T, 3>> v, std::type_identity_t<TensorView<const T, 3>> out,
+                        TensorView<const std::uint8_t, 2> key_mask, index_t heads) {
+    const char* op = "attention_backward";
+    const auto s = detail::check_attention<T>(op, q, k, v, key_mask, heads);
+    expect_shape(op, "dout", dout, q.shape());
+    expect_shape(op, "out", out, q.shape());
+    expect_shape(op, "dq", dq, q.shape());
+    expect_shape(op, "dk", dk, k.shape());
+    expect_shape(op, "dv", dv, k.shape());
+    expect_shape(op, "saved.logsumexp", saved.logsumexp.view(), {s.batch, heads, s.queries});
+    expect_contiguous(op, "dout", dout);
+    expect_contiguous(op, "dq", dq);
+    expect_contiguous(op, "dk", dk);
+    expect_contiguous(op, "dv", dv);
+    const index_t C = s.channels, d = s.head_dim;
+    const index_t bq = detail::attention_query_block, bk = detail::attention_key_block;
+    const index_t pairs = s.batch * heads;
+    const T scale = T(1) / std::sqrt(T(d));
+
+#pragma omp parallel if (pairs > 1)
+    {
+        std::vector<T> probs(static_cast<std::size_t>(bq * bk)), dprobs(static_cast<std::size_t>(bq * bk)),
+            dq_acc(static_cast<std::size_t>(bq * d)), row_dot(static_cast<std::size_t>(bq));
+#pragma omp for schedule(dynamic)
+        for (index_t pair = 0; pair < pairs; ++pair) {
+            const index_t b = pair / heads, h = pair % heads;
+            for (index_t j = 0; j < s.keys; ++j) {
+                std::fill_n(dk.data() + (b * s.keys + j) * C + h * d, d, T(0));
+                std::fill_n(dv.data() + (b * s.keys + j) * C + h * d, d, T(0));
+            }
+            for (index_t q0 = 0; q0 < s.queries; q0 += bq) {
+                const index_t nq = std::min(bq, s.queries - q0);
+                const index_t row0 = (b * s.queries + q0) * C + h * d;
+                const T* Q = q.data() + row0;
+                const T* dO = dout.data() + row0;
+                const T* lse = saved.logsumexp.data() + (b * heads + h) * s.queries + q0;
+                for (index_t i = 0; i < nq; ++i) row_dot[i] = detail::dot(dO + i * C, out.data() + row0 + i * C, d);
+                std::fill_n(dq_acc.data(), nq * d, T(0));
+                for (index_t k0 = 0; k0 < s.keys; k0 += bk) {
+                    const index_t nk = std::min(bk, s.keys - k0);
+                    const index_t key_row0 = (b * s.keys + k0) * C + h * d;
+                    const T* K = k.data() + key_row0;
+                    const T* V = v.data() + key_row0;
+                    gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, C, K, C, T(0), probs.data(), bk);
+                    const std::uint8_t* keep = key_mask.data() ? key_mask.data() + b * s.keys + k0 : nullptr;
+                    for (index_t i = 0; i < nq; ++i) {
+                        T* row = probs.data() + i * bk;
+                        if (lse[i] == -INFINITY) {
+                            std::fill_n(row, nk, T(0));
+                            continue;
+                        }
+                        detail::exp_shifted_sum(row, row, nk, lse[i]);
+                        if (keep)
+                            for (index_t j = 0; j < nk; ++j)
+                                if (!keep[j]) row[j] = T(0);
+                    }
+                    // dV += P^T dO;  dP = dO V^T
+                    gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), probs.data(), bk, dO, C, T(1), dv.data() + key_row0, C);
+                    gemm<T>(Trans::no, Trans::yes, nq, nk, d, T(1), dO, C, V, C, T(0), dprobs.data(), bk);
+                    // dS = P (dP - rowdot) * scale, folded into dprobs
+                    for (index_t i = 0; i < nq; ++i) {
+                        const T* p = probs.data() + i * bk;
+                        T* g = dprobs.data() + i * bk;
+#pragma omp simd
+                        for (index_t j = 0; j < nk; ++j) g[j] = p[j] * (g[j] - row_dot[i]) * scale;
+                    }
+                    // dQ += dS K;  dK += dS^T Q
+                    gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), dprobs.data(), bk, K, C, T(1), dq_acc.data(), d);
+                    gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), dprobs.data(), bk, Q, C, T(1), dk.data() + key_row0, C);
+                }
+                for (index_t i = 0; i < nq; ++i) std::copy_n(dq_acc.data() + i * d, d, dq.data() + row0 + i * C);
+            }
+        }
+    }
+}
+
+}  // namespace svilm

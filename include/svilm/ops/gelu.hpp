@@ -1,0 +1,46 @@
+// svilm/ops/gelu.hpp: GELU with the exact erf form, 0.5 x (1 + erf(x / sqrt 2)), as PyTorch's
+// default nn.GELU().
+#pragma once
+
+#include <cmath>
+#include <numbers>
+
+#include "svilm/core/tensor.hpp"
+
+namespace svilm {
+
+// y (n) = gelu(x (n)); flatten any rank with reshape. y may alias x.
+template <class T>
+void gelu_forward(TensorView<T, 1> y, std::type_identity_t<TensorView<const T, 1>> x) {
+    expect_shape("gelu_forward", "y", y, x.shape());
+    expect_contiguous("gelu_forward", "x", x);
+    expect_contiguous("gelu_forward", "y", y);
+    const index_t n = x.size();
+    const T* in = x.data();
+    T* out = y.data();
+    const T inv_sqrt2 = T(1) / std::numbers::sqrt2_v<T>;
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+    for (index_t i = 0; i < n; ++i) out[i] = T(0.5) * in[i] * (T(1) + std::erf(in[i] * inv_sqrt2));
+}
+
+// dx = dy * (Phi(x) + x phi(x)); assigned. dx may alias dy.
+template <class T>
+void gelu_backward(TensorView<T, 1> dx, std::type_identity_t<TensorView<const T, 1>> dy,
+                   std::type_identity_t<TensorView<const T, 1>> x) {
+    expect_shape("gelu_backward", "dy", dy, x.shape());
+    expect_shape("gelu_backward", "dx", dx, x.shape());
+    const index_t n = x.size();
+    const T* in = x.data();
+    const T* g = dy.data();
+    T* out = dx.data();
+    const T inv_sqrt2 = T(1) / std::numbers::sqrt2_v<T>;
+    const T inv_sqrt_2pi = std::numbers::inv_sqrtpi_v<T> * inv_sqrt2;
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+    for (index_t i = 0; i < n; ++i) {
+        const T cdf = T(0.5) * (T(1) + std::erf(in[i] * inv_sqrt2));
+        const T pdf = inv_sqrt_2pi * std::exp(T(-0.5) * in[i] * in[i]);
+        out[i] = g[i] * (cdf + in[i] * pdf);
+    }
+}
+
+}  // namespace svilm

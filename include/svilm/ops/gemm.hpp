@@ -1,0 +1,108 @@
+// svilm/ops/gemm.hpp: the one GEMM every matrix product in svilm goes through.
+//
+// Row-major C (M, N) = alpha * op(A) op(B) + beta * C. The backend is chosen at configure time:
+// OpenBLAS's cblas when found (SVILM_HAVE_OPENBLAS), Eigen's own product otherwise; CMake prints
+// the choice and svilm::blas_backend_name() reports it. With beta == 0, C is overwritten even
+// where it held NaN.
+#pragma once
+
+#include <algorithm>
+#include <string>
+
+#include "svilm/core/tensor.hpp"
+
+#if defined(SVILM_HAVE_OPENBLAS)
+#include <cblas.h>
+#else
+#include <Eigen/Core>
+#endif
+
+namespace svilm {
+
+enum class Trans { no, yes };
+
+template <class T>
+void gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+          const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm supports float and double");
+    if (M == 0 || N == 0) return;
+#if defined(SVILM_HAVE_OPENBLAS)
+    const auto ta = trans_a == Trans::yes ? CblasTrans : CblasNoTrans;
+    const auto tb = trans_b == Trans::yes ? CblasTrans : CblasNoTrans;
+    if constexpr (std::is_same_v<T, float>)
+        cblas_sgemm(CblasRowMajor, ta, tb, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+    else
+        cblas_dgemm(CblasRowMajor, ta, tb, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+#else
+    using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using ConstMap = Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+    using Map = Eigen::Map<Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+    // A stored transposed is a (K, M) row-major block; Eigen's .transpose() reads it in place.
+    const ConstMap a(A, trans_a == Trans::yes ? K : M, trans_a == Trans::yes ? M : K, Eigen::OuterStride<>(lda));
+    const ConstMap b(B, trans_b == Trans::yes ? N : K, trans_b == Trans::yes ? K : N, Eigen::OuterStride<>(ldb));
+    Map c(C, M, N, Eigen::OuterStride<>(ldc));
+    if (beta == T(0))
+        c.setZero();
+    else if (beta != T(1))
+        c *= beta;
+    if (K == 0) return;
+    if (trans_a == Trans::no && trans_b == Trans::no)
+        c.noalias() += alpha * a * b;
+    else if (trans_a == Trans::no)
+        c.noalias() += alpha * a * b.transpose();
+    else if (trans_b == Trans::no)
+        c.noalias() += alpha * a.transpose() * b;
+    else
+        c.noalias() += alpha * a.transpose() * b.transpose();
+#endif
+}
+
+// A 2-D view as a GEMM operand: row-major with a leading dimension, or a transposed row-major
+// block when the first axis is the unit-stride one (e.g. a view made by .transpose(0, 1)).
+template <class T>
+struct GemmOperand {
+    const T* data;
+    index_t ld;
+    Trans trans;
+};
+
+template <class T>
+GemmOperand<T> gemm_operand(const TensorView<const T, 2>& m, const char* op, const char* name) {
+    if (m.stride(1) == 1 && m.stride(0) >= std::max<index_t>(1, m.extent(1))) return {m.data(), m.stride(0), Trans::no};
+    if (m.stride(0) == 1 && m.stride(1) >= std::max<index_t>(1, m.extent(0))) return {m.data(), m.stride(1), Trans::yes};
+    throw ShapeError(std::string(op) + ": " + name + " " + to_string<2>(m.shape()) +
+                     " needs a unit stride on one axis for GEMM");
+}
+
+// c (M, N) = a (M, K) @ b (K, N) + beta * c. Any operand may be a transposed view.
+template <class T>
+void matmul(TensorView<T, 2> c, std::type_identity_t<TensorView<const T, 2>> a,
+            std::type_identity_t<TensorView<const T, 2>> b, T beta = T(0)) {
+    const char* op = "matmul";
+    if (a.extent(1) != b.extent(0))
+        throw ShapeError(std::string(op) + ": a " + to_string<2>(a.shape()) + " vs b " + to_string<2>(b.shape()));
+    expect_shape(op, "out", c, {a.extent(0), b.extent(1)});
+    if (c.stride(1) != 1 && c.extent(1) > 1) throw ShapeError("matmul: out must have unit stride on its last axis");
+    const auto A = gemm_operand<T>(a, op, "a");
+    const auto B = gemm_operand<T>(b, op, "b");
+    gemm<T>(A.trans, B.trans, c.extent(0), c.extent(1), a.extent(1), T(1), A.data, A.ld, B.data, B.ld, beta, c.data(),
+            std::max<index_t>(1, c.stride(0)));
+}
+
+// y (M, N) = a (M, K) @ b (K, N)
+template <class T>
+void matmul_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> a,
+                    std::type_identity_t<TensorView<const T, 2>> b) {
+    matmul<T>(y, a, b);
+}
+
+// da (M, K) = dy @ b^T, db (K, N) = a^T @ dy; both assigned (they are inputs, not parameters).
+// Either gradient may be an empty view to skip it.
+template <class T>
+void matmul_backward(TensorView<T, 2> da, TensorView<T, 2> db, std::type_identity_t<TensorView<const T, 2>> dy,
+                     std::type_identity_t<TensorView<const T, 2>> a, std::type_identity_t<TensorView<const T, 2>> b) {
+    if (da.data()) matmul<T>(da, dy, b.transpose(0, 1));
+    if (db.data()) matmul<T>(db, a.transpose(0, 1), dy);
+}
+
+}  // namespace svilm

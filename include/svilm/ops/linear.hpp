@@ -1,0 +1,54 @@
+// svilm/ops/linear.hpp: fully connected layer, y = x W^T + b (PyTorch's nn.Linear layout).
+#pragma once
+
+#include "svilm/ops/detail/column_sum.hpp"
+#include "svilm/ops/gemm.hpp"
+
+namespace svilm {
+
+// y (R, N) = x (R, K) @ weight (N, K)^T + bias (N). bias may be an empty view (no bias).
+// requires: x, weight, bias contiguous; y has a unit stride on its last axis.
+template <class T>
+void linear_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> x,
+                    std::type_identity_t<TensorView<const T, 2>> weight, std::type_identity_t<TensorView<const T, 1>> bias) {
+    const char* op = "linear_forward";
+    if (x.extent(1) != weight.extent(1))
+        throw ShapeError(std::string(op) + ": x " + to_string<2>(x.shape()) + " vs weight " + to_string<2>(weight.shape()));
+    expect_shape(op, "y", y, {x.extent(0), weight.extent(0)});
+    T beta = T(0);
+    if (bias.data()) {
+        expect_shape(op, "bias", bias, {weight.extent(0)});
+        const index_t rows = y.extent(0), cols = y.extent(1);
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+        for (index_t r = 0; r < rows; ++r) std::copy_n(bias.data(), cols, &y(r, 0));
+        beta = T(1);
+    }
+    matmul<T>(y, x, weight.transpose(0, 1), beta);
+}
+
+// dx (R, K) = dy @ weight (assigned; empty view to skip),
+// dweight (N, K) += dy^T @ x, dbias (N) += sum over rows of dy (parameters accumulate).
+template <class T>
+void linear_backward(TensorView<T, 2> dx, TensorView<T, 2> dweight, TensorView<T, 1> dbias,
+                     std::type_identity_t<TensorView<const T, 2>> dy, std::type_identity_t<TensorView<const T, 2>> x,
+                     std::type_identity_t<TensorView<const T, 2>> weight) {
+    const char* op = "linear_backward";
+    expect_shape(op, "dy", dy, {x.extent(0), weight.extent(0)});
+    if (dx.data()) matmul<T>(dx, dy, weight);
+    if (dweight.data()) {
+        expect_shape(op, "dweight", dweight, weight.shape());
+        matmul<T>(dweight, dy.transpose(0, 1), x, T(1));
+    }
+    if (dbias.data()) {
+        expect_shape(op, "dbias", dbias, {weight.extent(0)});
+        expect_contiguous(op, "dy", dy);
+        const index_t cols = dy.extent(1);
+        const T* g = dy.data();
+        detail::accumulate_column_sums(dbias.data(), dy.extent(0), cols, [&](index_t r, T* partial) {
+#pragma omp simd
+            for (index_t c = 0; c < cols; ++c) partial[c] += g[r * cols + c];
+        });
+    }
+}
+
+}  // namespace svilm

@@ -1,0 +1,52 @@
+// svilm/ops/pooling.hpp: mean over one axis, written for a (O, N, I) view of any tensor:
+// e.g. the spatial mean of video tokens (B * N_t, N_s, C) -> (B * N_t, C).
+#pragma once
+
+#include "svilm/core/tensor.hpp"
+
+namespace svilm {
+
+// y (O, I) = mean over N of x (O, N, I). N must be positive.
+template <class T>
+void mean_pool_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 3>> x) {
+    const char* op = "mean_pool_forward";
+    const index_t outer = x.extent(0), n = x.extent(1), inner = x.extent(2);
+    expect_shape(op, "y", y, {outer, inner});
+    expect_contiguous(op, "x", x);
+    expect_contiguous(op, "y", y);
+    if (n == 0) throw ShapeError(std::string(op) + ": x " + to_string<3>(x.shape()) + " has an empty pooled axis");
+    const T inv = T(1) / T(n);
+#pragma omp parallel for schedule(static) if (outer * n * inner > 65536)
+    for (index_t o = 0; o < outer; ++o) {
+        T* out = y.data() + o * inner;
+        std::fill_n(out, inner, T(0));
+        for (index_t j = 0; j < n; ++j) {
+            const T* in = x.data() + (o * n + j) * inner;
+#pragma omp simd
+            for (index_t i = 0; i < inner; ++i) out[i] += in[i];
+        }
+#pragma omp simd
+        for (index_t i = 0; i < inner; ++i) out[i] *= inv;
+    }
+}
+
+// dx (O, N, I) = dy (O, I) / N broadcast over N; assigned.
+template <class T>
+void mean_pool_backward(TensorView<T, 3> dx, std::type_identity_t<TensorView<const T, 2>> dy) {
+    const char* op = "mean_pool_backward";
+    const index_t outer = dx.extent(0), n = dx.extent(1), inner = dx.extent(2);
+    expect_shape(op, "dy", dy, {outer, inner});
+    expect_contiguous(op, "dx", dx);
+    expect_contiguous(op, "dy", dy);
+    const T inv = T(1) / T(n);
+#pragma omp parallel for schedule(static) if (outer * n * inner > 65536)
+    for (index_t o = 0; o < outer; ++o)
+        for (index_t j = 0; j < n; ++j) {
+            T* out = dx.data() + (o * n + j) * inner;
+            const T* g = dy.data() + o * inner;
+#pragma omp simd
+            for (index_t i = 0; i < inner; ++i) out[i] = g[i] * inv;
+        }
+}
+
+}  // namespace svilm

@@ -1,0 +1,155 @@
+// Op behaviour beyond gradients and parity: the blockwise attention against the materialised
+// reference across block boundaries, edge cases (masked rows, clamped norms), errors on bad
+// input, and bitwise determinism across thread counts.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "support/compare.hpp"
+#include "svilm/core/rng.hpp"
+#include "svilm/core/threads.hpp"
+#include "svilm/ops.hpp"
+#include "svilm/ops/attention_reference.hpp"
+
+namespace svilm::testing {
+namespace {
+
+template <class T, int Rank>
+Tensor<T, Rank> random_tensor(const Extents<Rank>& shape, std::uint64_t seed) {
+    Tensor<T, Rank> t(shape, uninitialized);
+    Generator(seed).normal<T, Rank>(t);
+    return t;
+}
+
+template <class T>
+void blockwise_matches_reference(Tolerance tol) {
+    // 150 queries and 600 keys cross the 64-query and 256-key blocks, including ragged last blocks.
+    const index_t B = 2, Nq = 150, Nk = 600, H = 2, d = 8, C = H * d;
+    const auto q = random_tensor<T, 3>({B, Nq, C}, 1), k = random_tensor<T, 3>({B, Nk, C}, 2);
+    const auto v = random_tensor<T, 3>({B, Nk, C}, 3), dout = random_tensor<T, 3>({B, Nq, C}, 4);
+    Tensor<std::uint8_t, 2> keep = Tensor<std::uint8_t, 2>::full({B, Nk}, 1);
+    for (index_t j = 250; j < Nk; ++j) keep(1, j) = 0;  // batch 1: padding starts inside the first key block
+    Tensor<T, 3> out({B, Nq, C}), ref_out({B, Nq, C});
+    Tensor<T, 4> probs({B, H, Nq, Nk});
+    AttentionSaved<T> saved;
+    attention_forward<T>(out, saved, q, k, v, keep, H);
+    attention_reference_forward<T>(ref_out, probs, q, k, v, keep, H);
+    expect_close<T, T, 3>("attention out", out, ref_out, tol);
+
+    Tensor<T, 3> dq(q.shape()), dk(k.shape()), dv(v.shape()), rdq(q.shape()), rdk(k.shape()), rdv(v.shape());
+    attention_backward<T>(dq, dk, dv, dout, saved, q, k, v, out, keep, H);
+    attention_reference_backward<T>(rdq, rdk, rdv, dout, probs, q, k, v, H);
+    expect_close<T, T, 3>("attention dq", dq, rdq, tol);
+    expect_close<T, T, 3>("attention dk", dk, rdk, tol);
+    expect_close<T, T, 3>("attention dv", dv, rdv, tol);
+}
+
+TEST_CASE("blockwise attention equals the materialised reference across block boundaries") {
+    blockwise_matches_reference<double>(Tolerance{1e-12, 1e-10});
+    blockwise_matches_reference<float>(gemm_tolerance);
+}
+
+TEST_CASE("attention rejects shapes that do not fit, naming the op and shapes") {
+    Tensor<float, 3> q({1, 4, 6}), k({1, 5, 6}), v({1, 5, 6}), out({1, 4, 6});
+    AttentionSaved<float> saved;
+    CHECK_THROWS_WITH_AS(attention_forward<float>(out, saved, q, k, v, {}, 4),
+                         doctest::Contains("attention_forward: channels 6 do not split into 4 heads"), ShapeError);
+    Tensor<float, 3> bad_v({1, 4, 6});
+    CHECK_THROWS_WITH_AS(attention_forward<float>(out, saved, q, k, bad_v, {}, 2),
+                         doctest::Contains("v (1, 4, 6) expected (1, 5, 6)"), ShapeError);
+}
+
+TEST_CASE("linear reports mismatched extents with both shapes") {
+    Tensor<float, 2> x({4, 16}), w({24, 15}), y({4, 24});
+    Tensor<float, 1> b({24});
+    CHECK_THROWS_WITH_AS(linear_forward<float>(y, x, w, b), "linear_forward: x (4, 16) vs weight (24, 15)", ShapeError);
+}
+
+TEST_CASE("embedding and cross-entropy reject out-of-range indices") {
+    Tensor<float, 2> w({5, 3}), y({2, 3});
+    Tensor<std::int64_t, 1> ids({2});
+    ids(1) = 5;
+    CHECK_THROWS_WITH_AS(embedding_forward<float>(y, w, ids), doctest::Contains("id 5 at position 1"), ValueError);
+    Tensor<float, 2> logits({2, 4});
+    Tensor<std::int64_t, 1> targets({2});
+    targets(0) = -1;
+    CrossEntropySaved<float> saved;
+    CHECK_THROWS_AS(cross_entropy_forward<float>(saved, logits, targets), ValueError);
+}
+
+TEST_CASE("a fully masked softmax row is zero, with a zero gradient") {
+    Tensor<float, 3> x = random_tensor<float, 3>({1, 2, 4}, 9), y({1, 2, 4}), dx({1, 2, 4});
+    Tensor<float, 2> mask = Tensor<float, 2>::full({1, 4}, -INFINITY);
+    softmax_forward<float>(y, x, mask);
+    softmax_backward<float>(dx, x, y);
+    for (index_t i = 0; i < y.size(); ++i) {
+        CHECK(y.data()[i] == 0.0f);
+        CHECK(dx.data()[i] == 0.0f);
+    }
+}
+
+TEST_CASE("l2_normalize clamps tiny norms at eps in both directions") {
+    Tensor<double, 2> x = Tensor<double, 2>::full({1, 4}, 1e-14), y({1, 4}), dy = Tensor<double, 2>::full({1, 4}, 2.0),
+                      dx({1, 4});
+    L2NormalizeSaved<double> saved;
+    l2_normalize_forward<double>(y, saved, x);
+    l2_normalize_backward<double>(dx, dy, y, saved);
+    CHECK(y(0, 0) == doctest::Approx(1e-2));  // 1e-14 / 1e-12
+    CHECK(dx(0, 0) == doctest::Approx(2e12));
+}
+
+TEST_CASE("gemm with beta = 0 overwrites NaN and accepts transposed views") {
+    const auto a = random_tensor<float, 2>({5, 3}, 11), b = random_tensor<float, 2>({5, 4}, 12);
+    Tensor<float, 2> c = Tensor<float, 2>::full({3, 4}, std::numeric_limits<float>::quiet_NaN());
+    matmul<float>(c, a.view().transpose(0, 1), b);  // (3, 5) @ (5, 4)
+    for (index_t i = 0; i < 3; ++i)
+        for (index_t j = 0; j < 4; ++j) {
+            double expected = 0;
+            for (index_t r = 0; r < 5; ++r) expected += double(a(r, i)) * b(r, j);
+            CHECK(c(i, j) == doctest::Approx(expected).epsilon(1e-5));
+        }
+}
+
+template <class Run>
+void expect_same_bits_for_1_and_2_threads(const char* what, Run run) {
+    INFO(what);
+    const int before = num_threads();
+    set_num_threads(1);
+    const auto one = run();
+    set_num_threads(2);
+    const auto two = run();
+    set_num_threads(before);
+    REQUIRE(one.size() == two.size());
+    CHECK(std::memcmp(one.data(), two.data(), one.bytes()) == 0);
+}
+
+TEST_CASE("parameter gradients and attention are bitwise identical for any thread count") {
+    const auto x = random_tensor<float, 2>({1000, 64}, 21), dy = random_tensor<float, 2>({1000, 64}, 22);
+    const auto w = random_tensor<float, 1>({64}, 23), b = random_tensor<float, 1>({64}, 24);
+    expect_same_bits_for_1_and_2_threads("layer_norm dweight", [&] {
+        LayerNormSaved<float> saved;
+        Tensor<float, 2> y(x.shape());
+        Tensor<float, 1> dw({64});
+        layer_norm_forward<float>(y, saved, x, w, b, 1e-6f);
+        layer_norm_backward<float>({}, dw, {}, dy, saved, x, w);
+        return dw;
+    });
+    expect_same_bits_for_1_and_2_threads("linear dbias", [&] {
+        Tensor<float, 1> db({64});
+        Tensor<float, 2> weight({64, 64});
+        linear_backward<float>({}, {}, db, dy, x, weight);
+        return db;
+    });
+    const auto q = random_tensor<float, 3>({2, 200, 32}, 25), k = random_tensor<float, 3>({2, 300, 32}, 26);
+    expect_same_bits_for_1_and_2_threads("attention forward", [&] {
+        Tensor<float, 3> out(q.shape());
+        AttentionSaved<float> saved;
+        attention_forward<float>(out, saved, q, k, k, {}, 4);
+        return out;
+    });
+}
+
+}  // namespace
+}  // namespace svilm::testing
