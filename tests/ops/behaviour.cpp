@@ -153,3 +153,33 @@ TEST_CASE("parameter gradients and attention are bitwise identical for any threa
 
 }  // namespace
 }  // namespace svilm::testing
+
+namespace svilm::testing {
+namespace {
+
+TEST_CASE("attention reads q, k, v in place from a fused (B, N, 3C) qkv buffer") {
+    const index_t B = 2, N = 70, H = 3, d = 4, C = H * d;
+    const auto qkv = random_tensor<double, 3>({B, N, 3 * C}, 31), dout = random_tensor<double, 3>({B, N, C}, 32);
+    const auto q = qkv.view().narrow(2, 0, C), k = qkv.view().narrow(2, C, 2 * C), v = qkv.view().narrow(2, 2 * C, 3 * C);
+    Tensor<double, 3> qc({B, N, C}), kc({B, N, C}), vc({B, N, C});
+    copy<double, 3>(qc, q);
+    copy<double, 3>(kc, k);
+    copy<double, 3>(vc, v);
+    Tensor<double, 3> out({B, N, C}), ref({B, N, C}), dqkv({B, N, 3 * C}), dq({B, N, C}), dk({B, N, C}), dv({B, N, C});
+    AttentionSaved<double> saved, ref_saved;
+    attention_forward<double>(out, saved, q, k, v, {}, H);
+    attention_forward<double>(ref, ref_saved, qc, kc, vc, {}, H);
+    expect_close<double, double, 3>("strided out", out, ref, Tolerance{0, 0});
+    attention_backward<double>(dqkv.view().narrow(2, 0, C), dqkv.view().narrow(2, C, 2 * C), dqkv.view().narrow(2, 2 * C, 3 * C),
+                               dout, saved, q, k, v, out, {}, H);
+    attention_backward<double>(dq, dk, dv, dout, ref_saved, qc, kc, vc, ref, {}, H);
+    Tensor<double, 3> dq_strided({B, N, C});
+    copy<double, 3>(dq_strided, dqkv.view().narrow(2, 0, C));
+    expect_close<double, double, 3>("strided dq", dq_strided, dq, Tolerance{0, 0});
+    Tensor<double, 3> dv_strided({B, N, C});
+    copy<double, 3>(dv_strided, dqkv.view().narrow(2, 2 * C, 3 * C));
+    expect_close<double, double, 3>("strided dv", dv_strided, dv, Tolerance{0, 0});
+}
+
+}  // namespace
+}  // namespace svilm::testing

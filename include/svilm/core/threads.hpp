@@ -50,7 +50,8 @@ inline int num_threads() {
 #endif
 }
 
-// Which GEMM backend this build uses, chosen at configure time: "OpenBLAS" or "Eigen".
+// Which BLAS this build links, chosen at configure time: "OpenBLAS" or "Eigen". The GEMM in
+// use at run time is svilm::gemm_backend_description() (svilm/ops/gemm.hpp).
 inline const char* blas_backend_name() {
 #if defined(SVILM_HAVE_OPENBLAS)
     return "OpenBLAS";

@@ -1,8 +1,10 @@
 // svilm/ops/attention.hpp: scaled dot-product multi-head attention with a key padding mask,
 // blockwise with an online softmax (the FlashAttention recurrence on the CPU).
 //
-// Heads stay packed in the channel axis, (B, N, H * d), so the qkv projection's output is used
-// in place: a head's rows are a strided GEMM operand with leading dimension C = H * d.
+// Heads stay packed in the channel axis, (B, N, H * d), and every tensor may be a view with a
+// row stride other than C (only the channel axis must be unit-stride): the fused qkv
+// projection's (B, N, 3C) output is used in place through three narrowed views, and a head's
+// rows are a strided GEMM operand whose leading dimension is that row stride.
 // Forward never materialises the (B, H, Nq, Nk) scores: for each block of queries it walks the
 // keys in blocks, keeping a running max and sum per row, and saves only the per-row
 // logsumexp (B, H, Nq) for backward, which recomputes the probabilities block by block.
@@ -29,6 +31,19 @@ namespace detail {
 inline constexpr index_t attention_query_block = 64;
 inline constexpr index_t attention_key_block = 256;
 
+template <class T>
+void expect_unit_channel_stride(const char* op, const char* name, const TensorView<T, 3>& t) {
+    if (t.stride(2) != 1 && t.extent(2) > 1)
+        throw ShapeError(std::string(op) + ": " + name + " " + to_string<3>(t.shape()) +
+                         " needs a unit stride on its channel axis");
+}
+
+// Row r of batch b of a (B, N, C) view with unit channel stride.
+template <class T>
+T* row_of(const TensorView<T, 3>& t, index_t b, index_t r) {
+    return t.data() + b * t.stride(0) + r * t.stride(1);
+}
+
 struct AttentionShape {
     index_t batch, queries, keys, channels, heads, head_dim;
 };
@@ -44,9 +59,9 @@ AttentionShape check_attention(const char* op, const TensorView<const T, 3>& q, 
     if (k.extent(0) != s.batch || k.extent(2) != s.channels)
         throw ShapeError(std::string(op) + ": q " + to_string<3>(q.shape()) + " vs k " + to_string<3>(k.shape()));
     expect_shape(op, "v", v, k.shape());
-    expect_contiguous(op, "q", q);
-    expect_contiguous(op, "k", k);
-    expect_contiguous(op, "v", v);
+    expect_unit_channel_stride(op, "q", q);
+    expect_unit_channel_stride(op, "k", k);
+    expect_unit_channel_stride(op, "v", v);
     if (key_mask.data()) {
         expect_shape(op, "key_mask", key_mask, {s.batch, s.keys});
         expect_contiguous(op, "key_mask", key_mask);
@@ -66,10 +81,11 @@ void attention_forward(TensorView<T, 3> out, AttentionSaved<T>& saved, std::type
     const char* op = "attention_forward";
     const auto s = detail::check_attention<T>(op, q, k, v, key_mask, heads);
     expect_shape(op, "out", out, q.shape());
-    expect_contiguous(op, "out", out);
+    detail::expect_unit_channel_stride(op, "out", out);
     if (saved.logsumexp.shape() != Extents<3>{s.batch, heads, s.queries})
         saved.logsumexp = Tensor<T, 3>({s.batch, heads, s.queries}, uninitialized);
-    const index_t C = s.channels, d = s.head_dim;
+    const index_t d = s.head_dim;
+    const index_t ldq = q.stride(1), ldk = k.stride(1), ldv = v.stride(1);
     const index_t bq = detail::attention_query_block, bk = detail::attention_key_block;
     const index_t query_blocks = (s.queries + bq - 1) / bq;
     const index_t tasks = s.batch * heads * query_blocks;
@@ -83,15 +99,15 @@ void attention_forward(TensorView<T, 3> out, AttentionSaved<T>& saved, std::type
         for (index_t task = 0; task < tasks; ++task) {
             const index_t b = task / (heads * query_blocks), h = (task / query_blocks) % heads;
             const index_t q0 = (task % query_blocks) * bq, nq = std::min(bq, s.queries - q0);
-            const T* Q = q.data() + (b * s.queries + q0) * C + h * d;
+            const T* Q = detail::row_of(q, b, q0) + h * d;
             std::fill_n(acc.data(), nq * d, T(0));
             std::fill_n(row_max.data(), nq, T(-INFINITY));
             std::fill_n(row_sum.data(), nq, T(0));
             for (index_t k0 = 0; k0 < s.keys; k0 += bk) {
                 const index_t nk = std::min(bk, s.keys - k0);
-                const T* K = k.data() + (b * s.keys + k0) * C + h * d;
-                const T* V = v.data() + (b * s.keys + k0) * C + h * d;
-                gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, C, K, C, T(0), scores.data(), bk);
+                const T* K = detail::row_of(k, b, k0) + h * d;
+                const T* V = detail::row_of(v, b, k0) + h * d;
+                gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, ldq, K, ldk, T(0), scores.data(), bk);
                 if (key_mask.data()) {
                     const std::uint8_t* keep = key_mask.data() + b * s.keys + k0;
                     for (index_t i = 0; i < nq; ++i)
@@ -112,10 +128,10 @@ void attention_forward(TensorView<T, 3> out, AttentionSaved<T>& saved, std::type
 #pragma omp simd
                     for (index_t c = 0; c < d; ++c) acc_row[c] *= correction;
                 }
-                gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), scores.data(), bk, V, C, T(1), acc.data(), d);
+                gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), scores.data(), bk, V, ldv, T(1), acc.data(), d);
             }
             for (index_t i = 0; i < nq; ++i) {
-                T* dst = out.data() + (b * s.queries + q0 + i) * C + h * d;
+                T* dst = detail::row_of(out, b, q0 + i) + h * d;
                 const T inv = row_sum[i] > T(0) ? T(1) / row_sum[i] : T(0);
 #pragma omp simd
                 for (index_t c = 0; c < d; ++c) dst[c] = acc[i * d + c] * inv;
@@ -142,11 +158,14 @@ void attention_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 
     expect_shape(op, "dk", dk, k.shape());
     expect_shape(op, "dv", dv, k.shape());
     expect_shape(op, "saved.logsumexp", saved.logsumexp.view(), {s.batch, heads, s.queries});
-    expect_contiguous(op, "dout", dout);
-    expect_contiguous(op, "dq", dq);
-    expect_contiguous(op, "dk", dk);
-    expect_contiguous(op, "dv", dv);
-    const index_t C = s.channels, d = s.head_dim;
+    detail::expect_unit_channel_stride(op, "out", out);
+    detail::expect_unit_channel_stride(op, "dout", dout);
+    detail::expect_unit_channel_stride(op, "dq", dq);
+    detail::expect_unit_channel_stride(op, "dk", dk);
+    detail::expect_unit_channel_stride(op, "dv", dv);
+    const index_t d = s.head_dim;
+    const index_t ldq = q.stride(1), ldk = k.stride(1), ldv = v.stride(1), ldo = out.stride(1), ldgo = dout.stride(1);
+    const index_t ldgq = dq.stride(1), ldgk = dk.stride(1), ldgv = dv.stride(1);
     const index_t bq = detail::attention_query_block, bk = detail::attention_key_block;
     const index_t pairs = s.batch * heads;
     const T scale = T(1) / std::sqrt(T(d));
@@ -159,23 +178,24 @@ void attention_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 
         for (index_t pair = 0; pair < pairs; ++pair) {
             const index_t b = pair / heads, h = pair % heads;
             for (index_t j = 0; j < s.keys; ++j) {
-                std::fill_n(dk.data() + (b * s.keys + j) * C + h * d, d, T(0));
-                std::fill_n(dv.data() + (b * s.keys + j) * C + h * d, d, T(0));
+                std::fill_n(detail::row_of(dk, b, j) + h * d, d, T(0));
+                std::fill_n(detail::row_of(dv, b, j) + h * d, d, T(0));
             }
             for (index_t q0 = 0; q0 < s.queries; q0 += bq) {
                 const index_t nq = std::min(bq, s.queries - q0);
-                const index_t row0 = (b * s.queries + q0) * C + h * d;
-                const T* Q = q.data() + row0;
-                const T* dO = dout.data() + row0;
+                const T* Q = detail::row_of(q, b, q0) + h * d;
+                const T* dO = detail::row_of(dout, b, q0) + h * d;
+                const T* O = detail::row_of(out, b, q0) + h * d;
                 const T* lse = saved.logsumexp.data() + (b * heads + h) * s.queries + q0;
-                for (index_t i = 0; i < nq; ++i) row_dot[i] = detail::dot(dO + i * C, out.data() + row0 + i * C, d);
+                for (index_t i = 0; i < nq; ++i) row_dot[i] = detail::dot(dO + i * ldgo, O + i * ldo, d);
                 std::fill_n(dq_acc.data(), nq * d, T(0));
                 for (index_t k0 = 0; k0 < s.keys; k0 += bk) {
                     const index_t nk = std::min(bk, s.keys - k0);
-                    const index_t key_row0 = (b * s.keys + k0) * C + h * d;
-                    const T* K = k.data() + key_row0;
-                    const T* V = v.data() + key_row0;
-                    gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, C, K, C, T(0), probs.data(), bk);
+                    const T* K = detail::row_of(k, b, k0) + h * d;
+                    const T* V = detail::row_of(v, b, k0) + h * d;
+                    T* dK = detail::row_of(dk, b, k0) + h * d;
+                    T* dV = detail::row_of(dv, b, k0) + h * d;
+                    gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, ldq, K, ldk, T(0), probs.data(), bk);
                     const std::uint8_t* keep = key_mask.data() ? key_mask.data() + b * s.keys + k0 : nullptr;
                     for (index_t i = 0; i < nq; ++i) {
                         T* row = probs.data() + i * bk;
@@ -189,8 +209,8 @@ void attention_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 
                                 if (!keep[j]) row[j] = T(0);
                     }
                     // dV += P^T dO;  dP = dO V^T
-                    gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), probs.data(), bk, dO, C, T(1), dv.data() + key_row0, C);
-                    gemm<T>(Trans::no, Trans::yes, nq, nk, d, T(1), dO, C, V, C, T(0), dprobs.data(), bk);
+                    gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), probs.data(), bk, dO, ldgo, T(1), dV, ldgv);
+                    gemm<T>(Trans::no, Trans::yes, nq, nk, d, T(1), dO, ldgo, V, ldv, T(0), dprobs.data(), bk);
                     // dS = P (dP - rowdot) * scale, folded into dprobs
                     for (index_t i = 0; i < nq; ++i) {
                         const T* p = probs.data() + i * bk;
@@ -199,10 +219,11 @@ void attention_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 
                         for (index_t j = 0; j < nk; ++j) g[j] = p[j] * (g[j] - row_dot[i]) * scale;
                     }
                     // dQ += dS K;  dK += dS^T Q
-                    gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), dprobs.data(), bk, K, C, T(1), dq_acc.data(), d);
-                    gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), dprobs.data(), bk, Q, C, T(1), dk.data() + key_row0, C);
+                    gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), dprobs.data(), bk, K, ldk, T(1), dq_acc.data(), d);
+                    gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), dprobs.data(), bk, Q, ldq, T(1), dK, ldgk);
                 }
-                for (index_t i = 0; i < nq; ++i) std::copy_n(dq_acc.data() + i * d, d, dq.data() + row0 + i * C);
+                T* dQ = detail::row_of(dq, b, q0) + h * d;
+                for (index_t i = 0; i < nq; ++i) std::copy_n(dq_acc.data() + i * d, d, dQ + i * ldgq);
             }
         }
     }

@@ -1,11 +1,13 @@
 // svilm/ops/gelu.hpp: GELU with the exact erf form, 0.5 x (1 + erf(x / sqrt 2)), as PyTorch's
-// default nn.GELU().
+// default nn.GELU() (not the tanh approximation). float evaluates erf with a vectorised
+// polynomial accurate to 2e-7 absolute; double uses std::erf.
 #pragma once
 
 #include <cmath>
 #include <numbers>
 
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/detail/vector_math.hpp"
 
 namespace svilm {
 
@@ -20,7 +22,7 @@ void gelu_forward(TensorView<T, 1> y, std::type_identity_t<TensorView<const T, 1
     T* out = y.data();
     const T inv_sqrt2 = T(1) / std::numbers::sqrt2_v<T>;
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (index_t i = 0; i < n; ++i) out[i] = T(0.5) * in[i] * (T(1) + std::erf(in[i] * inv_sqrt2));
+    for (index_t i = 0; i < n; ++i) out[i] = T(0.5) * in[i] * (T(1) + detail::erf_approx(in[i] * inv_sqrt2));
 }
 
 // dx = dy * (Phi(x) + x phi(x)); assigned. dx may alias dy.
@@ -37,8 +39,8 @@ void gelu_backward(TensorView<T, 1> dx, std::type_identity_t<TensorView<const T,
     const T inv_sqrt_2pi = std::numbers::inv_sqrtpi_v<T> * inv_sqrt2;
 #pragma omp parallel for simd schedule(static) if (n > 32768)
     for (index_t i = 0; i < n; ++i) {
-        const T cdf = T(0.5) * (T(1) + std::erf(in[i] * inv_sqrt2));
-        const T pdf = inv_sqrt_2pi * std::exp(T(-0.5) * in[i] * in[i]);
+        const T cdf = T(0.5) * (T(1) + detail::erf_approx(in[i] * inv_sqrt2));
+        const T pdf = inv_sqrt_2pi * detail::exp_approx(T(-0.5) * in[i] * in[i]);
         out[i] = g[i] * (cdf + in[i] * pdf);
     }
 }

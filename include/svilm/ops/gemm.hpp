@@ -1,39 +1,72 @@
 // svilm/ops/gemm.hpp: the one GEMM every matrix product in svilm goes through.
 //
-// Row-major C (M, N) = alpha * op(A) op(B) + beta * C. The backend is chosen at configure time:
-// OpenBLAS's cblas when found (SVILM_HAVE_OPENBLAS), Eigen's own product otherwise; CMake prints
-// the choice and svilm::blas_backend_name() reports it. With beta == 0, C is overwritten even
+// Row-major C (M, N) = alpha * op(A) op(B) + beta * C. With beta == 0, C is overwritten even
 // where it held NaN.
+//
+// Backend: chosen at configure time (CMake prints it): OpenBLAS's cblas when found
+// (SVILM_HAVE_OPENBLAS), Eigen's own product otherwise. One run-time exception, measured:
+// OpenBLAS 0.3.21 (Debian 12) does not recognise some recent Xeons and falls back to its generic
+// "Prescott" SSE3 kernels, about 40 GFLOP/s on 2 cores where Eigen's AVX-512 product reaches
+// about 250. When OpenBLAS reports such a generic core while the CPU has AVX2, svilm uses
+// Eigen's product instead. SVILM_GEMM=openblas or SVILM_GEMM=eigen in the environment
+// overrides the choice; svilm::gemm_backend_description() says which is in use and why.
 #pragma once
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <string>
+
+#include <Eigen/Core>
 
 #include "svilm/core/tensor.hpp"
 
 #if defined(SVILM_HAVE_OPENBLAS)
 #include <cblas.h>
-#else
-#include <Eigen/Core>
+extern "C" char* openblas_get_corename(void);
 #endif
 
 namespace svilm {
 
 enum class Trans { no, yes };
 
-template <class T>
-void gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
-          const T* B, index_t ldb, T beta, T* C, index_t ldc) {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm supports float and double");
-    if (M == 0 || N == 0) return;
+enum class GemmBackend { openblas, eigen };
+
+namespace detail {
+
+struct GemmChoice {
+    GemmBackend backend;
+    std::string description;
+};
+
+inline GemmChoice choose_gemm_backend() {
 #if defined(SVILM_HAVE_OPENBLAS)
-    const auto ta = trans_a == Trans::yes ? CblasTrans : CblasNoTrans;
-    const auto tb = trans_b == Trans::yes ? CblasTrans : CblasNoTrans;
-    if constexpr (std::is_same_v<T, float>)
-        cblas_sgemm(CblasRowMajor, ta, tb, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
-    else
-        cblas_dgemm(CblasRowMajor, ta, tb, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+    const std::string core = openblas_get_corename();
+    const char* forced = std::getenv("SVILM_GEMM");
+    if (forced && std::strcmp(forced, "openblas") == 0) return {GemmBackend::openblas, "OpenBLAS (" + core + " kernels, SVILM_GEMM)"};
+    if (forced && std::strcmp(forced, "eigen") == 0) return {GemmBackend::eigen, "Eigen (SVILM_GEMM)"};
+    static const char* generic_cores[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai",
+                                          "Coppermine", "Northwood", "Banias", "Generic"};
+    bool generic = false;
+    for (const char* g : generic_cores) generic = generic || core == g;
+#if defined(__x86_64__) || defined(__i386__)
+    if (generic && __builtin_cpu_supports("avx2"))
+        return {GemmBackend::eigen, "Eigen (OpenBLAS found but running generic " + core + " kernels on an AVX2 CPU)"};
+#endif
+    return {GemmBackend::openblas, "OpenBLAS (" + core + " kernels)"};
 #else
+    return {GemmBackend::eigen, "Eigen"};
+#endif
+}
+
+inline const GemmChoice& gemm_choice() {
+    static const GemmChoice choice = choose_gemm_backend();
+    return choice;
+}
+
+template <class T>
+void eigen_gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+                const T* B, index_t ldb, T beta, T* C, index_t ldc) {
     using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using ConstMap = Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
     using Map = Eigen::Map<Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
@@ -41,6 +74,10 @@ void gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha
     const ConstMap a(A, trans_a == Trans::yes ? K : M, trans_a == Trans::yes ? M : K, Eigen::OuterStride<>(lda));
     const ConstMap b(B, trans_b == Trans::yes ? N : K, trans_b == Trans::yes ? K : N, Eigen::OuterStride<>(ldb));
     Map c(C, M, N, Eigen::OuterStride<>(ldc));
+    if (beta == T(0) && alpha == T(1) && trans_a == Trans::no && trans_b == Trans::no && K > 0) {
+        c.noalias() = a * b;  // the common case (forward layers): no separate zeroing pass
+        return;
+    }
     if (beta == T(0))
         c.setZero();
     else if (beta != T(1))
@@ -54,7 +91,30 @@ void gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha
         c.noalias() += alpha * a.transpose() * b;
     else
         c.noalias() += alpha * a.transpose() * b.transpose();
+}
+
+}  // namespace detail
+
+inline GemmBackend gemm_backend() { return detail::gemm_choice().backend; }
+inline const std::string& gemm_backend_description() { return detail::gemm_choice().description; }
+
+template <class T>
+void gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+          const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm supports float and double");
+    if (M == 0 || N == 0) return;
+#if defined(SVILM_HAVE_OPENBLAS)
+    if (gemm_backend() == GemmBackend::openblas) {
+        const auto ta = trans_a == Trans::yes ? CblasTrans : CblasNoTrans;
+        const auto tb = trans_b == Trans::yes ? CblasTrans : CblasNoTrans;
+        if constexpr (std::is_same_v<T, float>)
+            cblas_sgemm(CblasRowMajor, ta, tb, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+        else
+            cblas_dgemm(CblasRowMajor, ta, tb, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+        return;
+    }
 #endif
+    detail::eigen_gemm<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // A 2-D view as a GEMM operand: row-major with a leading dimension, or a transposed row-major

@@ -36,6 +36,22 @@ inline float exp_approx(float x) {
 
 inline double exp_approx(double x) { return std::exp(x); }
 
+// erf for float arrays, vectorisable: Abramowitz & Stegun 7.1.26 on |x| with exp_approx,
+// absolute error below 2e-7 (float's own resolution near 1). double uses std::erf.
+inline float erf_approx(float x) {
+    const float ax = std::abs(x);
+    const float t = 1.0f / (1.0f + 0.3275911f * ax);
+    float p = 1.061405429f;
+    p = p * t - 1.453152027f;
+    p = p * t + 1.421413741f;
+    p = p * t - 0.284496736f;
+    p = p * t + 0.254829592f;
+    const float y = 1.0f - p * t * exp_approx(-ax * ax);
+    return std::copysign(y, x);
+}
+
+inline double erf_approx(double x) { return std::erf(x); }
+
 // out[i] = exp(in[i] - shift); returns the sum of out. in and out may alias.
 template <class T>
 T exp_shifted_sum(const T* in, T* out, index_t n, T shift) {
@@ -49,11 +65,19 @@ T exp_shifted_sum(const T* in, T* out, index_t n, T shift) {
     return sum;
 }
 
+// Largest element, -inf for an empty range. Eight independent lanes: a single running max is
+// a loop-carried dependency the compiler will not vectorise without -ffast-math.
 template <class T>
 T max_of(const T* in, index_t n) {
+    constexpr index_t lanes = 8;
+    T lane_max[lanes];
+    for (index_t l = 0; l < lanes; ++l) lane_max[l] = -INFINITY;
+    index_t i = 0;
+    for (; i + lanes <= n; i += lanes)
+        for (index_t l = 0; l < lanes; ++l) lane_max[l] = in[i + l] > lane_max[l] ? in[i + l] : lane_max[l];
     T m = -INFINITY;
-#pragma omp simd reduction(max : m)
-    for (index_t i = 0; i < n; ++i) m = std::max(m, in[i]);
+    for (index_t l = 0; l < lanes; ++l) m = lane_max[l] > m ? lane_max[l] : m;
+    for (; i < n; ++i) m = in[i] > m ? in[i] : m;
     return m;
 }
 
