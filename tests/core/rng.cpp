@@ -86,6 +86,17 @@ TEST_CASE("distributions have the right moments and support") {
     CHECK(non_finite == 0);
 }
 
+TEST_CASE("the unit interval is open at both ends for the extreme bit patterns") {
+    CHECK(detail::open_unit<float>(0xFFFFFFFFu, 0xFFFFFFFFu) < 1.0f);
+    CHECK(detail::open_unit<float>(0u, 0u) > 0.0f);
+    CHECK(detail::open_unit<double>(0xFFFFFFFFu, 0xFFFFFFFFu) < 1.0);
+    CHECK(detail::open_unit<double>(0u, 0u) > 0.0);
+    CHECK(std::isfinite(-std::log(-std::log(detail::open_unit<float>(0xFFFFFFFFu, 0u)))));
+    Generator g(1);
+    Tensor<float, 1> t({4});
+    CHECK_THROWS_AS((g.truncated_normal<float, 1>(t, 0.0f, 1.0f, 0.0f)), ValueError);
+}
+
 TEST_CASE("uniform_int covers its range") {
     Generator g(5);
     int counts[6] = {};

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -140,13 +141,37 @@ TEST_CASE("broken safetensors files give FormatError naming the file and key") {
                         "negative extent");
     expect_format_error("missing_offsets", make_file(R"({"x":{"dtype":"F32","shape":[1]}})", "abcd"), "missing data_offsets");
     expect_format_error("bad_metadata", make_file(R"({"__metadata__":{"k":1}})", ""), "__metadata__ value of 'k'");
+    expect_format_error("overlap_not_adjacent",
+                        make_file(R"({"a":{"dtype":"U8","shape":[100],"data_offsets":[0,100]},"e":{"dtype":"U8","shape":[0],"data_offsets":[10,10]},"c":{"dtype":"U8","shape":[10],"data_offsets":[50,60]}})",
+                                  std::string(100, '\0')),
+                        "overlaps");
+    expect_format_error("count_times_size_wraps",
+                        make_file(R"({"x":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}})", ""),
+                        "0 bytes do not match dtype F64");
+    expect_format_error("zero_hides_huge_extent",
+                        make_file(R"({"x":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}})", ""),
+                        "too large");
     expect_format_error("shape_overflow",
                         make_file(R"({"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", ""),
                         "too large");
 }
 
-TEST_CASE("missing files and directories give IoError naming the path") {
+TEST_CASE("BOOL tensors read as bytes or as wider integers without overrunning") {
     TempDir dir;
+    const std::string header = R"({"flags":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}})";
+    write_bytes(dir.path / "b.safetensors", make_file(header, std::string("\1\0\1", 3)));
+    const io::SafetensorsFile file(dir.path / "b.safetensors");
+    CHECK(file.read<std::uint8_t, 1>("flags")(2) == 1);
+    const auto wide = file.read<std::int16_t, 1>("flags");
+    CHECK(wide(0) == 1);
+    CHECK(wide(1) == 0);
+}
+
+TEST_CASE("missing files, directories and FIFOs give IoError naming the path") {
+    TempDir dir;
+    const fs::path fifo = dir.path / "pipe.safetensors";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK_THROWS_WITH_AS(io::SafetensorsFile{fifo}, doctest::Contains("not a regular file"), IoError);
     CHECK_THROWS_WITH_AS(io::SafetensorsFile(dir.path / "nope.safetensors"), doctest::Contains("nope.safetensors: cannot open"),
                          IoError);
     CHECK_THROWS_WITH_AS(io::SafetensorsFile(dir.path), doctest::Contains("not a regular file"), IoError);

@@ -74,7 +74,13 @@ TEST_CASE("expect_shape names the op, the argument and both shapes") {
     CHECK_THROWS_WITH_AS(expect_shape("my_op", "x", t.view(), {2, 4}), "my_op: x (2, 3) expected (2, 4)", ShapeError);
 }
 
-TEST_CASE("negative extents are rejected") { CHECK_THROWS_AS((Tensor<float, 2>({-1, 3})), ShapeError); }
+TEST_CASE("negative or overflowing extents are rejected before allocating") {
+    CHECK_THROWS_AS((Tensor<float, 2>({-1, 3})), ShapeError);
+    CHECK_THROWS_WITH_AS((Tensor<double, 1>({(index_t(1) << 61) + 1})), doctest::Contains("too large"), ShapeError);
+    CHECK_THROWS_AS((Tensor<float, 3>({0, index_t(1) << 62, index_t(1) << 62})), ShapeError);
+    Tensor<float, 2> t({2, 3});
+    CHECK_THROWS_AS(t.view().transpose(0, 2), ShapeError);
+}
 
 TEST_CASE("bfloat16 rounds to nearest even and keeps specials") {
     CHECK(float(bfloat16(1.0f)) == 1.0f);

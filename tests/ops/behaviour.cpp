@@ -31,6 +31,7 @@ void blockwise_matches_reference(Tolerance tol) {
     const auto v = random_tensor<T, 3>({B, Nk, C}, 3), dout = random_tensor<T, 3>({B, Nq, C}, 4);
     Tensor<std::uint8_t, 2> keep = Tensor<std::uint8_t, 2>::full({B, Nk}, 1);
     for (index_t j = 250; j < Nk; ++j) keep(1, j) = 0;  // batch 1: padding starts inside the first key block
+    for (index_t j = 0; j < 300; ++j) keep(0, j) = 0;   // batch 0: the first key block is all padding
     Tensor<T, 3> out({B, Nq, C}), ref_out({B, Nq, C});
     Tensor<T, 4> probs({B, H, Nq, Nk});
     AttentionSaved<T> saved;
@@ -100,6 +101,25 @@ TEST_CASE("l2_normalize clamps tiny norms at eps in both directions") {
     CHECK(dx(0, 0) == doctest::Approx(2e12));
 }
 
+TEST_CASE("backward functions check indices and layouts before writing") {
+    Tensor<float, 2> dweight({5, 3}), dy({2, 3});
+    Tensor<std::int64_t, 1> ids({2});
+    ids(0) = 7;
+    CHECK_THROWS_AS(embedding_backward<float>(dweight, dy, ids), ValueError);
+    Tensor<float, 2> logits({2, 4}), dlogits({2, 4});
+    Tensor<std::int64_t, 1> targets({2});
+    CrossEntropySaved<float> saved;
+    cross_entropy_forward<float>(saved, logits, targets);
+    targets(1) = 4;
+    CHECK_THROWS_AS(cross_entropy_backward<float>(dlogits, 1.0f, saved, logits, targets), ValueError);
+    Tensor<float, 2> x({4, 3}), w({2, 3}), y_t({2, 4});
+    Tensor<float, 1> b = Tensor<float, 1>::full({2}, 9.0f);
+    CHECK_THROWS_AS(linear_forward<float>(y_t.view().transpose(0, 1), x, w, b), ShapeError);
+    for (index_t i = 0; i < y_t.size(); ++i) CHECK(y_t.data()[i] == 0.0f);  // nothing written
+    Tensor<float, 2> c({2, 2});
+    CHECK_THROWS_AS(gemm<float>(Trans::no, Trans::no, 2, 2, 3, 1.0f, x.data(), 2, w.data(), 2, 0.0f, c.data(), 2), ShapeError);
+}
+
 TEST_CASE("gemm with beta = 0 overwrites NaN and accepts transposed views") {
     const auto a = random_tensor<float, 2>({5, 3}, 11), b = random_tensor<float, 2>({5, 4}, 12);
     Tensor<float, 2> c = Tensor<float, 2>::full({3, 4}, std::numeric_limits<float>::quiet_NaN());
@@ -149,6 +169,24 @@ TEST_CASE("parameter gradients and attention are bitwise identical for any threa
         attention_forward<float>(out, saved, q, k, k, {}, 4);
         return out;
     });
+    expect_same_bits_for_1_and_2_threads("attention backward", [&] {
+        Tensor<float, 3> out(q.shape()), dq(q.shape()), dk(k.shape()), dv(k.shape());
+        AttentionSaved<float> saved;
+        attention_forward<float>(out, saved, q, k, k, {}, 4);
+        attention_backward<float>(dq, dk, dv, q, saved, q, k, k, out, {}, 4);
+        Tensor<float, 1> all({dq.size() + dk.size() + dv.size()});
+        std::copy_n(dq.data(), dq.size(), all.data());
+        std::copy_n(dk.data(), dk.size(), all.data() + dq.size());
+        std::copy_n(dv.data(), dv.size(), all.data() + dq.size() + dk.size());
+        return all;
+    });
+    expect_same_bits_for_1_and_2_threads("embedding backward with repeated ids", [&] {
+        Tensor<std::int64_t, 1> ids({1000});
+        for (index_t i = 0; i < 1000; ++i) ids(i) = (i * 7) % 13;
+        Tensor<float, 2> dweight({13, 64});
+        embedding_backward<float>(dweight, dy, ids);
+        return dweight;
+    });
 }
 
 }  // namespace
@@ -158,7 +196,7 @@ namespace svilm::testing {
 namespace {
 
 TEST_CASE("attention reads q, k, v in place from a fused (B, N, 3C) qkv buffer") {
-    const index_t B = 2, N = 70, H = 3, d = 4, C = H * d;
+    const index_t B = 2, N = 300, H = 3, d = 4, C = H * d;  // two key blocks
     const auto qkv = random_tensor<double, 3>({B, N, 3 * C}, 31), dout = random_tensor<double, 3>({B, N, C}, 32);
     const auto q = qkv.view().narrow(2, 0, C), k = qkv.view().narrow(2, C, 2 * C), v = qkv.view().narrow(2, 2 * C, 3 * C);
     Tensor<double, 3> qc({B, N, C}), kc({B, N, C}), vc({B, N, C});
@@ -176,6 +214,9 @@ TEST_CASE("attention reads q, k, v in place from a fused (B, N, 3C) qkv buffer")
     Tensor<double, 3> dq_strided({B, N, C});
     copy<double, 3>(dq_strided, dqkv.view().narrow(2, 0, C));
     expect_close<double, double, 3>("strided dq", dq_strided, dq, Tolerance{0, 0});
+    Tensor<double, 3> dk_strided({B, N, C});
+    copy<double, 3>(dk_strided, dqkv.view().narrow(2, C, 2 * C));
+    expect_close<double, double, 3>("strided dk", dk_strided, dk, Tolerance{0, 0});
     Tensor<double, 3> dv_strided({B, N, C});
     copy<double, 3>(dv_strided, dqkv.view().narrow(2, 2 * C, 3 * C));
     expect_close<double, double, 3>("strided dv", dv_strided, dv, Tolerance{0, 0});

@@ -217,9 +217,7 @@ std::vector<GradCase> op_cases() {
                          add_forward<double, 2>(view_of<2>(out[0], {3, 4}), view_of<2>(in[0], {3, 4}), view_of<2>(in[1], {3, 4}));
                      },
                      [](const Buffers&, const Buffers& dout, Buffers& g) {
-                         // y = a + b: each branch receives dy (assigned), as a parent module does
-                         copy<double, 2>(view_of<2>(g[0], {3, 4}), view_of<2>(dout[0], {3, 4}));
-                         copy<double, 2>(view_of<2>(g[1], {3, 4}), view_of<2>(dout[0], {3, 4}));
+                         add_backward<double, 2>(view_of<2>(g[0], {3, 4}), view_of<2>(g[1], {3, 4}), view_of<2>(dout[0], {3, 4}));
                      }});
 
     cases.push_back({"scale",

@@ -50,11 +50,13 @@ inline PhiloxBlock philox4x32_10(std::uint64_t counter_lo, std::uint64_t counter
 template <class T>
 T open_unit(std::uint32_t a, std::uint32_t b) {
     if constexpr (std::is_same_v<T, float>) {
+        // 23 bits: (k + 0.5) / 2^23 needs 24 significant bits, exact in float, so the largest
+        // value is 1 - 2^-24 < 1 (24 bits would round the top value up to exactly 1).
         (void)b;
-        return (float(a >> 8) + 0.5f) * (1.0f / 16777216.0f);
+        return (float(a >> 9) + 0.5f) * (1.0f / 8388608.0f);
     } else {
-        const std::uint64_t bits53 = ((std::uint64_t(a) << 32) | b) >> 11;
-        return (double(bits53) + 0.5) * (1.0 / 9007199254740992.0);
+        const std::uint64_t bits52 = ((std::uint64_t(a) << 32) | b) >> 12;
+        return (double(bits52) + 0.5) * (1.0 / 4503599627370496.0);
     }
 }
 
@@ -91,6 +93,7 @@ public:
     // element's own counter stream, so the result still does not depend on threading.
     template <class T, int Rank>
     void truncated_normal(TensorView<T, Rank, cpu> out, T mean = T(0), T std = T(1), T cut = T(2)) {
+        if (!(cut > T(0.1))) throw ValueError("Generator::truncated_normal: cut must exceed 0.1 standard deviations");
         const std::uint64_t key = state_.seed;
         fill(out, [=](const detail::PhiloxBlock& first, std::uint64_t counter) {
             detail::PhiloxBlock r = first;

@@ -44,10 +44,17 @@ std::string to_string(const Extents<Rank>& shape) {
     return out.str();
 }
 
+// Every extent non-negative, and the product of the non-zero extents below 2^62, so element
+// counts, strides and byte sizes cannot overflow.
 template <int Rank>
-void check_nonnegative(const Extents<Rank>& shape, const char* op) {
-    for (index_t e : shape)
+void check_extents(const Extents<Rank>& shape, const char* op) {
+    index_t product = 1;
+    for (index_t e : shape) {
         if (e < 0) throw ShapeError(std::string(op) + ": negative extent in " + to_string<Rank>(shape));
+        if (e == 0) continue;
+        if (__builtin_mul_overflow(product, e, &product) || product > (index_t(1) << 62))
+            throw ShapeError(std::string(op) + ": extents " + to_string<Rank>(shape) + " are too large");
+    }
 }
 
 }  // namespace svilm

@@ -6,7 +6,8 @@
 //
 // Tensor derives from TensorView, so a Tensor can be passed wherever a view is expected and
 // template deduction sees through it. Views are shallow like std::span: constness of the
-// element type (TensorView<const float, 2>) is what protects data, not constness of the view.
+// element type (TensorView<const float, 2>) is what protects data, not constness of the view
+// (copying a const Tensor into a TensorView<float> compiles, as copying a const std::span does).
 // Tensor memory is 64-byte aligned and row-major contiguous; moving a Tensor keeps its buffer,
 // so views into it stay valid until it is destroyed.
 #pragma once
@@ -40,11 +41,11 @@ public:
     TensorView() = default;
     TensorView(T* data, const Extents<Rank>& shape)
         : data_(data), shape_(shape), strides_(contiguous_strides<Rank>(shape)) {
-        check_nonnegative<Rank>(shape, "TensorView");
+        check_extents<Rank>(shape, "TensorView");
     }
     TensorView(T* data, const Extents<Rank>& shape, const Extents<Rank>& strides)
         : data_(data), shape_(shape), strides_(strides) {
-        check_nonnegative<Rank>(shape, "TensorView");
+        check_extents<Rank>(shape, "TensorView");
     }
     // A mutable view converts to a const view, never the other way.
     template <class U>
@@ -90,6 +91,7 @@ public:
     // Same elements under new extents; requires a contiguous view and an equal element count.
     template <int NewRank>
     TensorView<T, NewRank, Device> reshape(const Extents<NewRank>& shape) const {
+        check_extents<NewRank>(shape, "reshape");
         if (numel<NewRank>(shape) != size())
             throw ShapeError("reshape: " + to_string<Rank>(shape_) + " to " + to_string<NewRank>(shape) +
                              " changes the element count");
@@ -126,6 +128,9 @@ public:
 
     // Swaps two axes without moving data (the result is strided).
     TensorView transpose(int axis_a, int axis_b) const {
+        if (axis_a < 0 || axis_a >= Rank || axis_b < 0 || axis_b >= Rank)
+            throw ShapeError("transpose: axes " + std::to_string(axis_a) + ", " + std::to_string(axis_b) + " of " +
+                             to_string<Rank>(shape_));
         Extents<Rank> shape = shape_, strides = strides_;
         std::swap(shape[axis_a], shape[axis_b]);
         std::swap(strides[axis_a], strides[axis_b]);
@@ -196,7 +201,9 @@ public:
 
 private:
     static T* allocate(const Extents<Rank>& shape) {
-        check_nonnegative<Rank>(shape, "Tensor");
+        check_extents<Rank>(shape, "Tensor");
+        if (numel<Rank>(shape) > index_t((std::size_t(1) << 62) / sizeof(T)))
+            throw ShapeError("Tensor: extents " + to_string<Rank>(shape) + " are too large to allocate");
         return static_cast<T*>(DeviceAllocator<Device>::allocate(std::size_t(numel<Rank>(shape)) * sizeof(T)));
     }
     void release() noexcept { DeviceAllocator<Device>::deallocate(this->data()); }

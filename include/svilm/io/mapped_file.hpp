@@ -1,4 +1,6 @@
 // svilm/io/mapped_file.hpp: a read-only memory map of a whole file (RAII), and atomic writes.
+// A mapped file must not be truncated by another process while mapped: reading the vanished
+// pages raises SIGBUS, as for every mmap reader.
 #pragma once
 
 #include <fcntl.h>
@@ -23,7 +25,8 @@ inline std::string errno_text() { return std::strerror(errno); }
 class MappedFile {
 public:
     explicit MappedFile(const std::filesystem::path& path) : path_(path) {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; it is rejected below.
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) throw IoError(path.string() + ": cannot open: " + errno_text());
         struct stat st {};
         if (::fstat(fd, &st) != 0) {
@@ -68,9 +71,12 @@ private:
 inline void write_file_atomically(const std::filesystem::path& path,
                                   const std::function<void(const std::function<void(const void*, std::size_t)>&)>& write) {
     const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-    const std::filesystem::path temp = folder / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()));
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw IoError(path.string() + ": cannot create temporary " + temp.string() + ": " + errno_text());
+    // mkostemp: a unique temporary, so concurrent writers of one path cannot share it.
+    std::string temp_name = (folder / ("." + path.filename().string() + ".tmpXXXXXX")).string();
+    const int fd = ::mkostemp(temp_name.data(), O_CLOEXEC);
+    if (fd < 0) throw IoError(path.string() + ": cannot create a temporary in " + folder.string() + ": " + errno_text());
+    ::fchmod(fd, 0644);
+    const std::filesystem::path temp = temp_name;
     auto fail = [&](const std::string& what) { throw IoError(path.string() + ": " + what + ": " + errno_text()); };
     try {
         write([&](const void* data, std::size_t n) {

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -176,6 +177,7 @@ public:
     // naming the file and key.
     template <class T, int Rank>
     Tensor<T, Rank> read(const std::string& name) const {
+        static_assert(!std::is_same_v<T, bool>, "read BOOL tensors as std::uint8_t");
         const TensorInfo& t = info(name);
         if (int(t.shape.size()) != Rank)
             throw ShapeError(path().string() + ": tensor '" + name + "' has rank " + std::to_string(t.shape.size()) +
@@ -188,7 +190,7 @@ public:
         for (int i = 0; i < Rank; ++i) shape[i] = t.shape[i];
         Tensor<T, Rank> out(shape, uninitialized);
         const std::byte* base = raw(name).data();
-        if (t.dtype == dtype_of_or_none<T>()) {
+        if (native_dtype<T>() == t.dtype) {
             if (out.size()) std::memcpy(out.data(), base, out.bytes());
         } else {
             for (index_t i = 0; i < out.size(); ++i) {
@@ -202,13 +204,14 @@ public:
     }
 
 private:
+    // The file dtype whose bytes are exactly T's, if any; other types convert element by element.
     template <class T>
-    static constexpr DType dtype_of_or_none() {
+    static constexpr std::optional<DType> native_dtype() {
         if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float> || std::is_same_v<T, bfloat16> ||
                       std::is_same_v<T, std::int64_t> || std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::uint8_t>)
             return dtype_of<T>();
         else
-            return DType::BOOL;  // never equal for the remaining floating/integer types: convert
+            return std::nullopt;
     }
 
     [[noreturn]] void fail(const std::string& what) const { throw FormatError(path().string() + ": " + what); }
@@ -247,9 +250,20 @@ private:
         std::sort(order.begin(), order.end(), [](auto* a, auto* b) {
             return a->second.begin != b->second.begin ? a->second.begin < b->second.begin : a->second.end < b->second.end;
         });
-        for (std::size_t i = 1; i < order.size(); ++i)
-            if (order[i]->second.begin < order[i - 1]->second.end && order[i]->second.begin != order[i]->second.end)
-                fail("tensor '" + order[i]->first + "' overlaps tensor '" + order[i - 1]->first + "'");
+        // Sorted by start: a tensor overlaps an earlier one iff it starts before the furthest end
+        // seen so far (empty tensors occupy nothing).
+        std::size_t furthest_end = 0;
+        const std::string* furthest_name = nullptr;
+        for (const auto* item : order) {
+            const TensorInfo& t = item->second;
+            if (t.begin == t.end) continue;
+            if (furthest_name && t.begin < furthest_end)
+                fail("tensor '" + item->first + "' overlaps tensor '" + *furthest_name + "'");
+            if (t.end > furthest_end) {
+                furthest_end = t.end;
+                furthest_name = &item->first;
+            }
+        }
     }
 
     TensorInfo parse_entry(const std::string& key, const nlohmann::json& entry, std::size_t data_size) const {
@@ -262,14 +276,22 @@ private:
         TensorInfo info{};
         const std::string dtype = entry["dtype"].get<std::string>();
         if (!parse_dtype(dtype, info.dtype)) fail(where + "unknown dtype '" + dtype + "'");
-        std::uint64_t count = 1;
+        // Product of the non-zero extents stays below 2^62 (so no count, stride or byte size
+        // can overflow), and any zero extent makes the tensor empty.
+        std::uint64_t nonzero_product = 1;
+        bool has_zero = false;
         for (const auto& e : entry["shape"]) {
             if (!e.is_number_unsigned()) fail(where + "shape holds a non-integer or negative extent");
             const std::uint64_t extent = e.get<std::uint64_t>();
-            if (extent != 0 && count > (std::uint64_t(1) << 62) / extent) fail(where + "shape is too large");
-            count *= extent;
+            if (extent == 0) {
+                has_zero = true;
+            } else {
+                if (nonzero_product > (std::uint64_t(1) << 62) / extent) fail(where + "shape is too large");
+                nonzero_product *= extent;
+            }
             info.shape.push_back(index_t(extent));
         }
+        const std::uint64_t count = has_zero ? 0 : nonzero_product;
         for (const auto& e : entry["data_offsets"])
             if (!e.is_number_unsigned()) fail(where + "data_offsets hold a non-integer or negative value");
         const std::uint64_t begin = entry["data_offsets"][0].get<std::uint64_t>();
@@ -278,7 +300,7 @@ private:
         if (end > data_size)
             fail(where + "data ends at byte " + std::to_string(end) + " but the data section holds " +
                  std::to_string(data_size) + " bytes (truncated file?)");
-        if (end - begin != count * dtype_size(info.dtype))
+        if ((end - begin) / dtype_size(info.dtype) != count || (end - begin) % dtype_size(info.dtype) != 0)
             fail(where + std::to_string(end - begin) + " bytes do not match dtype " + dtype + " x " +
                  std::to_string(count) + " elements");
         info.begin = std::size_t(begin);
@@ -309,6 +331,9 @@ public:
     void add(const std::string& name, const Tensor<T, Rank>& tensor) {
         add<T, Rank>(name, tensor.view());
     }
+    // A temporary would be gone before write(): refuse it at compile time.
+    template <class T, int Rank>
+    void add(const std::string& name, Tensor<T, Rank>&& tensor) = delete;
 
     void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
 
@@ -320,7 +345,12 @@ public:
             header[name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.bytes}}};
             offset += e.bytes;
         }
-        std::string text = header.dump();
+        std::string text;
+        try {
+            text = header.dump();
+        } catch (const nlohmann::json::exception& e) {
+            throw ValueError(path.string() + ": a tensor name or metadata is not valid UTF-8: " + e.what());
+        }
         text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
         write_file_atomically(path, [&](const auto& append) {
             std::uint8_t length[8];

@@ -73,7 +73,8 @@ AttentionShape check_attention(const char* op, const TensorView<const T, 3>& q, 
 
 // out (B, Nq, C) = softmax(q_h k_h^T / sqrt(d) + mask) v_h for each head h, C = H * d.
 // key_mask (B, Nk): 1 keeps a key, 0 pads it; an empty view keeps every key.
-// A query whose keys are all padded gets a zero output.
+// A query whose keys are all padded gets a zero output. out must not overlap q, k or v (other
+// query blocks of the same head still read them while one block writes).
 template <class T>
 void attention_forward(TensorView<T, 3> out, AttentionSaved<T>& saved, std::type_identity_t<TensorView<const T, 3>> q,
                        std::type_identity_t<TensorView<const T, 3>> k, std::type_identity_t<TensorView<const T, 3>> v,

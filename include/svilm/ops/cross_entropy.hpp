@@ -53,6 +53,11 @@ void cross_entropy_backward(TensorView<T, 2> dlogits, T dloss, const CrossEntrop
     const index_t rows = logits.extent(0), classes = logits.extent(1);
     expect_shape(op, "dlogits", dlogits, logits.shape());
     expect_shape(op, "saved.logsumexp", saved.logsumexp.view(), {rows});
+    expect_shape(op, "targets", targets, {rows});
+    for (index_t r = 0; r < rows; ++r)
+        if (targets(r) < 0 || targets(r) >= classes)
+            throw ValueError(std::string(op) + ": target " + std::to_string(targets(r)) + " at row " + std::to_string(r) +
+                             " is outside [0, " + std::to_string(classes) + ")");
     const T scale = dloss / T(rows);
     for (index_t r = 0; r < rows; ++r) {
         const T lse = saved.logsumexp(r);

@@ -1,7 +1,7 @@
 // svilm/ops/elementwise.hpp: the element-wise helpers modules need around residual branches.
 //
-// A residual y = a + b has the backward da = dy, db = dy: the parent passes dy on to both
-// branches and adds their input gradients with add_into, so no separate backward exists here.
+// A residual y = a + b has the backward da = dy, db = dy (add_backward); in a module the parent
+// usually passes dy on to both branches and adds their input gradients with add_into.
 #pragma once
 
 #include <algorithm>
@@ -34,6 +34,19 @@ void add_forward(TensorView<T, Rank> y, std::type_identity_t<TensorView<const T,
     const T* pb = b.data();
 #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (index_t i = 0; i < n; ++i) out[i] = pa[i] + pb[i];
+}
+
+// The backward of y = a + b: da = dy and db = dy (assigned; either may be an empty view).
+template <class T, int Rank>
+void add_backward(TensorView<T, Rank> da, TensorView<T, Rank> db, std::type_identity_t<TensorView<const T, Rank>> dy) {
+    if (da.data()) {
+        detail::expect_same_contiguous("add_backward", da, dy, "dy");
+        std::copy_n(dy.data(), dy.size(), da.data());
+    }
+    if (db.data()) {
+        detail::expect_same_contiguous("add_backward", db, dy, "dy");
+        std::copy_n(dy.data(), dy.size(), db.data());
+    }
 }
 
 // y += alpha * x: gradient accumulation at residual joins and branch merges.

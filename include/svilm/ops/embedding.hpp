@@ -8,6 +8,17 @@
 
 namespace svilm {
 
+namespace detail {
+
+inline void check_ids(const char* op, TensorView<const std::int64_t, 1> ids, index_t vocab) {
+    for (index_t r = 0; r < ids.extent(0); ++r)
+        if (ids(r) < 0 || ids(r) >= vocab)
+            throw ValueError(std::string(op) + ": id " + std::to_string(ids(r)) + " at position " + std::to_string(r) +
+                             " is outside the vocabulary of " + std::to_string(vocab));
+}
+
+}  // namespace detail
+
 // y (R, C) = weight (V, C)[ids (R)]. An id outside [0, V) is a ValueError naming it.
 template <class T>
 void embedding_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> weight,
@@ -16,10 +27,8 @@ void embedding_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const
     const index_t rows = ids.extent(0), vocab = weight.extent(0), cols = weight.extent(1);
     expect_shape(op, "y", y, {rows, cols});
     expect_contiguous(op, "weight", weight);
-    for (index_t r = 0; r < rows; ++r)
-        if (ids(r) < 0 || ids(r) >= vocab)
-            throw ValueError(std::string(op) + ": id " + std::to_string(ids(r)) + " at position " + std::to_string(r) +
-                             " is outside the vocabulary of " + std::to_string(vocab));
+    expect_contiguous(op, "y", y);
+    detail::check_ids(op, ids, vocab);
 #pragma omp parallel for schedule(static) if (rows * cols > 65536)
     for (index_t r = 0; r < rows; ++r) std::copy_n(weight.data() + ids(r) * cols, cols, &y(r, 0));
 }
@@ -34,6 +43,7 @@ void embedding_backward(TensorView<T, 2> dweight, std::type_identity_t<TensorVie
     expect_shape(op, "dy", dy, {rows, cols});
     expect_contiguous(op, "dweight", dweight);
     expect_contiguous(op, "dy", dy);
+    detail::check_ids(op, ids, dweight.extent(0));
     constexpr index_t column_block = 64;
     const index_t blocks = (cols + column_block - 1) / column_block;
 #pragma omp parallel for schedule(static) if (rows * cols > 65536)

@@ -31,6 +31,9 @@ void gelu_backward(TensorView<T, 1> dx, std::type_identity_t<TensorView<const T,
                    std::type_identity_t<TensorView<const T, 1>> x) {
     expect_shape("gelu_backward", "dy", dy, x.shape());
     expect_shape("gelu_backward", "dx", dx, x.shape());
+    expect_contiguous("gelu_backward", "dx", dx);
+    expect_contiguous("gelu_backward", "dy", dy);
+    expect_contiguous("gelu_backward", "x", x);
     const index_t n = x.size();
     const T* in = x.data();
     const T* g = dy.data();

@@ -103,6 +103,13 @@ void gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha
           const T* B, index_t ldb, T beta, T* C, index_t ldc) {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm supports float and double");
     if (M == 0 || N == 0) return;
+    // Leading dimensions at least the stored row length: OpenBLAS would print an error and
+    // leave C unwritten, Eigen would read overlapping rows; both are bugs to report.
+    const index_t a_cols = trans_a == Trans::yes ? M : K, b_cols = trans_b == Trans::yes ? K : N;
+    if (lda < std::max<index_t>(1, a_cols) || ldb < std::max<index_t>(1, b_cols) || ldc < std::max<index_t>(1, N))
+        throw ShapeError("gemm: leading dimensions (" + std::to_string(lda) + ", " + std::to_string(ldb) + ", " +
+                         std::to_string(ldc) + ") shorter than the rows (" + std::to_string(a_cols) + ", " +
+                         std::to_string(b_cols) + ", " + std::to_string(N) + ")");
 #if defined(SVILM_HAVE_OPENBLAS)
     if (gemm_backend() == GemmBackend::openblas) {
         const auto ta = trans_a == Trans::yes ? CblasTrans : CblasNoTrans;

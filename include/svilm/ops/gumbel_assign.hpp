@@ -67,6 +67,8 @@ void group_softmax_backward(TensorView<T, 3> dlogits, std::type_identity_t<Tenso
     expect_shape(op, "dy", dy, y.shape());
     expect_shape(op, "dlogits", dlogits, y.shape());
     expect_contiguous(op, "dlogits", dlogits);
+    expect_contiguous(op, "dy", dy);
+    expect_contiguous(op, "y", y);
     const T inv_tau = T(1) / tau;
 #pragma omp parallel for schedule(static) if (batch * groups * tokens > 16384)
     for (index_t b = 0; b < batch; ++b) {
@@ -119,6 +121,7 @@ void gumbel_assign_forward(TensorView<T, 3> y_hard, GumbelAssignSaved<T>& saved,
 template <class T>
 void gumbel_assign_backward(TensorView<T, 3> dlogits, std::type_identity_t<TensorView<const T, 3>> dy,
                             const GumbelAssignSaved<T>& saved, T tau = T(1)) {
+    expect_shape("gumbel_assign_backward", "dy", dy, saved.y_soft.shape());
     group_softmax_backward<T>(dlogits, dy, saved.y_soft, tau);
 }
 
@@ -152,6 +155,8 @@ void assign_normalize_backward(TensorView<T, 3> dy, std::type_identity_t<TensorV
     expect_shape(op, "da", da, y.shape());
     expect_shape(op, "dy", dy, y.shape());
     expect_contiguous(op, "dy", dy);
+    expect_contiguous(op, "da", da);
+    expect_contiguous(op, "y", y);
     const index_t rows = y.extent(0) * y.extent(1), tokens = y.extent(2);
 #pragma omp parallel for schedule(static) if (rows * tokens > 65536)
     for (index_t r = 0; r < rows; ++r) {

@@ -45,6 +45,9 @@ void l2_normalize_backward(TensorView<T, 2> dx, std::type_identity_t<TensorView<
     expect_shape(op, "dy", dy, y.shape());
     expect_shape(op, "dx", dx, y.shape());
     expect_shape(op, "saved.norm", saved.norm.view(), {rows});
+    expect_contiguous(op, "dx", dx);
+    expect_contiguous(op, "dy", dy);
+    expect_contiguous(op, "y", y);
 #pragma omp parallel for schedule(static) if (rows * cols > 65536)
     for (index_t r = 0; r < rows; ++r) {
         const T* yr = y.data() + r * cols;

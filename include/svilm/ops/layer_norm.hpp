@@ -28,6 +28,8 @@ void layer_norm_forward(TensorView<T, 2> y, LayerNormSaved<T>& saved, std::type_
     expect_shape(op, "bias", bias, {cols});
     expect_contiguous(op, "x", x);
     expect_contiguous(op, "y", y);
+    expect_contiguous(op, "weight", weight);
+    expect_contiguous(op, "bias", bias);
     if (saved.mean.extent(0) != rows) saved.mean = Tensor<T, 1>({rows}, uninitialized);
     if (saved.rstd.extent(0) != rows) saved.rstd = Tensor<T, 1>({rows}, uninitialized);
     const T* w = weight.data();
@@ -61,7 +63,11 @@ void layer_norm_backward(TensorView<T, 2> dx, TensorView<T, 1> dweight, TensorVi
     const index_t rows = x.extent(0), cols = x.extent(1);
     expect_shape(op, "dy", dy, x.shape());
     expect_shape(op, "saved.mean", saved.mean.view(), {rows});
+    expect_shape(op, "saved.rstd", saved.rstd.view(), {rows});
+    expect_shape(op, "weight", weight, {cols});
     expect_contiguous(op, "dy", dy);
+    expect_contiguous(op, "x", x);
+    expect_contiguous(op, "weight", weight);
     const T* w = weight.data();
     const T* mean = saved.mean.data();
     const T* rstd = saved.rstd.data();
@@ -91,6 +97,7 @@ void layer_norm_backward(TensorView<T, 2> dx, TensorView<T, 1> dweight, TensorVi
     }
     if (dweight.data()) {
         expect_shape(op, "dweight", dweight, {cols});
+        expect_contiguous(op, "dweight", dweight);
         detail::accumulate_column_sums(dweight.data(), rows, cols, [&](index_t r, T* partial) {
             const T* xr = x.data() + r * cols;
             const T* gr = dy.data() + r * cols;
@@ -100,6 +107,7 @@ void layer_norm_backward(TensorView<T, 2> dx, TensorView<T, 1> dweight, TensorVi
     }
     if (dbias.data()) {
         expect_shape(op, "dbias", dbias, {cols});
+        expect_contiguous(op, "dbias", dbias);
         detail::accumulate_column_sums(dbias.data(), rows, cols, [&](index_t r, T* partial) {
             const T* gr = dy.data() + r * cols;
 #pragma omp simd

@@ -15,9 +15,11 @@ void linear_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const T,
     if (x.extent(1) != weight.extent(1))
         throw ShapeError(std::string(op) + ": x " + to_string<2>(x.shape()) + " vs weight " + to_string<2>(weight.shape()));
     expect_shape(op, "y", y, {x.extent(0), weight.extent(0)});
+    if (y.stride(1) != 1 && y.extent(1) > 1) throw ShapeError(std::string(op) + ": y needs a unit stride on its last axis");
     T beta = T(0);
     if (bias.data()) {
         expect_shape(op, "bias", bias, {weight.extent(0)});
+        expect_contiguous(op, "bias", bias);
         const index_t rows = y.extent(0), cols = y.extent(1);
 #pragma omp parallel for schedule(static) if (rows * cols > 65536)
         for (index_t r = 0; r < rows; ++r) std::copy_n(bias.data(), cols, &y(r, 0));
@@ -41,6 +43,7 @@ void linear_backward(TensorView<T, 2> dx, TensorView<T, 2> dweight, TensorView<T
     }
     if (dbias.data()) {
         expect_shape(op, "dbias", dbias, {weight.extent(0)});
+        expect_contiguous(op, "dbias", dbias);
         expect_contiguous(op, "dy", dy);
         const index_t cols = dy.extent(1);
         const T* g = dy.data();

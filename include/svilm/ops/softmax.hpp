@@ -66,6 +66,8 @@ void softmax_backward(TensorView<T, 3> dx, std::type_identity_t<TensorView<const
     expect_shape(op, "dy", dy, y.shape());
     expect_shape(op, "dx", dx, y.shape());
     expect_contiguous(op, "dx", dx);
+    expect_contiguous(op, "dy", dy);
+    expect_contiguous(op, "y", y);
     const index_t n = y.extent(2), total_rows = y.extent(0) * y.extent(1);
 #pragma omp parallel for schedule(static) if (total_rows * n > 16384)
     for (index_t r = 0; r < total_rows; ++r) {

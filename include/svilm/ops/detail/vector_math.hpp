@@ -20,7 +20,8 @@ inline float exp_approx(float x) {
     // exp(x) = 2^n * exp(r), n = round(x / ln 2), |r| <= ln(2) / 2.
     const float clamped = std::min(std::max(x, -88.0f), 88.0f);
     const float rounding = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-    const float n = (clamped * 1.44269504088896341f + rounding) - rounding;
+    const float shifted = clamped * 1.44269504088896341f + rounding;
+    const float n = shifted - rounding;
     const float r = (clamped - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
     float p = 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -29,9 +30,11 @@ inline float exp_approx(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    // n = -127 (x <= -88, including -inf) gives exponent bits 0, i.e. a result of exactly 0.
-    const std::int32_t biased = std::int32_t(n) + 127;
-    return p * std::bit_cast<float>(std::uint32_t(biased) << 23);
+    // The integer n sits in the low mantissa bits of `shifted` (no float-to-int conversion, so a
+    // NaN input stays a NaN result instead of undefined behaviour). n = -127 (x <= -88,
+    // including -inf) gives exponent bits 0, i.e. a result of exactly 0.
+    const std::uint32_t biased = std::bit_cast<std::uint32_t>(shifted) - 0x4B400000u + 127u;
+    return p * std::bit_cast<float>(biased << 23);
 }
 
 inline double exp_approx(double x) { return std::exp(x); }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what svilm needs on Debian 12 (idempotent: only missing packages are fetched).
+# Run as root, or with sudo available. Used by scripts/demo.sh and .ci/run.
+set -euo pipefail
+
+packages=(
+    g++ cmake make pkg-config ccache
+    libeigen3-dev            # Eigen 3.4: GEMM fallback, interop
+    libopenblas-openmp-dev   # OpenBLAS, OpenMP build: one thread pool with svilm's kernels
+    nlohmann-json3-dev       # safetensors headers
+    doctest-dev              # tests
+    libbenchmark-dev         # benchmarks
+    xtensor-dev              # optional interop (svilm::xtensor)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    sudo_cmd=()
+    if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+    echo "svilm setup: installing ${missing[*]}"
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+    echo "svilm setup: all packages present"
+fi
