@@ -202,9 +202,10 @@ public:
 private:
     static T* allocate(const Extents<Rank>& shape) {
         check_extents<Rank>(shape, "Tensor");
-        if (numel<Rank>(shape) > index_t((std::size_t(1) << 62) / sizeof(T)))
+        const index_t count = numel<Rank>(shape);
+        if (count < 0 || count > index_t((std::size_t(1) << 62) / sizeof(T)))
             throw ShapeError("Tensor: extents " + to_string<Rank>(shape) + " are too large to allocate");
-        return static_cast<T*>(DeviceAllocator<Device>::allocate(std::size_t(numel<Rank>(shape)) * sizeof(T)));
+        return static_cast<T*>(DeviceAllocator<Device>::allocate(std::size_t(count) * sizeof(T)));
     }
     void release() noexcept { DeviceAllocator<Device>::deallocate(this->data()); }
 };
