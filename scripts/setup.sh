@@ -11,6 +11,8 @@ packages=(
     doctest-dev              # tests
     libbenchmark-dev         # benchmarks
     xtensor-dev              # optional interop (svilm::xtensor)
+    libutf8proc-dev          # Unicode data for the tokenizer (svilm::text)
+    wordnet-base             # WordNet 3.0 lexicon for noun phrases (svilm::text)
 )
 
 missing=()

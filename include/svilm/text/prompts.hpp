@@ -1,0 +1,54 @@
+// svilm/text/prompts.hpp: noun prompts for the spatial grounding loss (SPEC 5): each noun phrase
+// wrapped in a template ("a video of a {}.") and encoded, with a validity mask for captions
+// that have fewer than K phrases.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "svilm/text/tokenizer.hpp"
+
+namespace svilm::text {
+
+inline constexpr std::string_view default_prompt_template = "a video of a {}.";
+
+// The template with its single "{}" replaced by `phrase`.
+inline std::string format_prompt(std::string_view prompt_template, std::string_view phrase) {
+    const auto at = prompt_template.find("{}");
+    if (at == std::string_view::npos || prompt_template.find("{}", at + 2) != std::string_view::npos)
+        throw ValueError("prompt template '" + std::string(prompt_template) + "' must contain exactly one {}");
+    std::string out(prompt_template.substr(0, at));
+    out.append(phrase);
+    out.append(prompt_template.substr(at + 2));
+    return out;
+}
+
+// Prompts of B captions with K slots each: row b * K + k of ids / attention_mask (B * K, L)
+// encodes phrase k of caption b; valid (B, K) is 1 where that phrase exists. An empty slot
+// holds "[CLS] [SEP]" so the text encoder still sees a well-formed sequence.
+struct PromptBatch {
+    Tensor<std::int64_t, 2> ids;
+    Tensor<std::uint8_t, 2> attention_mask;
+    Tensor<std::uint8_t, 2> valid;
+};
+
+inline PromptBatch encode_prompts(const Tokenizer& tokenizer, std::span<const std::vector<std::string>> phrases,
+                                  std::size_t phrases_per_caption, std::size_t max_length,
+                                  std::string_view prompt_template = default_prompt_template) {
+    const index_t B = index_t(phrases.size()), K = index_t(phrases_per_caption);
+    std::vector<std::string> texts(std::size_t(B * K));
+    PromptBatch out{{}, {}, Tensor<std::uint8_t, 2>({B, K})};
+    for (index_t b = 0; b < B; ++b)
+        for (index_t k = 0; k < K && std::size_t(k) < phrases[std::size_t(b)].size(); ++k) {
+            texts[std::size_t(b * K + k)] = format_prompt(prompt_template, phrases[std::size_t(b)][std::size_t(k)]);
+            out.valid(b, k) = 1;
+        }
+    BatchEncoding encoded = tokenizer.encode_batch(texts, max_length);
+    out.ids = std::move(encoded.ids);
+    out.attention_mask = std::move(encoded.attention_mask);
+    return out;
+}
+
+}  // namespace svilm::text

@@ -1,0 +1,43 @@
+// libFuzzer target: arbitrary bytes through the tokenizer (strict and lenient UTF-8), encode,
+// decode and the noun extractor. Any crash, sanitizer report or exception other than
+// svilm::TextError is a bug.
+//
+//   cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DSVILM_BUILD_FUZZERS=ON
+//   cmake --build build/fuzz --target svilm_fuzz_tokenizer
+//   ./build/fuzz/tests/fuzz/svilm_fuzz_tokenizer -max_total_time=600 -max_len=4096
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "svilm/text.hpp"
+
+namespace {
+
+const svilm::text::Tokenizer& tokenizer(svilm::text::InvalidUtf8 policy) {
+    static const svilm::text::Vocabulary vocab =
+        svilm::text::Vocabulary::load(std::string(SVILM_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt");
+    static const svilm::text::Tokenizer strict(vocab, {true, 100, svilm::text::InvalidUtf8::reject});
+    static const svilm::text::Tokenizer lenient(vocab, {true, 100, svilm::text::InvalidUtf8::replace});
+    return policy == svilm::text::InvalidUtf8::reject ? strict : lenient;
+}
+
+const svilm::text::NounExtractor& nouns() {
+    static const svilm::text::NounExtractor extractor = svilm::text::NounExtractor::load();
+    return extractor;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    try {
+        const auto e = tokenizer(svilm::text::InvalidUtf8::reject).encode(text, 32);
+        (void)tokenizer(svilm::text::InvalidUtf8::reject).decode(e.ids);
+    } catch (const svilm::TextError&) {
+    }
+    const auto& lenient = tokenizer(svilm::text::InvalidUtf8::replace);
+    const auto ids = lenient.token_ids(text);
+    (void)lenient.decode(ids);
+    (void)nouns().extract(text, 4);
+    return 0;
+}
