@@ -28,16 +28,22 @@ const svilm::text::NounExtractor& nouns() {
 
 }  // namespace
 
+// Invariants beyond "no crash": a fixed-length encoding whose mask is ones then zeros, and on
+// valid UTF-8 the strict and lenient tokenizers agree.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
-    try {
-        const auto e = tokenizer(svilm::text::InvalidUtf8::reject).encode(text, 32);
-        (void)tokenizer(svilm::text::InvalidUtf8::reject).decode(e.ids);
-    } catch (const svilm::TextError&) {
-    }
     const auto& lenient = tokenizer(svilm::text::InvalidUtf8::replace);
     const auto ids = lenient.token_ids(text);
     (void)lenient.decode(ids);
+    try {
+        const auto e = tokenizer(svilm::text::InvalidUtf8::reject).encode(text, 32);
+        if (e.ids.size() != 32 || e.attention_mask.size() != 32) __builtin_trap();
+        for (std::size_t i = 1; i < 32; ++i)
+            if (e.attention_mask[i] > e.attention_mask[i - 1]) __builtin_trap();
+        if (tokenizer(svilm::text::InvalidUtf8::reject).token_ids(text) != ids) __builtin_trap();
+        (void)tokenizer(svilm::text::InvalidUtf8::reject).decode(e.ids);
+    } catch (const svilm::TextError&) {
+    }
     (void)nouns().extract(text, 4);
     return 0;
 }

@@ -114,6 +114,22 @@ TEST_CASE("batch encoding fills (B, L) tensors and counts truncation") {
     for (index_t col = 0; col < 8; ++col) CHECK(b.ids(0, col) == bert().encode(texts[0], 8).ids[std::size_t(col)]);
 }
 
+TEST_CASE("a large batch is encoded in parallel, row for row as encode, and names a bad text") {
+    std::vector<std::string> texts;
+    for (int i = 0; i < 300; ++i) texts.push_back("caption number " + std::to_string(i) + " of a café scene");
+    const BatchEncoding b = bert().encode_batch(texts, 16);
+    for (int i : {0, 137, 299}) {
+        const Encoding e = bert().encode(texts[std::size_t(i)], 16);
+        for (index_t col = 0; col < 16; ++col) {
+            CHECK(b.ids(i, col) == e.ids[std::size_t(col)]);
+            CHECK(b.attention_mask(i, col) == e.attention_mask[std::size_t(col)]);
+        }
+    }
+    texts[280] = "bad \xC3\x28 text";
+    CHECK_THROWS_WITH_AS(bert().encode_batch(texts, 16), doctest::Contains("text 280 of the batch"), TextError);
+    CHECK_THROWS_AS(bert().encode_batch(texts, 1), ValueError);
+}
+
 TEST_CASE("invalid UTF-8 is rejected with its offset, or replaced and dropped") {
     const std::string bad[] = {"caf\xC3", "\xFF", "a\x80z", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82"};
     for (const std::string& s : bad) {
@@ -158,6 +174,15 @@ TEST_CASE("prompts wrap noun phrases and mark missing slots") {
     CHECK(bert().decode(std::vector<std::int64_t>(&p.ids(1, 0), &p.ids(1, 0) + 12)) == "a video of a red tomato .");
     CHECK(p.ids(3, 0) == 101);
     CHECK(p.ids(3, 1) == 102);
+
+    const std::vector<std::string> templates = {"a video of a {}.", "a photo of the {}."};
+    const PromptBatch ensemble = encode_prompts(bert(), phrases, 2, 12, templates);
+    CHECK(ensemble.ids.shape() == Extents<2>{12, 12});
+    CHECK(ensemble.templates == 2);
+    // row (b * K + k) * T + t: caption 0, phrase 1, template 1
+    CHECK(bert().decode(std::vector<std::int64_t>(&ensemble.ids(3, 0), &ensemble.ids(3, 0) + 12)) ==
+          "a photo of the red tomato .");
+    CHECK_THROWS_AS(encode_prompts(bert(), phrases, 2, 12, std::span<const std::string>{}), ValueError);
 }
 
 }  // namespace

@@ -9,9 +9,10 @@
 //     knows as a noun is the head of a phrase, and an adjective right before it (adjective
 //     tag-sense count at least its noun count) is kept with it: "a red tomato" -> "red tomato";
 //   - right after a noun head or an auxiliary ("is", "are"...), a word that can be a verb is one
-//     ("a man walks his dog", "a man is painting a wall");
-//   - elsewhere a word is a noun when its noun tag-sense count is at least its verb count and
-//     above its adjective count, or when it opens the caption ("people watch a show" ->
+//     ("a man walks his dog", "a man is painting a wall"), and after an auxiliary an adjective
+//     without a following noun is predicative ("the car is red");
+//   - elsewhere a word is a noun when its noun tag-sense count is at least its verb and its
+//     adjective counts, or when it opens the caption ("people watch a show" ->
 //     "people", then "show" after "a");
 //   - lemmas for the counts come from WordNet's exception lists (noun.exc, verb.exc) and
 //     morphy's suffix rules ("girls" -> "girl", "running" -> "run"); the phrase keeps the
@@ -66,6 +67,7 @@ public:
             const bool at_start = first_word;
             first_word = false;
             const bool verb_position = after_head || after_auxiliary;
+            const bool predicate_position = after_auxiliary;
             after_head = after_auxiliary = false;
             if (w.empty()) {  // phrase boundary
                 after_determiner = false;
@@ -99,6 +101,11 @@ public:
             const bool next_is_likely_noun =
                 next.noun >= 0 && !(ends_with(words[i + 1], "s") && !ends_with(words[i + 1], "ss") && next.verb >= 0 &&
                                       next.verb >= next.noun);
+            // After an auxiliary, an adjective not followed by its noun is predicative: "the car is red".
+            if (predicate_position && c.adj >= 0 && !next_is_likely_noun) {
+                modifier.clear();
+                continue;
+            }
             if (after_determiner) {
                 // "a red tomato", "a green dress": an adjective before a likely noun modifies it.
                 if ((adjective_first && next_can_be_noun) || (c.adj >= 0 && next_is_likely_noun)) {
@@ -116,7 +123,7 @@ public:
                 continue;
             }
             // A caption's first word is its subject when WordNet knows it as a noun ("kids play").
-            if (c.noun >= 0 && ((c.noun >= c.verb && c.noun > c.adj) || (at_start && !adjective_first))) {
+            if (c.noun >= 0 && ((c.noun >= c.verb && c.noun >= c.adj) || (at_start && !adjective_first))) {
                 emit(modifier.empty() ? w : modifier + " " + w);
                 after_head = true;
                 modifier.clear();
@@ -174,11 +181,14 @@ private:
         return exceptions;
     }
 
-    // Words of a caption: runs of ASCII letters, lower-cased. A hyphen separates words like a
-    // space ("well-known"); digits become one "#number" word (a determiner); other punctuation
-    // and a possessive "'s" become an empty entry, a phrase boundary.
+    // Words of a caption: runs of letters, ASCII lower-cased; bytes of multi-byte UTF-8
+    // characters stay inside their word ("naïve" is one word, unknown to WordNet). A hyphen
+    // separates words like a space ("well-known"); digits become one "#number" word (a
+    // determiner); other punctuation and a possessive "'s" become an empty entry, a boundary.
     static std::vector<std::string> split_words(std::string_view caption) {
-        auto is_letter = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'); };
+        auto is_letter = [](char ch) {
+            return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (static_cast<unsigned char>(ch) >= 0x80);
+        };
         std::vector<std::string> words;
         std::string current;
         auto end_word = [&] {
@@ -188,7 +198,7 @@ private:
         for (std::size_t i = 0; i < caption.size(); ++i) {
             const char ch = caption[i];
             if (is_letter(ch)) {
-                current.push_back(char(ch | 0x20));
+                current.push_back(ch >= 'A' && ch <= 'Z' ? char(ch | 0x20) : ch);
                 continue;
             }
             end_word();

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <span>
 #include <string>
 #include <string_view>
@@ -94,12 +95,14 @@ public:
         return e;
     }
 
-    // Encodes every text in parallel; a text that fails (invalid UTF-8 under `reject`) throws a
-    // TextError naming its index, after the others have been processed.
+    // Encodes every text in parallel. A text that fails (invalid UTF-8 under `reject`) throws a
+    // TextError naming its index once all threads are done; any other exception (e.g.
+    // std::bad_alloc) is rethrown as it was, never lost inside the parallel region.
     BatchEncoding encode_batch(std::span<const std::string> texts, std::size_t max_length) const {
+        if (max_length < 2) throw ValueError("Tokenizer::encode_batch: max_length " + std::to_string(max_length) + " < 2");
         const index_t batch = index_t(texts.size()), length = index_t(max_length);
         BatchEncoding out{Tensor<std::int64_t, 2>({batch, length}), Tensor<std::uint8_t, 2>({batch, length}), 0};
-        std::vector<std::string> errors(texts.size());
+        std::vector<std::exception_ptr> errors(texts.size());
         std::size_t truncated = 0;
 #pragma omp parallel for schedule(dynamic, 64) reduction(+ : truncated) if (batch > 256)
         for (index_t b = 0; b < batch; ++b) {
@@ -108,12 +111,18 @@ public:
                 std::copy(e.ids.begin(), e.ids.end(), &out.ids(b, 0));
                 std::copy(e.attention_mask.begin(), e.attention_mask.end(), &out.attention_mask(b, 0));
                 truncated += e.truncated;
-            } catch (const Error& err) {
-                errors[std::size_t(b)] = err.what();
+            } catch (...) {
+                errors[std::size_t(b)] = std::current_exception();
             }
         }
-        for (std::size_t b = 0; b < errors.size(); ++b)
-            if (!errors[b].empty()) throw TextError("text " + std::to_string(b) + " of the batch: " + errors[b]);
+        for (std::size_t b = 0; b < errors.size(); ++b) {
+            if (!errors[b]) continue;
+            try {
+                std::rethrow_exception(errors[b]);
+            } catch (const TextError& e) {
+                throw TextError("text " + std::to_string(b) + " of the batch: " + e.what());
+            }
+        }
         out.truncated = truncated;
         return out;
     }

@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "svilm/core/error.hpp"
 #include "svilm/text/utf8.hpp"
@@ -55,8 +56,40 @@ inline bool is_cased_letter(char32_t cp) {
     return c == UTF8PROC_CATEGORY_LU || c == UTF8PROC_CATEGORY_LL || c == UTF8PROC_CATEGORY_LT;
 }
 
+// Unicode's Case_Ignorable: marks, format characters, modifiers, and the word-internal
+// punctuation of Word_Break MidLetter / MidNumLet / Single_Quote.
+inline bool is_case_ignorable(char32_t cp) {
+    switch (cp) {
+        case '\'': case '.': case ':': case 0x00B7: case 0x0387: case 0x055F: case 0x05F4: case 0x2018: case 0x2019:
+        case 0x2024: case 0x2027: case 0xFE13: case 0xFE52: case 0xFE55: case 0xFF07: case 0xFF0E: case 0xFF1A:
+            return true;
+        default: break;
+    }
+    const auto c = category(cp);
+    return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_ME || c == UTF8PROC_CATEGORY_CF ||
+           c == UTF8PROC_CATEGORY_LM || c == UTF8PROC_CATEGORY_SK;
+}
+
+// Unicode's Final_Sigma context at word[i]: a cased letter before it and none after it, each
+// looking past case-ignorable characters.
+inline bool is_final_sigma(std::u32string_view word, std::size_t i) {
+    bool cased_before = false;
+    for (std::size_t j = i; j-- > 0;) {
+        if (is_case_ignorable(word[j])) continue;
+        cased_before = is_cased_letter(word[j]);
+        break;
+    }
+    if (!cased_before) return false;
+    for (std::size_t j = i + 1; j < word.size(); ++j) {
+        if (is_case_ignorable(word[j])) continue;
+        return !is_cased_letter(word[j]);
+    }
+    return true;
+}
+
 // Python's str.lower() on a word: the simple mapping, plus the two full mappings it applies:
-// U+0130 (I with dot above) -> "i" + U+0307, and capital sigma -> final sigma at a word's end.
+// U+0130 (I with dot above) -> "i" + U+0307, and capital sigma -> final sigma in the
+// Final_Sigma context.
 inline void append_lower(std::u32string& out, std::u32string_view word) {
     for (std::size_t i = 0; i < word.size(); ++i) {
         const char32_t cp = word[i];
@@ -66,9 +99,7 @@ inline void append_lower(std::u32string& out, std::u32string_view word) {
             out.push_back('i');
             out.push_back(0x307);
         } else if (cp == 0x3A3) {
-            const bool after_letter = i > 0 && is_cased_letter(word[i - 1]);
-            const bool before_letter = i + 1 < word.size() && is_cased_letter(word[i + 1]);
-            out.push_back(after_letter && !before_letter ? char32_t(0x3C2) : char32_t(0x3C3));
+            out.push_back(is_final_sigma(word, i) ? char32_t(0x3C2) : char32_t(0x3C3));
         } else {
             out.push_back(char32_t(utf8proc_tolower(utf8proc_int32_t(cp))));
         }
@@ -87,19 +118,20 @@ inline void append_stripped_accents(std::u32string& out, std::u32string_view wor
     // utf8proc decomposes UTF-8 input into code points, with canonical ordering.
     std::string utf8;
     for (char32_t cp : word) append_utf8(utf8, cp);
-    std::u32string buffer(word.size() * 4 + 8, 0);
+    std::vector<utf8proc_int32_t> buffer(word.size() * 4 + 8, 0);
     for (;;) {
         const utf8proc_ssize_t n = utf8proc_decompose(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data()),
-                                                      utf8proc_ssize_t(utf8.size()),
-                                                      reinterpret_cast<utf8proc_int32_t*>(buffer.data()),
+                                                      utf8proc_ssize_t(utf8.size()), buffer.data(),
                                                       utf8proc_ssize_t(buffer.size()), UTF8PROC_DECOMPOSE);
         if (n < 0) throw TextError(std::string("NFD decomposition failed: ") + utf8proc_errmsg(n));
         if (std::size_t(n) > buffer.size()) {
             buffer.assign(std::size_t(n), 0);
             continue;
         }
-        for (utf8proc_ssize_t k = 0; k < n; ++k)
-            if (category(buffer[std::size_t(k)]) != UTF8PROC_CATEGORY_MN) out.push_back(buffer[std::size_t(k)]);
+        for (utf8proc_ssize_t k = 0; k < n; ++k) {
+            const char32_t cp = char32_t(buffer[std::size_t(k)]);
+            if (category(cp) != UTF8PROC_CATEGORY_MN) out.push_back(cp);
+        }
         return;
     }
 }

@@ -2,6 +2,7 @@
 // line number is the id).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
