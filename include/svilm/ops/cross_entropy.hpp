@@ -11,6 +11,17 @@
 
 namespace svilm {
 
+namespace detail {
+
+inline void check_targets(const char* op, TensorView<const std::int64_t, 1> targets, index_t classes) {
+    for (index_t r = 0; r < targets.extent(0); ++r)
+        if (targets(r) < 0 || targets(r) >= classes)
+            throw ValueError(std::string(op) + ": target " + std::to_string(targets(r)) + " at row " + std::to_string(r) +
+                             " is outside [0, " + std::to_string(classes) + ")");
+}
+
+}  // namespace detail
+
 template <class T>
 struct CrossEntropySaved {
     Tensor<T, 1> logsumexp;  // (R)
@@ -26,10 +37,7 @@ T cross_entropy_forward(CrossEntropySaved<T>& saved, TensorView<const T, 2> logi
     expect_shape(op, "targets", targets, {rows});
     expect_contiguous(op, "logits", logits);
     if (rows == 0) throw ShapeError(std::string(op) + ": logits " + to_string<2>(logits.shape()) + " has no rows");
-    for (index_t r = 0; r < rows; ++r)
-        if (targets(r) < 0 || targets(r) >= classes)
-            throw ValueError(std::string(op) + ": target " + std::to_string(targets(r)) + " at row " + std::to_string(r) +
-                             " is outside [0, " + std::to_string(classes) + ")");
+    detail::check_targets(op, targets, classes);
     if (saved.logsumexp.extent(0) != rows) saved.logsumexp = Tensor<T, 1>({rows}, uninitialized);
     T total = 0;  // serial over rows: a loss is a handful of rows, and the order stays fixed
     for (index_t r = 0; r < rows; ++r) {
@@ -54,10 +62,7 @@ void cross_entropy_backward(TensorView<T, 2> dlogits, T dloss, const CrossEntrop
     expect_shape(op, "dlogits", dlogits, logits.shape());
     expect_shape(op, "saved.logsumexp", saved.logsumexp.view(), {rows});
     expect_shape(op, "targets", targets, {rows});
-    for (index_t r = 0; r < rows; ++r)
-        if (targets(r) < 0 || targets(r) >= classes)
-            throw ValueError(std::string(op) + ": target " + std::to_string(targets(r)) + " at row " + std::to_string(r) +
-                             " is outside [0, " + std::to_string(classes) + ")");
+    detail::check_targets(op, targets, classes);
     const T scale = dloss / T(rows);
     for (index_t r = 0; r < rows; ++r) {
         const T lse = saved.logsumexp(r);

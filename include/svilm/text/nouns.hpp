@@ -56,6 +56,10 @@ public:
     // Up to max_phrases distinct noun phrases of `caption`, in order ("man", "red tomato").
     std::vector<std::string> extract(std::string_view caption, std::size_t max_phrases = 2) const {
         const std::vector<std::string> words = split_words(caption);
+        // WordNet counts of each content word, looked up once (each word is also the next one's lookahead).
+        std::vector<Counts> word_counts(words.size());
+        for (std::size_t i = 0; i < words.size(); ++i)
+            if (!words[i].empty() && !is_determiner(words[i]) && !is_stop_word(words[i])) word_counts[i] = counts(words[i]);
         std::vector<std::string> phrases;
         auto emit = [&](std::string phrase) {
             if (std::find(phrases.begin(), phrases.end(), phrase) == phrases.end()) phrases.push_back(std::move(phrase));
@@ -85,7 +89,7 @@ public:
                 modifier.clear();
                 continue;
             }
-            const Counts c = counts(w);
+            const Counts& c = word_counts[i];
             // Right after a subject noun or an auxiliary, a word that can be a verb is one:
             // "a man walks his dog", "a man is painting a wall".
             if (verb_position && !after_determiner && c.verb >= 0) {
@@ -95,7 +99,7 @@ public:
             const bool adjective_first = c.adj >= 0 && c.adj >= c.noun;
             const bool next_is_content = i + 1 < words.size() && !words[i + 1].empty() && !is_stop_word(words[i + 1]) &&
                                          !is_determiner(words[i + 1]);
-            const Counts next = next_is_content ? counts(words[i + 1]) : Counts{};
+            const Counts next = next_is_content ? word_counts[i + 1] : Counts{};
             const bool next_can_be_noun = next.noun >= 0;
             // ...unless it reads as a third-person verb: "a square moves" keeps "square" the head.
             const bool next_is_likely_noun =
