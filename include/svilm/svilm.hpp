@@ -3,5 +3,8 @@
 
 #include "svilm/core.hpp"
 #include "svilm/io.hpp"
+#include "svilm/model.hpp"
+#include "svilm/nn.hpp"
 #include "svilm/ops.hpp"
+#include "svilm/optim.hpp"
 #include "svilm/version.hpp"

@@ -235,4 +235,10 @@ TensorView<T, 2, Device> as_matrix(const TensorView<T, Rank, Device>& view)
     return view.template reshape<2>({cols ? view.size() / cols : 0, cols});
 }
 
+// All elements as one axis: (B, N, C) -> (B * N * C). Requires contiguity.
+template <class T, int Rank, class Device>
+TensorView<T, 1, Device> as_vector(const TensorView<T, Rank, Device>& view) {
+    return view.template reshape<1>({view.size()});
+}
+
 }  // namespace svilm

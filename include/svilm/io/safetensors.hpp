@@ -182,25 +182,38 @@ public:
         if (int(t.shape.size()) != Rank)
             throw ShapeError(path().string() + ": tensor '" + name + "' has rank " + std::to_string(t.shape.size()) +
                              ", expected " + std::to_string(Rank));
+        Extents<Rank> shape{};
+        for (int i = 0; i < Rank; ++i) shape[i] = t.shape[i];
+        Tensor<T, Rank> out(shape, uninitialized);
+        read_into<T>(name, out.data(), std::size_t(out.size()));
+        return out;
+    }
+
+    // Reads `name` into count elements at out (any rank), converting as read(); a different
+    // element count is a ShapeError naming the file and key.
+    template <class T>
+    void read_into(const std::string& name, T* out, std::size_t count) const {
+        const TensorInfo& t = info(name);
         constexpr bool want_float = std::is_floating_point_v<T> || std::is_same_v<T, bfloat16>;
         if (want_float != detail::is_floating(t.dtype))
             throw FormatError(path().string() + ": tensor '" + name + "' has dtype " + dtype_name(t.dtype) +
                               ", which does not convert to the requested element type");
-        Extents<Rank> shape{};
-        for (int i = 0; i < Rank; ++i) shape[i] = t.shape[i];
-        Tensor<T, Rank> out(shape, uninitialized);
+        std::size_t elements = 1;
+        for (index_t e : t.shape) elements *= std::size_t(e);
+        if (elements != count)
+            throw ShapeError(path().string() + ": tensor '" + name + "' has " + std::to_string(elements) +
+                             " elements, expected " + std::to_string(count));
         const std::byte* base = raw(name).data();
         if (native_dtype<T>() == t.dtype) {
-            if (out.size()) std::memcpy(out.data(), base, out.bytes());
+            if (count) std::memcpy(out, base, count * sizeof(T));
         } else {
-            for (index_t i = 0; i < out.size(); ++i) {
+            for (std::size_t i = 0; i < count; ++i) {
                 if constexpr (std::is_same_v<T, bfloat16>)
-                    out.data()[i] = bfloat16(detail::load_element<float>(base, t.dtype, std::size_t(i)));
+                    out[i] = bfloat16(detail::load_element<float>(base, t.dtype, i));
                 else
-                    out.data()[i] = detail::load_element<T>(base, t.dtype, std::size_t(i));
+                    out[i] = detail::load_element<T>(base, t.dtype, i);
             }
         }
-        return out;
     }
 
 private:
@@ -330,6 +343,16 @@ public:
     template <class T, int Rank>
     void add(const std::string& name, const Tensor<T, Rank>& tensor) {
         add<T, Rank>(name, tensor.view());
+    }
+    // count elements at data, with a run-time shape (the caller keeps data alive until write()).
+    template <class T>
+    void add(const std::string& name, const T* data, std::vector<index_t> shape) {
+        if (name == "__metadata__" || entries_.count(name))
+            throw ValueError("SafetensorsWriter::add: duplicate or reserved name '" + name + "'");
+        std::size_t count = 1;
+        for (index_t e : shape) count *= std::size_t(e);
+        entries_.emplace(name, Entry{dtype_of<T>(), std::move(shape), reinterpret_cast<const std::byte*>(data),
+                                     count * sizeof(T)});
     }
     // A temporary would be gone before write(): refuse it at compile time.
     template <class T, int Rank>

@@ -1,0 +1,48 @@
+// svilm/model/serialization.hpp: a whole S-ViLM model as one safetensors file: every parameter
+// under its SPEC 11 name, the configuration as JSON in the metadata (`config`), so that
+// load_model needs nothing but the file.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "svilm/io/weights.hpp"
+#include "svilm/model/svilm_model.hpp"
+#include "svilm/version.hpp"
+
+namespace svilm {
+
+template <class T>
+void save_model(const SVilm<T>& model, const std::filesystem::path& path,
+                std::map<std::string, std::string> metadata = {}) {
+    metadata["config"] = to_json(model.config()).dump();
+    metadata["format"] = "svilm";
+    metadata["svilm_version"] = version_string;
+    io::save_parameters(model.parameters(), path, metadata);
+}
+
+// The configuration stored in a model file; FormatError naming the file when it has none.
+inline SVilmConfig load_model_config(const io::SafetensorsFile& file) {
+    const auto it = file.metadata().find("config");
+    if (it == file.metadata().end())
+        throw FormatError(file.path().string() + ": no 'config' in the metadata: not an svilm model file");
+    try {
+        return config_from_json(nlohmann::json::parse(it->second));
+    } catch (const nlohmann::json::exception& e) {
+        throw FormatError(file.path().string() + ": the 'config' metadata is not valid JSON: " + e.what());
+    } catch (const Error& e) {
+        throw FormatError(file.path().string() + ": " + e.what());
+    }
+}
+
+// A model built from the file's configuration, every parameter loaded (strict).
+template <class T>
+SVilm<T> load_model(const std::filesystem::path& path) {
+    const io::SafetensorsFile file(path);
+    SVilm<T> model(load_model_config(file));
+    io::load_parameters(model.parameters(), file);
+    return model;
+}
+
+}  // namespace svilm

@@ -1,0 +1,159 @@
+// svilm/nn/parameter.hpp: every parameter of a model lives in one flat buffer, its gradient in a
+// second one of the same layout (tiny-cuda-nn's single parameter buffer).
+//
+// Modules register their parameters by name while they are constructed (`add` returns a handle
+// that records an offset), then the owner calls `allocate` once. A handle turns into a typed view
+// of the value or of the gradient. The flat layout makes the optimizer, gradient clipping,
+// zeroing and checkpoints one loop each, and makes names (the PyTorch state_dict keys) the only
+// way weights move in and out.
+//
+// Rule for every module (ARCHITECTURE.md 3.2): backward ACCUMULATES into parameter gradients
+// (+=) and ASSIGNS input gradients (=). Call zero_grad() before a step's first backward.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "svilm/core/error.hpp"
+#include "svilm/core/rng.hpp"
+#include "svilm/core/tensor.hpp"
+
+namespace svilm::nn {
+
+// What a parameter is decides its initialisation and whether AdamW decays it (SPEC 7: no decay
+// on biases, norms, embeddings, group tokens and logit scales).
+enum class Role { weight, bias, norm_weight, norm_bias, embedding, zero_embedding, scalar };
+
+inline bool decays(Role role) { return role == Role::weight; }
+
+struct ParameterInfo {
+    std::string name;
+    std::vector<index_t> shape;
+    index_t offset = 0;  // in elements, into values() and grads()
+    index_t size = 0;
+    Role role = Role::weight;
+    double initial_value = 0;  // Role::scalar only
+};
+
+template <class T>
+class ParameterStore;
+
+// A typed handle to one registered parameter; valid once the store is allocated.
+template <class T, int Rank>
+class Param {
+public:
+    Param() = default;
+    Param(ParameterStore<T>* store, index_t offset, const Extents<Rank>& shape)
+        : store_(store), offset_(offset), shape_(shape) {}
+
+    TensorView<T, Rank> value() const { return TensorView<T, Rank>(store_->value_data() + offset_, shape_); }
+    TensorView<T, Rank> grad() const { return TensorView<T, Rank>(store_->grad_data() + offset_, shape_); }
+    const Extents<Rank>& shape() const { return shape_; }
+
+private:
+    ParameterStore<T>* store_ = nullptr;
+    index_t offset_ = 0;
+    Extents<Rank> shape_{};
+};
+
+template <class T>
+class ParameterStore {
+public:
+    ParameterStore() = default;
+    ParameterStore(const ParameterStore&) = delete;
+    ParameterStore& operator=(const ParameterStore&) = delete;
+
+    // Registers `name`; throws ValueError on a duplicate name or after allocate().
+    template <int Rank>
+    Param<T, Rank> add(const std::string& name, const Extents<Rank>& shape, Role role, double initial_value = 0) {
+        if (allocated()) throw ValueError("ParameterStore: '" + name + "' registered after allocation");
+        if (index_.count(name)) throw ValueError("ParameterStore: parameter '" + name + "' registered twice");
+        check_extents<Rank>(shape, name.c_str());
+        ParameterInfo info;
+        info.name = name;
+        info.shape.assign(shape.begin(), shape.end());
+        info.offset = total_;
+        info.size = numel<Rank>(shape);
+        info.role = role;
+        info.initial_value = initial_value;
+        // every parameter starts on a 64-byte boundary, so its view is as aligned as a Tensor
+        constexpr index_t align = index_t(64 / sizeof(T)) > 0 ? index_t(64 / sizeof(T)) : 1;
+        total_ += (info.size + align - 1) / align * align;
+        index_.emplace(name, infos_.size());
+        infos_.push_back(std::move(info));
+        return Param<T, Rank>(this, infos_.back().offset, shape);
+    }
+
+    // Allocates values and gradients (zero), then initialises values by role (SPEC 11).
+    void allocate(Generator& rng) {
+        if (allocated_) throw ValueError("ParameterStore: allocated twice");
+        values_ = Tensor<T, 1>({total_});
+        grads_ = Tensor<T, 1>({total_});
+        allocated_ = true;
+        for (const ParameterInfo& p : infos_) initialize(p, rng);
+    }
+    bool allocated() const { return allocated_; }
+
+    // SPEC 11: truncated normal (std 0.02, cut at 2 std) for weights and embeddings; biases and
+    // the temporal position embedding 0; LayerNorm weight 1, bias 0; scalars their own value.
+    void initialize(const ParameterInfo& p, Generator& rng) {
+        TensorView<T, 1> v = values_.view().narrow(0, p.offset, p.offset + p.size);
+        switch (p.role) {
+            case Role::weight:
+            case Role::embedding: rng.truncated_normal<T, 1>(v, T(0), T(0.02)); break;
+            case Role::bias:
+            case Role::norm_bias:
+            case Role::zero_embedding: std::fill_n(v.data(), p.size, T(0)); break;
+            case Role::norm_weight: std::fill_n(v.data(), p.size, T(1)); break;
+            case Role::scalar: std::fill_n(v.data(), p.size, T(p.initial_value)); break;
+        }
+    }
+
+    const std::vector<ParameterInfo>& parameters() const { return infos_; }
+    const ParameterInfo* find(const std::string& name) const {
+        const auto it = index_.find(name);
+        return it == index_.end() ? nullptr : &infos_[it->second];
+    }
+    index_t parameter_count() const {
+        index_t n = 0;
+        for (const ParameterInfo& p : infos_) n += p.size;
+        return n;
+    }
+
+    // The flat buffers, padding included (padding stays 0 in both).
+    TensorView<T, 1> values() { return values_; }
+    TensorView<const T, 1> values() const { return values_; }
+    TensorView<T, 1> grads() { return grads_; }
+    TensorView<const T, 1> grads() const { return grads_; }
+    TensorView<T, 1> value(const ParameterInfo& p) { return values_.view().narrow(0, p.offset, p.offset + p.size); }
+    TensorView<T, 1> grad(const ParameterInfo& p) { return grads_.view().narrow(0, p.offset, p.offset + p.size); }
+
+    void zero_grad() { std::fill_n(grads_.data(), grads_.size(), T(0)); }
+
+    T* value_data() const { return values_.data(); }
+    T* grad_data() const { return grads_.data(); }
+
+private:
+    std::vector<ParameterInfo> infos_;
+    std::unordered_map<std::string, std::size_t> index_;
+    index_t total_ = 0;
+    bool allocated_ = false;
+    Tensor<T, 1> values_;
+    Tensor<T, 1> grads_;
+};
+
+// Resizes `t` to `shape` unless it already has it (activation buffers reused across steps).
+template <class T, int Rank>
+TensorView<T, Rank> ensure_shape(Tensor<T, Rank>& t, const Extents<Rank>& shape) {
+    if (t.shape() != shape || (!t.data() && numel<Rank>(shape) > 0)) t = Tensor<T, Rank>(shape, uninitialized);
+    return t;
+}
+
+// Names a sub-module: join("video.blocks", 3) == "video.blocks.3".
+inline std::string join(const std::string& prefix, const std::string& name) {
+    return prefix.empty() ? name : prefix + "." + name;
+}
+inline std::string join(const std::string& prefix, index_t index) { return join(prefix, std::to_string(index)); }
+
+}  // namespace svilm::nn

@@ -1,0 +1,4 @@
+// svilm/optim.hpp: optimisers over a model's flat parameter store.
+#pragma once
+
+#include "svilm/optim/adamw.hpp"

@@ -1,0 +1,77 @@
+// svilm/optim/adamw.hpp: AdamW (decoupled weight decay, Loshchilov & Hutter) over a parameter
+// store's flat buffers, with torch.optim.AdamW's exact update, and clipping by global norm.
+//
+// Weight decay applies to Role::weight parameters only: SPEC 7 excludes biases, norms,
+// embeddings, group tokens and logit scales.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "svilm/nn/parameter.hpp"
+
+namespace svilm::optim {
+
+struct AdamWOptions {
+    double lr = 1e-4;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.05;
+};
+
+template <class T>
+class AdamW {
+public:
+    AdamW(nn::ParameterStore<T>& store, const AdamWOptions& options)
+        : store_(&store), options(options), exp_avg({store.values().size()}), exp_avg_sq({store.values().size()}) {}
+
+    // One update from the store's gradients at learning rate `lr` (the schedule's value):
+    //   p -= lr wd p (decay group only);  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+    //   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    void step(double lr) {
+        ++step_count;
+        const double c1 = 1 - std::pow(options.beta1, double(step_count));
+        const double c2 = 1 - std::pow(options.beta2, double(step_count));
+        const T b1 = T(options.beta1), b2 = T(options.beta2), eps = T(options.eps);
+        const T step_size = T(lr / c1), root_c2 = T(std::sqrt(c2));
+        T* values = store_->values().data();
+        const T* grads = store_->grads().data();
+        T* m = exp_avg.data();
+        T* v = exp_avg_sq.data();
+        for (const nn::ParameterInfo& p : store_->parameters()) {
+            const T decay = nn::decays(p.role) ? T(1 - lr * options.weight_decay) : T(1);
+            const index_t end = p.offset + p.size;
+#pragma omp parallel for simd schedule(static) if (p.size > 65536)
+            for (index_t i = p.offset; i < end; ++i) {
+                values[i] *= decay;
+                m[i] = b1 * m[i] + (T(1) - b1) * grads[i];
+                v[i] = b2 * v[i] + (T(1) - b2) * grads[i] * grads[i];
+                values[i] -= step_size * m[i] / (std::sqrt(v[i]) / root_c2 + eps);
+            }
+        }
+    }
+    void step() { step(options.lr); }
+
+    nn::ParameterStore<T>* store_;
+    AdamWOptions options;
+    Tensor<T, 1> exp_avg, exp_avg_sq;  // same layout as the store's flat buffers
+    std::int64_t step_count = 0;
+};
+
+// The global L2 norm of all gradients (before clipping), computed in double; when it exceeds
+// max_norm, every gradient is scaled by max_norm / (norm + 1e-6) (torch.nn.utils.clip_grad_norm_).
+template <class T>
+double clip_grad_norm(nn::ParameterStore<T>& store, double max_norm) {
+    const TensorView<T, 1> g = store.grads();
+    double sum = 0;
+    for (index_t i = 0; i < g.size(); ++i) sum += double(g(i)) * double(g(i));
+    const double norm = std::sqrt(sum);
+    if (norm > max_norm) {
+        const T scale = T(max_norm / (norm + 1e-6));
+        for (index_t i = 0; i < g.size(); ++i) g(i) *= scale;
+    }
+    return norm;
+}
+
+}  // namespace svilm::optim
