@@ -12,6 +12,7 @@ packages=(
     libbenchmark-dev         # benchmarks
     xtensor-dev              # optional interop (svilm::xtensor)
     libutf8proc-dev          # Unicode data for the tokenizer (svilm::text)
+    libcli11-dev             # command-line parsing of the example programs
     wordnet-base             # WordNet 3.0 lexicon for noun phrases (svilm::text)
 )
 

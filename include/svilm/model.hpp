@@ -3,6 +3,7 @@
 #pragma once
 
 #include "svilm/model/config.hpp"
+#include "svilm/model/flops.hpp"
 #include "svilm/model/grouping_block.hpp"
 #include "svilm/model/losses.hpp"
 #include "svilm/model/serialization.hpp"

@@ -85,11 +85,11 @@ public:
         return Param<T, Rank>(this, infos_.back().offset, shape);
     }
 
-    // Allocates values and gradients (zero), then initialises values by role (SPEC 11).
+    // Allocates the values and initialises them by role (SPEC 11). The gradient buffer is
+    // allocated (zero) on first use, so a model used only for inference never holds it.
     void allocate(Generator& rng) {
         if (allocated_) throw ValueError("ParameterStore: allocated twice");
         values_ = Tensor<T, 1>({total_});
-        grads_ = Tensor<T, 1>({total_});
         allocated_ = true;
         for (const ParameterInfo& p : infos_) initialize(p, rng);
     }
@@ -124,23 +124,32 @@ public:
     // The flat buffers, padding included (padding stays 0 in both).
     TensorView<T, 1> values() { return values_; }
     TensorView<const T, 1> values() const { return values_; }
-    TensorView<T, 1> grads() { return grads_; }
-    TensorView<const T, 1> grads() const { return grads_; }
+    TensorView<T, 1> grads() { return gradient_buffer(); }
+    TensorView<const T, 1> grads() const { return gradient_buffer(); }
     TensorView<T, 1> value(const ParameterInfo& p) { return values_.view().narrow(0, p.offset, p.offset + p.size); }
-    TensorView<T, 1> grad(const ParameterInfo& p) { return grads_.view().narrow(0, p.offset, p.offset + p.size); }
+    TensorView<T, 1> grad(const ParameterInfo& p) { return gradient_buffer().narrow(0, p.offset, p.offset + p.size); }
 
-    void zero_grad() { std::fill_n(grads_.data(), grads_.size(), T(0)); }
+    void zero_grad() {
+        const TensorView<T, 1> g = gradient_buffer();
+        std::fill_n(g.data(), g.size(), T(0));
+    }
 
     T* value_data() const { return values_.data(); }
-    T* grad_data() const { return grads_.data(); }
+    T* grad_data() const { return gradient_buffer().data(); }
 
 private:
+    TensorView<T, 1> gradient_buffer() const {
+        if (!allocated_) throw ValueError("ParameterStore: gradients used before allocate()");
+        if (grads_.size() != total_) grads_ = Tensor<T, 1>({total_});
+        return grads_;
+    }
+
     std::vector<ParameterInfo> infos_;
     std::unordered_map<std::string, std::size_t> index_;
     index_t total_ = 0;
     bool allocated_ = false;
     Tensor<T, 1> values_;
-    Tensor<T, 1> grads_;
+    mutable Tensor<T, 1> grads_;  // allocated by the first gradient access
 };
 
 // Resizes `t` to `shape` unless it already has it (activation buffers reused across steps).

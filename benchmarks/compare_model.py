@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""The S-ViLM model, svilm vs the PyTorch reference model, side by side: one markdown table.
+
+Each case runs in its own process on both sides, so that the peak resident memory of the
+process (getrusage ru_maxrss) belongs to that case alone:
+
+  ours:  svilm_bench_model --benchmark_filter=^CASE$ (Google Benchmark, median of --repetitions)
+  torch: this script with --torch-case CASE, timing tests/reference/svilm_ref.py's model on the
+         same config, input shapes and thread count (median of --repetitions after a warm-up)
+
+Cases (names are the Google Benchmark names):
+  BM_VideoEncoderForward/preset:P/frames:F  video encoder + video_proj + L2, inference (no
+                                            noise; PyTorch under torch.no_grad), 1 clip 224x224
+  BM_VideoEncoderTrain/preset:P/frames:F    video encoder forward with Gumbel noise + backward
+                                            from random gradients on tokens, groups and pooled
+  BM_TextEncoderForward/preset:2            text encoder + text_proj + L2, 32 x 32 tokens
+  BM_TrainStepTiny                          whole tiny model, batch 8 at 64x64, all three
+                                            losses, backward, clipping, AdamW
+
+Usage (PyTorch at its best: 2 threads, passive OpenMP waiting, set by the script):
+
+    /usr/bin/python3 benchmarks/compare_model.py --ours build/release/benchmarks/svilm_bench_model \
+        --threads 2 [--filter Video] [--repetitions 3]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+PRESETS = {
+    "tiny": {"video": {"image_size": 64, "width": 96, "depth": 4, "heads": 3, "mlp_hidden": 384,
+                       "num_group_tokens": 8, "grouping_after": [2, 3, 4]},
+             "text": {"width": 96, "depth": 2, "heads": 3, "mlp_hidden": 384}, "embed_dim": 64},
+    "small": {"video": {"width": 384, "heads": 6, "mlp_hidden": 1536, "num_group_tokens": 16},
+              "text": {"width": 384, "depth": 6, "heads": 6, "mlp_hidden": 1536}},
+    "base": {"video": {"frames": 32}},
+}
+BASE = {
+    "video": {"image_size": 224, "patch_size": 16, "frames": 8, "tubelet": 2, "width": 768,
+              "depth": 12, "heads": 12, "mlp_hidden": 3072, "num_group_tokens": 32,
+              "grouping_after": [6, 9, 12], "layer_norm_eps": 1e-6},
+    "text": {"vocab_size": 30522, "max_length": 32, "width": 768, "depth": 12, "heads": 12,
+             "mlp_hidden": 3072, "layer_norm_eps": 1e-12},
+    "embed_dim": 256, "num_nouns": 2, "tau_temporal": 0.1, "tau_assign": 0.1, "gumbel_tau": 1.0,
+}
+PRESET_INDEX = ["tiny", "small", "base"]
+
+CASES = [
+    "BM_VideoEncoderForward/preset:0/frames:8",
+    "BM_VideoEncoderForward/preset:1/frames:8",
+    "BM_VideoEncoderForward/preset:2/frames:8",
+    "BM_VideoEncoderForward/preset:2/frames:16",
+    "BM_VideoEncoderTrain/preset:0/frames:8",
+    "BM_VideoEncoderTrain/preset:1/frames:8",
+    "BM_VideoEncoderTrain/preset:2/frames:8",
+    "BM_VideoEncoderTrain/preset:2/frames:16",
+    "BM_TextEncoderForward/preset:2",
+    "BM_TrainStepTiny",
+]
+
+
+def preset_config(name):
+    """svilm's preset (include/svilm/model/config.hpp) as the reference's config dict."""
+    cfg = json.loads(json.dumps(BASE))
+    for part, values in PRESETS[name].items():
+        if isinstance(values, dict):
+            cfg[part].update(values)
+        else:
+            cfg[part] = values
+    return cfg
+
+
+def parse_case(case):
+    parts = dict(p.split(":") for p in case.split("/")[1:])
+    return case.split("/")[0], {k: int(v) for k, v in parts.items()}
+
+
+# --------------------------------------------------------------------------- PyTorch side
+def torch_case(case, repetitions):
+    import resource
+    import torch
+    sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
+    import svilm_ref
+
+    torch.manual_seed(0)
+    name, args = parse_case(case)
+    if name == "BM_TrainStepTiny":
+        cfg = preset_config("tiny")
+    else:
+        cfg = preset_config(PRESET_INDEX[args["preset"]])
+        if "frames" in args:
+            cfg["video"]["image_size"], cfg["video"]["frames"] = 224, args["frames"]
+    model = svilm_ref.build_model(cfg)
+    v = cfg["video"]
+    num_t = v["frames"] // v["tubelet"]
+    L = num_t * (v["image_size"] // v["patch_size"]) ** 2
+    M = v["num_group_tokens"]
+
+    def gumbel(B):
+        u = torch.rand(B, M, L).clamp(1e-6, 1 - 1e-6)
+        return [-torch.log(-torch.log(u)) for _ in v["grouping_after"]]
+
+    if name == "BM_VideoEncoderForward":
+        clip = torch.randn(1, v["frames"], 3, v["image_size"], v["image_size"])
+
+        def step():
+            with torch.no_grad():
+                out = model.video(clip, None)
+                svilm_ref.l2_normalize(model.video_proj(out["_video_pooled"]))
+    elif name == "BM_VideoEncoderTrain":
+        clip = torch.randn(1, v["frames"], 3, v["image_size"], v["image_size"])
+        noise = gumbel(1)
+        C = v["width"]
+        dt, dg, dp = torch.randn(1, L, C), torch.randn(1, M, C), torch.randn(1, C)
+
+        def step():
+            model.zero_grad(set_to_none=False)
+            out = model.video(clip, noise)
+            loss = ((out["_tokens"] * dt).sum() + (out["_groups_last"] * dg).sum()
+                    + (out["_video_pooled"] * dp).sum())
+            loss.backward()
+    elif name == "BM_TextEncoderForward":
+        ids = torch.randint(0, cfg["text"]["vocab_size"], (32, 32))
+        mask = torch.ones(32, 32, dtype=torch.long)
+
+        def step():
+            with torch.no_grad():
+                model.encode_text(ids, mask)
+    elif name == "BM_TrainStepTiny":
+        B, K, N = 8, cfg["num_nouns"], 16
+        video = torch.randn(B, v["frames"], 3, v["image_size"], v["image_size"])
+        mask = torch.zeros(B, num_t)
+        for i in range(B):
+            mask[i, 1 + i % 2] = 1
+        ids = torch.randint(0, cfg["text"]["vocab_size"], (B, N))
+        pids = torch.randint(0, cfg["text"]["vocab_size"], (B * K, N))
+        ones, pones = torch.ones(B, N, dtype=torch.long), torch.ones(B * K, N, dtype=torch.long)
+        valid = torch.ones(B, K)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
+
+        def step():
+            opt.zero_grad()
+            out = model(video, mask, ids, ones, pids, pones, valid, gumbel(B))
+            out["loss.total"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+    else:
+        raise SystemExit("unknown case " + case)
+
+    step()  # warm-up
+    times = []
+    for _ in range(repetitions):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({"seconds": statistics.median(times), "peak_mib": peak,
+                      "torch": torch.__version__, "threads": torch.get_num_threads()}))
+
+
+# --------------------------------------------------------------------------- driver
+def run_torch(case, args):
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(args.threads),
+               OPENBLAS_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-case", case,
+                          "--repetitions", str(args.repetitions)],
+                         env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_ours(case, args):
+    env = dict(os.environ, SVILM_NUM_THREADS=str(args.threads))
+    pattern = "^" + case + "/real_time$"
+    out = subprocess.run([args.ours, "--benchmark_filter=" + pattern, "--benchmark_format=json",
+                          "--benchmark_repetitions=%d" % args.repetitions,
+                          "--benchmark_report_aggregates_only=true"],
+                         env=env, check=True, capture_output=True, text=True)
+    data = json.loads(out.stdout)
+    rows = [b for b in data["benchmarks"] if b.get("aggregate_name") == "median"] or data["benchmarks"]
+    if not rows:
+        raise SystemExit("svilm_bench_model ran no case for " + pattern)
+    row = rows[0]
+    unit = {"ms": 1e-3, "us": 1e-6, "ns": 1e-9, "s": 1.0}[row.get("time_unit", "ns")]
+    return {"seconds": row["real_time"] * unit, "peak_mib": row.get("peak_RSS_MB"),
+            "gflops": row.get("GFLOP/s"),
+            "saved_mib": row.get("saved_MB"), "context": data.get("context", {})}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ours", help="path of svilm_bench_model")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repetitions", type=int, default=3)
+    ap.add_argument("--filter", default="")
+    ap.add_argument("--torch-case", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.torch_case:
+        torch_case(args.torch_case, args.repetitions)
+        return
+    if not args.ours:
+        ap.error("--ours is required")
+    print("| case | svilm | PyTorch | speed-up | svilm GFLOP/s | peak RSS svilm / PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for case in CASES:
+        if args.filter not in case:
+            continue
+        ours = run_ours(case, args)
+        ref = run_torch(case, args)
+        print("| `%s` | %.1f ms | %.1f ms | %.2fx | %.0f | %.0f / %.0f MiB |" % (
+            case, ours["seconds"] * 1e3, ref["seconds"] * 1e3, ref["seconds"] / ours["seconds"],
+            ours["gflops"] or 0, ours["peak_mib"] or 0, ref["peak_mib"]), flush=True)
+    print("\nthreads %d, PyTorch %s, svilm GEMM: %s" % (
+        args.threads, ref["torch"], ours["context"].get("gemm", "?")))
+
+
+if __name__ == "__main__":
+    main()
