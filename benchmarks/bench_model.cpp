@@ -109,7 +109,8 @@ void BM_TextEncoderForward(benchmark::State& state) {
     const SVilmConfig config = preset(preset_name(state.range(0)));
     const SVilm<float> model(config, 1);
     const index_t B = 32, N = 32;
-    Tensor<std::int64_t, 2> ids({B, N}), mask = Tensor<std::int64_t, 2>::full({B, N}, 1);
+    Tensor<std::int64_t, 2> ids({B, N});
+    const auto mask = Tensor<std::uint8_t, 2>::full({B, N}, 1);
     for (index_t i = 0; i < ids.size(); ++i) ids.data()[i] = (i * 7919) % config.text.vocab_size;
     for (auto _ : state) {
         Tensor<float, 2> embedding = model.encode_text(ids, mask);
@@ -129,10 +130,11 @@ void BM_TrainStepTiny(benchmark::State& state) {
     Generator rng(3);
     Tensor<float, 5> video({B, v.frames, 3, v.image_size, v.image_size});
     rng.normal<float, 5>(video);
-    Tensor<float, 2> mask({B, Nt}), valid = Tensor<float, 2>::full({B, K}, 1.0f);
+    Tensor<float, 2> mask({B, Nt});
+    const auto valid = Tensor<std::uint8_t, 2>::full({B, K}, 1);
     for (index_t i = 0; i < B; ++i) mask(i, 1 + i % 2) = 1;
-    Tensor<std::int64_t, 2> ids({B, N}), am = Tensor<std::int64_t, 2>::full({B, N}, 1);
-    Tensor<std::int64_t, 2> pids({B * K, N}), pm = Tensor<std::int64_t, 2>::full({B * K, N}, 1);
+    Tensor<std::int64_t, 2> ids({B, N}), pids({B * K, N});
+    const auto am = Tensor<std::uint8_t, 2>::full({B, N}, 1), pm = Tensor<std::uint8_t, 2>::full({B * K, N}, 1);
     for (index_t i = 0; i < ids.size(); ++i) ids.data()[i] = (i * 7919) % config.text.vocab_size;
     for (index_t i = 0; i < pids.size(); ++i) pids.data()[i] = (i * 104729) % config.text.vocab_size;
     const SVilmBatch<float> batch{video, mask, ids, am, pids, pm, valid};

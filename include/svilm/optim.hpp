@@ -2,3 +2,4 @@
 #pragma once
 
 #include "svilm/optim/adamw.hpp"
+#include "svilm/optim/schedule.hpp"

@@ -158,7 +158,7 @@ TEST_CASE("gradcheck: spatial grounding loss with missing nouns and the groundin
     Generator rng(17);
     Tensor<double, 3> nouns = random_tensor<3>(rng, {B, K, D}, 0.5), groups = random_tensor<3>(rng, {B, M, D}, 0.5);
     Tensor<double, 3> dn({B, K, D}), dg({B, M, D});
-    Tensor<double, 2> valid({B, K});
+    Tensor<std::uint8_t, 2> valid({B, K});
     valid(0, 0) = valid(0, 1) = valid(1, 0) = 1;  // caption 1 has one noun, caption 2 none
     nn::ParameterStore<double> store;
     const auto scale = store.add<0>("grounding_logit_scale", {}, nn::Role::scalar, std::log(1 / 0.07));
@@ -179,7 +179,7 @@ TEST_CASE("gradcheck: spatial grounding loss with missing nouns and the groundin
     for (index_t k = 0; k < K; ++k)
         for (index_t d = 0; d < D; ++d) CHECK(dn(2, k, d) == 0.0);  // no noun, no gradient
 
-    Tensor<double, 2> none({B, K});
+    Tensor<std::uint8_t, 2> none({B, K});
     GroundingSaved<double> s;
     CHECK(grounding_loss_forward<double>(s, nouns, none, groups, 1.0, tau_a) == 0.0);
 }
@@ -236,7 +236,8 @@ TEST_CASE("gradcheck: text encoder with padded captions into the [CLS] state") {
     store.allocate(rng);
     randomize(store, 32);
     const index_t B = 3, N = 5;
-    Tensor<std::int64_t, 2> ids({B, N}), mask({B, N});
+    Tensor<std::int64_t, 2> ids({B, N});
+    Tensor<std::uint8_t, 2> mask({B, N});
     for (index_t b = 0; b < B; ++b)
         for (index_t n = 0; n < N; ++n) {
             ids(b, n) = (3 * b + 7 * n + 1) % config.text.vocab_size;
@@ -264,10 +265,12 @@ TEST_CASE("gradcheck: the whole model's total loss into every parameter") {
     const index_t B = 3, K = config.num_nouns, N = 5, Nt = vc.temporal_positions();
     Generator rng(43);
     Tensor<double, 5> video = random_tensor<5>(rng, {B, vc.frames, 3, vc.image_size, vc.image_size});
-    Tensor<double, 2> mask({B, Nt}), valid({B, K});
+    Tensor<double, 2> mask({B, Nt});
+    Tensor<std::uint8_t, 2> valid({B, K});
     for (index_t i = 0; i < B; ++i) mask(i, i % Nt) = 1;
     valid(0, 0) = valid(0, 1) = valid(1, 0) = 1;
-    Tensor<std::int64_t, 2> ids({B, N}), am({B, N}), pids({B * K, N}), pm({B * K, N});
+    Tensor<std::int64_t, 2> ids({B, N}), pids({B * K, N});
+    Tensor<std::uint8_t, 2> am({B, N}), pm({B * K, N});
     for (index_t i = 0; i < B; ++i)
         for (index_t n = 0; n < N; ++n) {
             ids(i, n) = (5 * i + 3 * n + 2) % config.text.vocab_size;

@@ -60,20 +60,26 @@ Tensor<T, Rank> contiguous(TensorView<const T, Rank> view) {
 template <class T>
 struct FixtureBatch {
     Tensor<T, 5> video;
-    Tensor<T, 2> mask, noun_valid;
-    Tensor<std::int64_t, 2> caption_ids, caption_mask, prompt_ids, prompt_mask;
+    Tensor<T, 2> mask;
+    Tensor<std::uint8_t, 2> noun_valid, caption_mask, prompt_mask;
+    Tensor<std::int64_t, 2> caption_ids, prompt_ids;
     std::vector<Tensor<T, 3>> noise;
     std::vector<TensorView<const T, 3>> noise_views;
 
     explicit FixtureBatch(std::size_t grouping_blocks)
         : video(fixture().read<T, 5>("input.blended")), mask(fixture().read<T, 2>("input.mask")),
-          noun_valid(fixture().read<T, 2>("input.noun_valid")),
+          noun_valid(as_flags(fixture().read<double, 2>("input.noun_valid"))),
           caption_ids(fixture().read<std::int64_t, 2>("input.caption_ids")),
-          caption_mask(fixture().read<std::int64_t, 2>("input.caption_mask")),
+          caption_mask(fixture().read<std::uint8_t, 2>("input.caption_mask")),
           prompt_ids(fixture().read<std::int64_t, 2>("input.prompt_ids")),
-          prompt_mask(fixture().read<std::int64_t, 2>("input.prompt_mask")) {
+          prompt_mask(fixture().read<std::uint8_t, 2>("input.prompt_mask")) {
         for (std::size_t k = 0; k < grouping_blocks; ++k) noise.push_back(fixture().read<T, 3>("gumbel." + std::to_string(k)));
         for (const auto& n : noise) noise_views.push_back(n);
+    }
+    static Tensor<std::uint8_t, 2> as_flags(const Tensor<double, 2>& values) {
+        Tensor<std::uint8_t, 2> flags(values.shape());
+        for (index_t i = 0; i < values.size(); ++i) flags.data()[i] = values.data()[i] != 0;
+        return flags;
     }
     SVilmBatch<T> batch() const {
         return {video, mask, caption_ids, caption_mask, prompt_ids, prompt_mask, noun_valid};

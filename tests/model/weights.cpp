@@ -50,13 +50,14 @@ SVilmConfig fixture_config() {
 // Inputs for inference on any config: one clip of random pixels, two short captions.
 struct Probe {
     Tensor<float, 5> video;
-    Tensor<std::int64_t, 2> ids, mask;
+    Tensor<std::int64_t, 2> ids;
+    Tensor<std::uint8_t, 2> mask;
     explicit Probe(const SVilmConfig& c, index_t clips = 1) {
         video = Tensor<float, 5>({clips, c.video.frames, 3, c.video.image_size, c.video.image_size});
         Generator rng(7);
         rng.normal<float, 5>(video);
         ids = Tensor<std::int64_t, 2>({2, 6});
-        mask = Tensor<std::int64_t, 2>({2, 6});
+        mask = Tensor<std::uint8_t, 2>({2, 6});
         for (index_t b = 0; b < 2; ++b)
             for (index_t n = 0; n < 6; ++n) {
                 ids(b, n) = (11 * b + 5 * n + 1) % c.text.vocab_size;
@@ -259,10 +260,11 @@ TEST_CASE("determinism: the same seed twice gives bitwise-equal losses and gradi
         Generator rng(78);
         Tensor<float, 5> video({B, config.video.frames, 3, config.video.image_size, config.video.image_size});
         rng.normal<float, 5>(video);
-        Tensor<float, 2> mask({B, Nt}), valid = Tensor<float, 2>::full({B, K}, 1.0f);
+        Tensor<float, 2> mask({B, Nt});
+        const auto valid = Tensor<std::uint8_t, 2>::full({B, K}, 1);
         for (index_t i = 0; i < B; ++i) mask(i, 1) = 1;
-        Tensor<std::int64_t, 2> ids({B, 5}), am = Tensor<std::int64_t, 2>::full({B, 5}, 1);
-        Tensor<std::int64_t, 2> pids({B * K, 5}), pm = Tensor<std::int64_t, 2>::full({B * K, 5}, 1);
+        Tensor<std::int64_t, 2> ids({B, 5}), pids({B * K, 5});
+        const auto am = Tensor<std::uint8_t, 2>::full({B, 5}, 1), pm = Tensor<std::uint8_t, 2>::full({B * K, 5}, 1);
         for (index_t i = 0; i < ids.size(); ++i) ids.data()[i] = (i * 7) % config.text.vocab_size;
         for (index_t i = 0; i < pids.size(); ++i) pids.data()[i] = (i * 3) % config.text.vocab_size;
         SVilmState<float> s;

@@ -227,9 +227,9 @@ struct GroundingSaved {
 
 // L_g = -mean over valid (i, k) of log softmax_j(scale * s(i, k, j))[i], with
 // s(i, k, j) = sum_m softmax_m(<n_ik, g_jm> / tau_a) <n_ik, g_jm>.
-// nouns (B, K, D), valid (B, K) 0 or 1, groups (B, M, D). 0 when no noun is valid.
+// nouns (B, K, D), valid (B, K) nonzero for a real noun, groups (B, M, D). 0 when no noun is valid.
 template <class T>
-T grounding_loss_forward(GroundingSaved<T>& s, TensorView<const T, 3> nouns, TensorView<const T, 2> valid,
+T grounding_loss_forward(GroundingSaved<T>& s, TensorView<const T, 3> nouns, TensorView<const std::uint8_t, 2> valid,
                          TensorView<const T, 3> groups, T log_scale, T tau_assign) {
     const char* op = "grounding_loss_forward";
     const index_t B = nouns.extent(0), K = nouns.extent(1), D = nouns.extent(2), M = groups.extent(1);
@@ -258,7 +258,7 @@ T grounding_loss_forward(GroundingSaved<T>& s, TensorView<const T, 3> nouns, Ten
                 for (index_t m = 0; m < M; ++m) score += (w[m] /= sum) * d[m];
                 s.scores(i, k, j) = score;
             }
-            if (valid(i, k) == T(0)) continue;
+            if (!valid(i, k)) continue;
             ++s.valid_count;
             T top = -INFINITY;
             for (index_t j = 0; j < B; ++j) top = std::max(top, s.scale * s.scores(i, k, j));
@@ -273,7 +273,8 @@ T grounding_loss_forward(GroundingSaved<T>& s, TensorView<const T, 3> nouns, Ten
 // d_nouns (B, K, D), d_groups (B, M, D) assigned; d_log_scale accumulates.
 template <class T>
 void grounding_loss_backward(TensorView<T, 3> d_nouns, TensorView<T, 3> d_groups, T& d_log_scale, T dloss,
-                             const GroundingSaved<T>& s, TensorView<const T, 3> nouns, TensorView<const T, 2> valid,
+                             const GroundingSaved<T>& s, TensorView<const T, 3> nouns,
+                             TensorView<const std::uint8_t, 2> valid,
                              TensorView<const T, 3> groups, T tau_assign) {
     const index_t B = nouns.extent(0), K = nouns.extent(1), D = nouns.extent(2), M = groups.extent(1);
     expect_shape("grounding_loss_backward", "d_nouns", d_nouns, nouns.shape());
@@ -283,7 +284,7 @@ void grounding_loss_backward(TensorView<T, 3> d_nouns, TensorView<T, 3> d_groups
     if (s.valid_count)
         for (index_t i = 0; i < B; ++i)
             for (index_t k = 0; k < K; ++k) {
-                if (valid(i, k) == T(0)) continue;
+                if (!valid(i, k)) continue;
                 for (index_t j = 0; j < B; ++j) {
                     const T d_logit = dloss * (s.probs(i, k, j) - T(i == j)) / T(s.valid_count);
                     d_scale += d_logit * s.scores(i, k, j);

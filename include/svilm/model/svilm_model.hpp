@@ -30,10 +30,10 @@ struct SVilmBatch {
     TensorView<const T, 5> video;                      // (B, T, 3, H, W) blended clips, normalised
     TensorView<const T, 2> fg_mask;                    // (B, N_t) m_{i,t}: 1 where the clip's own segment is
     TensorView<const std::int64_t, 2> caption_ids;     // (B, N)
-    TensorView<const std::int64_t, 2> caption_mask;    // (B, N)
+    TensorView<const std::uint8_t, 2> caption_mask;    // (B, N) 1 for tokens, 0 for padding
     TensorView<const std::int64_t, 2> prompt_ids;      // (B * K, N) noun prompts, row i * K + k
-    TensorView<const std::int64_t, 2> prompt_mask;     // (B * K, N)
-    TensorView<const T, 2> noun_valid;                 // (B, K) 1 for a real noun
+    TensorView<const std::uint8_t, 2> prompt_mask;     // (B * K, N)
+    TensorView<const std::uint8_t, 2> noun_valid;      // (B, K) 1 for a real noun
 };
 
 // Which losses run (the paper's ablation, Table 6).
@@ -213,7 +213,7 @@ public:
     }
 
     // Inference: text embeddings (B, D) of token ids (B, N) with their attention mask.
-    Tensor<T, 2> encode_text(TensorView<const std::int64_t, 2> ids, TensorView<const std::int64_t, 2> mask) const {
+    Tensor<T, 2> encode_text(TensorView<const std::int64_t, 2> ids, TensorView<const std::uint8_t, 2> mask) const {
         TextEncoderSaved<T> s;
         text.forward(s, ids, mask);
         HeadSaved<T> head;

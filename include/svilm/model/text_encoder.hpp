@@ -45,10 +45,11 @@ public:
                                 config.mlp_hidden, config.layer_norm_eps);
     }
 
-    // ids (B, N) in [0, vocab), attention_mask (B, N) 1 for tokens, 0 for padding; N <= max_length.
+    // ids (B, N) in [0, vocab), attention_mask (B, N) 1 for tokens, 0 for padding (as
+    // text::Tokenizer::encode_batch makes them); N <= max_length.
     // ensures: s.cls (B, C), s.hidden.back() (B, N, C).
     void forward(TextEncoderSaved<T>& s, TensorView<const std::int64_t, 2> ids,
-                 TensorView<const std::int64_t, 2> attention_mask) const {
+                 TensorView<const std::uint8_t, 2> attention_mask) const {
         const char* op = "TextEncoder::forward";
         const index_t B = ids.extent(0), N = ids.extent(1), C = config.width;
         expect_shape(op, "attention_mask", attention_mask, ids.shape());
