@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
         const bool passed = failures == 0;
         std::printf("   %s (tolerance 1e-7 + 1e-5 |numeric|)\n\n", passed ? "PASSED" : "FAILED");
 
-        std::printf("2. One block in float: B=1, N=%lld tokens, C=%lld, %lld heads (ViT-B/16 over 8 frames, tubelet 2):\n",
+        std::printf("2. One block in float: B=1, N=%lld tokens, C=%lld, %lld heads (ViT-B/16 over 16 frames, tubelet 2):\n",
                     (long long)tokens, (long long)width, (long long)heads);
         Generator rng(1);
         Block<float> block(width, heads, rng);

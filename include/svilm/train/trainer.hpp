@@ -1,0 +1,241 @@
+// svilm/train/trainer.hpp: S-ViLM pre-training (SPEC 5 and 7).
+//
+// One optimiser step = `micro_batches` times: draw a batch of raw clips with captions from the
+// source, cut-and-paste it (SPEC 4), tokenize captions and noun prompts, forward (all losses
+// that are on), backward (gradients accumulate); then average the micro-batch gradients, clip by
+// global norm, and take an AdamW step at the warm-up + cosine learning rate.
+//
+// Reproducible: the data source's position, the cut-and-paste generator and the Gumbel noise
+// generator are part of the checkpoint, so a resumed run continues bit for bit (tested). A loss
+// or gradient that is NaN or infinite stops the run with DivergedError before the step is
+// applied; the last checkpoint on disk is the last good one.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "svilm/model/svilm_model.hpp"
+#include "svilm/optim/adamw.hpp"
+#include "svilm/optim/schedule.hpp"
+#include "svilm/text/nouns.hpp"
+#include "svilm/text/prompts.hpp"
+#include "svilm/train/checkpoint.hpp"
+#include "svilm/train/progress.hpp"
+#include "svilm/video/cut_and_paste.hpp"
+
+namespace svilm::train {
+
+// Training produced a NaN or an infinity; the message names the step and the term.
+class DivergedError : public Error {
+public:
+    using Error::Error;
+};
+
+// Raw clips with their captions, before augmentation.
+struct ClipBatch {
+    Tensor<float, 5> clips;                       // (B, T, 3, H, W) normalised
+    std::vector<std::string> captions;            // B
+    std::vector<std::vector<std::string>> nouns;  // B lists of noun phrases; empty lists are filled by the
+                                                  // trainer's NounExtractor when it has one
+};
+
+// Where batches come from: a synthetic generator, a manifest loader. Its position is part of a
+// checkpoint, so next() after restore(state()) returns what it would have returned.
+class ClipSource {
+public:
+    virtual ~ClipSource() = default;
+    virtual ClipBatch next(index_t batch_size) = 0;
+    virtual nlohmann::json state() const = 0;
+    virtual void restore(const nlohmann::json& state) = 0;
+};
+
+struct TrainerOptions {
+    std::int64_t steps = 1000;     // optimiser steps in the whole run
+    index_t batch_size = 16;       // clips per micro-batch (>= 2: cut-and-paste needs a partner)
+    index_t micro_batches = 1;     // gradient accumulation: clips per step = batch_size * micro_batches
+    optim::AdamWOptions adamw{1e-4, 0.9, 0.999, 1e-8, 0.05};
+    double warmup_fraction = 0.05;
+    double min_lr = 0.0;
+    double clip_norm = 1.0;        // <= 0: no clipping (the norm is still logged)
+    LossSwitches losses;
+    std::uint64_t seed = 0;        // cut-and-paste and Gumbel noise generators
+    std::filesystem::path run_dir;       // log.csv, log.jsonl, checkpoint.safetensors; empty: none
+    std::int64_t checkpoint_every = 0;   // steps; 0: only at the end of run()
+    bool show_progress = true;
+};
+
+struct StepResult {
+    std::int64_t step = 0;  // 1-based: steps done after this one
+    double lr = 0, grad_norm = 0;
+    SVilmLosses<double> losses;  // averaged over the micro-batches
+    index_t clips = 0;
+    double seconds = 0;
+};
+
+class Trainer {
+public:
+    // The model, tokenizer, source and extractor must outlive the trainer.
+    Trainer(SVilm<float>& model, const text::Tokenizer& tokenizer, ClipSource& source, const TrainerOptions& options,
+            const text::NounExtractor* nouns = nullptr)
+        : model_(model), tokenizer_(tokenizer), source_(source), nouns_(nouns), options_(options),
+          adamw_(model.parameters(), options.adamw), augment_rng_(options.seed * 2 + 1), noise_rng_(options.seed * 2 + 2) {
+        if (options.batch_size < 2) throw ValueError("Trainer: batch_size must be >= 2 (cut-and-paste pairs clips)");
+        if (options.micro_batches < 1 || options.steps < 1) throw ValueError("Trainer: steps and micro_batches must be >= 1");
+        const auto warmup = std::int64_t(std::llround(options.warmup_fraction * double(options.steps)));
+        schedule_ = {options.adamw.lr, options.min_lr, std::min(warmup, options.steps), options.steps};
+    }
+
+    // One optimiser step. Throws DivergedError (nothing applied) on a non-finite loss or gradient.
+    StepResult step() {
+        const auto start = std::chrono::steady_clock::now();
+        nn::ParameterStore<float>& store = model_.parameters();
+        store.zero_grad();
+        StepResult r;
+        for (index_t micro = 0; micro < options_.micro_batches; ++micro) {
+            const SVilmLosses<float> l = forward_backward();
+            r.losses.contrastive += l.contrastive / double(options_.micro_batches);
+            r.losses.temporal += l.temporal / double(options_.micro_batches);
+            r.losses.grounding += l.grounding / double(options_.micro_batches);
+            r.losses.total += l.total / double(options_.micro_batches);
+            r.clips += options_.batch_size;
+        }
+        if (options_.micro_batches > 1) {
+            const auto g = store.grads();
+            const float inv = 1.0f / float(options_.micro_batches);
+            for (index_t i = 0; i < g.size(); ++i) g(i) *= inv;
+        }
+        r.grad_norm = options_.clip_norm > 0 ? optim::clip_grad_norm(store, options_.clip_norm)
+                                             : optim::clip_grad_norm(store, INFINITY);
+        if (!std::isfinite(r.grad_norm))
+            throw DivergedError("training step " + std::to_string(step_ + 1) + ": the gradient norm is " +
+                                std::to_string(r.grad_norm) + "; stopped before applying it");
+        r.lr = schedule_(step_);
+        adamw_.step(r.lr);
+        r.step = ++step_;
+        r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return r;
+    }
+
+    // Steps until options.steps, with the progress line, the CSV and JSONL logs and
+    // checkpoints in run_dir. Returns every step's result.
+    std::vector<StepResult> run() {
+        std::vector<StepResult> results;
+        if (!options_.run_dir.empty()) std::filesystem::create_directories(options_.run_dir);
+        std::ofstream csv, jsonl;
+        if (!options_.run_dir.empty()) {
+            const auto csv_path = options_.run_dir / "log.csv";
+            const bool fresh = !std::filesystem::exists(csv_path) || std::filesystem::file_size(csv_path) == 0;
+            csv.open(csv_path, std::ios::app);
+            jsonl.open(options_.run_dir / "log.jsonl", std::ios::app);
+            if (!csv || !jsonl) throw IoError(options_.run_dir.string() + ": cannot write the training logs");
+            if (fresh) csv << "step,lr,loss_total,loss_contrastive,loss_temporal,loss_grounding,grad_norm,clips,seconds\n";
+        }
+        ProgressLine progress(options_.show_progress ? stderr : nullptr);
+        const std::int64_t first = step_;
+        double clips = 0;
+        while (step_ < options_.steps) {
+            const StepResult r = step();
+            results.push_back(r);
+            clips += double(r.clips);
+            if (csv) {
+                csv << r.step << ',' << r.lr << ',' << r.losses.total << ',' << r.losses.contrastive << ','
+                    << r.losses.temporal << ',' << r.losses.grounding << ',' << r.grad_norm << ',' << r.clips << ','
+                    << r.seconds << '\n';
+                jsonl << nlohmann::json{{"step", r.step}, {"lr", r.lr}, {"loss_total", r.losses.total},
+                                        {"loss_contrastive", r.losses.contrastive}, {"loss_temporal", r.losses.temporal},
+                                        {"loss_grounding", r.losses.grounding}, {"grad_norm", r.grad_norm},
+                                        {"clips", r.clips}, {"seconds", r.seconds}}
+                             .dump()
+                      << '\n';
+                csv.flush();
+                jsonl.flush();
+            }
+            char text[160];
+            std::snprintf(text, sizeof text, "loss %.4f (contrastive %.3f temporal %.3f grounding %.3f)  lr %.2e",
+                          r.losses.total, r.losses.contrastive, r.losses.temporal, r.losses.grounding, r.lr);
+            progress.update(step_ - first, options_.steps - first, clips, "clips", "step " + std::string(text));
+            if (!options_.run_dir.empty() && options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0)
+                save(options_.run_dir / "checkpoint.safetensors");
+        }
+        if (!options_.run_dir.empty()) save(options_.run_dir / "checkpoint.safetensors");
+        return results;
+    }
+
+    void save(const std::filesystem::path& path) const {
+        TrainingState state;
+        state.step = step_;
+        state.generators = {{"augment", augment_rng_.state()}, {"noise", noise_rng_.state()}};
+        state.source = source_.state();
+        save_checkpoint(path, model_, adamw_, state);
+    }
+
+    // Continues from a checkpoint of the same model configuration and options.
+    void resume(const std::filesystem::path& path) {
+        const TrainingState state = load_checkpoint(path, model_, adamw_);
+        for (const char* name : {"augment", "noise"})
+            if (!state.generators.count(name))
+                throw FormatError(path.string() + ": no state for the '" + name + "' generator");
+        step_ = state.step;
+        augment_rng_.set_state(state.generators.at("augment"));
+        noise_rng_.set_state(state.generators.at("noise"));
+        source_.restore(state.source);
+    }
+
+    std::int64_t steps_done() const { return step_; }
+    const optim::WarmupCosine& schedule() const { return schedule_; }
+
+private:
+    SVilmLosses<float> forward_backward() {
+        const SVilmConfig& config = model_.config();
+        ClipBatch raw = source_.next(options_.batch_size);
+        const index_t B = raw.clips.extent(0);
+        if (index_t(raw.captions.size()) != B || (!raw.nouns.empty() && index_t(raw.nouns.size()) != B))
+            throw ShapeError("Trainer: the source returned " + std::to_string(B) + " clips, " +
+                             std::to_string(raw.captions.size()) + " captions and " + std::to_string(raw.nouns.size()) +
+                             " noun lists");
+        video::CutAndPaste<float> blended = video::cut_and_paste<float>(raw.clips, config.video.tubelet, augment_rng_);
+        const auto max_length = std::size_t(config.text.max_length);
+        const text::BatchEncoding captions = tokenizer_.encode_batch(raw.captions, max_length);
+        SVilmBatch<float> batch{blended.video, blended.mask, captions.ids, captions.attention_mask, {}, {}, {}};
+        text::PromptBatch prompts;
+        if (options_.losses.grounding && config.num_nouns > 0) {
+            raw.nouns.resize(std::size_t(B));
+            for (index_t b = 0; b < B; ++b)
+                if (raw.nouns[std::size_t(b)].empty() && nouns_)
+                    raw.nouns[std::size_t(b)] = nouns_->extract(raw.captions[std::size_t(b)], std::size_t(config.num_nouns));
+            prompts = text::encode_prompts(tokenizer_, raw.nouns, std::size_t(config.num_nouns), max_length);
+            batch.prompt_ids = prompts.ids;
+            batch.prompt_mask = prompts.attention_mask;
+            batch.noun_valid = prompts.valid;
+        }
+        model_.forward(state_, batch, noise_rng_, options_.losses);
+        const SVilmLosses<float>& l = state_.losses;
+        const std::pair<const char*, float> terms[] = {
+            {"contrastive", l.contrastive}, {"temporal", l.temporal}, {"grounding", l.grounding}};
+        for (const auto& [name, value] : terms)
+            if (!std::isfinite(value))
+                throw DivergedError("training step " + std::to_string(step_ + 1) + ": the " + name + " loss is " +
+                                    std::to_string(value) + "; stopped before applying the step");
+        model_.backward(state_);
+        return l;
+    }
+
+    SVilm<float>& model_;
+    const text::Tokenizer& tokenizer_;
+    ClipSource& source_;
+    const text::NounExtractor* nouns_;
+    TrainerOptions options_;
+    optim::AdamW<float> adamw_;
+    optim::WarmupCosine schedule_;
+    Generator augment_rng_, noise_rng_;
+    SVilmState<float> state_;
+    std::int64_t step_ = 0;
+};
+
+}  // namespace svilm::train

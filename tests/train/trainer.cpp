@@ -1,0 +1,177 @@
+// The trainer: resuming from a checkpoint continues bit for bit, gradient accumulation and the
+// schedule behave as documented, a NaN stops the run before the step is applied, checkpoints
+// of another configuration are refused.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "svilm/text/tokenizer.hpp"
+#include "svilm/train/trainer.hpp"
+
+namespace svilm::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Clip i is a pure function of (seed, i): pixels from its own Philox stream, a caption and
+// nouns from a small vocabulary. The position is the next clip index.
+class IndexedSource : public train::ClipSource {
+public:
+    IndexedSource(const SVilmConfig& config, std::uint64_t seed) : config_(config), seed_(seed) {}
+
+    train::ClipBatch next(index_t batch_size) override {
+        const VideoConfig& v = config_.video;
+        train::ClipBatch out;
+        out.clips = Tensor<float, 5>({batch_size, v.frames, 3, v.image_size, v.image_size});
+        static const char* colours[] = {"red", "green", "blue", "white"};
+        static const char* shapes[] = {"circle", "square", "star"};
+        for (index_t b = 0; b < batch_size; ++b, ++next_) {
+            Generator rng(seed_ + std::uint64_t(next_));
+            const auto clip = out.clips.view().select(0, b);
+            rng.normal<float, 4>(clip);
+            const std::string noun = std::string(colours[next_ % 4]) + " " + shapes[next_ % 3];
+            out.captions.push_back("a " + noun + " moves left");
+            out.nouns.push_back(next_ % 5 == 4 ? std::vector<std::string>{} : std::vector<std::string>{noun});
+        }
+        return out;
+    }
+    nlohmann::json state() const override { return {{"next", next_}}; }
+    void restore(const nlohmann::json& state) override { next_ = state.at("next").get<index_t>(); }
+
+private:
+    SVilmConfig config_;
+    std::uint64_t seed_;
+    index_t next_ = 0;
+};
+
+SVilmConfig small_config() {
+    SVilmConfig c;
+    c.video = {16, 8, 8, 2, 16, 2, 2, 32, 4, {1, 2}, 1e-6, true};
+    c.text = {30522, 12, 16, 1, 2, 32, 1e-12};
+    c.embed_dim = 8;
+    return c;
+}
+
+const text::Tokenizer& tokenizer() {
+    static const text::Tokenizer t(text::Vocabulary::load(std::string(SVILM_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt"));
+    return t;
+}
+
+train::TrainerOptions options(const fs::path& dir) {
+    train::TrainerOptions o;
+    o.steps = 4;
+    o.batch_size = 3;
+    o.micro_batches = 2;
+    o.adamw.lr = 1e-3;
+    o.warmup_fraction = 0.25;
+    o.seed = 9;
+    o.run_dir = dir;
+    o.show_progress = false;
+    return o;
+}
+
+struct TempDir {
+    fs::path path = fs::temp_directory_path() / ("svilm-train-" + std::to_string(::getpid()) + "-" + std::to_string(++count()));
+    TempDir() { fs::create_directories(path); }
+    ~TempDir() { fs::remove_all(path); }
+    static int& count() {
+        static int n = 0;
+        return n;
+    }
+};
+
+bool same_values(const SVilm<float>& a, const SVilm<float>& b) {
+    const auto x = a.parameters().values(), y = b.parameters().values();
+    return x.size() == y.size() && std::memcmp(x.data(), y.data(), std::size_t(x.size()) * sizeof(float)) == 0;
+}
+
+TEST_CASE("trainer: 4 steps straight equal 2 steps, a checkpoint, a fresh process state and 2 more steps") {
+    TempDir straight_dir, split_dir;
+    SVilm<float> straight(small_config(), 5);
+    IndexedSource straight_source(small_config(), 100);
+    train::Trainer a(straight, tokenizer(), straight_source, options(straight_dir.path));
+    const std::vector<train::StepResult> full = a.run();
+    REQUIRE(full.size() == 4);
+
+    SVilm<float> first_half(small_config(), 5);
+    IndexedSource first_source(small_config(), 100);
+    train::TrainerOptions two = options(split_dir.path);
+    two.steps = 4;
+    train::Trainer b(first_half, tokenizer(), first_source, two);
+    for (int i = 0; i < 2; ++i) b.step();
+    b.save(split_dir.path / "half.safetensors");
+
+    SVilm<float> resumed(small_config(), 12345);  // different initial weights: all must come from the file
+    IndexedSource resumed_source(small_config(), 100);
+    train::Trainer c(resumed, tokenizer(), resumed_source, two);
+    c.resume(split_dir.path / "half.safetensors");
+    CHECK(c.steps_done() == 2);
+    const train::StepResult third = c.step(), fourth = c.step();
+    CHECK(third.losses.total == full[2].losses.total);
+    CHECK(fourth.losses.total == full[3].losses.total);
+    CHECK(fourth.grad_norm == full[3].grad_norm);
+    CHECK(same_values(resumed, straight));
+
+    for (const auto& r : full) {
+        CHECK(std::isfinite(r.losses.total));
+        CHECK(r.losses.contrastive > 0);
+        CHECK(r.losses.grounding > 0);
+        CHECK(r.clips == 6);  // two micro-batches of 3
+    }
+    CHECK(fs::exists(straight_dir.path / "checkpoint.safetensors"));
+    CHECK(fs::file_size(straight_dir.path / "log.csv") > 0);
+    const SVilm<float> exported = train::load_checkpoint_model<float>(straight_dir.path / "checkpoint.safetensors");
+    CHECK(same_values(exported, straight));
+}
+
+TEST_CASE("trainer: warm-up then cosine; the first step already moves") {
+    optim::WarmupCosine s{1e-3, 1e-5, 10, 110};
+    CHECK(s(0) == doctest::Approx(1e-4));
+    CHECK(s(9) == doctest::Approx(1e-3));
+    CHECK(s(60) == doctest::Approx(1e-5 + 0.5 * (1e-3 - 1e-5)));
+    CHECK(s(110) == doctest::Approx(1e-5));
+    CHECK_THROWS_AS(s(-1), ValueError);
+}
+
+TEST_CASE("trainer: a NaN loss stops the step before anything is applied") {
+    TempDir dir;
+    SVilm<float> model(small_config(), 6);
+    IndexedSource source(small_config(), 7);
+    train::Trainer trainer(model, tokenizer(), source, options(dir.path));
+    const nn::ParameterInfo& p = *model.parameters().find("video.patch_embed.proj.bias");
+    model.parameters().value(p)(0) = NAN;
+    Tensor<float, 1> before(model.parameters().values().shape());
+    copy<float, 1>(before, model.parameters().values());
+    CHECK_THROWS_WITH_AS(trainer.step(), doctest::Contains("training step 1"), train::DivergedError);
+    CHECK(std::memcmp(before.data(), model.parameters().values().data(), before.bytes()) == 0);
+    CHECK(trainer.steps_done() == 0);
+}
+
+TEST_CASE("trainer: a checkpoint of another configuration or a plain model file is refused") {
+    TempDir dir;
+    SVilm<float> model(small_config(), 6);
+    IndexedSource source(small_config(), 7);
+    train::Trainer trainer(model, tokenizer(), source, options(dir.path));
+    trainer.step();
+    trainer.save(dir.path / "c.safetensors");
+    SVilmConfig other = small_config();
+    other.embed_dim = 12;
+    SVilm<float> different(other, 6);
+    train::Trainer wrong(different, tokenizer(), source, options(dir.path));
+    CHECK_THROWS_WITH_AS(wrong.resume(dir.path / "c.safetensors"), doctest::Contains("configuration differs"), FormatError);
+    save_model(model, dir.path / "plain.safetensors");
+    CHECK_THROWS_WITH_AS(trainer.resume(dir.path / "plain.safetensors"), doctest::Contains("not an svilm training checkpoint"),
+                         FormatError);
+    train::TrainerOptions bad = options(dir.path);
+    bad.batch_size = 1;
+    CHECK_THROWS_AS(train::Trainer(model, tokenizer(), source, bad), ValueError);
+}
+
+}  // namespace
+}  // namespace svilm::testing
