@@ -4,7 +4,7 @@
 // tubelet 2, batch 1 (and base at 16 frames, the 1568-token clip); the text encoder's forward
 // on 32 captions of 32 tokens; one full training step (forward, backward, AdamW) of `tiny` at
 // its own 64x64 frames, batch 8.
-// benchmarks/compare_torch_model.py times the reference PyTorch model on the same cases and
+// benchmarks/compare_model.py times the reference PyTorch model on the same cases and
 // prints the ratio table.
 //
 // Counters: clips/s (or captions/s), GFLOP/s of the matrix products, saved_MB (activations

@@ -213,9 +213,11 @@ def main():
     extra = " | PyTorch, OPENBLAS_CORETYPE=%s | speed-up" % args.torch_coretype if args.torch_coretype else ""
     print("| case | svilm | PyTorch | speed-up%s | svilm GFLOP/s | peak RSS svilm / PyTorch |" % extra)
     print("|---|---:|---:|---:|" + ("---:|---:|" if extra else "") + "---:|---:|")
+    rows = 0
     for case in CASES:
         if args.filter not in case:
             continue
+        rows += 1
         ours = run_ours(case, args)
         ref = run_torch(case, args)
         cells = "%.1f ms | %.2fx" % (ref["seconds"] * 1e3, ref["seconds"] / ours["seconds"])
@@ -225,6 +227,8 @@ def main():
         print("| `%s` | %.1f ms | %s | %.0f | %.0f / %.0f MiB |" % (
             case, ours["seconds"] * 1e3, cells, ours["gflops"] or 0, ours["peak_mib"] or 0, ref["peak_mib"]),
             flush=True)
+    if rows == 0:
+        raise SystemExit("no case matches --filter " + repr(args.filter))
     print("\nthreads %d, PyTorch %s, svilm GEMM: %s" % (
         args.threads, ref["torch"], ours["context"].get("gemm", "?")))
 

@@ -25,10 +25,6 @@ template <int Rank>
 std::span<double> span_of(Tensor<double, Rank>& t) {
     return {t.data(), std::size_t(t.size())};
 }
-template <int Rank>
-std::span<const double> span_of(const Tensor<double, Rank>& t) {
-    return {t.data(), std::size_t(t.size())};
-}
 
 // Parameters drawn with std 0.3 (LayerNorm weights around 1) so activations are not degenerate.
 void randomize(nn::ParameterStore<double>& store, std::uint64_t seed) {
@@ -195,9 +191,7 @@ SVilmConfig small_config() {
     return c;
 }
 
-TEST_CASE("gradcheck: 2-layer video encoder (grouping after both layers) into tokens, groups and pooled") {
-    const SVilmConfig config = small_config();
-    const VideoConfig& vc = config.video;
+void check_video_encoder(const VideoConfig& vc, const std::string& name) {
     nn::ParameterStore<double> store;
     VideoEncoder<double> encoder(store, vc, "video", 1.0);
     Generator rng(21);
@@ -220,12 +214,23 @@ TEST_CASE("gradcheck: 2-layer video encoder (grouping after both layers) into to
         return dot(s.tokens.data(), dt.data(), dt.size()) + dot(s.groups.data(), dg.data(), dg.size()) +
                dot(s.pooled.data(), dp.data(), dp.size());
     };
-    ModuleCheck check{"video_encoder", &store, loss, [&] {
+    ModuleCheck check{name, &store, loss, [&] {
                           VideoEncoderSaved<double> s;
                           encoder.forward(s, video, noise_views);
                           encoder.backward(dt, dg, dp, s);
                       }};
     run_module_check(check);
+}
+
+TEST_CASE("gradcheck: 2-layer video encoder (grouping after both layers) into tokens, groups and pooled") {
+    check_video_encoder(small_config().video, "video_encoder");
+}
+
+TEST_CASE("gradcheck: 3-layer video encoder whose only grouping block is not the last layer") {
+    VideoConfig vc = small_config().video;
+    vc.depth = 3;
+    vc.grouping_after = {1};  // the group output feeds two more layers and is also an output
+    check_video_encoder(vc, "video_encoder_early_grouping");
 }
 
 TEST_CASE("gradcheck: text encoder with padded captions into the [CLS] state") {
@@ -303,6 +308,51 @@ TEST_CASE("gradcheck: the whole model's total loss into every parameter") {
                           model.backward(s);
                       }};
     run_module_check(check);
+}
+
+}  // namespace
+}  // namespace svilm::testing
+
+namespace svilm::testing {
+namespace {
+
+TEST_CASE("model: inference encode_video equals the forward's embedding; K = 0; empty and bad batches are errors") {
+    SVilmConfig config = small_config();
+    config.video.depth = 3;
+    config.video.grouping_after = {2};
+    config.video.hard_assignment = true;
+    config.num_nouns = 0;
+    SVilm<double> model(config, 51);
+    randomize(model.parameters(), 52);
+    const VideoConfig& vc = config.video;
+    Generator rng(53);
+    Tensor<double, 5> video = random_tensor<5>(rng, {1, vc.frames, 3, vc.image_size, vc.image_size});
+    Tensor<double, 2> mask({1, vc.temporal_positions()});
+    mask(0, 0) = 1;
+    Tensor<std::int64_t, 2> ids({1, 4});
+    for (index_t n = 0; n < 4; ++n) ids(0, n) = n + 3;
+    const auto am = Tensor<std::uint8_t, 2>::full({1, 4}, 1);
+    const SVilmBatch<double> batch{video, mask, ids, am, {}, {}, {}};
+    SVilmState<double> s;
+    model.forward(s, batch, std::span<const TensorView<const double, 3>>{});
+    const Tensor<double, 2> embedded = model.encode_video(video);
+    expect_close<double, double, 2>("encode_video vs forward", embedded, s.video_embed(), Tolerance{1e-12, 1e-12});
+    CHECK(s.losses.grounding == 0.0);    // K = 0: no nouns, no grounding
+    CHECK(s.losses.contrastive == 0.0);  // one pair: the softmax over one caption is certain
+    CHECK(s.losses.temporal > 0.0);
+    model.parameters().zero_grad();
+    model.backward(s);
+
+    CHECK_THROWS_WITH_AS(model.encode_video(Tensor<double, 5>({0, vc.frames, 3, vc.image_size, vc.image_size})),
+                         doctest::Contains("empty batch"), ShapeError);
+    CHECK_THROWS_WITH_AS(model.encode_text(Tensor<std::int64_t, 2>({0, 4}), Tensor<std::uint8_t, 2>({0, 4})),
+                         doctest::Contains("empty batch"), ShapeError);
+    ids(0, 2) = config.text.vocab_size;
+    SVilmState<double> bad;
+    Generator untouched(7);
+    CHECK_THROWS_WITH_AS(model.forward(bad, batch, untouched), doctest::Contains("caption_ids[0, 2]"), ValueError);
+    CHECK(untouched.state().offset == 0);
+    CHECK_THROWS_WITH_AS(model.backward(bad), doctest::Contains("not from a completed forward"), ValueError);
 }
 
 }  // namespace

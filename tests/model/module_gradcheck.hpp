@@ -1,7 +1,8 @@
 // tests/model/module_gradcheck.hpp: finite-difference checks of whole modules in double.
 //
 // A module's loss is sum(outputs * dy) for a fixed random dy. The check:
-//   1. parameter gradients are pre-filled with 0.5 and must accumulate onto it;
+//   1. parameter gradients are pre-filled with 0.5 and must accumulate onto it; input
+//      gradients are pre-filled with NaN and must be assigned;
 //   2. for every parameter tensor, a few entries (first, middle, last and two random ones) and
 //      for every input a sample of entries are compared with central differences:
 //      |analytic - numeric| <= 1e-7 + 1e-5 |numeric| (ARCHITECTURE.md section 4).
@@ -24,7 +25,7 @@ namespace svilm::testing {
 struct ModuleInput {
     std::string name;
     std::span<double> values;
-    std::span<const double> analytic;  // the input gradient backward assigned
+    std::span<double> analytic;        // the input gradient backward assigns (pre-filled with NaN)
 };
 
 struct ModuleCheck {
@@ -60,6 +61,7 @@ inline void run_module_check(ModuleCheck& c, std::uint64_t seed = 99) {
     nn::ParameterStore<double>& store = *c.store;
     constexpr double prefill = 0.5;
     std::fill_n(store.grads().data(), store.grads().size(), prefill);
+    for (ModuleInput& in : c.inputs) std::fill(in.analytic.begin(), in.analytic.end(), std::nan(""));
     c.run_backward();
     Generator rng(seed);
     const Tolerance tol{1e-7, 1e-5};

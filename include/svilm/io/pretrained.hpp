@@ -80,6 +80,9 @@ LoadReport apply_transfers(nn::ParameterStore<T>& store, const SafetensorsFile& 
 template <class T>
 void expect_source_shape(const SafetensorsFile& file, const std::string& key, const std::vector<index_t>& shape) {
     const TensorInfo& t = file.info(key);
+    if (!is_floating(t.dtype))
+        throw FormatError(file.path().string() + ": tensor '" + key + "' has dtype " + dtype_name(t.dtype) +
+                          ", parameters need a floating dtype");
     if (t.shape != shape)
         throw FormatError(file.path().string() + ": tensor '" + key + "' has shape " + shape_text(t.shape) +
                           ", the model expects " + shape_text(shape));

@@ -59,6 +59,9 @@ LoadReport load_parameters(nn::ParameterStore<T>& store, const SafetensorsFile& 
             continue;
         }
         const TensorInfo& t = file.info(key);
+        if (!detail::is_floating(t.dtype))
+            throw FormatError(where + ": tensor '" + key + "' has dtype " + dtype_name(t.dtype) +
+                              ", parameters need a floating dtype");
         if (t.shape != p.shape)
             throw FormatError(where + ": tensor '" + key + "' has shape " + detail::shape_text(t.shape) +
                               ", the model expects " + detail::shape_text(p.shape));

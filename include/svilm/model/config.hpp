@@ -2,7 +2,9 @@
 // `config` entry of a checkpoint's metadata).
 #pragma once
 
+#include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -75,7 +77,14 @@ struct SVilmConfig {
             fail("text sizes must be positive");
         if (t.width <= 0 || t.heads <= 0 || t.width % t.heads) fail("text.width must be a positive multiple of text.heads");
         if (embed_dim <= 0 || num_nouns < 0) fail("embed_dim must be positive and num_nouns non-negative");
-        if (!(tau_temporal > 0) || !(tau_assign > 0) || !(gumbel_tau > 0)) fail("temperatures must be positive");
+        for (const double t : {tau_temporal, tau_assign, gumbel_tau})
+            if (!(t > 0) || !std::isfinite(t)) fail("temperatures must be positive and finite");
+        for (const double eps : {video.layer_norm_eps, text.layer_norm_eps})
+            if (!(eps > 0) || !std::isfinite(eps)) fail("layer_norm_eps must be positive and finite");
+        // each size below 2^20, so the products the model forms stay far from overflow
+        for (const index_t n : {v.image_size, v.frames, v.width, v.depth, v.mlp_hidden, v.num_group_tokens, t.vocab_size,
+                                t.max_length, t.width, t.depth, t.mlp_hidden, embed_dim, num_nouns})
+            if (n > (index_t(1) << 20)) fail("a size exceeds 2^20");
     }
 };
 
@@ -134,51 +143,72 @@ inline nlohmann::json to_json(const SVilmConfig& c) {
             {"gumbel_tau", c.gumbel_tau}};
 }
 
-// Reads the JSON form; missing keys keep the `base` value, a wrong type is a FormatError.
+// Reads the JSON form. A missing key keeps SVilmConfig's default (ViT-B/16 and BERT-base sizes,
+// 8 frames); an unknown key, a section that is not an object, a fraction or a boolean where a
+// count belongs is a FormatError naming the key, so a typo cannot silently change the model.
 inline SVilmConfig config_from_json(const nlohmann::json& j) {
     SVilmConfig c;
-    auto read = [](const nlohmann::json& obj, const char* key, auto& field, const std::string& path) {
-        if (!obj.contains(key)) return;
-        try {
-            obj.at(key).get_to(field);
-        } catch (const nlohmann::json::exception& e) {
-            throw FormatError("model config: '" + path + key + "': " + e.what());
+    auto fail = [](const std::string& what) -> void { throw FormatError("model config: " + what); };
+    auto read_section = [&](const nlohmann::json& obj, const std::string& path, auto&& fields) {
+        if (!obj.is_object()) fail("'" + (path.empty() ? std::string("(root)") : path) + "' must be an object");
+        for (const auto& [key, value] : obj.items()) {
+            bool known = false;
+            fields([&](const char* name, auto& field) {
+                if (key != name) return;
+                known = true;
+                using F = std::remove_reference_t<decltype(field)>;
+                const std::string where = "'" + path + (path.empty() ? "" : ".") + key + "'";
+                if constexpr (std::is_same_v<F, bool>) {
+                    if (!value.is_boolean()) fail(where + " must be true or false");
+                } else if constexpr (std::is_integral_v<F>) {
+                    if (!value.is_number_integer()) fail(where + " must be an integer");
+                } else if constexpr (std::is_floating_point_v<F>) {
+                    if (!value.is_number()) fail(where + " must be a number");
+                } else {
+                    if (!value.is_array()) fail(where + " must be an array of integers");
+                    for (const auto& e : value)
+                        if (!e.is_number_integer()) fail(where + " must be an array of integers");
+                }
+                value.get_to(field);
+            });
+            if (!known && !(path.empty() && (key == "video" || key == "text")))
+                fail("unknown key '" + path + (path.empty() ? "" : ".") + key + "'");
         }
     };
-    try {
-        if (j.contains("video")) {
-            const auto& v = j.at("video");
-            read(v, "image_size", c.video.image_size, "video.");
-            read(v, "patch_size", c.video.patch_size, "video.");
-            read(v, "frames", c.video.frames, "video.");
-            read(v, "tubelet", c.video.tubelet, "video.");
-            read(v, "width", c.video.width, "video.");
-            read(v, "depth", c.video.depth, "video.");
-            read(v, "heads", c.video.heads, "video.");
-            read(v, "mlp_hidden", c.video.mlp_hidden, "video.");
-            read(v, "num_group_tokens", c.video.num_group_tokens, "video.");
-            read(v, "grouping_after", c.video.grouping_after, "video.");
-            read(v, "layer_norm_eps", c.video.layer_norm_eps, "video.");
-            read(v, "hard_assignment", c.video.hard_assignment, "video.");
-        }
-        if (j.contains("text")) {
-            const auto& t = j.at("text");
-            read(t, "vocab_size", c.text.vocab_size, "text.");
-            read(t, "max_length", c.text.max_length, "text.");
-            read(t, "width", c.text.width, "text.");
-            read(t, "depth", c.text.depth, "text.");
-            read(t, "heads", c.text.heads, "text.");
-            read(t, "mlp_hidden", c.text.mlp_hidden, "text.");
-            read(t, "layer_norm_eps", c.text.layer_norm_eps, "text.");
-        }
-        read(j, "embed_dim", c.embed_dim, "");
-        read(j, "num_nouns", c.num_nouns, "");
-        read(j, "tau_temporal", c.tau_temporal, "");
-        read(j, "tau_assign", c.tau_assign, "");
-        read(j, "gumbel_tau", c.gumbel_tau, "");
-    } catch (const nlohmann::json::exception& e) {
-        throw FormatError(std::string("model config: ") + e.what());
-    }
+    read_section(j, "", [&](auto&& field) {
+        field("embed_dim", c.embed_dim);
+        field("num_nouns", c.num_nouns);
+        field("tau_temporal", c.tau_temporal);
+        field("tau_assign", c.tau_assign);
+        field("gumbel_tau", c.gumbel_tau);
+    });
+    if (j.contains("video"))
+        read_section(j.at("video"), "video", [&](auto&& field) {
+            VideoConfig& v = c.video;
+            field("image_size", v.image_size);
+            field("patch_size", v.patch_size);
+            field("frames", v.frames);
+            field("tubelet", v.tubelet);
+            field("width", v.width);
+            field("depth", v.depth);
+            field("heads", v.heads);
+            field("mlp_hidden", v.mlp_hidden);
+            field("num_group_tokens", v.num_group_tokens);
+            field("grouping_after", v.grouping_after);
+            field("layer_norm_eps", v.layer_norm_eps);
+            field("hard_assignment", v.hard_assignment);
+        });
+    if (j.contains("text"))
+        read_section(j.at("text"), "text", [&](auto&& field) {
+            TextConfig& t = c.text;
+            field("vocab_size", t.vocab_size);
+            field("max_length", t.max_length);
+            field("width", t.width);
+            field("depth", t.depth);
+            field("heads", t.heads);
+            field("mlp_hidden", t.mlp_hidden);
+            field("layer_norm_eps", t.layer_norm_eps);
+        });
     c.validate();
     return c;
 }

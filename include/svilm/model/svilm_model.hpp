@@ -69,6 +69,7 @@ struct SVilmState {
     GroundingSaved<T> grounding;
     SVilmLosses<T> losses;
     bool has_prompts = false;
+    bool complete = false;  // forward finished: backward may consume this state
 
     // Views of the results, (B, D), (B, D), (B, N_t, D), (B, M, D), (B, K, D).
     TensorView<const T, 2> video_embed() const { return video_head.embedded; }
@@ -101,6 +102,12 @@ public:
         Generator rng(seed);
         store_->allocate(rng);
     }
+    // Moving keeps the parameter store in place, so the modules' handles stay valid. Assignment
+    // would free a store that an optimiser or another model's modules may still point into.
+    SVilm(SVilm&&) noexcept = default;
+    SVilm& operator=(SVilm&&) = delete;
+    SVilm(const SVilm&) = delete;
+    SVilm& operator=(const SVilm&) = delete;
 
     const SVilmConfig& config() const { return config_; }
     nn::ParameterStore<T>& parameters() { return *store_; }
@@ -108,6 +115,7 @@ public:
 
     // Training forward: draws one Gumbel tensor (B, M, L) per grouping block from `rng`.
     void forward(SVilmState<T>& s, const SVilmBatch<T>& batch, Generator& rng, LossSwitches switches = {}) const {
+        validate(batch, switches);  // before drawing: a bad batch leaves the generator untouched
         const index_t B = batch.video.extent(0);
         s.noise.resize(video.grouping.size());
         std::vector<TensorView<const T, 3>> views;
@@ -123,20 +131,13 @@ public:
     // the noise-free assignment of inference.
     void forward(SVilmState<T>& s, const SVilmBatch<T>& batch, std::span<const TensorView<const T, 3>> noise,
                  LossSwitches switches = {}) const {
-        const char* op = "SVilm::forward";
+        validate(batch, switches);
         const index_t B = batch.video.extent(0), Nt = config_.video.temporal_positions(), K = config_.num_nouns;
         const index_t C = config_.video.width, Ns = config_.video.spatial_positions();
-        expect_shape(op, "caption_ids", batch.caption_ids, {B, batch.caption_ids.extent(1)});
-        if (switches.temporal) expect_shape(op, "fg_mask", batch.fg_mask, {B, Nt});
+        s.complete = false;
         s.batch = batch;
         s.switches = switches;
-        s.has_prompts = switches.grounding && K > 0 && batch.prompt_ids.data() != nullptr;
-        if (switches.grounding && !s.has_prompts && K > 0)
-            throw ShapeError(std::string(op) + ": grounding is on but the batch has no noun prompts");
-        if (s.has_prompts) {
-            expect_shape(op, "prompt_ids", batch.prompt_ids, {B * K, batch.prompt_ids.extent(1)});
-            expect_shape(op, "noun_valid", batch.noun_valid, {B, K});
-        }
+        s.has_prompts = switches.grounding && K > 0;
 
         video.forward(s.video, batch.video, noise, true);
         head_forward(video_proj, s.video_head, s.video.pooled);
@@ -162,10 +163,12 @@ public:
             l.grounding = grounding_loss_forward<T>(s.grounding, s.noun_embed(), batch.noun_valid, s.group_embed(),
                                                     grounding_logit_scale.value()(), T(config_.tau_assign));
         l.total = l.contrastive + l.temporal + l.grounding;
+        s.complete = true;
     }
 
     // Accumulates d losses.total / d parameter into parameters().grads(). requires: s from forward.
     void backward(const SVilmState<T>& s) const {
+        if (!s.complete) throw ValueError("SVilm::backward: the state is not from a completed forward");
         const index_t B = s.batch_size(), Nt = config_.video.temporal_positions(), K = config_.num_nouns;
         const index_t C = config_.video.width, Ns = config_.video.spatial_positions(), D = config_.embed_dim;
         const index_t M = config_.video.num_group_tokens;
@@ -205,6 +208,7 @@ public:
 
     // Inference: global video embeddings (B, D) without noise, keeping one layer's activations.
     Tensor<T, 2> encode_video(TensorView<const T, 5> clips) const {
+        if (clips.extent(0) < 1) throw ShapeError("SVilm::encode_video: empty batch");
         VideoEncoderSaved<T> s;
         video.forward(s, clips, {}, false);
         HeadSaved<T> head;
@@ -214,6 +218,7 @@ public:
 
     // Inference: text embeddings (B, D) of token ids (B, N) with their attention mask.
     Tensor<T, 2> encode_text(TensorView<const std::int64_t, 2> ids, TensorView<const std::uint8_t, 2> mask) const {
+        if (ids.extent(0) < 1) throw ShapeError("SVilm::encode_text: empty batch");
         TextEncoderSaved<T> s;
         text.forward(s, ids, mask);
         HeadSaved<T> head;
@@ -232,6 +237,39 @@ public:
     nn::Param<T, 0> logit_scale, grounding_logit_scale;
 
 private:
+    // Every shape and id of the batch, before any work: errors name the argument.
+    void validate(const SVilmBatch<T>& batch, LossSwitches switches) const {
+        const char* op = "SVilm::forward";
+        const VideoConfig& v = config_.video;
+        const index_t B = batch.video.extent(0), K = config_.num_nouns;
+        if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
+        expect_shape(op, "video", batch.video, {B, v.frames, 3, v.image_size, v.image_size});
+        expect_contiguous(op, "video", batch.video);
+        check_text(op, "caption_ids", "caption_mask", batch.caption_ids, batch.caption_mask, B);
+        if (switches.temporal) expect_shape(op, "fg_mask", batch.fg_mask, {B, v.temporal_positions()});
+        if (switches.grounding && K > 0) {
+            if (!batch.prompt_ids.data())
+                throw ShapeError(std::string(op) + ": grounding is on but the batch has no noun prompts");
+            check_text(op, "prompt_ids", "prompt_mask", batch.prompt_ids, batch.prompt_mask, B * K);
+            expect_shape(op, "noun_valid", batch.noun_valid, {B, K});
+        }
+    }
+    void check_text(const char* op, const char* ids_name, const char* mask_name, TensorView<const std::int64_t, 2> ids,
+                    TensorView<const std::uint8_t, 2> mask, index_t rows) const {
+        const index_t N = ids.extent(1);
+        expect_shape(op, ids_name, ids, {rows, N});
+        expect_shape(op, mask_name, mask, {rows, N});
+        if (N < 1 || N > config_.text.max_length)
+            throw ShapeError(std::string(op) + ": " + ids_name + " has " + std::to_string(N) + " positions, the text encoder takes 1 to " +
+                             std::to_string(config_.text.max_length));
+        for (index_t r = 0; r < rows; ++r)
+            for (index_t n = 0; n < N; ++n)
+                if (ids(r, n) < 0 || ids(r, n) >= config_.text.vocab_size)
+                    throw ValueError(std::string(op) + ": " + ids_name + "[" + std::to_string(r) + ", " + std::to_string(n) +
+                                     "] = " + std::to_string(ids(r, n)) + " is outside the vocabulary of " +
+                                     std::to_string(config_.text.vocab_size));
+    }
+
     static void head_forward(const nn::Linear<T>& proj, HeadSaved<T>& s, TensorView<const T, 2> x) {
         const index_t R = x.extent(0), D = proj.out_features;
         nn::ensure_shape(s.projected, {R, D});

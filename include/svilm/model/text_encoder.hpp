@@ -52,6 +52,7 @@ public:
                  TensorView<const std::uint8_t, 2> attention_mask) const {
         const char* op = "TextEncoder::forward";
         const index_t B = ids.extent(0), N = ids.extent(1), C = config.width;
+        if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
         expect_shape(op, "attention_mask", attention_mask, ids.shape());
         if (N < 1 || N > config.max_length)
             throw ShapeError(std::string(op) + ": ids " + to_string<2>(ids.shape()) + " has " + std::to_string(N) +

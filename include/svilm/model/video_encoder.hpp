@@ -74,6 +74,7 @@ public:
         const char* op = "VideoEncoder::forward";
         const VideoConfig& c = config;
         const index_t B = video.extent(0), L = c.tokens(), M = c.num_group_tokens, C = c.width, S = L + M;
+        if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
         expect_shape(op, "video", video, {B, c.frames, 3, c.image_size, c.image_size});
         if (!noise.empty() && noise.size() != grouping.size())
             throw ShapeError(std::string(op) + ": " + std::to_string(noise.size()) + " noise tensors for " +

@@ -47,6 +47,7 @@ public:
     Param(ParameterStore<T>* store, index_t offset, const Extents<Rank>& shape)
         : store_(store), offset_(offset), shape_(shape) {}
 
+    // ValueError before the store is allocated (a module used before its owner finished building).
     TensorView<T, Rank> value() const { return TensorView<T, Rank>(store_->value_data() + offset_, shape_); }
     TensorView<T, Rank> grad() const { return TensorView<T, Rank>(store_->grad_data() + offset_, shape_); }
     const Extents<Rank>& shape() const { return shape_; }
@@ -134,7 +135,10 @@ public:
         std::fill_n(g.data(), g.size(), T(0));
     }
 
-    T* value_data() const { return values_.data(); }
+    T* value_data() const {
+        if (!allocated_) throw ValueError("ParameterStore: parameters used before allocate()");
+        return values_.data();
+    }
     T* grad_data() const { return gradient_buffer().data(); }
 
 private:

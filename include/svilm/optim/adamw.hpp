@@ -5,8 +5,10 @@
 // embeddings, group tokens and logit scales.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "svilm/nn/parameter.hpp"
 
@@ -20,11 +22,13 @@ struct AdamWOptions {
     double weight_decay = 0.05;
 };
 
+// requires: the store is allocated and keeps its layout (the moments mirror its flat buffer).
 template <class T>
 class AdamW {
 public:
     AdamW(nn::ParameterStore<T>& store, const AdamWOptions& options)
-        : store_(&store), options(options), exp_avg({store.values().size()}), exp_avg_sq({store.values().size()}) {}
+        : options(options), exp_avg({checked(store).values().size()}), exp_avg_sq({store.values().size()}),
+          store_(&store) {}
 
     // One update from the store's gradients at learning rate `lr` (the schedule's value):
     //   p -= lr wd p (decay group only);  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
@@ -39,10 +43,15 @@ public:
         const T* grads = store_->grads().data();
         T* m = exp_avg.data();
         T* v = exp_avg_sq.data();
-        for (const nn::ParameterInfo& p : store_->parameters()) {
+        const std::vector<nn::ParameterInfo>& params = store_->parameters();
+        const auto count = std::int64_t(params.size());
+        // one parallel region over all parameters; each element's update is independent
+#pragma omp parallel for schedule(dynamic, 4)
+        for (std::int64_t k = 0; k < count; ++k) {
+            const nn::ParameterInfo& p = params[std::size_t(k)];
             const T decay = nn::decays(p.role) ? T(1 - lr * options.weight_decay) : T(1);
             const index_t end = p.offset + p.size;
-#pragma omp parallel for simd schedule(static) if (p.size > 65536)
+#pragma omp simd
             for (index_t i = p.offset; i < end; ++i) {
                 values[i] *= decay;
                 m[i] = b1 * m[i] + (T(1) - b1) * grads[i];
@@ -53,23 +62,41 @@ public:
     }
     void step() { step(options.lr); }
 
-    nn::ParameterStore<T>* store_;
     AdamWOptions options;
     Tensor<T, 1> exp_avg, exp_avg_sq;  // same layout as the store's flat buffers
     std::int64_t step_count = 0;
+
+private:
+    static nn::ParameterStore<T>& checked(nn::ParameterStore<T>& store) {
+        if (!store.allocated()) throw ValueError("AdamW: the parameter store is not allocated");
+        return store;
+    }
+    nn::ParameterStore<T>* store_;
 };
 
-// The global L2 norm of all gradients (before clipping), computed in double; when it exceeds
-// max_norm, every gradient is scaled by max_norm / (norm + 1e-6) (torch.nn.utils.clip_grad_norm_).
+// The global L2 norm of all gradients (before clipping), accumulated in double over fixed
+// chunks (the same sum for any thread count); when it exceeds max_norm, every gradient is scaled
+// by max_norm / (norm + 1e-6) (torch.nn.utils.clip_grad_norm_).
 template <class T>
 double clip_grad_norm(nn::ParameterStore<T>& store, double max_norm) {
     const TensorView<T, 1> g = store.grads();
-    double sum = 0;
-    for (index_t i = 0; i < g.size(); ++i) sum += double(g(i)) * double(g(i));
-    const double norm = std::sqrt(sum);
+    T* data = g.data();
+    const index_t n = g.size(), chunk = 1 << 16, chunks = (n + chunk - 1) / chunk;
+    std::vector<double> partial(std::size_t(chunks), 0.0);
+#pragma omp parallel for schedule(static)
+    for (index_t c = 0; c < chunks; ++c) {
+        double sum = 0;
+        const index_t end = std::min(n, (c + 1) * chunk);
+        for (index_t i = c * chunk; i < end; ++i) sum += double(data[i]) * double(data[i]);
+        partial[std::size_t(c)] = sum;
+    }
+    double total = 0;
+    for (const double p : partial) total += p;
+    const double norm = std::sqrt(total);
     if (norm > max_norm) {
         const T scale = T(max_norm / (norm + 1e-6));
-        for (index_t i = 0; i < g.size(); ++i) g(i) *= scale;
+#pragma omp parallel for simd schedule(static)
+        for (index_t i = 0; i < n; ++i) data[i] *= scale;
     }
     return norm;
 }
