@@ -13,6 +13,7 @@ packages=(
     xtensor-dev              # optional interop (svilm::xtensor)
     libutf8proc-dev          # Unicode data for the tokenizer (svilm::text)
     wordnet-base             # WordNet 3.0 lexicon for noun phrases (svilm::text)
+    libavformat-dev libavcodec-dev libavutil-dev libswscale-dev   # FFmpeg decoding (svilm::video)
 )
 
 missing=()
