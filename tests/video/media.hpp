@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -74,6 +75,29 @@ inline index_t read_index(const AVFrame& frame) {
     video::FrameConverter converter;
     const Tensor<std::uint8_t, 3> rgb = converter.to_rgb(frame, "test frame");
     return read_index(rgb.view());
+}
+
+// FNV-1a (over 8-byte words) of the visible bytes of every plane: equal hashes, equal decoded frames.
+inline std::uint64_t frame_hash(const AVFrame& frame) {
+    std::uint64_t h = 1469598103934665603ull;
+    const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(AVPixelFormat(frame.format));
+    for (int p = 0; p < 4 && frame.data[p]; ++p) {
+        const bool chroma = (p == 1 || p == 2) && !(desc->flags & AV_PIX_FMT_FLAG_RGB);
+        const int rows = chroma ? AV_CEIL_RSHIFT(frame.height, desc->log2_chroma_h) : frame.height;
+        const int bytes = av_image_get_linesize(AVPixelFormat(frame.format), frame.width, p);
+        if ((desc->flags & AV_PIX_FMT_FLAG_PAL) && p == 1) continue;
+        for (int y = 0; y < rows; ++y) {
+            const std::uint8_t* row = frame.data[p] + std::ptrdiff_t(y) * frame.linesize[p];
+            int x = 0;
+            for (; x + 8 <= bytes; x += 8) {  // a word at a time: full decodes of long files stay quick
+                std::uint64_t word;
+                std::memcpy(&word, row + x, 8);
+                h = (h ^ word) * 1099511628211ull;
+            }
+            for (; x < bytes; ++x) h = (h ^ row[x]) * 1099511628211ull;
+        }
+    }
+    return h;
 }
 
 // Writes `frames` frames showing their index.
