@@ -155,8 +155,14 @@ private:
                 break;
             }
         }
-        if (stream_ < 0)
-            throw VideoError(name_ + ": no video stream (" + std::to_string(in->nb_streams) + " other streams)");
+        if (stream_ < 0) {
+            std::string kinds;
+            for (unsigned s = 0; s < in->nb_streams; ++s) {
+                const char* kind = av_get_media_type_string(in->streams[s]->codecpar->codec_type);
+                kinds += std::string(s ? ", " : "") + (kind ? kind : "unknown");
+            }
+            throw VideoError(name_ + ": no video stream" + (kinds.empty() ? " (no stream at all)" : " (streams: " + kinds + ")"));
+        }
         AVStream* st = in->streams[stream_];
         for (unsigned s = 0; s < in->nb_streams; ++s)
             if (int(s) != stream_) in->streams[s]->discard = AVDISCARD_ALL;
