@@ -113,6 +113,17 @@ public:
                 throw ValueError(name_ + ": frame " + std::to_string(i) + " is outside the video's " +
                                  std::to_string(table_.size()) + " frames");
         std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return indices[x] < indices[y]; });
+        // With presentation timestamps every packet says which frame it is: frames that are
+        // neither wanted nor referenced by others are not decoded at all. Only for decoders that
+        // carry each picture's pts through their own reordering (H.264, HEVC): others (MPEG-2)
+        // pair output frames with input packets, and a skipped picture shifts the pairing.
+        wanted_pts_.clear();
+        if (mode_ == TimestampSource::presentation && (codec_->codec_id == AV_CODEC_ID_H264 || codec_->codec_id == AV_CODEC_ID_HEVC))
+            for (const std::size_t k : order) wanted_pts_.push_back(table_.times[std::size_t(indices[k])]);
+        struct ClearWanted {
+            std::vector<std::int64_t>& wanted;
+            ~ClearWanted() { wanted.clear(); }
+        } clear_wanted{wanted_pts_};
         for (std::size_t g = 0; g < order.size();) {
             const index_t target = indices[order[g]];
             std::size_t end = g;
@@ -278,7 +289,10 @@ private:
         for (std::size_t p = 0; p < n; ++p) {
             if (!packets_[p].key) continue;
             const index_t index = mode_ == TimestampSource::presentation ? index_of_pts(packets_[p].pts) : index_t(p);
-            anchors_.push_back({index, packets_[p].dts != AV_NOPTS_VALUE ? packets_[p].dts : packets_[p].pts});
+            // Seek by pts where every packet has one: demuxers index by presentation time (an
+            // MP4's keyframe dts lies before its pts, and BACKWARD from it lands a GOP early).
+            const bool by_pts = mode_ == TimestampSource::presentation || packets_[p].dts == AV_NOPTS_VALUE;
+            anchors_.push_back({index, by_pts ? packets_[p].pts : packets_[p].dts});
         }
         std::sort(anchors_.begin(), anchors_.end(), [](const Anchor& a, const Anchor& b) { return a.index < b.index; });
         for (const Anchor& a : anchors_) table_.keyframes.push_back(a.index);
@@ -319,7 +333,13 @@ private:
                                 (anchor < 0 || anchors_[std::size_t(anchor)].index <= last_index_ + 1);
         if (!continuing) seek(anchor);
         for (;;) {
-            if (!receive())
+            const bool received = receive();
+            if (!received && !continuing && run_frames_ == 0 && anchor >= 0) {
+                // The seek went past the last keyframe: start from an earlier one (finally the start).
+                seek(--anchor);
+                continue;
+            }
+            if (!received)
                 throw VideoError(name_ + ": frame " + std::to_string(target) + " could not be decoded: " +
                                  (!read_error_.empty() ? read_error_
                                   : !damage_.empty()   ? damage_
@@ -443,6 +463,8 @@ private:
                 }
                 wait_for_key_ = false;
             }
+            const bool wanted = wanted_pts_.empty() || std::binary_search(wanted_pts_.begin(), wanted_pts_.end(), packet_->pts);
+            codec_->skip_frame = wanted ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
             const int s = avcodec_send_packet(codec_.get(), packet_.get());
             av_packet_unref(packet_.get());
             if (s < 0 && s != AVERROR(EAGAIN)) note_damage("decode error: " + av_error_text(s));
@@ -452,7 +474,7 @@ private:
 
     struct Anchor {
         index_t index;        // the keyframe's frame index
-        std::int64_t seek_ts; // its dts (else pts), what av_seek_frame compares with the index
+        std::int64_t seek_ts; // what av_seek_frame looks up in the container's index
     };
 
     std::string name_;
@@ -478,6 +500,7 @@ private:
     index_t run_frames_ = 0;    // frames out since the last seek
     std::string damage_;        // first decode error since the last intact keyframe
     std::string read_error_;    // why the demuxer stopped early, if it did
+    std::vector<std::int64_t> wanted_pts_;  // pts of the frames decode() wants, ascending (presentation mode)
 };
 
 }  // namespace svilm::video
