@@ -6,12 +6,12 @@
 // x264's default keyframe interval (250 frames) and with a 1 s interval (30), and vtest.avi of
 // Debian's opencv-doc (768x576, 795 frames, 4 keyframes; scripts/fetch_test_media.sh). The
 // clips are written to $SVILM_BENCH_DIR (default /tmp/svilm-bench) for compare_ffmpeg.sh.
-// Counters: clips/s, frames/s (8 a clip), peak RSS of the process (MB).
+// Counters: clips/s, frames/s (8 a clip), peak RSS of the process during the benchmark (MB).
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "svilm/core.hpp"
@@ -63,10 +63,15 @@ std::filesystem::path vtest() {
     return std::filesystem::path(env && *env ? env : std::string(home ? home : "/root") + "/.cache/svilm/media") / "vtest.avi";
 }
 
+// Peak resident memory of the process since reset_peak_rss() (Linux's VmHWM), so the clips
+// encoded at start-up do not count.
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
 double peak_rss_mb() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return double(usage.ru_maxrss) / 1024.0;
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+    return 0.0;
 }
 
 void clip(benchmark::State& state, const std::filesystem::path& path, SeekMode mode) {
@@ -76,6 +81,7 @@ void clip(benchmark::State& state, const std::filesystem::path& path, SeekMode m
     }
     ClipOptions options;
     options.seek = mode;
+    reset_peak_rss();
     for (auto _ : state) {
         const Clip c = load_clip(path, options);  // open, frame table, seeks, decode, preprocess
         benchmark::DoNotOptimize(c.pixels.data());

@@ -36,9 +36,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # apt-get download drops privileges to _apt, which must be able to write the folder.
 chmod 777 "$work"
-(cd "$work" && apt-get download -qq opencv-doc >/dev/null 2>"$work/apt.log") || {
+download() { (cd "$work" && apt-get download -qq opencv-doc >/dev/null 2>"$work/apt.log"); }
+# A fresh machine may have no package lists yet: refresh them once (as root).
+download || { [[ $(id -u) -eq 0 ]] && apt-get update -qq && download; } || {
     cat "$work/apt.log" >&2
-    echo "svilm media: cannot download opencv-doc (run 'apt-get update' first?); the tests that need these files will be skipped" >&2
+    echo "svilm media: cannot download opencv-doc; the tests that need these files will be skipped" >&2
     exit 1
 }
 dpkg -x "$work"/opencv-doc_*.deb "$work/root"
