@@ -77,7 +77,7 @@ TrainingState load_checkpoint(const std::filesystem::path& path, SVilm<T>& model
         state.step = training.at("step").get<std::int64_t>();
         adamw.step_count = training.at("adamw").at("step_count").get<std::int64_t>();
         for (const auto& [name, g] : training.at("generators").items())
-            state.generators[name] = GeneratorState{g.at(0).get<std::uint64_t>(), g.at(1).get<std::uint64_t>()};
+            state.generators[name] = GeneratorState{g.at(0).template get<std::uint64_t>(), g.at(1).template get<std::uint64_t>()};
         state.source = training.at("source");
         state.extra = training.at("extra");
     } catch (const nlohmann::json::exception& e) {
