@@ -86,6 +86,13 @@ private:
 };
 
 template <class T>
+struct VideoEmbeddings {
+    Tensor<T, 2> global;    // (B, D) the clip (SPEC 11: mean, LN, video_proj, L2)
+    Tensor<T, 3> temporal;  // (B, N_t, D) z_{i,t}
+    Tensor<T, 3> groups;    // (B, M, D) g_{j,m}
+};
+
+template <class T>
 class SVilm {
 public:
     // Random initialisation (SPEC 11) from `seed`.
@@ -214,6 +221,29 @@ public:
         HeadSaved<T> head;
         head_forward(video_proj, head, s.pooled);
         return std::move(head.embedded);
+    }
+
+    // Inference: every video embedding without noise, for evaluation and figures: global (B, D),
+    // per time step (B, N_t, D) and per group (B, M, D). `encoder` receives the encoder's state
+    // (last-layer tokens, each grouping block's soft and hard maps); activations are not kept.
+    VideoEmbeddings<T> embed_video(TensorView<const T, 5> clips, VideoEncoderSaved<T>& encoder) const {
+        if (clips.extent(0) < 1) throw ShapeError("SVilm::embed_video: empty batch");
+        const index_t B = clips.extent(0), Nt = config_.video.temporal_positions();
+        const index_t Ns = config_.video.spatial_positions(), C = config_.video.width, M = config_.video.num_group_tokens;
+        video.forward(encoder, clips, {}, false);
+        HeadSaved<T> global, temporal, groups;
+        head_forward(video_proj, global, encoder.pooled);
+        Tensor<T, 2> spatial_mean({B * Nt, C}, uninitialized);
+        mean_pool_forward<T>(spatial_mean, encoder.tokens.view().template reshape<3>({B * Nt, Ns, C}));
+        head_forward(temporal_proj, temporal, spatial_mean);
+        head_forward(group_proj, groups, as_matrix(encoder.groups.view()));
+        VideoEmbeddings<T> out;
+        out.global = std::move(global.embedded);
+        out.temporal = Tensor<T, 3>({B, Nt, config_.embed_dim}, uninitialized);
+        out.groups = Tensor<T, 3>({B, M, config_.embed_dim}, uninitialized);
+        std::copy_n(temporal.embedded.data(), out.temporal.size(), out.temporal.data());
+        std::copy_n(groups.embedded.data(), out.groups.size(), out.groups.data());
+        return out;
     }
 
     // Inference: text embeddings (B, D) of token ids (B, N) with their attention mask.
