@@ -31,7 +31,8 @@ struct Clip {
 // Fills out (T, 3, size, size) and returns the frame index of each sample. Random segment
 // sampling and training crops draw from `rng`, in that order (the sampling's draws, then the
 // crop's); a fixed-rate sampling must give exactly T samples (fewer: VideoError, the clip is
-// too short). `converter` keeps its scaler between clips.
+// too short). `converter` keeps its scaler between clips. A batch (B, T, 3, S, S) is filled clip
+// by clip through batch.select(0, b).
 inline std::vector<index_t> load_clip_into(VideoReader& reader, const ClipOptions& options, Generator* rng,
                                            TensorView<float, 4> out, FrameConverter& converter) {
     const index_t count = out.extent(0);

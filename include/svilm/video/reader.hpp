@@ -209,6 +209,7 @@ private:
 
     // (Re)opens the container. The first open also reads the stream information.
     void open_input(bool first) {
+        positioned_ = false;  // until a seek or rewind succeeds; a failed reopen leaves no input
         input_.reset();
         io_.reset();
         AVFormatContext* raw = detail::not_null(avformat_alloc_context());
@@ -371,7 +372,7 @@ private:
 
     // Positions demuxer and decoder at anchor `anchor` (-1: the start of the stream).
     void seek(index_t anchor) {
-        if (anchor < 0 || anchors_[std::size_t(anchor)].index == 0) return rewind();
+        if (anchor < 0 || anchors_[std::size_t(anchor)].index == 0 || !input_) return rewind();
         const int r = av_seek_frame(input_.get(), stream_, anchors_[std::size_t(anchor)].seek_ts, AVSEEK_FLAG_BACKWARD);
         if (r < 0) return rewind();
         reset_run(true);
@@ -381,7 +382,7 @@ private:
     // counting from 0 is exact.
     void rewind() {
         const Packet& first = packets_.front();
-        if (mode_ == TimestampSource::none ||
+        if (mode_ == TimestampSource::none || !input_ ||
             av_seek_frame(input_.get(), stream_, first.dts != AV_NOPTS_VALUE ? first.dts : first.pts, AVSEEK_FLAG_BACKWARD) < 0)
             open_input(false);
         reset_run(false);
