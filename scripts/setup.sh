@@ -14,6 +14,7 @@ packages=(
     libutf8proc-dev          # Unicode data for the tokenizer (svilm::text)
     libcli11-dev             # command-line parsing of the example programs
     wordnet-base             # WordNet 3.0 lexicon for noun phrases (svilm::text)
+    libstb-dev               # stb_image_write for PNG figures (svilm::viz)
 )
 
 missing=()
