@@ -335,8 +335,8 @@ inline void sample_scene(Generator& g, const SyntheticConfig& c, int scene, Scen
 
 // The script of item `index` of config's split.
 // requires: validate(config) passes, index >= 0.
-// ensures: 1 or 2 scenes; each has between 1 and max_objects objects (min_objects unless a start
-// position could not be found within 32 tries, which does not happen at the default sizes),
+// ensures: 1 or 2 scenes; each has between 1 and max_objects objects (at least min_objects unless
+// no free start position turned up in 32 tries: not once in 150,000 scenes of 3 at 64x64),
 // whose start circles (diameter = size) are at least 2 px apart (scaled) and whose paths stay
 // inside the frame; all colour-shape pairs of the video are distinct, seen pairs outside
 // test_unseen and held-out pairs in it; a scene change, when drawn, happens at a frame in
