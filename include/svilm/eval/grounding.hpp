@@ -205,7 +205,7 @@ NounGrounding ground_noun(std::type_identity_t<TensorView<const T, 1>> noun,
     return g;
 }
 
-// Means over the nouns added (those with at least one visible frame).
+// Means over the nouns added (those with at least one visible frame); a mean's `frames` is 0.
 class GroundingTally {
 public:
     void add(const NounGrounding& g) {
