@@ -26,7 +26,7 @@
 #include "svilm/eval.hpp"
 #include "svilm/svilm.hpp"
 #include "svilm/text.hpp"
-#include "svilm/train/trainer.hpp"
+#include "svilm/train.hpp"
 #include "svilm/viz.hpp"
 
 namespace {
@@ -150,7 +150,7 @@ Scores evaluate(const SVilm<float>& model, const text::Tokenizer& tokenizer, con
                 const Tensor<std::uint8_t, 3> mask = v.mask(k);
                 const auto groups = e.groups.view().select(0, i - start);
                 s.grounding.add(eval::ground_noun<float>(nouns.view().select(0, index_t(next_prompt)), groups,
-                                                         soft.view().select(0, i - start), mask, grid));
+                                                         soft.view().select(0, i - start), grid, mask));
                 ++next_prompt;
             }
         });
@@ -260,8 +260,8 @@ void write_grounding_figure(const fs::path& path, const SVilm<float>& model, con
             embed_texts(model, tokenizer, {text::format_prompt(text::default_prompt_template, v.nouns.front())});
         const index_t group = eval::most_similar_group<float>(noun.view().select(0, 0), e.groups.view().select(0, 0));
         const Tensor<float, 3> heat = eval::group_heat_map<float>(enc.grouping.back().block.soft.view().select(0, 0), group,
-                                                                  {vc.temporal_positions(), side, side},
-                                                                  {v.frames.extent(0), v.frames.extent(1), v.frames.extent(2)});
+                                                                  eval::TokenGrid{vc.temporal_positions(), side, side},
+                                                                  v.frames.extent(0), v.frames.extent(1), v.frames.extent(2));
         strips.push_back(viz::overlay_strip<float>(v.frames, heat));
         std::printf("  grounding figure row %lld: \"%s\" -> group %lld (caption: %s)\n", (long long)i, v.nouns.front().c_str(),
                     (long long)group, v.caption.c_str());
@@ -318,6 +318,7 @@ int main(int argc, char** argv) {
     app.add_option("--vocab", vocab, "bert-base-uncased vocab.txt");
     CLI11_PARSE(app, argc, argv);
 
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // our lines and the trainer's progress (stderr) interleave in order
     try {
         set_num_threads(threads);
         std::printf("svilm %s | threads %d | GEMM: %s\n", version_string, num_threads(), gemm_backend_description().c_str());

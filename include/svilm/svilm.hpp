@@ -2,6 +2,8 @@
 #pragma once
 
 #include "svilm/core.hpp"
+#include "svilm/data.hpp"
+#include "svilm/eval.hpp"
 #include "svilm/io.hpp"
 #include "svilm/model.hpp"
 #include "svilm/nn.hpp"

@@ -1,0 +1,7 @@
+// svilm/eval.hpp: evaluation metrics on tensors: text-video retrieval, noun grounding by group
+// tokens, temporal grouping (foreground accuracy, block structure).
+#pragma once
+
+#include "svilm/eval/grounding.hpp"
+#include "svilm/eval/retrieval.hpp"
+#include "svilm/eval/temporal.hpp"
