@@ -7,6 +7,17 @@
 //       an image ViT checkpoint (timm or Hugging Face naming) and the text encoder from a
 //       bert-base-uncased checkpoint; prints what each checkpoint filled and what it left alone
 //
+// With the text and video components (utf8proc, WordNet, libav):
+//   svilm synth --split S --count N --out DIR [--seed S] [--scene-change P]
+//       synthetic structured videos (SPEC 12) written as .mp4 files with DIR/manifest.csv
+//   svilm pretrain --manifest M --out RUN [--preset P | --model FILE] [--steps N] [--batch B]
+//                  [--lr X] [--losses contrastive,temporal,grounding] [--resume CKPT]
+//       S-ViLM pre-training on a manifest of (video, caption): decoding ahead on worker
+//       threads, nouns from WordNet, progress line, RUN/log.csv, RUN/checkpoint.safetensors,
+//       RUN/model.safetensors at the end; bad videos are skipped and listed
+//   svilm evaluate --model FILE --manifest M
+//       text-to-video and video-to-text retrieval of a model on a manifest
+//
 // Errors are one line on stderr and exit status 2.
 #include <cstdio>
 #include <map>
@@ -15,6 +26,11 @@
 #include <CLI/CLI.hpp>
 
 #include "svilm/svilm.hpp"
+#if defined(SVILM_CLI_PIPELINE)
+#include "svilm/data/synthetic_export.hpp"
+#include "svilm/text.hpp"
+#include "svilm/train/manifest_source.hpp"
+#endif
 
 namespace {
 
@@ -63,6 +79,37 @@ int main(int argc, char** argv) {
     init->add_option("--vit", vit, "image ViT checkpoint (.safetensors) for the video encoder");
     init->add_option("--bert", bert, "BERT checkpoint (.safetensors) for the text encoder");
 
+#if defined(SVILM_CLI_PIPELINE)
+    std::string split = "train", manifest_file, run_dir, losses = "contrastive,temporal,grounding", resume;
+    index_t count = 100, steps = 1000, batch = 16;
+    double scene_change = 0, lr = 1e-4;
+    int threads = 0;
+    auto* synth = app.add_subcommand("synth", "write synthetic videos (SPEC 12) and their manifest");
+    synth->add_option("--split", split, "train, val, test or test_unseen")
+        ->check(CLI::IsMember({"train", "val", "test", "test_unseen"}));
+    synth->add_option("--count", count, "videos")->check(CLI::PositiveNumber);
+    synth->add_option("--out", out, "folder")->required();
+    synth->add_option("--seed", seed, "dataset seed");
+    synth->add_option("--scene-change", scene_change, "probability of a scene change")->check(CLI::Range(0.0, 1.0));
+
+    auto* pretrain = app.add_subcommand("pretrain", "pre-train on a manifest of (video, caption)");
+    pretrain->add_option("--manifest", manifest_file, ".csv or .jsonl")->required();
+    pretrain->add_option("--out", run_dir, "run folder")->required();
+    pretrain->add_option("--preset", preset_name, "tiny, small or base")->check(CLI::IsMember({"tiny", "small", "base"}));
+    pretrain->add_option("--model", model_file, "start from this model file instead of a preset");
+    pretrain->add_option("--steps", steps, "optimiser steps")->check(CLI::PositiveNumber);
+    pretrain->add_option("--batch", batch, "clips per step")->check(CLI::Range(2, 4096));
+    pretrain->add_option("--lr", lr, "peak learning rate");
+    pretrain->add_option("--losses", losses, "comma-separated subset of contrastive,temporal,grounding");
+    pretrain->add_option("--resume", resume, "a checkpoint of this run to continue from");
+    pretrain->add_option("--seed", seed, "seed of the initial weights, data order and augmentation");
+    pretrain->add_option("--threads", threads, "threads (0: all cores)");
+
+    auto* evaluate = app.add_subcommand("evaluate", "retrieval metrics of a model on a manifest");
+    evaluate->add_option("--model", model_file, "model file (svilm init / pretrain)")->required();
+    evaluate->add_option("--manifest", manifest_file, ".csv or .jsonl")->required();
+#endif
+
     CLI11_PARSE(app, argc, argv);
     try {
         SVilmConfig config = preset(preset_name);
@@ -87,6 +134,73 @@ int main(int argc, char** argv) {
             print_parameters(store);
             return 0;
         }
+#if defined(SVILM_CLI_PIPELINE)
+        if (*synth) {
+            video::set_libav_log_level(AV_LOG_ERROR);  // the encoder's statistics per file are noise here
+            data::SyntheticConfig c;
+            c.split = data::parse_split(split);
+            c.seed = seed;
+            c.count = count;
+            c.scene_change_probability = scene_change;
+            const auto manifest = data::export_synthetic(data::SyntheticDataset(c), count, out);
+            std::printf("wrote %lld videos and %s\n", (long long)count, manifest.string().c_str());
+            return 0;
+        }
+        if (*pretrain || *evaluate) {
+            set_num_threads(threads);
+            const text::Tokenizer tokenizer(text::Vocabulary::load(std::string(SVILM_CLI_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt"));
+            SVilm<float> model = model_file.empty() ? SVilm<float>(config, seed) : load_model<float>(model_file);
+            const VideoConfig& v = model.config().video;
+            data::VideoLoaderOptions loading;
+            loading.batch_size = *pretrain ? batch : 32;
+            loading.clip.sampling.count = v.frames;
+            loading.clip.size = int(v.image_size);
+            loading.clip.train = bool(*pretrain);
+            loading.seed = seed;
+            loading.shuffle = bool(*pretrain);
+            if (*evaluate) {
+                data::VideoLoader loader(data::Manifest::load(manifest_file), loading);
+                loader.start_epoch(0);
+                std::vector<float> videos, texts;
+                index_t n = 0;
+                while (auto b = loader.next()) {
+                    const Tensor<float, 2> e = model.encode_video(b->video);
+                    const text::BatchEncoding enc = tokenizer.encode_batch(b->captions, std::size_t(model.config().text.max_length));
+                    const Tensor<float, 2> t = model.encode_text(enc.ids, enc.attention_mask);
+                    videos.insert(videos.end(), e.data(), e.data() + e.size());
+                    texts.insert(texts.end(), t.data(), t.data() + t.size());
+                    n += e.extent(0);
+                }
+                const index_t D = model.config().embed_dim;
+                const eval::RetrievalMetrics m = eval::retrieval_metrics<float>(
+                    TensorView<const float, 2>(texts.data(), {n, D}), TensorView<const float, 2>(videos.data(), {n, D}));
+                std::printf("%s\n", eval::format_retrieval(m).c_str());
+                for (const auto& skipped : loader.stats().skipped)
+                    std::printf("skipped %s: %s\n", skipped.path.c_str(), skipped.reason.c_str());
+                return 0;
+            }
+            train::TrainerOptions options;
+            options.steps = steps;
+            options.batch_size = batch;
+            options.adamw.lr = lr;
+            options.seed = seed;
+            options.run_dir = run_dir;
+            options.checkpoint_every = std::max<std::int64_t>(1, steps / 10);
+            options.losses = {losses.find("contrastive") != std::string::npos, losses.find("temporal") != std::string::npos,
+                              losses.find("grounding") != std::string::npos};
+            const text::NounExtractor nouns = text::NounExtractor::load();
+            train::ManifestSource source(data::Manifest::load(manifest_file), loading);
+            train::Trainer trainer(model, tokenizer, source, options, &nouns);
+            if (!resume.empty()) trainer.resume(resume);
+            trainer.run();
+            save_model(model, std::filesystem::path(run_dir) / "model.safetensors");
+            const data::LoaderStats stats = source.stats();
+            for (const auto& skipped : stats.skipped)
+                std::printf("skipped %s: %s\n", skipped.path.c_str(), skipped.reason.c_str());
+            std::printf("wrote %s/model.safetensors after %lld steps\n", run_dir.c_str(), (long long)trainer.steps_done());
+            return 0;
+        }
+#endif
         SVilm<float> model(config, seed);
         if (!vit.empty())
             print_report(vit.c_str(), io::load_vit_checkpoint(model.parameters(), config.video, vit));

@@ -12,7 +12,7 @@
 //   4. print the table, write results.json and the figures as PNG: loss curves, similarity at a
 //      scene change (Figure 2 left), grounding maps (Figure 4), foreground probability (Figure 5).
 //
-// Usage: svilm_demo [--out runs/demo] [--steps 1200] [--batch 16] [--test 100] [--seed 0]
+// Usage: svilm_demo [--out runs/demo] [--steps 1500] [--batch 16] [--test 100] [--seed 0]
 //                   [--threads N] [--vocab data/vocab/bert-base-uncased-vocab.txt]
 #include <cstdio>
 #include <filesystem>
@@ -305,7 +305,7 @@ void write_foreground_figure(const fs::path& path, const SVilm<float>& model, co
 int main(int argc, char** argv) {
     CLI::App app{"svilm_demo: S-ViLM's loss ablation in miniature on synthetic structured videos"};
     std::string out = "runs/demo", vocab = std::string(SVILM_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt";
-    std::int64_t steps = 1200;
+    std::int64_t steps = 1500;
     index_t batch = 16, test_count = 100;
     std::uint64_t seed = 0;
     int threads = 0;
@@ -387,23 +387,24 @@ int main(int argc, char** argv) {
         std::ofstream(run / "results.json") << results.dump(2) << '\n';
 
         std::printf("\n4. Figures in %s\n", run.string().c_str());
-        std::vector<std::vector<double>> curves;
-        for (const auto& h : histories) {
-            curves.emplace_back();
-            for (const auto& step : h) curves.back().push_back(step.losses.total);
-        }
-        std::vector<double> c_term, t_term, g_term;
-        for (const auto& step : histories.back()) {
-            c_term.push_back(step.losses.contrastive);
-            t_term.push_back(step.losses.temporal);
-            g_term.push_back(step.losses.grounding);
-        }
-        curves.push_back(c_term);
-        curves.push_back(t_term);
-        curves.push_back(g_term);
+        // a moving average over 25 steps: one batch of 16 is a noisy estimate of the loss
+        auto smoothed = [](const std::vector<train::StepResult>& h, double SVilmLosses<double>::*term) {
+            std::vector<double> out;
+            double sum = 0;
+            for (std::size_t i = 0; i < h.size(); ++i) {
+                sum += h[i].losses.*term;
+                if (i >= 25) sum -= h[i - 25].losses.*term;
+                out.push_back(sum / double(std::min<std::size_t>(i + 1, 25)));
+            }
+            return out;
+        };
+        const std::vector<std::vector<double>> curves = {
+            smoothed(histories[0], &SVilmLosses<double>::total), smoothed(histories[1], &SVilmLosses<double>::total),
+            smoothed(histories[1], &SVilmLosses<double>::contrastive), smoothed(histories[1], &SVilmLosses<double>::temporal),
+            smoothed(histories[1], &SVilmLosses<double>::grounding)};
         viz::write_png(run / "loss_curves.png", viz::line_plot(curves));
-        std::printf("  loss_curves.png: total loss of the contrastive-only run, of the S-ViLM run, then the S-ViLM "
-                    "run's contrastive, temporal and grounding terms\n");
+        std::printf("  loss_curves.png (25-step average): total loss of the contrastive-only run (blue), of the S-ViLM "
+                    "run (orange), and the S-ViLM run's contrastive (green), temporal (red), grounding (purple) terms\n");
         write_similarity_figure(run / "similarity_scene_change.png", {&untrained, &trained[0], &trained[1]}, changes);
         std::printf("  similarity_scene_change.png: z_t similarity of a clip with a scene change: untrained, "
                     "contrastive only, S-ViLM, then the frames\n");
