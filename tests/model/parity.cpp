@@ -61,8 +61,11 @@ template <class T>
 struct FixtureBatch {
     Tensor<T, 5> video;
     Tensor<T, 2> mask;
-    Tensor<std::uint8_t, 2> noun_valid, caption_mask, prompt_mask;
-    Tensor<std::int64_t, 2> caption_ids, prompt_ids;
+    Tensor<std::uint8_t, 2> noun_valid;
+    Tensor<std::int64_t, 2> caption_ids;
+    Tensor<std::uint8_t, 2> caption_mask;
+    Tensor<std::int64_t, 2> prompt_ids;
+    Tensor<std::uint8_t, 2> prompt_mask;
     std::vector<Tensor<T, 3>> noise;
     std::vector<TensorView<const T, 3>> noise_views;
 
