@@ -32,6 +32,11 @@ TEST_CASE("noun phrases of the synthetic benchmark's captions are its colour-sha
           std::vector<std::string>{"blue star", "white ring"});
     CHECK(wordnet().extract("a green square moves up, then a pink hexagon shrinks") ==
           std::vector<std::string>{"green square", "pink hexagon"});
+    // "right" has more adverb than noun senses: a direction here, not a phrase
+    CHECK(wordnet().extract("a red circle moves right and a blue square grows") ==
+          std::vector<std::string>{"red circle", "blue square"});
+    CHECK(wordnet().extract("an orange ring moves right, then a white star moves down") ==
+          std::vector<std::string>{"orange ring", "white star"});
     CHECK(wordnet().extract("a man is slicing a red tomato on a wooden board") ==
           std::vector<std::string>{"man", "red tomato"});
     CHECK(wordnet().extract("a man is slicing a red tomato on a wooden board", 3).size() == 3);

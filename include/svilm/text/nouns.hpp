@@ -11,9 +11,12 @@
 //   - right after a noun head or an auxiliary ("is", "are"...), a word that can be a verb is one
 //     ("a man walks his dog", "a man is painting a wall"), and after an auxiliary an adjective
 //     without a following noun is predicative ("the car is red");
-//   - elsewhere a word is a noun when its noun tag-sense count is at least its verb and its
-//     adjective counts, or when it opens the caption ("people watch a show" ->
-//     "people", then "show" after "a");
+//   - elsewhere a word is a noun when its noun tag-sense count is at least its verb, adjective
+//     and adverb counts, or when it opens the caption ("people watch a show" ->
+//     "people", then "show" after "a"); the adverb count [ours, beyond SPEC 6's files] keeps
+//     "moves right" from yielding the noun "right" (noun 7, adjective 6, adverb 9 tagged senses);
+//     measured on the synthetic captions: 1725 of 2000 captions exactly right without it, every
+//     miss that case;
 //   - lemmas for the counts come from WordNet's exception lists (noun.exc, verb.exc) and
 //     morphy's suffix rules ("girls" -> "girl", "running" -> "run"); the phrase keeps the
 //     caption's surface form;
@@ -41,13 +44,14 @@ inline const std::filesystem::path default_wordnet_dir = "/usr/share/wordnet";
 
 class NounExtractor {
 public:
-    // Reads index.noun, index.verb, index.adj and noun.exc (required) and verb.exc (optional)
-    // from a WordNet 3.0 dictionary folder. A missing file is an IoError naming it.
+    // Reads index.noun, index.verb, index.adj and noun.exc (required), verb.exc and index.adv
+    // (optional) from a WordNet 3.0 dictionary folder. A missing file is an IoError naming it.
     static NounExtractor load(const std::filesystem::path& wordnet_dir = default_wordnet_dir) {
         NounExtractor x;
         x.noun_ = read_index(wordnet_dir / "index.noun");
         x.verb_ = read_index(wordnet_dir / "index.verb");
         x.adj_ = read_index(wordnet_dir / "index.adj");
+        if (std::filesystem::exists(wordnet_dir / "index.adv")) x.adv_ = read_index(wordnet_dir / "index.adv");
         x.noun_exceptions_ = read_exceptions(wordnet_dir / "noun.exc", true);
         x.verb_exceptions_ = read_exceptions(wordnet_dir / "verb.exc", false);
         return x;
@@ -127,7 +131,7 @@ public:
                 continue;
             }
             // A caption's first word is its subject when WordNet knows it as a noun ("kids play").
-            if (c.noun >= 0 && ((c.noun >= c.verb && c.noun >= c.adj) || (at_start && !adjective_first))) {
+            if (c.noun >= 0 && ((c.noun >= c.verb && c.noun >= c.adj && c.noun >= c.adv) || (at_start && !adjective_first))) {
                 emit(modifier.empty() ? w : modifier + " " + w);
                 after_head = true;
                 modifier.clear();
@@ -140,7 +144,7 @@ public:
 
 private:
     struct Counts {
-        int noun = -1, verb = -1, adj = -1;  // tag-sense counts of the lemma; -1: not in that index
+        int noun = -1, verb = -1, adj = -1, adv = -1;  // tag-sense counts of the lemma; -1: not in that index
     };
     using Index = std::unordered_map<std::string, int>;
     using Exceptions = std::unordered_map<std::string, std::string>;
@@ -280,12 +284,13 @@ private:
                               {{"ies", "y"}, {"es", "e"}, {"es", ""}, {"ed", "e"}, {"ed", ""}, {"ing", "e"}, {"ing", ""},
                                {"s", ""}});
         c.adj = lookup(adj_, w);
+        c.adv = lookup(adv_, w);
         return c;
     }
 
     NounExtractor() = default;
 
-    Index noun_, verb_, adj_;
+    Index noun_, verb_, adj_, adv_;
     Exceptions noun_exceptions_, verb_exceptions_;
 };
 
