@@ -3,6 +3,7 @@
 // presets, and bitwise determinism of a training step.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -227,7 +228,18 @@ TEST_CASE("pretrained: timm and Hugging Face ViT checkpoints initialise the vide
         CHECK(has("video.pos_embed_temporal"));
         CHECK(has("video.grouping.0.assign.q_proj.weight"));
         CHECK(!has("video.blocks.0.attn.qkv.weight"));
+        SVilm<float> strict_model(fixture_config(), 5);
+        CHECK_NOTHROW(io::load_vit_checkpoint(strict_model.parameters(), strict_model.config().video, path, true));
     }
+    SVilmConfig deeper = fixture_config();
+    deeper.video.depth = 5;  // one block more than the checkpoint has
+    SVilm<float> model(deeper, 5);
+    const std::string path = std::string(SVILM_TEST_DATA_DIR) + "/ckpt_vit_timm.safetensors";
+    CHECK_THROWS_WITH_AS(io::load_vit_checkpoint(model.parameters(), deeper.video, path, true),
+                         doctest::Contains("video.blocks.4."), FormatError);
+    const io::LoadReport lenient = io::load_vit_checkpoint(model.parameters(), deeper.video, path);
+    CHECK(std::count_if(lenient.missing.begin(), lenient.missing.end(),
+                        [](const std::string& n) { return n.rfind("video.blocks.4.", 0) == 0; }) == 12);
 }
 
 TEST_CASE("pretrained: a bert-base-uncased checkpoint initialises the text encoder; wrong files are named") {

@@ -43,11 +43,12 @@ struct Transfer {
 };
 
 // Applies transfers whose sources all exist; reports the rest. Shapes are checked before
-// anything is written.
+// anything is written. Strict: a file key with no place in the model, or a parameter the
+// checkpoint should provide (not in `not_provided`, name prefixes) but does not, is an error.
 template <class T>
 LoadReport apply_transfers(nn::ParameterStore<T>& store, const SafetensorsFile& file, const std::string& prefix,
                            std::vector<Transfer<T>>& transfers, const std::vector<std::string>& ignored_keys,
-                           bool strict) {
+                           const std::vector<std::string>& not_provided, bool strict) {
     LoadReport report;
     std::vector<std::string> used;
     std::vector<const Transfer<T>*> ready;
@@ -73,6 +74,15 @@ LoadReport apply_transfers(nn::ParameterStore<T>& store, const SafetensorsFile& 
     if (strict && !report.unexpected.empty())
         throw FormatError(file.path().string() + ": " + std::to_string(report.unexpected.size()) +
                           " tensor(s) with no place in the model: " + detail::name_list(report.unexpected));
+    std::vector<std::string> lacking;
+    for (const std::string& name : report.missing) {
+        bool documented = false;
+        for (const std::string& p : not_provided) documented = documented || name.compare(0, p.size(), p) == 0;
+        if (!documented) lacking.push_back(name);
+    }
+    if (strict && !lacking.empty())
+        throw FormatError(file.path().string() + ": the checkpoint lacks " + std::to_string(lacking.size()) +
+                          " parameter(s) it should provide: " + detail::name_list(lacking));
     for (const Transfer<T>* t : ready) t->fill(store.value(*store.find(t->parameter)).data());
     return report;
 }
@@ -92,7 +102,9 @@ void expect_source_shape(const SafetensorsFile& file, const std::string& key, co
 
 // Video encoder (`video.*` in `store`) from an image ViT checkpoint, timm or Hugging Face naming.
 // Returns what was loaded, what kept its initialisation (missing) and which file keys were not
-// used beyond the documented ones (class token, heads, pooler); strict makes the latter an error.
+// used beyond the documented ones (class token, heads, pooler). Strict makes an unused key an
+// error, and so is a parameter the checkpoint should have provided (a shallower ViT leaves
+// blocks uninitialised).
 template <class T>
 LoadReport load_vit_checkpoint(nn::ParameterStore<T>& store, const VideoConfig& config, const std::filesystem::path& path,
                                bool strict = false) {
@@ -177,7 +189,8 @@ LoadReport load_vit_checkpoint(nn::ParameterStore<T>& store, const VideoConfig& 
 
     const std::vector<std::string> ignored = is_hf ? std::vector<std::string>{hf + "embeddings.cls_token", "classifier.", hf + "pooler.", "pooler."}
                                                    : std::vector<std::string>{"cls_token", "head.", "fc_norm.", "dist_token", "head_dist."};
-    return detail::apply_transfers(store, file, "video.", transfers, ignored, strict);
+    return detail::apply_transfers(store, file, "video.", transfers, ignored,
+                                   {"video.pos_embed_temporal", "video.group_token", "video.grouping."}, strict);
 }
 
 // Text encoder (`text.*` in `store`) from a bert-base-uncased style checkpoint.
@@ -219,7 +232,7 @@ LoadReport load_bert_checkpoint(nn::ParameterStore<T>& store, const TextConfig& 
         transfers.push_back({p.name, {key}, [&file, key, n](T* out) { file.read_into<T>(key, out, n); }});
     }
     const std::vector<std::string> ignored{prefix + "pooler.", "cls.", prefix + "embeddings.position_ids"};
-    return detail::apply_transfers(store, file, "text.", transfers, ignored, strict);
+    return detail::apply_transfers(store, file, "text.", transfers, ignored, {}, strict);
 }
 
 }  // namespace svilm::io

@@ -14,6 +14,8 @@
 
 namespace svilm {
 
+inline constexpr index_t max_config_size = index_t(1) << 20;
+
 struct VideoConfig {
     index_t image_size = 224;  // square frames, H = W
     index_t patch_size = 16;
@@ -35,6 +37,27 @@ struct VideoConfig {
         return (image_size / patch_size) * (image_size / patch_size);
     }
     index_t tokens() const { return temporal_positions() * spatial_positions(); }  // L
+
+    // Throws ValueError naming the first inconsistent field (every encoder checks its config).
+    void validate() const {
+        auto fail = [](const std::string& what) { throw ValueError("SVilmConfig: " + what); };
+        if (patch_size <= 0 || image_size <= 0 || image_size % patch_size)
+            fail("video.image_size must be a positive multiple of video.patch_size");
+        if (tubelet <= 0 || frames <= 0 || frames % tubelet) fail("video.frames must be a positive multiple of video.tubelet");
+        if (width <= 0 || heads <= 0 || width % heads) fail("video.width must be a positive multiple of video.heads");
+        if (width % 2) fail("video.width must be even (token mixing uses width / 2)");
+        if (depth <= 0 || mlp_hidden <= 0 || num_group_tokens <= 0) fail("video.depth, mlp_hidden, num_group_tokens must be positive");
+        if (grouping_after.empty()) fail("video.grouping_after needs at least one grouping block (spatial grounding reads it)");
+        for (std::size_t k = 0; k < grouping_after.size(); ++k) {
+            const index_t layer = grouping_after[k];
+            if (layer < 1 || layer > depth || (k && layer <= grouping_after[k - 1]))
+                fail("video.grouping_after must be increasing layer numbers in [1, depth]");
+        }
+        if (!(layer_norm_eps > 0) || !std::isfinite(layer_norm_eps)) fail("video.layer_norm_eps must be positive and finite");
+        // each size below 2^20, so the products the model forms stay far from overflow
+        for (const index_t n : {image_size, frames, width, depth, mlp_hidden, num_group_tokens})
+            if (n > max_config_size) fail("a video size exceeds 2^20");
+    }
 };
 
 struct TextConfig {
@@ -45,6 +68,16 @@ struct TextConfig {
     index_t heads = 12;
     index_t mlp_hidden = 3072;
     double layer_norm_eps = 1e-12;
+
+    // Throws ValueError naming the first inconsistent field.
+    void validate() const {
+        auto fail = [](const std::string& what) { throw ValueError("SVilmConfig: " + what); };
+        if (vocab_size <= 0 || max_length <= 0 || depth <= 0 || mlp_hidden <= 0) fail("text sizes must be positive");
+        if (width <= 0 || heads <= 0 || width % heads) fail("text.width must be a positive multiple of text.heads");
+        if (!(layer_norm_eps > 0) || !std::isfinite(layer_norm_eps)) fail("text.layer_norm_eps must be positive and finite");
+        for (const index_t n : {vocab_size, max_length, width, depth, mlp_hidden})
+            if (n > max_config_size) fail("a text size exceeds 2^20");
+    }
 };
 
 struct SVilmConfig {
@@ -58,33 +91,13 @@ struct SVilmConfig {
 
     // Throws ValueError naming the first inconsistent field.
     void validate() const {
+        video.validate();
+        text.validate();
         auto fail = [](const std::string& what) { throw ValueError("SVilmConfig: " + what); };
-        const VideoConfig& v = video;
-        if (v.patch_size <= 0 || v.image_size <= 0 || v.image_size % v.patch_size)
-            fail("video.image_size must be a positive multiple of video.patch_size");
-        if (v.tubelet <= 0 || v.frames <= 0 || v.frames % v.tubelet) fail("video.frames must be a positive multiple of video.tubelet");
-        if (v.width <= 0 || v.heads <= 0 || v.width % v.heads) fail("video.width must be a positive multiple of video.heads");
-        if (v.width % 2) fail("video.width must be even (token mixing uses width / 2)");
-        if (v.depth <= 0 || v.mlp_hidden <= 0 || v.num_group_tokens <= 0) fail("video.depth, mlp_hidden, num_group_tokens must be positive");
-        if (v.grouping_after.empty()) fail("video.grouping_after needs at least one grouping block (spatial grounding reads it)");
-        for (std::size_t k = 0; k < v.grouping_after.size(); ++k) {
-            const index_t layer = v.grouping_after[k];
-            if (layer < 1 || layer > v.depth || (k && layer <= v.grouping_after[k - 1]))
-                fail("video.grouping_after must be increasing layer numbers in [1, depth]");
-        }
-        const TextConfig& t = text;
-        if (t.vocab_size <= 0 || t.max_length <= 0 || t.depth <= 0 || t.mlp_hidden <= 0)
-            fail("text sizes must be positive");
-        if (t.width <= 0 || t.heads <= 0 || t.width % t.heads) fail("text.width must be a positive multiple of text.heads");
         if (embed_dim <= 0 || num_nouns < 0) fail("embed_dim must be positive and num_nouns non-negative");
+        if (embed_dim > max_config_size || num_nouns > max_config_size) fail("a size exceeds 2^20");
         for (const double t : {tau_temporal, tau_assign, gumbel_tau})
             if (!(t > 0) || !std::isfinite(t)) fail("temperatures must be positive and finite");
-        for (const double eps : {video.layer_norm_eps, text.layer_norm_eps})
-            if (!(eps > 0) || !std::isfinite(eps)) fail("layer_norm_eps must be positive and finite");
-        // each size below 2^20, so the products the model forms stay far from overflow
-        for (const index_t n : {v.image_size, v.frames, v.width, v.depth, v.mlp_hidden, v.num_group_tokens, t.vocab_size,
-                                t.max_length, t.width, t.depth, t.mlp_hidden, embed_dim, num_nouns})
-            if (n > (index_t(1) << 20)) fail("a size exceeds 2^20");
     }
 };
 

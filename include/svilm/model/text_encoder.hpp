@@ -31,6 +31,7 @@ class TextEncoder {
 public:
     TextEncoder() = default;
     TextEncoder(nn::ParameterStore<T>& store, const TextConfig& config, const std::string& name) : config(config) {
+        config.validate();
         const std::string emb = nn::join(name, "embeddings");
         word_embeddings = store.template add<2>(nn::join(emb, "word_embeddings.weight"), {config.vocab_size, config.width},
                                                 nn::Role::embedding);

@@ -47,7 +47,7 @@ public:
     VideoEncoder() = default;
     // Registers every `video.*` parameter of SPEC 11 in `store` under `name`.
     VideoEncoder(nn::ParameterStore<T>& store, const VideoConfig& config, const std::string& name, double gumbel_tau)
-        : config(config),
+        : config((config.validate(), config)),
           patch_embed(store, nn::join(name, "patch_embed.proj"), config.width, config.tubelet, config.patch_size),
           pos_embed_spatial(store.template add<2>(nn::join(name, "pos_embed_spatial"),
                                                   {config.spatial_positions(), config.width}, nn::Role::embedding)),
