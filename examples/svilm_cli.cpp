@@ -21,6 +21,7 @@
 // Errors are one line on stderr and exit status 2.
 #include <cstdio>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -186,8 +187,14 @@ int main(int argc, char** argv) {
             options.seed = seed;
             options.run_dir = run_dir;
             options.checkpoint_every = std::max<std::int64_t>(1, steps / 10);
-            options.losses = {losses.find("contrastive") != std::string::npos, losses.find("temporal") != std::string::npos,
-                              losses.find("grounding") != std::string::npos};
+            options.losses = {false, false, false};
+            std::stringstream names(losses);
+            for (std::string name; std::getline(names, name, ',');) {
+                if (name == "contrastive") options.losses.contrastive = true;
+                else if (name == "temporal") options.losses.temporal = true;
+                else if (name == "grounding") options.losses.grounding = true;
+                else throw ValueError("--losses: '" + name + "' is not contrastive, temporal or grounding");
+            }
             const text::NounExtractor nouns = text::NounExtractor::load();
             train::ManifestSource source(data::Manifest::load(manifest_file), loading);
             train::Trainer trainer(model, tokenizer, source, options, &nouns);
