@@ -1,0 +1,14 @@
+// svilm/cuda.hpp: the CUDA backend, for .cu files (nvcc) and C++ files that link the
+// svilm::cuda target. Tensor<T, Rank, cuda> allocates through the caching pool; every op takes a
+// CudaContext (stream, cuBLAS handle) explicitly. Work in progress: the context, memory, copies,
+// GEMM and GELU exist; the other ops and the model follow (issue 7).
+#pragma once
+
+#include "svilm/cuda/allocator.hpp"
+#include "svilm/cuda/check.hpp"
+#include "svilm/cuda/context.hpp"
+#include "svilm/cuda/copy.hpp"
+#include "svilm/ops/cuda/gemm.hpp"
+#if defined(__CUDACC__)
+#include "svilm/ops/cuda/gelu.cuh"
+#endif

@@ -1,0 +1,75 @@
+// svilm/ops/cuda/gemm.hpp: the CUDA GEMM, through cuBLAS, with the CPU gemm's row-major contract:
+// C (M, N) = alpha * op(A) op(B) + beta * C. With beta == 0, C is overwritten even where it held
+// NaN (cuBLAS does not read C then).
+//
+// cuBLAS is column-major: a row-major (M, N) matrix is a column-major (N, M) one, so
+// C^T = op(B)^T op(A)^T is computed with the operands swapped and no copy. float uses TF32
+// tensor cores only when the context opted in (CudaContext::set_tf32).
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+
+#include "svilm/core/tensor.hpp"
+#include "svilm/cuda/context.hpp"
+#include "svilm/ops/gemm.hpp"
+
+namespace svilm::cuda_ops {
+
+template <class T>
+void gemm(const CudaContext& ctx, Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
+          index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "cuda gemm supports float and double");
+    if (M == 0 || N == 0) return;
+    const index_t a_cols = trans_a == Trans::yes ? M : K, b_cols = trans_b == Trans::yes ? K : N;
+    if (lda < std::max<index_t>(1, a_cols) || ldb < std::max<index_t>(1, b_cols) || ldc < std::max<index_t>(1, N))
+        throw ShapeError("cuda gemm: leading dimensions (" + std::to_string(lda) + ", " + std::to_string(ldb) + ", " +
+                         std::to_string(ldc) + ") shorter than the rows (" + std::to_string(a_cols) + ", " +
+                         std::to_string(b_cols) + ", " + std::to_string(N) + ")");
+    const cublasOperation_t op_a = trans_a == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_b = trans_b == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if constexpr (std::is_same_v<T, float>)
+        SVILM_CUBLAS_CHECK(cublasSgemm(ctx.cublas(), op_b, op_a, int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda),
+                                       &beta, C, int(ldc)));
+    else
+        SVILM_CUBLAS_CHECK(cublasDgemm(ctx.cublas(), op_b, op_a, int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda),
+                                       &beta, C, int(ldc)));
+}
+
+namespace detail {
+
+// A 2-D device view as a GEMM operand: row-major with a leading dimension, or transposed when its
+// first axis is the unit-stride one (a view made by .transpose(0, 1)).
+template <class T>
+struct Operand {
+    const T* data;
+    index_t ld;
+    Trans trans;
+};
+
+template <class T>
+Operand<T> operand(const char* op, const char* name, TensorView<const T, 2, cuda> v) {
+    if (v.extent(1) <= 1 || v.stride(1) == 1) return {v.data(), std::max<index_t>(v.stride(0), v.extent(1)), Trans::no};
+    if (v.extent(0) <= 1 || v.stride(0) == 1) return {v.data(), std::max<index_t>(v.stride(1), v.extent(0)), Trans::yes};
+    throw ShapeError(std::string(op) + ": " + name + " " + to_string<2>(v.shape()) + " has no unit-stride axis");
+}
+
+}  // namespace detail
+
+// c (M, N) = a (M, K) @ b (K, N) + beta * c on the device. a or b may be transposed views; c
+// needs a unit stride on its last axis.
+template <class T>
+void matmul(const CudaContext& ctx, TensorView<T, 2, cuda> c, std::type_identity_t<TensorView<const T, 2, cuda>> a,
+            std::type_identity_t<TensorView<const T, 2, cuda>> b, T beta = T(0)) {
+    const char* op = "cuda matmul";
+    if (a.extent(1) != b.extent(0))
+        throw ShapeError(std::string(op) + ": a " + to_string<2>(a.shape()) + " vs b " + to_string<2>(b.shape()));
+    expect_shape(op, "c", c, {a.extent(0), b.extent(1)});
+    if (c.extent(1) > 1 && c.stride(1) != 1) throw ShapeError(std::string(op) + ": c needs a unit stride on its last axis");
+    const auto oa = detail::operand<T>(op, "a", a), ob = detail::operand<T>(op, "b", b);
+    gemm<T>(ctx, oa.trans, ob.trans, a.extent(0), b.extent(1), a.extent(1), T(1), oa.data, oa.ld, ob.data, ob.ld, beta,
+            c.data(), std::max<index_t>(c.stride(0), c.extent(1)));
+}
+
+}  // namespace svilm::cuda_ops

@@ -1,0 +1,19 @@
+#include "cuda/cpu_reference.hpp"
+
+#include "svilm/ops/gelu.hpp"
+#include "svilm/ops/gemm.hpp"
+
+namespace svilm::testing {
+
+void cpu_matmul(TensorView<float, 2> c, TensorView<const float, 2> a, TensorView<const float, 2> b, float beta) {
+    matmul<float>(c, a, b, beta);
+}
+void cpu_matmul(TensorView<double, 2> c, TensorView<const double, 2> a, TensorView<const double, 2> b, double beta) {
+    matmul<double>(c, a, b, beta);
+}
+void cpu_gelu(TensorView<float, 1> y, TensorView<float, 1> dx, TensorView<const float, 1> x, TensorView<const float, 1> dy) {
+    gelu_forward<float>(y, x);
+    gelu_backward<float>(dx, dy, x);
+}
+
+}  // namespace svilm::testing

@@ -1,0 +1,14 @@
+// tests/cuda/cpu_reference.hpp: the CPU ops the CUDA tests compare against, compiled by the C++
+// compiler in cpu_reference.cpp (nvcc never sees Eigen or the OpenMP kernels).
+#pragma once
+
+#include "svilm/core/tensor.hpp"
+
+namespace svilm::testing {
+
+void cpu_matmul(TensorView<float, 2> c, TensorView<const float, 2> a, TensorView<const float, 2> b, float beta);
+void cpu_matmul(TensorView<double, 2> c, TensorView<const double, 2> a, TensorView<const double, 2> b, double beta);
+// y = gelu(x), dx = gelu'(x) * dy
+void cpu_gelu(TensorView<float, 1> y, TensorView<float, 1> dx, TensorView<const float, 1> x, TensorView<const float, 1> dy);
+
+}  // namespace svilm::testing

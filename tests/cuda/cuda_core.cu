@@ -1,0 +1,138 @@
+// The CUDA backend against the CPU: copies, the caching pool, cuBLAS GEMM (fp32, TF32, fp64,
+// transposed operands) and GELU forward/backward, with ARCHITECTURE.md's tolerances (normalised
+// MSE: fp32 1e-7, TF32 5e-4). Where no GPU exists every test says so and passes without checking
+// anything on a device; the error path runs everywhere.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+
+#include "cuda/cpu_reference.hpp"
+#include "svilm/core/rng.hpp"
+#include "svilm/cuda.hpp"
+
+namespace svilm::testing {
+namespace {
+
+bool device_or_skip() {
+    if (CudaContext::available()) return true;
+    MESSAGE("CUDA test skipped: no usable GPU (" << CudaContext::unavailable_reason() << ")");
+    return false;
+}
+
+template <class T, int Rank>
+Tensor<T, Rank> random_host(const Extents<Rank>& shape, std::uint64_t seed) {
+    Tensor<T, Rank> t(shape, uninitialized);
+    Generator(seed).normal<T, Rank>(t);
+    return t;
+}
+
+// sum (a - b)^2 / sum b^2
+template <class T>
+double normalised_mse(const Tensor<T, 2>& a, const Tensor<T, 2>& b) {
+    double num = 0, den = 0;
+    for (index_t i = 0; i < a.size(); ++i) {
+        REQUIRE(std::isfinite(double(a.data()[i])));
+        num += (double(a.data()[i]) - double(b.data()[i])) * (double(a.data()[i]) - double(b.data()[i]));
+        den += double(b.data()[i]) * double(b.data()[i]);
+    }
+    return den > 0 ? num / den : num;
+}
+
+TEST_CASE("cuda: a failing call names itself, the file and the line") {
+    try {
+        SVILM_CUDA_CHECK(cudaSetDevice(1 << 20));
+        FAIL("cudaSetDevice(1 << 20) succeeded");
+    } catch (const CudaError& e) {
+        const std::string what = e.what();
+        CHECK(what.find("cudaSetDevice") != std::string::npos);
+        CHECK(what.find("cuda_core.cu:") != std::string::npos);
+    }
+}
+
+TEST_CASE("cuda: host -> device -> host round trip, device copy and zero") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    MESSAGE("device: " << ctx.description());
+    const Tensor<float, 2> host = random_host<float, 2>({37, 19}, 1);
+    const Tensor<float, 2, cuda> device = to_device<float, 2>(ctx, host);
+    Tensor<float, 2, cuda> twin({37, 19}, uninitialized);
+    copy<float, 2>(ctx, twin, device);
+    const Tensor<float, 2> back = to_host<float, 2>(ctx, twin);
+    CHECK(std::memcmp(back.data(), host.data(), host.bytes()) == 0);
+    zero<float, 2>(ctx, twin);
+    const Tensor<float, 2> zeros = to_host<float, 2>(ctx, twin);
+    for (index_t i = 0; i < zeros.size(); ++i) CHECK(zeros.data()[i] == 0.0f);
+}
+
+TEST_CASE("cuda: the pool hands a freed block out again instead of calling cudaMalloc") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    auto& pool = cuda_memory::Pool::instance();
+    const void* first = nullptr;
+    {
+        Tensor<float, 1, cuda> t({1000}, uninitialized);
+        first = t.data();
+    }
+    const auto before = pool.stats();
+    Tensor<float, 1, cuda> again({900}, uninitialized);  // rounds to the same 4 KiB block
+    CHECK(again.data() == first);
+    CHECK(pool.stats().device_allocations == before.device_allocations);
+    CHECK(pool.stats().in_use >= 3600);
+}
+
+template <class T>
+void check_matmul(CudaContext& ctx, index_t M, index_t K, index_t N, bool transpose_a, bool transpose_b, double tolerance) {
+    INFO("M " << M << " K " << K << " N " << N << " ta " << transpose_a << " tb " << transpose_b);
+    const Tensor<T, 2> a = transpose_a ? random_host<T, 2>({K, M}, 2) : random_host<T, 2>({M, K}, 2);
+    const Tensor<T, 2> b = transpose_b ? random_host<T, 2>({N, K}, 3) : random_host<T, 2>({K, N}, 3);
+    Tensor<T, 2> c_cpu = random_host<T, 2>({M, N}, 4);
+    const Tensor<T, 2> c0 = c_cpu;
+    const TensorView<const T, 2> av = transpose_a ? a.view().transpose(0, 1) : a.view();
+    const TensorView<const T, 2> bv = transpose_b ? b.view().transpose(0, 1) : b.view();
+    cpu_matmul(c_cpu, av, bv, T(0.5));
+    const Tensor<T, 2, cuda> ad = to_device<T, 2>(ctx, a), bd = to_device<T, 2>(ctx, b);
+    Tensor<T, 2, cuda> cd = to_device<T, 2>(ctx, c0);
+    const TensorView<const T, 2, cuda> adv = transpose_a ? ad.view().transpose(0, 1) : ad.view();
+    const TensorView<const T, 2, cuda> bdv = transpose_b ? bd.view().transpose(0, 1) : bd.view();
+    cuda_ops::matmul<T>(ctx, cd, adv, bdv, T(0.5));
+    const Tensor<T, 2> c_gpu = to_host<T, 2>(ctx, cd);
+    CHECK(normalised_mse(c_gpu, c_cpu) <= tolerance);
+}
+
+TEST_CASE("cuda: cuBLAS GEMM equals the CPU GEMM (fp32, TF32 opt-in, fp64; transposed operands)") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    for (const auto& [M, K, N] : {std::tuple<index_t, index_t, index_t>{7, 9, 11}, {128, 768, 96}, {1568, 768, 768}})
+        for (const bool ta : {false, true})
+            for (const bool tb : {false, true}) {
+                check_matmul<float>(ctx, M, K, N, ta, tb, 1e-7);
+                check_matmul<double>(ctx, M, K, N, ta, tb, 1e-20);
+            }
+    ctx.set_tf32(true);
+    check_matmul<float>(ctx, 1568, 768, 768, false, true, 5e-4);
+}
+
+TEST_CASE("cuda: GELU forward and backward equal the CPU op") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const index_t n = 100003;
+    Tensor<float, 1> x = random_host<float, 1>({n}, 5), dy = random_host<float, 1>({n}, 6);
+    for (index_t i = 0; i < n; ++i) x(i) *= 3.0f;
+    Tensor<float, 1> y({n}), dx({n});
+    cpu_gelu(y, dx, x, dy);
+    const Tensor<float, 1, cuda> xd = to_device<float, 1>(ctx, x), dyd = to_device<float, 1>(ctx, dy);
+    Tensor<float, 1, cuda> yd({n}, uninitialized), dxd({n}, uninitialized);
+    cuda_ops::gelu_forward<float>(ctx, yd, xd);
+    cuda_ops::gelu_backward<float>(ctx, dxd, dyd, xd);
+    const Tensor<float, 1> y_gpu = to_host<float, 1>(ctx, yd), dx_gpu = to_host<float, 1>(ctx, dxd);
+    index_t mismatches = 0;
+    for (index_t i = 0; i < n; ++i) {
+        mismatches += !(std::abs(y_gpu(i) - y(i)) <= 1e-6f + 1e-5f * std::abs(y(i)));
+        mismatches += !(std::abs(dx_gpu(i) - dx(i)) <= 1e-6f + 1e-5f * std::abs(dx(i)));
+    }
+    CHECK(mismatches == 0);
+}
+
+}  // namespace
+}  // namespace svilm::testing
