@@ -1,7 +1,7 @@
 // svilm/cuda.hpp: the CUDA backend, for .cu files (nvcc) and C++ files that link the
 // svilm::cuda target. Tensor<T, Rank, cuda> allocates through the caching pool; every op takes a
 // CudaContext (stream, cuBLAS handle) explicitly. Work in progress: the context, memory, copies,
-// GEMM and GELU exist; the other ops and the model follow (issue 7).
+// GEMM, GELU and layer norm exist; the other ops and the model follow (issue 7).
 #pragma once
 
 #include "svilm/cuda/allocator.hpp"
@@ -11,4 +11,5 @@
 #include "svilm/ops/cuda/gemm.hpp"
 #if defined(__CUDACC__)
 #include "svilm/ops/cuda/gelu.cuh"
+#include "svilm/ops/cuda/layer_norm.cuh"
 #endif

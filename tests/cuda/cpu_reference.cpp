@@ -2,6 +2,7 @@
 
 #include "svilm/ops/gelu.hpp"
 #include "svilm/ops/gemm.hpp"
+#include "svilm/ops/layer_norm.hpp"
 
 namespace svilm::testing {
 
@@ -14,6 +15,13 @@ void cpu_matmul(TensorView<double, 2> c, TensorView<const double, 2> a, TensorVi
 void cpu_gelu(TensorView<float, 1> y, TensorView<float, 1> dx, TensorView<const float, 1> x, TensorView<const float, 1> dy) {
     gelu_forward<float>(y, x);
     gelu_backward<float>(dx, dy, x);
+}
+void cpu_layer_norm(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<float, 1> dweight, TensorView<float, 1> dbias,
+                    TensorView<const float, 2> x, TensorView<const float, 1> weight, TensorView<const float, 1> bias,
+                    TensorView<const float, 2> dy) {
+    LayerNormSaved<float> saved;
+    layer_norm_forward<float>(y, saved, x, weight, bias, 1e-6f);
+    layer_norm_backward<float>(dx, dweight, dbias, dy, saved, x, weight);
 }
 
 }  // namespace svilm::testing

@@ -1,5 +1,5 @@
 // The CUDA backend against the CPU: copies, the caching pool, cuBLAS GEMM (fp32, TF32, fp64,
-// transposed operands) and GELU forward/backward, with ARCHITECTURE.md's tolerances (normalised
+// transposed operands), GELU and layer norm forward/backward, with ARCHITECTURE.md's tolerances (normalised
 // MSE: fp32 1e-7, TF32 5e-4). Where no GPU exists every test says so and passes without checking
 // anything on a device; the error path runs everywhere.
 #include <doctest/doctest.h>
@@ -132,6 +132,43 @@ TEST_CASE("cuda: GELU forward and backward equal the CPU op") {
         mismatches += !(std::abs(dx_gpu(i) - dx(i)) <= 1e-6f + 1e-5f * std::abs(dx(i)));
     }
     CHECK(mismatches == 0);
+}
+
+// Elements outside atol + rtol |cpu| (the numerics policy's fp32 defaults).
+template <int Rank>
+index_t mismatches(const Tensor<float, Rank>& gpu, const Tensor<float, Rank>& cpu, float atol = 1e-5f, float rtol = 1e-4f) {
+    index_t bad = 0;
+    for (index_t i = 0; i < cpu.size(); ++i)
+        bad += !(std::abs(gpu.data()[i] - cpu.data()[i]) <= atol + rtol * std::abs(cpu.data()[i]));
+    return bad;
+}
+
+TEST_CASE("cuda: layer norm forward and backward equal the CPU op (rows of 768 and of 37)") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    for (const index_t cols : {index_t(768), index_t(37)}) {
+        const index_t rows = 1571;
+        Tensor<float, 2> x = random_host<float, 2>({rows, cols}, 7), dy = random_host<float, 2>({rows, cols}, 8);
+        for (index_t i = 0; i < x.size(); ++i) x.data()[i] = 3 * x.data()[i] + 1.5f;
+        Tensor<float, 1> w = random_host<float, 1>({cols}, 9), b = random_host<float, 1>({cols}, 10);
+        Tensor<float, 2> y({rows, cols}), dx({rows, cols});
+        Tensor<float, 1> dw = Tensor<float, 1>::full({cols}, 0.5f), db = Tensor<float, 1>::full({cols}, 0.5f);
+        cpu_layer_norm(y, dx, dw, db, x, w, b, dy);
+        const Tensor<float, 2, cuda> xd = to_device<float, 2>(ctx, x), dyd = to_device<float, 2>(ctx, dy);
+        const Tensor<float, 1, cuda> wd = to_device<float, 1>(ctx, w), bd = to_device<float, 1>(ctx, b);
+        const Tensor<float, 1> half = Tensor<float, 1>::full({cols}, 0.5f);
+        Tensor<float, 1, cuda> dwd = to_device<float, 1>(ctx, half), dbd = to_device<float, 1>(ctx, half);
+        Tensor<float, 2, cuda> yd({rows, cols}, uninitialized), dxd({rows, cols}, uninitialized);
+        cuda_ops::LayerNormSaved<float> saved;
+        cuda_ops::layer_norm_forward<float>(ctx, yd, saved, xd, wd, bd, 1e-6f);
+        cuda_ops::layer_norm_backward<float>(ctx, dxd, dwd, dbd, dyd, saved, xd, wd);
+        INFO("cols " << cols);
+        CHECK(mismatches(to_host<float, 2>(ctx, yd), y) == 0);
+        CHECK(mismatches(to_host<float, 2>(ctx, dxd), dx) == 0);
+        // sums over 1571 rows in another order: the GEMM-heavy tolerance; accumulated onto 0.5 as on the CPU
+        CHECK(mismatches(to_host<float, 1>(ctx, dwd), dw, 1e-4f, 1e-3f) == 0);
+        CHECK(mismatches(to_host<float, 1>(ctx, dbd), db, 1e-4f, 1e-3f) == 0);
+    }
 }
 
 }  // namespace

@@ -1,0 +1,126 @@
+// svilm/ops/cuda/layer_norm.cuh: layer normalisation over the last axis on the device, the CUDA
+// twin of svilm/ops/layer_norm.hpp (two-pass variance, biased, as PyTorch). One block per row;
+// the weight and bias gradients are column sums over rows in a fixed order (one thread per
+// column), so they are deterministic.
+#pragma once
+
+#include "svilm/core/tensor.hpp"
+#include "svilm/cuda/context.hpp"
+#include "svilm/ops/cuda/reduce.cuh"
+
+namespace svilm::cuda_ops {
+
+template <class T>
+struct LayerNormSaved {
+    Tensor<T, 1, cuda> mean, rstd;  // (R)
+};
+
+namespace kernels {
+
+template <class T>
+__global__ void layer_norm_forward(T* y, T* mean_out, T* rstd_out, const T* x, const T* w, const T* b, index_t cols, T eps) {
+    __shared__ T scratch[32];
+    const index_t r = blockIdx.x;
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
+    T sum = 0;
+    for (index_t c = threadIdx.x; c < cols; c += blockDim.x) sum += xr[c];
+    const T mean = block_sum(sum, scratch) / T(cols);
+    T sq = 0;
+    for (index_t c = threadIdx.x; c < cols; c += blockDim.x) sq += (xr[c] - mean) * (xr[c] - mean);
+    const T rstd = T(1) / sqrt(block_sum(sq, scratch) / T(cols) + eps);
+    for (index_t c = threadIdx.x; c < cols; c += blockDim.x) yr[c] = (xr[c] - mean) * rstd * w[c] + b[c];
+    if (threadIdx.x == 0) {
+        mean_out[r] = mean;
+        rstd_out[r] = rstd;
+    }
+}
+
+template <class T>
+__global__ void layer_norm_backward_input(T* dx, const T* dy, const T* x, const T* w, const T* mean, const T* rstd,
+                                          index_t cols) {
+    __shared__ T scratch[32];
+    const index_t r = blockIdx.x;
+    const T* xr = x + r * cols;
+    const T* gr = dy + r * cols;
+    T sum_g = 0, sum_gx = 0;
+    for (index_t c = threadIdx.x; c < cols; c += blockDim.x) {
+        const T g = gr[c] * w[c];
+        sum_g += g;
+        sum_gx += g * (xr[c] - mean[r]) * rstd[r];
+    }
+    const T mean_g = block_sum(sum_g, scratch) / T(cols);
+    const T mean_gx = block_sum(sum_gx, scratch) / T(cols);
+    for (index_t c = threadIdx.x; c < cols; c += blockDim.x) {
+        const T xhat = (xr[c] - mean[r]) * rstd[r];
+        dx[r * cols + c] = rstd[r] * (gr[c] * w[c] - mean_g - xhat * mean_gx);
+    }
+}
+
+// dweight[c] += sum_r dy[r, c] xhat[r, c], dbias[c] += sum_r dy[r, c]: rows in order per column.
+template <class T>
+__global__ void layer_norm_backward_params(T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd, index_t rows,
+                                           index_t cols) {
+    const index_t c = index_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (c >= cols) return;
+    T sw = 0, sb = 0;
+    for (index_t r = 0; r < rows; ++r) {
+        const T g = dy[r * cols + c];
+        sw += g * (x[r * cols + c] - mean[r]) * rstd[r];
+        sb += g;
+    }
+    if (dw) dw[c] += sw;
+    if (db) db[c] += sb;
+}
+
+}  // namespace kernels
+
+// y (R, C) = (x - mean) * rstd * weight + bias; saved gets mean and rstd (R).
+template <class T>
+void layer_norm_forward(const CudaContext& ctx, TensorView<T, 2, cuda> y, LayerNormSaved<T>& saved,
+                        std::type_identity_t<TensorView<const T, 2, cuda>> x,
+                        std::type_identity_t<TensorView<const T, 1, cuda>> weight,
+                        std::type_identity_t<TensorView<const T, 1, cuda>> bias, T eps) {
+    const char* op = "cuda layer_norm_forward";
+    const index_t rows = x.extent(0), cols = x.extent(1);
+    expect_shape(op, "y", y, x.shape());
+    expect_shape(op, "weight", weight, {cols});
+    expect_shape(op, "bias", bias, {cols});
+    for (const bool contiguous : {x.is_contiguous(), y.is_contiguous(), weight.is_contiguous(), bias.is_contiguous()})
+        if (!contiguous) throw ShapeError(std::string(op) + ": every view must be contiguous");
+    if (saved.mean.extent(0) != rows) saved.mean = Tensor<T, 1, cuda>({rows}, uninitialized);
+    if (saved.rstd.extent(0) != rows) saved.rstd = Tensor<T, 1, cuda>({rows}, uninitialized);
+    if (rows == 0) return;
+    kernels::layer_norm_forward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(y.data(), saved.mean.data(), saved.rstd.data(),
+                                                                            x.data(), weight.data(), bias.data(), cols, eps);
+    SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
+// dx (R, C) assigned (empty view to skip); dweight, dbias (C) accumulate (empty to skip).
+template <class T>
+void layer_norm_backward(const CudaContext& ctx, TensorView<T, 2, cuda> dx, TensorView<T, 1, cuda> dweight,
+                         TensorView<T, 1, cuda> dbias, std::type_identity_t<TensorView<const T, 2, cuda>> dy,
+                         const LayerNormSaved<T>& saved, std::type_identity_t<TensorView<const T, 2, cuda>> x,
+                         std::type_identity_t<TensorView<const T, 1, cuda>> weight) {
+    const char* op = "cuda layer_norm_backward";
+    const index_t rows = x.extent(0), cols = x.extent(1);
+    expect_shape(op, "dy", dy, x.shape());
+    expect_shape(op, "saved.mean", saved.mean.view(), {rows});
+    expect_shape(op, "weight", weight, {cols});
+    if (rows == 0) return;
+    if (dx.data()) {
+        expect_shape(op, "dx", dx, x.shape());
+        kernels::layer_norm_backward_input<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(
+            dx.data(), dy.data(), x.data(), weight.data(), saved.mean.data(), saved.rstd.data(), cols);
+        SVILM_CUDA_CHECK(cudaGetLastError());
+    }
+    if (dweight.data() || dbias.data()) {
+        if (dweight.data()) expect_shape(op, "dweight", dweight, {cols});
+        if (dbias.data()) expect_shape(op, "dbias", dbias, {cols});
+        kernels::layer_norm_backward_params<T><<<unsigned((cols + 255) / 256), 256, 0, ctx.stream()>>>(
+            dweight.data(), dbias.data(), dy.data(), x.data(), saved.mean.data(), saved.rstd.data(), rows, cols);
+        SVILM_CUDA_CHECK(cudaGetLastError());
+    }
+}
+
+}  // namespace svilm::cuda_ops
