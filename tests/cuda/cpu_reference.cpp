@@ -3,6 +3,7 @@
 #include "svilm/ops/gelu.hpp"
 #include "svilm/ops/gemm.hpp"
 #include "svilm/ops/layer_norm.hpp"
+#include "svilm/ops/softmax.hpp"
 
 namespace svilm::testing {
 
@@ -22,6 +23,12 @@ void cpu_layer_norm(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<
     LayerNormSaved<float> saved;
     layer_norm_forward<float>(y, saved, x, weight, bias, 1e-6f);
     layer_norm_backward<float>(dx, dweight, dbias, dy, saved, x, weight);
+}
+
+void cpu_softmax(TensorView<float, 3> y, TensorView<float, 3> dx, TensorView<const float, 3> x, TensorView<const float, 2> mask,
+                 TensorView<const float, 3> dy) {
+    softmax_forward<float>(y, x, mask);
+    softmax_backward<float>(dx, dy, y);
 }
 
 }  // namespace svilm::testing

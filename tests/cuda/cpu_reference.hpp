@@ -10,6 +10,9 @@ void cpu_matmul(TensorView<float, 2> c, TensorView<const float, 2> a, TensorView
 void cpu_matmul(TensorView<double, 2> c, TensorView<const double, 2> a, TensorView<const double, 2> b, double beta);
 // y = gelu(x), dx = gelu'(x) * dy
 void cpu_gelu(TensorView<float, 1> y, TensorView<float, 1> dx, TensorView<const float, 1> x, TensorView<const float, 1> dy);
+// y = softmax(x + mask) over the last axis, dx its backward from dy
+void cpu_softmax(TensorView<float, 3> y, TensorView<float, 3> dx, TensorView<const float, 3> x, TensorView<const float, 2> mask,
+                 TensorView<const float, 3> dy);
 // y = LN(x); dx assigned, dweight and dbias accumulated from dy (eps 1e-6)
 void cpu_layer_norm(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<float, 1> dweight, TensorView<float, 1> dbias,
                     TensorView<const float, 2> x, TensorView<const float, 1> weight, TensorView<const float, 1> bias,

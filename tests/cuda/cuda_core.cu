@@ -1,5 +1,5 @@
 // The CUDA backend against the CPU: copies, the caching pool, cuBLAS GEMM (fp32, TF32, fp64,
-// transposed operands), GELU and layer norm forward/backward, with ARCHITECTURE.md's tolerances (normalised
+// transposed operands), GELU, layer norm and softmax forward/backward, with ARCHITECTURE.md's tolerances (normalised
 // MSE: fp32 1e-7, TF32 5e-4). Where no GPU exists every test says so and passes without checking
 // anything on a device; the error path runs everywhere.
 #include <doctest/doctest.h>
@@ -169,6 +169,25 @@ TEST_CASE("cuda: layer norm forward and backward equal the CPU op (rows of 768 a
         CHECK(mismatches(to_host<float, 1>(ctx, dwd), dw, 1e-4f, 1e-3f) == 0);
         CHECK(mismatches(to_host<float, 1>(ctx, dbd), db, 1e-4f, 1e-3f) == 0);
     }
+}
+
+TEST_CASE("cuda: softmax with a key mask, forward and backward, equals the CPU op (a fully masked batch too)") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const index_t B = 3, R = 5, N = 1000;
+    const Tensor<float, 3> x = random_host<float, 3>({B, R, N}, 11), dy = random_host<float, 3>({B, R, N}, 12);
+    Tensor<float, 2> mask({B, N});
+    for (index_t n = 700; n < N; ++n) mask(1, n) = -INFINITY;  // batch 1 pads its last keys
+    for (index_t n = 0; n < N; ++n) mask(2, n) = -INFINITY;    // batch 2: nothing left
+    Tensor<float, 3> y({B, R, N}), dx({B, R, N});
+    cpu_softmax(y, dx, x, mask, dy);
+    const Tensor<float, 3, cuda> xd = to_device<float, 3>(ctx, x), dyd = to_device<float, 3>(ctx, dy);
+    const Tensor<float, 2, cuda> maskd = to_device<float, 2>(ctx, mask);
+    Tensor<float, 3, cuda> yd({B, R, N}, uninitialized), dxd({B, R, N}, uninitialized);
+    cuda_ops::softmax_forward<float>(ctx, yd, xd, maskd);
+    cuda_ops::softmax_backward<float>(ctx, dxd, dyd, yd);
+    CHECK(mismatches(to_host<float, 3>(ctx, yd), y) == 0);
+    CHECK(mismatches(to_host<float, 3>(ctx, dxd), dx) == 0);
 }
 
 }  // namespace
