@@ -1,6 +1,8 @@
 #include "cuda/cpu_reference.hpp"
 
+#include "svilm/ops/embedding.hpp"
 #include "svilm/ops/gelu.hpp"
+#include "svilm/ops/l2_normalize.hpp"
 #include "svilm/ops/gemm.hpp"
 #include "svilm/ops/layer_norm.hpp"
 #include "svilm/ops/softmax.hpp"
@@ -29,6 +31,17 @@ void cpu_softmax(TensorView<float, 3> y, TensorView<float, 3> dx, TensorView<con
                  TensorView<const float, 3> dy) {
     softmax_forward<float>(y, x, mask);
     softmax_backward<float>(dx, dy, y);
+}
+
+void cpu_embedding(TensorView<float, 2> y, TensorView<float, 2> dweight, TensorView<const float, 2> weight,
+                   TensorView<const std::int64_t, 1> ids, TensorView<const float, 2> dy) {
+    embedding_forward<float>(y, weight, ids);
+    embedding_backward<float>(dweight, dy, ids);
+}
+void cpu_l2_normalize(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<const float, 2> x, TensorView<const float, 2> dy) {
+    L2NormalizeSaved<float> saved;
+    l2_normalize_forward<float>(y, saved, x);
+    l2_normalize_backward<float>(dx, dy, y, saved);
 }
 
 }  // namespace svilm::testing

@@ -2,6 +2,8 @@
 // compiler in cpu_reference.cpp (nvcc never sees Eigen or the OpenMP kernels).
 #pragma once
 
+#include <cstdint>
+
 #include "svilm/core/tensor.hpp"
 
 namespace svilm::testing {
@@ -13,6 +15,11 @@ void cpu_gelu(TensorView<float, 1> y, TensorView<float, 1> dx, TensorView<const 
 // y = softmax(x + mask) over the last axis, dx its backward from dy
 void cpu_softmax(TensorView<float, 3> y, TensorView<float, 3> dx, TensorView<const float, 3> x, TensorView<const float, 2> mask,
                  TensorView<const float, 3> dy);
+// y = weight[ids]; dweight += scatter of dy
+void cpu_embedding(TensorView<float, 2> y, TensorView<float, 2> dweight, TensorView<const float, 2> weight,
+                   TensorView<const std::int64_t, 1> ids, TensorView<const float, 2> dy);
+// y = x / max(|x|, 1e-12) per row; dx its backward from dy
+void cpu_l2_normalize(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<const float, 2> x, TensorView<const float, 2> dy);
 // y = LN(x); dx assigned, dweight and dbias accumulated from dy (eps 1e-6)
 void cpu_layer_norm(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<float, 1> dweight, TensorView<float, 1> dbias,
                     TensorView<const float, 2> x, TensorView<const float, 1> weight, TensorView<const float, 1> bias,

@@ -1,5 +1,5 @@
 // The CUDA backend against the CPU: copies, the caching pool, cuBLAS GEMM (fp32, TF32, fp64,
-// transposed operands), GELU, layer norm and softmax forward/backward, with ARCHITECTURE.md's tolerances (normalised
+// transposed operands), GELU, layer norm, softmax, embedding and L2 normalisation forward/backward, with ARCHITECTURE.md's tolerances (normalised
 // MSE: fp32 1e-7, TF32 5e-4). Where no GPU exists every test says so and passes without checking
 // anything on a device; the error path runs everywhere.
 #include <doctest/doctest.h>
@@ -188,6 +188,45 @@ TEST_CASE("cuda: softmax with a key mask, forward and backward, equals the CPU o
     cuda_ops::softmax_backward<float>(ctx, dxd, dyd, yd);
     CHECK(mismatches(to_host<float, 3>(ctx, yd), y) == 0);
     CHECK(mismatches(to_host<float, 3>(ctx, dxd), dx) == 0);
+}
+
+TEST_CASE("cuda: embedding lookup and its deterministic scatter equal the CPU op; a bad id is named") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const index_t V = 50, C = 96, R = 300;
+    const Tensor<float, 2> weight = random_host<float, 2>({V, C}, 13), dy = random_host<float, 2>({R, C}, 14);
+    Tensor<std::int64_t, 1> ids({R});
+    for (index_t r = 0; r < R; ++r) ids(r) = (r * 7) % V;  // every id repeats
+    Tensor<float, 2> y({R, C}), dweight = Tensor<float, 2>::full({V, C}, 0.5f);
+    cpu_embedding(y, dweight, weight, ids, dy);
+    const Tensor<float, 2, cuda> wd = to_device<float, 2>(ctx, weight), dyd = to_device<float, 2>(ctx, dy);
+    const Tensor<std::int64_t, 1, cuda> idd = cuda_ops::device_ids(ctx, "test", ids, V);
+    const Tensor<float, 2> half = Tensor<float, 2>::full({V, C}, 0.5f);
+    Tensor<float, 2, cuda> yd({R, C}, uninitialized), dwd = to_device<float, 2>(ctx, half);
+    cuda_ops::embedding_forward<float>(ctx, yd, wd, idd);
+    cuda_ops::embedding_backward<float>(ctx, dwd, dyd, idd);
+    CHECK(mismatches(to_host<float, 2>(ctx, yd), y) == 0);
+    CHECK(mismatches(to_host<float, 2>(ctx, dwd), dweight) == 0);
+    ids(3) = V;
+    CHECK_THROWS_WITH_AS(cuda_ops::device_ids(ctx, "test", ids, V), doctest::Contains("id 50 at position 3"), ValueError);
+}
+
+TEST_CASE("cuda: L2 normalisation forward and backward equal the CPU op (a near-zero row too)") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const index_t R = 64, C = 256;
+    Tensor<float, 2> x = random_host<float, 2>({R, C}, 15);
+    const Tensor<float, 2> dy = random_host<float, 2>({R, C}, 16);
+    for (index_t c = 0; c < C; ++c) x(5, c) *= 1e-3f;
+    Tensor<float, 2> y({R, C}), dx({R, C});
+    cpu_l2_normalize(y, dx, x, dy);
+    const Tensor<float, 2, cuda> xd = to_device<float, 2>(ctx, x), dyd = to_device<float, 2>(ctx, dy);
+    Tensor<float, 2, cuda> yd({R, C}, uninitialized), dxd({R, C}, uninitialized);
+    cuda_ops::L2NormalizeSaved<float> saved;
+    cuda_ops::l2_normalize_forward<float>(ctx, yd, saved, xd);
+    cuda_ops::l2_normalize_backward<float>(ctx, dxd, dyd, yd, saved);
+    CHECK(mismatches(to_host<float, 2>(ctx, yd), y) == 0);
+    CHECK(mismatches(to_host<float, 2>(ctx, dxd), dx, 1e-4f, 1e-3f) == 0);
 }
 
 }  // namespace
