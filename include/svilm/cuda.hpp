@@ -1,7 +1,8 @@
 // svilm/cuda.hpp: the CUDA backend, for .cu files (nvcc) and C++ files that link the
 // svilm::cuda target. Tensor<T, Rank, cuda> allocates through the caching pool; every op takes a
 // CudaContext (stream, cuBLAS handle) explicitly. Work in progress: the context, memory, copies,
-// GEMM, GELU, layer norm, softmax, embedding and L2 normalisation exist; the other ops and the model follow (issue 7).
+// GEMM, GELU, layer norm, softmax, embedding, L2 normalisation, mean pooling and the residual
+// helpers exist; the other ops and the model follow (issue 7).
 #pragma once
 
 #include "svilm/cuda/allocator.hpp"
@@ -13,6 +14,7 @@
 #include "svilm/ops/cuda/gelu.cuh"
 #include "svilm/ops/cuda/layer_norm.cuh"
 #include "svilm/ops/cuda/softmax.cuh"
+#include "svilm/ops/cuda/elementwise.cuh"
 #include "svilm/ops/cuda/embedding.cuh"
 #include "svilm/ops/cuda/l2_normalize.cuh"
 #endif

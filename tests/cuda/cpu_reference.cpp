@@ -5,6 +5,7 @@
 #include "svilm/ops/l2_normalize.hpp"
 #include "svilm/ops/gemm.hpp"
 #include "svilm/ops/layer_norm.hpp"
+#include "svilm/ops/pooling.hpp"
 #include "svilm/ops/softmax.hpp"
 
 namespace svilm::testing {
@@ -42,6 +43,11 @@ void cpu_l2_normalize(TensorView<float, 2> y, TensorView<float, 2> dx, TensorVie
     L2NormalizeSaved<float> saved;
     l2_normalize_forward<float>(y, saved, x);
     l2_normalize_backward<float>(dx, dy, y, saved);
+}
+
+void cpu_mean_pool(TensorView<float, 2> y, TensorView<float, 3> dx, TensorView<const float, 3> x, TensorView<const float, 2> dy) {
+    mean_pool_forward<float>(y, x);
+    mean_pool_backward<float>(dx, dy);
 }
 
 }  // namespace svilm::testing

@@ -20,6 +20,8 @@ void cpu_embedding(TensorView<float, 2> y, TensorView<float, 2> dweight, TensorV
                    TensorView<const std::int64_t, 1> ids, TensorView<const float, 2> dy);
 // y = x / max(|x|, 1e-12) per row; dx its backward from dy
 void cpu_l2_normalize(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<const float, 2> x, TensorView<const float, 2> dy);
+// y = mean over axis 1 of x (O, N, I); dx = its backward from dy (O, I)
+void cpu_mean_pool(TensorView<float, 2> y, TensorView<float, 3> dx, TensorView<const float, 3> x, TensorView<const float, 2> dy);
 // y = LN(x); dx assigned, dweight and dbias accumulated from dy (eps 1e-6)
 void cpu_layer_norm(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<float, 1> dweight, TensorView<float, 1> dbias,
                     TensorView<const float, 2> x, TensorView<const float, 1> weight, TensorView<const float, 1> bias,

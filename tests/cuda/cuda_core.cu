@@ -1,5 +1,6 @@
 // The CUDA backend against the CPU: copies, the caching pool, cuBLAS GEMM (fp32, TF32, fp64,
-// transposed operands), GELU, layer norm, softmax, embedding and L2 normalisation forward/backward, with ARCHITECTURE.md's tolerances (normalised
+// transposed operands), GELU, layer norm, softmax, embedding, L2 normalisation and mean pooling
+// forward/backward, the residual helpers, with ARCHITECTURE.md's tolerances (normalised
 // MSE: fp32 1e-7, TF32 5e-4). Where no GPU exists every test says so and passes without checking
 // anything on a device; the error path runs everywhere.
 #include <doctest/doctest.h>
@@ -227,6 +228,32 @@ TEST_CASE("cuda: L2 normalisation forward and backward equal the CPU op (a near-
     cuda_ops::l2_normalize_backward<float>(ctx, dxd, dyd, yd, saved);
     CHECK(mismatches(to_host<float, 2>(ctx, yd), y) == 0);
     CHECK(mismatches(to_host<float, 2>(ctx, dxd), dx, 1e-4f, 1e-3f) == 0);
+}
+
+TEST_CASE("cuda: mean pooling and the residual helpers equal the CPU ops") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const index_t O = 16, N = 196, I = 96;  // (B * N_t, N_s, C): the spatial mean of the temporal head
+    const Tensor<float, 3> x = random_host<float, 3>({O, N, I}, 17);
+    const Tensor<float, 2> dy = random_host<float, 2>({O, I}, 18);
+    Tensor<float, 2> y({O, I});
+    Tensor<float, 3> dx({O, N, I});
+    cpu_mean_pool(y, dx, x, dy);
+    const Tensor<float, 3, cuda> xd = to_device<float, 3>(ctx, x);
+    const Tensor<float, 2, cuda> dyd = to_device<float, 2>(ctx, dy);
+    Tensor<float, 2, cuda> yd({O, I}, uninitialized);
+    Tensor<float, 3, cuda> dxd({O, N, I}, uninitialized);
+    cuda_ops::mean_pool_forward<float>(ctx, yd, xd);
+    cuda_ops::mean_pool_backward<float>(ctx, dxd, dyd);
+    CHECK(mismatches(to_host<float, 2>(ctx, yd), y) == 0);
+    CHECK(mismatches(to_host<float, 3>(ctx, dxd), dx) == 0);
+
+    Tensor<float, 2, cuda> acc = to_device<float, 2>(ctx, dy);
+    cuda_ops::add_into<float, 2>(ctx, acc, yd, 2.0f);
+    cuda_ops::scale_forward<float, 2>(ctx, acc, acc, 0.5f);
+    Tensor<float, 2> expected(dy.shape(), uninitialized);
+    for (index_t i = 0; i < dy.size(); ++i) expected.data()[i] = 0.5f * (dy.data()[i] + 2.0f * y.data()[i]);
+    CHECK(mismatches(to_host<float, 2>(ctx, acc), expected) == 0);
 }
 
 }  // namespace
