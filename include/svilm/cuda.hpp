@@ -1,8 +1,8 @@
 // svilm/cuda.hpp: the CUDA backend, for .cu files (nvcc) and C++ files that link the
 // svilm::cuda target. Tensor<T, Rank, cuda> allocates through the caching pool; every op takes a
 // CudaContext (stream, cuBLAS handle) explicitly. Work in progress: the context, memory, copies,
-// GEMM, GELU, layer norm, softmax, embedding, L2 normalisation, mean pooling and the residual
-// helpers exist; the other ops and the model follow (issue 7).
+// GEMM, GELU, layer norm, softmax, embedding, L2 normalisation, mean pooling, the grouping
+// block's assignment and the residual helpers exist; the other ops and the model follow (issue 7).
 #pragma once
 
 #include "svilm/cuda/allocator.hpp"
@@ -16,5 +16,6 @@
 #include "svilm/ops/cuda/softmax.cuh"
 #include "svilm/ops/cuda/elementwise.cuh"
 #include "svilm/ops/cuda/embedding.cuh"
+#include "svilm/ops/cuda/gumbel_assign.cuh"
 #include "svilm/ops/cuda/l2_normalize.cuh"
 #endif

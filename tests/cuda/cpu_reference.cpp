@@ -2,6 +2,7 @@
 
 #include "svilm/ops/embedding.hpp"
 #include "svilm/ops/gelu.hpp"
+#include "svilm/ops/gumbel_assign.hpp"
 #include "svilm/ops/l2_normalize.hpp"
 #include "svilm/ops/gemm.hpp"
 #include "svilm/ops/layer_norm.hpp"
@@ -48,6 +49,16 @@ void cpu_l2_normalize(TensorView<float, 2> y, TensorView<float, 2> dx, TensorVie
 void cpu_mean_pool(TensorView<float, 2> y, TensorView<float, 3> dx, TensorView<const float, 3> x, TensorView<const float, 2> dy) {
     mean_pool_forward<float>(y, x);
     mean_pool_backward<float>(dx, dy);
+}
+
+void cpu_gumbel_assign(TensorView<float, 3> hard, TensorView<float, 3> dlogits, TensorView<float, 3> a, TensorView<float, 3> dnorm,
+                       TensorView<const float, 3> logits, TensorView<const float, 3> noise, TensorView<const float, 3> dy,
+                       TensorView<const float, 3> da, float tau) {
+    GumbelAssignSaved<float> saved;
+    gumbel_assign_forward<float>(hard, saved, logits, noise, tau);
+    gumbel_assign_backward<float>(dlogits, dy, saved, tau);
+    assign_normalize_forward<float>(a, hard);
+    assign_normalize_backward<float>(dnorm, da, hard);
 }
 
 }  // namespace svilm::testing

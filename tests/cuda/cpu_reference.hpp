@@ -22,6 +22,11 @@ void cpu_embedding(TensorView<float, 2> y, TensorView<float, 2> dweight, TensorV
 void cpu_l2_normalize(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<const float, 2> x, TensorView<const float, 2> dy);
 // y = mean over axis 1 of x (O, N, I); dx = its backward from dy (O, I)
 void cpu_mean_pool(TensorView<float, 2> y, TensorView<float, 3> dx, TensorView<const float, 3> x, TensorView<const float, 2> dy);
+// The straight-through assignment: hard one-hot from softmax_M((logits + noise) / tau), dlogits
+// from dy; a = normalize(hard) and dnorm its backward from da.
+void cpu_gumbel_assign(TensorView<float, 3> hard, TensorView<float, 3> dlogits, TensorView<float, 3> a, TensorView<float, 3> dnorm,
+                       TensorView<const float, 3> logits, TensorView<const float, 3> noise, TensorView<const float, 3> dy,
+                       TensorView<const float, 3> da, float tau);
 // y = LN(x); dx assigned, dweight and dbias accumulated from dy (eps 1e-6)
 void cpu_layer_norm(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<float, 1> dweight, TensorView<float, 1> dbias,
                     TensorView<const float, 2> x, TensorView<const float, 1> weight, TensorView<const float, 1> bias,

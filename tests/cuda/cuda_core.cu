@@ -1,6 +1,6 @@
 // The CUDA backend against the CPU: copies, the caching pool, cuBLAS GEMM (fp32, TF32, fp64,
 // transposed operands), GELU, layer norm, softmax, embedding, L2 normalisation and mean pooling
-// forward/backward, the residual helpers, with ARCHITECTURE.md's tolerances (normalised
+// forward/backward, the straight-through assignment, the residual helpers, with ARCHITECTURE.md's tolerances (normalised
 // MSE: fp32 1e-7, TF32 5e-4). Where no GPU exists every test says so and passes without checking
 // anything on a device; the error path runs everywhere.
 #include <doctest/doctest.h>
@@ -254,6 +254,32 @@ TEST_CASE("cuda: mean pooling and the residual helpers equal the CPU ops") {
     Tensor<float, 2> expected(dy.shape(), uninitialized);
     for (index_t i = 0; i < dy.size(); ++i) expected.data()[i] = 0.5f * (dy.data()[i] + 2.0f * y.data()[i]);
     CHECK(mismatches(to_host<float, 2>(ctx, acc), expected) == 0);
+}
+
+TEST_CASE("cuda: the straight-through Gumbel assignment and its normalisation equal the CPU ops") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const index_t B = 2, M = 32, L = 1568;  // base: 32 groups over 1568 video tokens
+    const Tensor<float, 3> logits = random_host<float, 3>({B, M, L}, 19), dy = random_host<float, 3>({B, M, L}, 20),
+                           da = random_host<float, 3>({B, M, L}, 21);
+    Tensor<float, 3> noise({B, M, L});
+    Generator(22).gumbel<float, 3>(noise);
+    const float tau = 0.7f;
+    Tensor<float, 3> hard({B, M, L}), dlogits({B, M, L}), a({B, M, L}), dnorm({B, M, L});
+    cpu_gumbel_assign(hard, dlogits, a, dnorm, logits, noise, dy, da, tau);
+    const Tensor<float, 3, cuda> ld = to_device<float, 3>(ctx, logits), nd = to_device<float, 3>(ctx, noise),
+                                 dyd = to_device<float, 3>(ctx, dy), dad = to_device<float, 3>(ctx, da);
+    Tensor<float, 3, cuda> hd({B, M, L}, uninitialized), dld({B, M, L}, uninitialized), ad({B, M, L}, uninitialized),
+        dnd({B, M, L}, uninitialized);
+    cuda_ops::GumbelAssignSaved<float> saved;
+    cuda_ops::gumbel_assign_forward<float>(ctx, hd, saved, ld, nd, tau);
+    cuda_ops::gumbel_assign_backward<float>(ctx, dld, dyd, saved, tau);
+    cuda_ops::assign_normalize_forward<float>(ctx, ad, hd);
+    cuda_ops::assign_normalize_backward<float>(ctx, dnd, dad, hd);
+    CHECK(mismatches(to_host<float, 3>(ctx, hd), hard, 0.0f, 0.0f) == 0);  // the same argmax everywhere
+    CHECK(mismatches(to_host<float, 3>(ctx, dld), dlogits) == 0);
+    CHECK(mismatches(to_host<float, 3>(ctx, ad), a) == 0);
+    CHECK(mismatches(to_host<float, 3>(ctx, dnd), dnorm) == 0);
 }
 
 }  // namespace
