@@ -2,7 +2,7 @@
 // svilm::cuda target. Tensor<T, Rank, cuda> allocates through the caching pool; every op takes a
 // CudaContext (stream, cuBLAS handle) explicitly. Work in progress: the context, memory, copies,
 // GEMM, GELU, layer norm, softmax, embedding, L2 normalisation, mean pooling, the grouping
-// block's assignment and the residual helpers exist; the other ops and the model follow (issue 7).
+// block's assignment, cross-entropy and the residual helpers exist; the other ops and the model follow (issue 7).
 #pragma once
 
 #include "svilm/cuda/allocator.hpp"
@@ -14,6 +14,7 @@
 #include "svilm/ops/cuda/gelu.cuh"
 #include "svilm/ops/cuda/layer_norm.cuh"
 #include "svilm/ops/cuda/softmax.cuh"
+#include "svilm/ops/cuda/cross_entropy.cuh"
 #include "svilm/ops/cuda/elementwise.cuh"
 #include "svilm/ops/cuda/embedding.cuh"
 #include "svilm/ops/cuda/gumbel_assign.cuh"

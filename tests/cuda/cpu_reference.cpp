@@ -1,5 +1,6 @@
 #include "cuda/cpu_reference.hpp"
 
+#include "svilm/ops/cross_entropy.hpp"
 #include "svilm/ops/embedding.hpp"
 #include "svilm/ops/gelu.hpp"
 #include "svilm/ops/gumbel_assign.hpp"
@@ -59,6 +60,14 @@ void cpu_gumbel_assign(TensorView<float, 3> hard, TensorView<float, 3> dlogits, 
     gumbel_assign_backward<float>(dlogits, dy, saved, tau);
     assign_normalize_forward<float>(a, hard);
     assign_normalize_backward<float>(dnorm, da, hard);
+}
+
+float cpu_cross_entropy(TensorView<float, 2> dlogits, TensorView<const float, 2> logits, TensorView<const std::int64_t, 1> targets,
+                        float dloss) {
+    CrossEntropySaved<float> saved;
+    const float loss = cross_entropy_forward<float>(saved, logits, targets);
+    cross_entropy_backward<float>(dlogits, dloss, saved, logits, targets);
+    return loss;
 }
 
 }  // namespace svilm::testing

@@ -27,6 +27,9 @@ void cpu_mean_pool(TensorView<float, 2> y, TensorView<float, 3> dx, TensorView<c
 void cpu_gumbel_assign(TensorView<float, 3> hard, TensorView<float, 3> dlogits, TensorView<float, 3> a, TensorView<float, 3> dnorm,
                        TensorView<const float, 3> logits, TensorView<const float, 3> noise, TensorView<const float, 3> dy,
                        TensorView<const float, 3> da, float tau);
+// returns the mean cross-entropy; dlogits its gradient for dloss
+float cpu_cross_entropy(TensorView<float, 2> dlogits, TensorView<const float, 2> logits, TensorView<const std::int64_t, 1> targets,
+                        float dloss);
 // y = LN(x); dx assigned, dweight and dbias accumulated from dy (eps 1e-6)
 void cpu_layer_norm(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<float, 1> dweight, TensorView<float, 1> dbias,
                     TensorView<const float, 2> x, TensorView<const float, 1> weight, TensorView<const float, 1> bias,

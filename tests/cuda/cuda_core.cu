@@ -1,6 +1,6 @@
 // The CUDA backend against the CPU: copies, the caching pool, cuBLAS GEMM (fp32, TF32, fp64,
 // transposed operands), GELU, layer norm, softmax, embedding, L2 normalisation and mean pooling
-// forward/backward, the straight-through assignment, the residual helpers, with ARCHITECTURE.md's tolerances (normalised
+// forward/backward, the straight-through assignment, cross-entropy, the residual helpers, with ARCHITECTURE.md's tolerances (normalised
 // MSE: fp32 1e-7, TF32 5e-4). Where no GPU exists every test says so and passes without checking
 // anything on a device; the error path runs everywhere.
 #include <doctest/doctest.h>
@@ -280,6 +280,28 @@ TEST_CASE("cuda: the straight-through Gumbel assignment and its normalisation eq
     CHECK(mismatches(to_host<float, 3>(ctx, dld), dlogits) == 0);
     CHECK(mismatches(to_host<float, 3>(ctx, ad), a) == 0);
     CHECK(mismatches(to_host<float, 3>(ctx, dnd), dnorm) == 0);
+}
+
+TEST_CASE("cuda: cross-entropy forward and backward equal the CPU op; a bad target is named") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const index_t R = 64, K = 64;  // a contrastive batch: 64 clips against 64 captions
+    Tensor<float, 2> logits = random_host<float, 2>({R, K}, 23);
+    for (index_t i = 0; i < logits.size(); ++i) logits.data()[i] *= 14.0f;  // the initial logit scale
+    Tensor<std::int64_t, 1> targets({R});
+    for (index_t r = 0; r < R; ++r) targets(r) = r;
+    Tensor<float, 2> dlogits({R, K});
+    const float loss = cpu_cross_entropy(dlogits, logits, targets, 0.5f);
+    const Tensor<float, 2, cuda> ld = to_device<float, 2>(ctx, logits);
+    Tensor<float, 2, cuda> dld({R, K}, uninitialized);
+    cuda_ops::CrossEntropySaved<float> saved;
+    const float gpu_loss = cuda_ops::cross_entropy_forward<float>(ctx, saved, ld, targets);
+    cuda_ops::cross_entropy_backward<float>(ctx, dld, 0.5f, saved, ld);
+    CHECK(std::abs(gpu_loss - loss) <= 1e-5f + 1e-4f * std::abs(loss));
+    CHECK(mismatches(to_host<float, 2>(ctx, dld), dlogits) == 0);
+    targets(7) = K;
+    CHECK_THROWS_WITH_AS(cuda_ops::cross_entropy_forward<float>(ctx, saved, ld, targets), doctest::Contains("target 64 of row 7"),
+                         ValueError);
 }
 
 }  // namespace
