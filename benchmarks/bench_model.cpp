@@ -167,6 +167,8 @@ int main(int argc, char** argv) {
     if (const char* threads = std::getenv("SVILM_NUM_THREADS")) set_num_threads(std::atoi(threads));
     benchmark::AddCustomContext("threads", std::to_string(num_threads()));
     benchmark::AddCustomContext("gemm", gemm_backend_description());
+    // the presets as JSON: benchmarks/compare_model.py builds the PyTorch model from these
+    for (const char* name : {"tiny", "small", "base"}) benchmark::AddCustomContext(std::string("config.") + name, to_json(preset(name)).dump());
     benchmark::Initialize(&argc, argv);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

@@ -6,7 +6,8 @@ process (getrusage ru_maxrss) belongs to that case alone:
 
   ours:  svilm_bench_model --benchmark_filter=^CASE$ (Google Benchmark, median of --repetitions)
   torch: this script with --torch-case CASE, timing tests/reference/svilm_ref.py's model on the
-         same config, input shapes and thread count (median of --repetitions after a warm-up)
+         same config (the presets svilm_bench_model reports in its context), input shapes and
+         thread count (median of --repetitions after a warm-up)
 
 Cases (names are the Google Benchmark names):
   BM_VideoEncoderForward/preset:P/frames:F  video encoder + video_proj + L2, inference (no
@@ -33,22 +34,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-PRESETS = {
-    "tiny": {"video": {"image_size": 64, "width": 96, "depth": 4, "heads": 3, "mlp_hidden": 384,
-                       "num_group_tokens": 8, "grouping_after": [2, 3, 4]},
-             "text": {"width": 96, "depth": 2, "heads": 3, "mlp_hidden": 384}, "embed_dim": 64},
-    "small": {"video": {"width": 384, "heads": 6, "mlp_hidden": 1536, "num_group_tokens": 16},
-              "text": {"width": 384, "depth": 6, "heads": 6, "mlp_hidden": 1536}},
-    "base": {"video": {"frames": 32}},
-}
-BASE = {
-    "video": {"image_size": 224, "patch_size": 16, "frames": 8, "tubelet": 2, "width": 768,
-              "depth": 12, "heads": 12, "mlp_hidden": 3072, "num_group_tokens": 32,
-              "grouping_after": [6, 9, 12], "layer_norm_eps": 1e-6},
-    "text": {"vocab_size": 30522, "max_length": 32, "width": 768, "depth": 12, "heads": 12,
-             "mlp_hidden": 3072, "layer_norm_eps": 1e-12},
-    "embed_dim": 256, "num_nouns": 2, "tau_temporal": 0.1, "tau_assign": 0.1, "gumbel_tau": 1.0,
-}
 PRESET_INDEX = ["tiny", "small", "base"]
 
 CASES = [
@@ -65,24 +50,13 @@ CASES = [
 ]
 
 
-def preset_config(name):
-    """svilm's preset (include/svilm/model/config.hpp) as the reference's config dict."""
-    cfg = json.loads(json.dumps(BASE))
-    for part, values in PRESETS[name].items():
-        if isinstance(values, dict):
-            cfg[part].update(values)
-        else:
-            cfg[part] = values
-    return cfg
-
-
 def parse_case(case):
     parts = dict(p.split(":") for p in case.split("/")[1:])
     return case.split("/")[0], {k: int(v) for k, v in parts.items()}
 
 
 # --------------------------------------------------------------------------- PyTorch side
-def torch_case(case, repetitions):
+def torch_case(case, repetitions, presets):
     import resource
     import torch
     sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
@@ -90,10 +64,11 @@ def torch_case(case, repetitions):
 
     torch.manual_seed(0)
     name, args = parse_case(case)
+    # svilm's presets as its benchmark reported them: one definition, in C++
     if name == "BM_TrainStepTiny":
-        cfg = preset_config("tiny")
+        cfg = presets["tiny"]
     else:
-        cfg = preset_config(PRESET_INDEX[args["preset"]])
+        cfg = presets[PRESET_INDEX[args["preset"]]]
         if "frames" in args:
             cfg["video"]["image_size"], cfg["video"]["frames"] = 224, args["frames"]
     model = svilm_ref.build_model(cfg)
@@ -165,13 +140,13 @@ def torch_case(case, repetitions):
 
 
 # --------------------------------------------------------------------------- driver
-def run_torch(case, args, coretype=None):
+def run_torch(case, args, presets, coretype=None):
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(args.threads),
                OPENBLAS_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     if coretype:
         env["OPENBLAS_CORETYPE"] = coretype
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-case", case,
-                          "--repetitions", str(args.repetitions)],
+                          "--repetitions", str(args.repetitions), "--torch-presets", json.dumps(presets)],
                          env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -204,9 +179,10 @@ def main():
     ap.add_argument("--torch-coretype", default="",
                     help="also time PyTorch with OPENBLAS_CORETYPE set to this (e.g. SkylakeX)")
     ap.add_argument("--torch-case", help=argparse.SUPPRESS)
+    ap.add_argument("--torch-presets", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.torch_case:
-        torch_case(args.torch_case, args.repetitions)
+        torch_case(args.torch_case, args.repetitions, json.loads(args.torch_presets))
         return
     if not args.ours:
         ap.error("--ours is required")
@@ -219,10 +195,11 @@ def main():
             continue
         rows += 1
         ours = run_ours(case, args)
-        ref = run_torch(case, args)
+        presets = {n: json.loads(ours["context"]["config." + n]) for n in PRESET_INDEX}
+        ref = run_torch(case, args, presets)
         cells = "%.1f ms | %.2fx" % (ref["seconds"] * 1e3, ref["seconds"] / ours["seconds"])
         if extra:
-            tuned = run_torch(case, args, args.torch_coretype)
+            tuned = run_torch(case, args, presets, args.torch_coretype)
             cells += " | %.1f ms | %.2fx" % (tuned["seconds"] * 1e3, tuned["seconds"] / ours["seconds"])
         print("| `%s` | %.1f ms | %s | %.0f | %.0f / %.0f MiB |" % (
             case, ours["seconds"] * 1e3, cells, ours["gflops"] or 0, ours["peak_mib"] or 0, ref["peak_mib"]),

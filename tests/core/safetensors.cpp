@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "support/temp_dir.hpp"
 #include "svilm/core.hpp"
 #include "svilm/io.hpp"
 
@@ -15,13 +16,7 @@ namespace svilm {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-    fs::path path = fs::temp_directory_path() / ("svilm_test_" + std::to_string(::getpid()) + "_" +
-                                                 std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    TempDir() { fs::create_directories(path); }
-    ~TempDir() { fs::remove_all(path); }
-};
+using testing::TempDir;
 
 std::string read_bytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

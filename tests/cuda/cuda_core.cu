@@ -7,8 +7,10 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "cuda/cpu_reference.hpp"
+#include "support/compare.hpp"
 #include "svilm/core/rng.hpp"
 #include "svilm/cuda.hpp"
 
@@ -38,6 +40,13 @@ double normalised_mse(const Tensor<T, 2>& a, const Tensor<T, 2>& b) {
         den += double(b.data()[i]) * double(b.data()[i]);
     }
     return den > 0 ? num / den : num;
+}
+
+// Elements of gpu outside the numerics policy's tolerance of cpu; the first ones are printed.
+template <int Rank>
+int mismatches(const char* what, const Tensor<float, Rank>& gpu, const Tensor<float, Rank>& cpu, Tolerance tol = fp32_tolerance) {
+    const std::vector<index_t> shape(cpu.shape().begin(), cpu.shape().end());
+    return compare_buffers(what, shape, gpu.data(), cpu.data(), cpu.size(), tol);
 }
 
 TEST_CASE("cuda: a failing call names itself, the file and the line") {
@@ -127,21 +136,8 @@ TEST_CASE("cuda: GELU forward and backward equal the CPU op") {
     cuda_ops::gelu_forward<float>(ctx, yd, xd);
     cuda_ops::gelu_backward<float>(ctx, dxd, dyd, xd);
     const Tensor<float, 1> y_gpu = to_host<float, 1>(ctx, yd), dx_gpu = to_host<float, 1>(ctx, dxd);
-    index_t mismatches = 0;
-    for (index_t i = 0; i < n; ++i) {
-        mismatches += !(std::abs(y_gpu(i) - y(i)) <= 1e-6f + 1e-5f * std::abs(y(i)));
-        mismatches += !(std::abs(dx_gpu(i) - dx(i)) <= 1e-6f + 1e-5f * std::abs(dx(i)));
-    }
-    CHECK(mismatches == 0);
-}
-
-// Elements outside atol + rtol |cpu| (the numerics policy's fp32 defaults).
-template <int Rank>
-index_t mismatches(const Tensor<float, Rank>& gpu, const Tensor<float, Rank>& cpu, float atol = 1e-5f, float rtol = 1e-4f) {
-    index_t bad = 0;
-    for (index_t i = 0; i < cpu.size(); ++i)
-        bad += !(std::abs(gpu.data()[i] - cpu.data()[i]) <= atol + rtol * std::abs(cpu.data()[i]));
-    return bad;
+    CHECK(mismatches("gelu y", y_gpu, y, Tolerance{1e-6, 1e-5}) == 0);
+    CHECK(mismatches("gelu dx", dx_gpu, dx, Tolerance{1e-6, 1e-5}) == 0);
 }
 
 TEST_CASE("cuda: layer norm forward and backward equal the CPU op (rows of 768 and of 37)") {
@@ -164,11 +160,11 @@ TEST_CASE("cuda: layer norm forward and backward equal the CPU op (rows of 768 a
         cuda_ops::layer_norm_forward<float>(ctx, yd, saved, xd, wd, bd, 1e-6f);
         cuda_ops::layer_norm_backward<float>(ctx, dxd, dwd, dbd, dyd, saved, xd, wd);
         INFO("cols " << cols);
-        CHECK(mismatches(to_host<float, 2>(ctx, yd), y) == 0);
-        CHECK(mismatches(to_host<float, 2>(ctx, dxd), dx) == 0);
+        CHECK(mismatches("y", to_host<float, 2>(ctx, yd), y) == 0);
+        CHECK(mismatches("dx", to_host<float, 2>(ctx, dxd), dx) == 0);
         // sums over 1571 rows in another order: the GEMM-heavy tolerance; accumulated onto 0.5 as on the CPU
-        CHECK(mismatches(to_host<float, 1>(ctx, dwd), dw, 1e-4f, 1e-3f) == 0);
-        CHECK(mismatches(to_host<float, 1>(ctx, dbd), db, 1e-4f, 1e-3f) == 0);
+        CHECK(mismatches("dw", to_host<float, 1>(ctx, dwd), dw, gemm_tolerance) == 0);
+        CHECK(mismatches("db", to_host<float, 1>(ctx, dbd), db, gemm_tolerance) == 0);
     }
 }
 
@@ -187,8 +183,8 @@ TEST_CASE("cuda: softmax with a key mask, forward and backward, equals the CPU o
     Tensor<float, 3, cuda> yd({B, R, N}, uninitialized), dxd({B, R, N}, uninitialized);
     cuda_ops::softmax_forward<float>(ctx, yd, xd, maskd);
     cuda_ops::softmax_backward<float>(ctx, dxd, dyd, yd);
-    CHECK(mismatches(to_host<float, 3>(ctx, yd), y) == 0);
-    CHECK(mismatches(to_host<float, 3>(ctx, dxd), dx) == 0);
+    CHECK(mismatches("y", to_host<float, 3>(ctx, yd), y) == 0);
+    CHECK(mismatches("dx", to_host<float, 3>(ctx, dxd), dx) == 0);
 }
 
 TEST_CASE("cuda: embedding lookup and its deterministic scatter equal the CPU op; a bad id is named") {
@@ -206,8 +202,8 @@ TEST_CASE("cuda: embedding lookup and its deterministic scatter equal the CPU op
     Tensor<float, 2, cuda> yd({R, C}, uninitialized), dwd = to_device<float, 2>(ctx, half);
     cuda_ops::embedding_forward<float>(ctx, yd, wd, idd);
     cuda_ops::embedding_backward<float>(ctx, dwd, dyd, idd);
-    CHECK(mismatches(to_host<float, 2>(ctx, yd), y) == 0);
-    CHECK(mismatches(to_host<float, 2>(ctx, dwd), dweight) == 0);
+    CHECK(mismatches("y", to_host<float, 2>(ctx, yd), y) == 0);
+    CHECK(mismatches("dweight", to_host<float, 2>(ctx, dwd), dweight) == 0);
     ids(3) = V;
     CHECK_THROWS_WITH_AS(cuda_ops::device_ids(ctx, "test", ids, V), doctest::Contains("id 50 at position 3"), ValueError);
 }
@@ -226,8 +222,8 @@ TEST_CASE("cuda: L2 normalisation forward and backward equal the CPU op (a near-
     cuda_ops::L2NormalizeSaved<float> saved;
     cuda_ops::l2_normalize_forward<float>(ctx, yd, saved, xd);
     cuda_ops::l2_normalize_backward<float>(ctx, dxd, dyd, yd, saved);
-    CHECK(mismatches(to_host<float, 2>(ctx, yd), y) == 0);
-    CHECK(mismatches(to_host<float, 2>(ctx, dxd), dx, 1e-4f, 1e-3f) == 0);
+    CHECK(mismatches("y", to_host<float, 2>(ctx, yd), y) == 0);
+    CHECK(mismatches("dx", to_host<float, 2>(ctx, dxd), dx, gemm_tolerance) == 0);
 }
 
 TEST_CASE("cuda: mean pooling and the residual helpers equal the CPU ops") {
@@ -245,15 +241,15 @@ TEST_CASE("cuda: mean pooling and the residual helpers equal the CPU ops") {
     Tensor<float, 3, cuda> dxd({O, N, I}, uninitialized);
     cuda_ops::mean_pool_forward<float>(ctx, yd, xd);
     cuda_ops::mean_pool_backward<float>(ctx, dxd, dyd);
-    CHECK(mismatches(to_host<float, 2>(ctx, yd), y) == 0);
-    CHECK(mismatches(to_host<float, 3>(ctx, dxd), dx) == 0);
+    CHECK(mismatches("y", to_host<float, 2>(ctx, yd), y) == 0);
+    CHECK(mismatches("dx", to_host<float, 3>(ctx, dxd), dx) == 0);
 
     Tensor<float, 2, cuda> acc = to_device<float, 2>(ctx, dy);
     cuda_ops::add_into<float, 2>(ctx, acc, yd, 2.0f);
     cuda_ops::scale_forward<float, 2>(ctx, acc, acc, 0.5f);
     Tensor<float, 2> expected(dy.shape(), uninitialized);
     for (index_t i = 0; i < dy.size(); ++i) expected.data()[i] = 0.5f * (dy.data()[i] + 2.0f * y.data()[i]);
-    CHECK(mismatches(to_host<float, 2>(ctx, acc), expected) == 0);
+    CHECK(mismatches("expected", to_host<float, 2>(ctx, acc), expected) == 0);
 }
 
 TEST_CASE("cuda: the straight-through Gumbel assignment and its normalisation equal the CPU ops") {
@@ -276,10 +272,10 @@ TEST_CASE("cuda: the straight-through Gumbel assignment and its normalisation eq
     cuda_ops::gumbel_assign_backward<float>(ctx, dld, dyd, saved, tau);
     cuda_ops::assign_normalize_forward<float>(ctx, ad, hd);
     cuda_ops::assign_normalize_backward<float>(ctx, dnd, dad, hd);
-    CHECK(mismatches(to_host<float, 3>(ctx, hd), hard, 0.0f, 0.0f) == 0);  // the same argmax everywhere
-    CHECK(mismatches(to_host<float, 3>(ctx, dld), dlogits) == 0);
-    CHECK(mismatches(to_host<float, 3>(ctx, ad), a) == 0);
-    CHECK(mismatches(to_host<float, 3>(ctx, dnd), dnorm) == 0);
+    CHECK(mismatches("hard", to_host<float, 3>(ctx, hd), hard, Tolerance{0, 0}) == 0);  // the same argmax everywhere
+    CHECK(mismatches("dlogits", to_host<float, 3>(ctx, dld), dlogits) == 0);
+    CHECK(mismatches("a", to_host<float, 3>(ctx, ad), a) == 0);
+    CHECK(mismatches("dnorm", to_host<float, 3>(ctx, dnd), dnorm) == 0);
 }
 
 TEST_CASE("cuda: cross-entropy forward and backward equal the CPU op; a bad target is named") {
@@ -298,7 +294,7 @@ TEST_CASE("cuda: cross-entropy forward and backward equal the CPU op; a bad targ
     const float gpu_loss = cuda_ops::cross_entropy_forward<float>(ctx, saved, ld, targets);
     cuda_ops::cross_entropy_backward<float>(ctx, dld, 0.5f, saved, ld);
     CHECK(std::abs(gpu_loss - loss) <= 1e-5f + 1e-4f * std::abs(loss));
-    CHECK(mismatches(to_host<float, 2>(ctx, dld), dlogits) == 0);
+    CHECK(mismatches("dlogits", to_host<float, 2>(ctx, dld), dlogits) == 0);
     targets(7) = K;
     CHECK_THROWS_WITH_AS(cuda_ops::cross_entropy_forward<float>(ctx, saved, ld, targets), doctest::Contains("target 64 of row 7"),
                          ValueError);

@@ -11,9 +11,8 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include "support/compare.hpp"
+#include "support/temp_dir.hpp"
 #include "svilm/io/pretrained.hpp"
 #include "svilm/model.hpp"
 
@@ -21,19 +20,6 @@ namespace svilm::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() / ("svilm-weights-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    static int& counter() {
-        static int n = 0;
-        return n;
-    }
-};
 
 template <class T>
 bool same_bits(TensorView<const T, 1> a, TensorView<const T, 1> b) {

@@ -9,8 +9,7 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
+#include "support/temp_dir.hpp"
 #include "svilm/text/tokenizer.hpp"
 #include "svilm/train/trainer.hpp"
 
@@ -75,16 +74,6 @@ train::TrainerOptions options(const fs::path& dir) {
     o.show_progress = false;
     return o;
 }
-
-struct TempDir {
-    fs::path path = fs::temp_directory_path() / ("svilm-train-" + std::to_string(::getpid()) + "-" + std::to_string(++count()));
-    TempDir() { fs::create_directories(path); }
-    ~TempDir() { fs::remove_all(path); }
-    static int& count() {
-        static int n = 0;
-        return n;
-    }
-};
 
 bool same_values(const SVilm<float>& a, const SVilm<float>& b) {
     const auto x = a.parameters().values(), y = b.parameters().values();

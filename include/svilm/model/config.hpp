@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <concepts>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -138,22 +139,54 @@ inline SVilmConfig preset(const std::string& name) {
     throw ValueError("unknown preset '" + name + "' (tiny, small, base)");
 }
 
+// Every field of a config section with its JSON name: the one list that to_json and
+// config_from_json both walk. V is the section, const or not; field(name, member).
+template <class V, class F>
+    requires std::same_as<std::remove_const_t<V>, VideoConfig>
+void visit_fields(V& v, F&& field) {
+    field("image_size", v.image_size);
+    field("patch_size", v.patch_size);
+    field("frames", v.frames);
+    field("tubelet", v.tubelet);
+    field("width", v.width);
+    field("depth", v.depth);
+    field("heads", v.heads);
+    field("mlp_hidden", v.mlp_hidden);
+    field("num_group_tokens", v.num_group_tokens);
+    field("grouping_after", v.grouping_after);
+    field("layer_norm_eps", v.layer_norm_eps);
+    field("hard_assignment", v.hard_assignment);
+}
+template <class V, class F>
+    requires std::same_as<std::remove_const_t<V>, TextConfig>
+void visit_fields(V& t, F&& field) {
+    field("vocab_size", t.vocab_size);
+    field("max_length", t.max_length);
+    field("width", t.width);
+    field("depth", t.depth);
+    field("heads", t.heads);
+    field("mlp_hidden", t.mlp_hidden);
+    field("layer_norm_eps", t.layer_norm_eps);
+}
+// The top level's own fields (its sections are `video` and `text`).
+template <class V, class F>
+    requires std::same_as<std::remove_const_t<V>, SVilmConfig>
+void visit_fields(V& c, F&& field) {
+    field("embed_dim", c.embed_dim);
+    field("num_nouns", c.num_nouns);
+    field("tau_temporal", c.tau_temporal);
+    field("tau_assign", c.tau_assign);
+    field("gumbel_tau", c.gumbel_tau);
+}
+
 inline nlohmann::json to_json(const SVilmConfig& c) {
-    const VideoConfig& v = c.video;
-    const TextConfig& t = c.text;
-    return {{"video",
-             {{"image_size", v.image_size}, {"patch_size", v.patch_size}, {"frames", v.frames}, {"tubelet", v.tubelet},
-              {"width", v.width}, {"depth", v.depth}, {"heads", v.heads}, {"mlp_hidden", v.mlp_hidden},
-              {"num_group_tokens", v.num_group_tokens}, {"grouping_after", v.grouping_after},
-              {"layer_norm_eps", v.layer_norm_eps}, {"hard_assignment", v.hard_assignment}}},
-            {"text",
-             {{"vocab_size", t.vocab_size}, {"max_length", t.max_length}, {"width", t.width}, {"depth", t.depth},
-              {"heads", t.heads}, {"mlp_hidden", t.mlp_hidden}, {"layer_norm_eps", t.layer_norm_eps}}},
-            {"embed_dim", c.embed_dim},
-            {"num_nouns", c.num_nouns},
-            {"tau_temporal", c.tau_temporal},
-            {"tau_assign", c.tau_assign},
-            {"gumbel_tau", c.gumbel_tau}};
+    nlohmann::json out = nlohmann::json::object(), video = nlohmann::json::object(), text = nlohmann::json::object();
+    visit_fields(c, [&](const char* name, const auto& value) { out[name] = value; });
+    visit_fields(c.video, [&](const char* name, const auto& value) { video[name] = value; });
+    visit_fields(c.text, [&](const char* name, const auto& value) { text[name] = value; });
+    out["video"] = std::move(video);
+    out["text"] = std::move(text);
+    return out;
 }
 
 // Reads the JSON form. A missing key keeps SVilmConfig's default (ViT-B/16 and BERT-base sizes,
@@ -162,11 +195,11 @@ inline nlohmann::json to_json(const SVilmConfig& c) {
 inline SVilmConfig config_from_json(const nlohmann::json& j) {
     SVilmConfig c;
     auto fail = [](const std::string& what) -> void { throw FormatError("model config: " + what); };
-    auto read_section = [&](const nlohmann::json& obj, const std::string& path, auto&& fields) {
+    auto read_section = [&](const nlohmann::json& obj, const std::string& path, auto& section) {
         if (!obj.is_object()) fail("'" + (path.empty() ? std::string("(root)") : path) + "' must be an object");
         for (const auto& [key, value] : obj.items()) {
             bool known = false;
-            fields([&](const char* name, auto& field) {
+            visit_fields(section, [&](const char* name, auto& field) {
                 if (key != name) return;
                 known = true;
                 using F = std::remove_reference_t<decltype(field)>;
@@ -188,40 +221,9 @@ inline SVilmConfig config_from_json(const nlohmann::json& j) {
                 fail("unknown key '" + path + (path.empty() ? "" : ".") + key + "'");
         }
     };
-    read_section(j, "", [&](auto&& field) {
-        field("embed_dim", c.embed_dim);
-        field("num_nouns", c.num_nouns);
-        field("tau_temporal", c.tau_temporal);
-        field("tau_assign", c.tau_assign);
-        field("gumbel_tau", c.gumbel_tau);
-    });
-    if (j.contains("video"))
-        read_section(j.at("video"), "video", [&](auto&& field) {
-            VideoConfig& v = c.video;
-            field("image_size", v.image_size);
-            field("patch_size", v.patch_size);
-            field("frames", v.frames);
-            field("tubelet", v.tubelet);
-            field("width", v.width);
-            field("depth", v.depth);
-            field("heads", v.heads);
-            field("mlp_hidden", v.mlp_hidden);
-            field("num_group_tokens", v.num_group_tokens);
-            field("grouping_after", v.grouping_after);
-            field("layer_norm_eps", v.layer_norm_eps);
-            field("hard_assignment", v.hard_assignment);
-        });
-    if (j.contains("text"))
-        read_section(j.at("text"), "text", [&](auto&& field) {
-            TextConfig& t = c.text;
-            field("vocab_size", t.vocab_size);
-            field("max_length", t.max_length);
-            field("width", t.width);
-            field("depth", t.depth);
-            field("heads", t.heads);
-            field("mlp_hidden", t.mlp_hidden);
-            field("layer_norm_eps", t.layer_norm_eps);
-        });
+    read_section(j, "", c);
+    if (j.contains("video")) read_section(j.at("video"), "video", c.video);
+    if (j.contains("text")) read_section(j.at("text"), "text", c.text);
     c.validate();
     return c;
 }

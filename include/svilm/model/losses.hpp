@@ -15,6 +15,7 @@
 
 #include "svilm/core/tensor.hpp"
 #include "svilm/ops/cross_entropy.hpp"
+#include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/ops/gemm.hpp"
 
 namespace svilm {
@@ -41,9 +42,7 @@ void cosine_grad_into(T* grad_a, T scale, const T* a, const T* b, index_t n, T c
 
 template <class T>
 T norm_of(const T* a, index_t n) {
-    T s = 0;
-    for (index_t i = 0; i < n; ++i) s += a[i] * a[i];
-    return std::sqrt(s);
+    return std::sqrt(dot(a, a, n));
 }
 
 }  // namespace detail

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "svilm/model/svilm_model.hpp"
+#include "svilm/ops/elementwise.hpp"
 #include "svilm/optim/adamw.hpp"
 #include "svilm/optim/schedule.hpp"
 #include "svilm/text/nouns.hpp"
@@ -105,11 +106,8 @@ public:
             r.losses.total += l.total / double(options_.micro_batches);
             r.clips += options_.batch_size;
         }
-        if (options_.micro_batches > 1) {
-            const auto g = store.grads();
-            const float inv = 1.0f / float(options_.micro_batches);
-            for (index_t i = 0; i < g.size(); ++i) g(i) *= inv;
-        }
+        if (options_.micro_batches > 1)
+            scale_forward<float, 1>(store.grads(), store.grads(), 1.0f / float(options_.micro_batches));
         r.grad_norm = options_.clip_norm > 0 ? optim::clip_grad_norm(store, options_.clip_norm)
                                              : optim::clip_grad_norm(store, INFINITY);
         if (!std::isfinite(r.grad_norm))
