@@ -11,6 +11,7 @@
 #include "svilm/cuda/copy.hpp"
 #include "svilm/ops/cuda/gemm.hpp"
 #if defined(__CUDACC__)
+#include "svilm/ops/cuda/attention.cuh"
 #include "svilm/ops/cuda/gelu.cuh"
 #include "svilm/ops/cuda/layer_norm.cuh"
 #include "svilm/ops/cuda/softmax.cuh"

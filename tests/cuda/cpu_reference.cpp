@@ -1,5 +1,6 @@
 #include "cuda/cpu_reference.hpp"
 
+#include "svilm/ops/attention.hpp"
 #include "svilm/ops/cross_entropy.hpp"
 #include "svilm/ops/embedding.hpp"
 #include "svilm/ops/gelu.hpp"
@@ -68,6 +69,14 @@ float cpu_cross_entropy(TensorView<float, 2> dlogits, TensorView<const float, 2>
     const float loss = cross_entropy_forward<float>(saved, logits, targets);
     cross_entropy_backward<float>(dlogits, dloss, saved, logits, targets);
     return loss;
+}
+
+void cpu_attention(TensorView<float, 3> out, TensorView<float, 3> dq, TensorView<float, 3> dk, TensorView<float, 3> dv,
+                   TensorView<const float, 3> q, TensorView<const float, 3> k, TensorView<const float, 3> v,
+                   TensorView<const std::uint8_t, 2> key_mask, TensorView<const float, 3> dout, index_t heads) {
+    AttentionSaved<float> saved;
+    attention_forward<float>(out, saved, q, k, v, key_mask, heads);
+    attention_backward<float>(dq, dk, dv, dout, saved, q, k, v, out, key_mask, heads);
 }
 
 }  // namespace svilm::testing

@@ -34,5 +34,10 @@ float cpu_cross_entropy(TensorView<float, 2> dlogits, TensorView<const float, 2>
 void cpu_layer_norm(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<float, 1> dweight, TensorView<float, 1> dbias,
                     TensorView<const float, 2> x, TensorView<const float, 1> weight, TensorView<const float, 1> bias,
                     TensorView<const float, 2> dy);
+// out = attention(q, k, v) with a key mask (empty: none), heads packed in channels; dq, dk, dv
+// its backward from dout. q, k, v may be strided views.
+void cpu_attention(TensorView<float, 3> out, TensorView<float, 3> dq, TensorView<float, 3> dk, TensorView<float, 3> dv,
+                   TensorView<const float, 3> q, TensorView<const float, 3> k, TensorView<const float, 3> v,
+                   TensorView<const std::uint8_t, 2> key_mask, TensorView<const float, 3> dout, index_t heads);
 
 }  // namespace svilm::testing

@@ -300,5 +300,73 @@ TEST_CASE("cuda: cross-entropy forward and backward equal the CPU op; a bad targ
                          ValueError);
 }
 
+// One attention case: q from (B, Nq, C) or from the first third of a fused (B, N, 3C) buffer, k
+// and v likewise; the device op against the CPU op for out and the three input gradients.
+void check_attention(index_t B, index_t Nq, index_t Nk, index_t C, index_t heads, bool fused, bool masked,
+                     std::uint64_t seed) {
+    CAPTURE(B);
+    CAPTURE(Nq);
+    CAPTURE(Nk);
+    CAPTURE(C);
+    CAPTURE(heads);
+    CudaContext ctx;
+    const index_t width = fused ? 3 * C : C;
+    const Tensor<float, 3> qbuf = random_host<float, 3>({B, Nq, width}, seed);
+    const Tensor<float, 3> kvbuf = fused ? Tensor<float, 3>() : random_host<float, 3>({B, Nk, 2 * C}, seed + 1);
+    const Tensor<float, 3> dout = random_host<float, 3>({B, Nq, C}, seed + 2);
+    const auto q = qbuf.view().narrow(2, 0, C);
+    const auto k = fused ? qbuf.view().narrow(2, C, 2 * C) : kvbuf.view().narrow(2, 0, C);
+    const auto v = fused ? qbuf.view().narrow(2, 2 * C, 3 * C) : kvbuf.view().narrow(2, C, 2 * C);
+    Tensor<std::uint8_t, 2> mask;
+    if (masked) {
+        mask = Tensor<std::uint8_t, 2>::full({B, Nk}, std::uint8_t(1));
+        for (index_t j = Nk / 3; j < Nk; ++j) mask(0, j) = 0;  // batch 0 pads two thirds
+        for (index_t j = 0; j < Nk; ++j) mask(B - 1, j) = 0;    // the last batch: nothing left
+    }
+    Tensor<float, 3> out({B, Nq, C}), dq({B, Nq, C}), dk({B, Nk, C}), dv({B, Nk, C});
+    cpu_attention(out, dq, dk, dv, q, k, v, mask, dout, heads);
+
+    const Tensor<float, 3, cuda> qbuf_d = to_device<float, 3>(ctx, qbuf), dout_d = to_device<float, 3>(ctx, dout);
+    const Tensor<float, 3, cuda> kvbuf_d = fused ? Tensor<float, 3, cuda>() : to_device<float, 3>(ctx, kvbuf);
+    const Tensor<std::uint8_t, 2, cuda> mask_d = masked ? to_device<std::uint8_t, 2>(ctx, mask) : Tensor<std::uint8_t, 2, cuda>();
+    const auto qd = qbuf_d.view().narrow(2, 0, C);
+    const auto kd = fused ? qbuf_d.view().narrow(2, C, 2 * C) : kvbuf_d.view().narrow(2, 0, C);
+    const auto vd = fused ? qbuf_d.view().narrow(2, 2 * C, 3 * C) : kvbuf_d.view().narrow(2, C, 2 * C);
+    const Tensor<float, 3> nan_q = Tensor<float, 3>::full({B, Nq, C}, NAN), nan_k = Tensor<float, 3>::full({B, Nk, C}, NAN);
+    Tensor<float, 3, cuda> out_d = to_device<float, 3>(ctx, nan_q), dq_d = to_device<float, 3>(ctx, nan_q);
+    Tensor<float, 3, cuda> dk_d = to_device<float, 3>(ctx, nan_k), dv_d = to_device<float, 3>(ctx, nan_k);
+    cuda_ops::AttentionSaved<float> saved;
+    cuda_ops::attention_forward<float>(ctx, out_d, saved, qd, kd, vd, mask_d, heads);
+    cuda_ops::attention_backward<float>(ctx, dq_d, dk_d, dv_d, dout_d, saved, qd, kd, vd, out_d, mask_d, heads);
+    CHECK(mismatches("out", to_host<float, 3>(ctx, out_d), out, gemm_tolerance) == 0);
+    CHECK(mismatches("dq", to_host<float, 3>(ctx, dq_d), dq, gemm_tolerance) == 0);
+    CHECK(mismatches("dk", to_host<float, 3>(ctx, dk_d), dk, gemm_tolerance) == 0);
+    CHECK(mismatches("dv", to_host<float, 3>(ctx, dv_d), dv, gemm_tolerance) == 0);
+}
+
+TEST_CASE("cuda: fused attention forward and backward equal the CPU op (fused qkv views, masks, cross-attention)") {
+    if (!device_or_skip()) return;
+    SUBCASE("ViT self-attention over a fused qkv buffer, head size 64, rows not a tile multiple") {
+        check_attention(2, 197, 197, 128, 2, true, false, 21);
+    }
+    SUBCASE("grouping cross-attention: 8 queries, 300 keys, head size 32, padded and empty batches") {
+        check_attention(3, 8, 300, 96, 3, false, true, 22);
+    }
+    SUBCASE("BERT self-attention with padding, head size 16") { check_attention(3, 40, 40, 64, 4, true, true, 23); }
+    SUBCASE("head sizes 8 and 128") {
+        check_attention(1, 70, 33, 16, 2, false, false, 24);
+        check_attention(2, 65, 130, 256, 2, false, true, 25);
+    }
+}
+
+TEST_CASE("cuda: attention refuses a head size it was not compiled for, naming it") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    Tensor<float, 3, cuda> x({1, 4, 24}), out({1, 4, 24});
+    cuda_ops::AttentionSaved<float> saved;
+    CHECK_THROWS_WITH_AS(cuda_ops::attention_forward<float>(ctx, out, saved, x, x, x, {}, 2),
+                         doctest::Contains("head size 12"), ShapeError);
+}
+
 }  // namespace
 }  // namespace svilm::testing
