@@ -2,7 +2,8 @@
 // svilm::cuda target. Tensor<T, Rank, cuda> allocates through the caching pool; every op takes a
 // CudaContext (stream, cuBLAS handle) explicitly. Work in progress: the context, memory, copies,
 // GEMM, GELU, layer norm, softmax, embedding, L2 normalisation, mean pooling, the grouping
-// block's assignment, cross-entropy and the residual helpers exist; the other ops and the model follow (issue 7).
+// block's assignment, cross-entropy, the residual helpers, the three pre-training losses, AdamW and
+// gradient clipping exist; the other ops and the model follow (issue 7).
 #pragma once
 
 #include "svilm/cuda/allocator.hpp"
@@ -20,4 +21,6 @@
 #include "svilm/ops/cuda/embedding.cuh"
 #include "svilm/ops/cuda/gumbel_assign.cuh"
 #include "svilm/ops/cuda/l2_normalize.cuh"
+#include "svilm/model/cuda/losses.cuh"
+#include "svilm/optim/cuda/adamw.cuh"
 #endif

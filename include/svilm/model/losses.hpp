@@ -1,8 +1,7 @@
 // svilm/model/losses.hpp: the three pre-training losses of SPEC 5, forward and backward.
 //
 // All inputs are L2-normalised embeddings. Logit scales are stored as logs (SPEC 11); the scale
-// used is exp(param) clamped at 100, and, as torch.clamp, the clamp passes no gradient to the
-// parameter once exp(param) exceeds 100.
+// used is exp(param) clamped at 100 (svilm/model/logit_scale.hpp).
 #pragma once
 
 #include <algorithm>
@@ -14,23 +13,14 @@
 #include <vector>
 
 #include "svilm/core/tensor.hpp"
+#include "svilm/model/logit_scale.hpp"
 #include "svilm/ops/cross_entropy.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/ops/gemm.hpp"
 
 namespace svilm {
 
-inline constexpr double max_logit_scale = 100.0;
-
 namespace detail {
-
-// exp(log_scale) clamped at 100, and d scale / d log_scale (0 when clamped).
-template <class T>
-std::pair<T, T> clamped_scale(T log_scale) {
-    const T raw = std::exp(log_scale);
-    if (raw > T(max_logit_scale)) return {T(max_logit_scale), T(0)};
-    return {raw, raw};
-}
 
 // d cos(a, b) / d a, with cos = a.b / (max(|a|, eps) max(|b|, eps)) (SPEC 11, eps = 1e-8).
 template <class T>

@@ -11,16 +11,9 @@
 #include <vector>
 
 #include "svilm/nn/parameter.hpp"
+#include "svilm/optim/adamw_options.hpp"
 
 namespace svilm::optim {
-
-struct AdamWOptions {
-    double lr = 1e-4;
-    double beta1 = 0.9;
-    double beta2 = 0.999;
-    double eps = 1e-8;
-    double weight_decay = 0.05;
-};
 
 // requires: the store is allocated and keeps its layout (the moments mirror its flat buffer).
 template <class T>

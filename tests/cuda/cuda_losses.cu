@@ -1,0 +1,247 @@
+// The CUDA pre-training losses, AdamW and gradient clipping against the CPU ones, with
+// ARCHITECTURE.md's tolerances: losses, input gradients and the logit scales' gradients, including
+// the clamped scale, clips without a scene change, missing nouns and outputs pre-filled with NaN;
+// a 3-step clipped AdamW run on a small store with every parameter role. Where no GPU exists
+// every test says so and passes without checking anything on a device.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cuda/cpu_reference_losses.hpp"
+#include "support/compare.hpp"
+#include "svilm/core/rng.hpp"
+#include "svilm/cuda.hpp"
+
+namespace svilm::testing {
+namespace {
+
+bool device_or_skip() {
+    if (CudaContext::available()) return true;
+    MESSAGE("CUDA test skipped: no usable GPU (" << CudaContext::unavailable_reason() << ")");
+    return false;
+}
+
+// Random rows of length `shape[Rank - 1]`, each L2-normalised as the losses' inputs are.
+template <int Rank>
+Tensor<float, Rank> unit_rows(const Extents<Rank>& shape, std::uint64_t seed) {
+    Tensor<float, Rank> t(shape, uninitialized);
+    Generator(seed).normal<float, Rank>(t);
+    const index_t cols = shape[Rank - 1];
+    for (index_t r = 0; cols && r < t.size() / cols; ++r) {
+        double sq = 0;
+        for (index_t c = 0; c < cols; ++c) sq += double(t.data()[r * cols + c]) * t.data()[r * cols + c];
+        for (index_t c = 0; c < cols; ++c) t.data()[r * cols + c] = float(t.data()[r * cols + c] / std::sqrt(sq));
+    }
+    return t;
+}
+
+// A device tensor full of NaN: an element the op forgets to write fails the comparison.
+template <int Rank>
+Tensor<float, Rank, cuda> nan_device(const CudaContext& ctx, const Extents<Rank>& shape) {
+    return to_device<float, Rank>(ctx, Tensor<float, Rank>::full(shape, std::numeric_limits<float>::quiet_NaN()));
+}
+
+Tensor<float, 0, cuda> device_scalar(const CudaContext& ctx, float value) {
+    return to_device<float, 0>(ctx, Tensor<float, 0>::full({}, value));
+}
+float host_scalar(const CudaContext& ctx, const Tensor<float, 0, cuda>& x) { return to_host<float, 0>(ctx, x)(); }
+
+template <int Rank>
+int mismatches(const char* what, const Tensor<float, Rank>& gpu, const Tensor<float, Rank>& cpu, Tolerance tol = fp32_tolerance) {
+    const std::vector<index_t> shape(cpu.shape().begin(), cpu.shape().end());
+    return compare_buffers(what, shape, gpu.data(), cpu.data(), cpu.size(), tol);
+}
+
+bool scalar_close(double gpu, double cpu, Tolerance tol = fp32_tolerance) {
+    return std::isfinite(gpu) && std::abs(gpu - cpu) <= tol.atol + tol.rtol * std::abs(cpu);
+}
+
+TEST_CASE("cuda losses: contrastive loss and its gradients equal the CPU loss, the clamped logit scale too") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const index_t B = 64, D = 256;
+    const Tensor<float, 2> v = unit_rows<2>({B, D}, 31), c = unit_rows<2>({B, D}, 32);
+    const Tensor<float, 2, cuda> vd = to_device<float, 2>(ctx, v), cd = to_device<float, 2>(ctx, c);
+    for (const float log_scale : {float(std::log(1 / 0.07)), float(std::log(150.0))}) {
+        INFO("log_scale " << log_scale);
+        const float dloss = 0.7f, prior = 0.25f;  // the scale's gradient accumulates onto prior
+        Tensor<float, 2> dv({B, D}), dc({B, D});
+        float d_log_scale = prior;
+        const float loss = cpu_contrastive_loss(dv, dc, d_log_scale, v, c, log_scale, dloss);
+        Tensor<float, 2, cuda> dvd = nan_device<2>(ctx, {B, D}), dcd = nan_device<2>(ctx, {B, D});
+        Tensor<float, 0, cuda> dsd = device_scalar(ctx, prior);
+        cuda_ops::ContrastiveSaved<float> s;
+        const float gpu_loss = cuda_ops::contrastive_loss_forward<float>(ctx, s, vd, cd, log_scale);
+        cuda_ops::contrastive_loss_backward<float>(ctx, dvd, dcd, dsd, dloss, s, vd, cd);
+        CHECK(scalar_close(gpu_loss, loss));
+        CHECK(s.scale == doctest::Approx(std::min(std::exp(log_scale), 100.0f)));
+        CHECK(mismatches("dv", to_host<float, 2>(ctx, dvd), dv, gemm_tolerance) == 0);
+        CHECK(mismatches("dc", to_host<float, 2>(ctx, dcd), dc, gemm_tolerance) == 0);
+        const float gpu_d_log_scale = host_scalar(ctx, dsd);
+        CHECK(scalar_close(gpu_d_log_scale, d_log_scale, gemm_tolerance));
+        if (log_scale > std::log(100.0f)) CHECK(gpu_d_log_scale == prior);  // the clamp passes no gradient
+    }
+    const Tensor<float, 2, cuda> empty({0, D}, uninitialized);
+    cuda_ops::ContrastiveSaved<float> s;
+    CHECK_THROWS_WITH_AS(cuda_ops::contrastive_loss_forward<float>(ctx, s, empty, empty, 1.0f), doctest::Contains("empty batch"),
+                         ShapeError);
+}
+
+TEST_CASE("cuda losses: temporal grouping loss equals the CPU loss; clips without a scene change are left out") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const index_t B = 6, Nt = 8, D = 256;
+    Tensor<float, 3> z = unit_rows<3>({B, Nt, D}, 33);
+    for (index_t d = 0; d < D; ++d) z(4, 3, d) *= 1e-9f;  // below the cosine's eps = 1e-8
+    Tensor<float, 2> mask({B, Nt});
+    for (index_t t = 2; t <= 5; ++t) mask(0, t) = 1;
+    for (index_t t = 0; t < Nt; ++t) mask(1, t) = 1;  // all foreground: no scene change
+    mask(3, 0) = 1;                                   // clip 2 all background: no scene change either
+    for (index_t t = 1; t <= 6; ++t) mask(4, t) = 1;
+    mask(5, 3) = mask(5, 4) = 1;
+    const float tau = 0.1f, dloss = 1.3f;
+    Tensor<float, 3> dz({B, Nt, D});
+    Tensor<float, 2> p({B, Nt});
+    const float loss = cpu_temporal_grouping_loss(dz, p, z, mask, tau, dloss);
+    const Tensor<float, 3, cuda> zd = to_device<float, 3>(ctx, z);
+    Tensor<float, 3, cuda> dzd = nan_device<3>(ctx, {B, Nt, D});
+    cuda_ops::TemporalGroupingSaved<float> s;
+    const float gpu_loss = cuda_ops::temporal_grouping_loss_forward<float>(ctx, s, zd, mask, tau);
+    cuda_ops::temporal_grouping_loss_backward<float>(ctx, dzd, dloss, s, zd, tau);
+    CHECK(s.valid_count == 4);
+    CHECK(scalar_close(gpu_loss, loss));
+    CHECK(mismatches("p", to_host<float, 2>(ctx, s.p), p) == 0);
+    const Tensor<float, 3> gpu_dz = to_host<float, 3>(ctx, dzd);
+    CHECK(mismatches("dz", gpu_dz, dz, gemm_tolerance) == 0);
+    for (const index_t i : {1, 2})
+        for (index_t k = 0; k < Nt * D; ++k) REQUIRE(gpu_dz.data()[i * Nt * D + k] == 0.0f);
+
+    const Tensor<float, 2> no_change({B, Nt});
+    CHECK(cuda_ops::temporal_grouping_loss_forward<float>(ctx, s, zd, no_change, tau) == 0.0f);
+    CHECK(s.valid_count == 0);
+    dzd = nan_device<3>(ctx, {B, Nt, D});
+    cuda_ops::temporal_grouping_loss_backward<float>(ctx, dzd, dloss, s, zd, tau);
+    const Tensor<float, 3> zeros = to_host<float, 3>(ctx, dzd);
+    for (index_t k = 0; k < zeros.size(); ++k) REQUIRE(zeros.data()[k] == 0.0f);
+    const Tensor<float, 2> bad = Tensor<float, 2>::full({B, Nt}, 0.5f);
+    CHECK_THROWS_WITH_AS(cuda_ops::temporal_grouping_loss_forward<float>(ctx, s, zd, bad, tau),
+                         doctest::Contains("mask[0, 0] is neither 0 nor 1"), ValueError);
+}
+
+TEST_CASE("cuda losses: spatial grounding loss equals the CPU loss with missing nouns and the clamped scale") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const index_t B = 8, K = 2, M = 32, D = 256;
+    const Tensor<float, 3> nouns = unit_rows<3>({B, K, D}, 34), groups = unit_rows<3>({B, M, D}, 35);
+    Tensor<std::uint8_t, 2> valid = Tensor<std::uint8_t, 2>::full({B, K}, 1);
+    valid(1, 1) = 0;               // caption 1 has one noun
+    valid(2, 0) = valid(2, 1) = 0;  // caption 2 none
+    const Tensor<float, 3, cuda> nd = to_device<float, 3>(ctx, nouns), gd = to_device<float, 3>(ctx, groups);
+    const float tau_a = 0.1f, dloss = 0.9f, prior = -0.5f;
+    for (const float log_scale : {float(std::log(1 / 0.07)), float(std::log(150.0))}) {
+        INFO("log_scale " << log_scale);
+        Tensor<float, 3> dn({B, K, D}), dg({B, M, D}), scores({B, K, B});
+        float d_log_scale = prior;
+        const float loss = cpu_grounding_loss(dn, dg, d_log_scale, scores, nouns, valid, groups, log_scale, tau_a, dloss);
+        Tensor<float, 3, cuda> dnd = nan_device<3>(ctx, {B, K, D}), dgd = nan_device<3>(ctx, {B, M, D});
+        Tensor<float, 0, cuda> dsd = device_scalar(ctx, prior);
+        cuda_ops::GroundingSaved<float> s;
+        const float gpu_loss = cuda_ops::grounding_loss_forward<float>(ctx, s, nd, valid, gd, log_scale, tau_a);
+        cuda_ops::grounding_loss_backward<float>(ctx, dnd, dgd, dsd, dloss, s, nd, gd, tau_a);
+        CHECK(s.valid_count == 13);
+        CHECK(scalar_close(gpu_loss, loss));
+        CHECK(mismatches("scores", to_host<float, 3>(ctx, s.scores), scores) == 0);
+        const Tensor<float, 3> gpu_dn = to_host<float, 3>(ctx, dnd);
+        CHECK(mismatches("d_nouns", gpu_dn, dn, gemm_tolerance) == 0);
+        CHECK(mismatches("d_groups", to_host<float, 3>(ctx, dgd), dg, gemm_tolerance) == 0);
+        for (index_t d = 0; d < D; ++d) CHECK(gpu_dn(2, 0, d) == 0.0f);  // no noun, no gradient
+        const float gpu_d_log_scale = host_scalar(ctx, dsd);
+        CHECK(scalar_close(gpu_d_log_scale, d_log_scale, gemm_tolerance));
+        if (log_scale > std::log(100.0f)) CHECK(gpu_d_log_scale == prior);
+    }
+
+    // no valid noun, then no noun slot at all: loss 0, zero gradients, the scale untouched
+    for (const index_t slots : {K, index_t(0)}) {
+        INFO("noun slots " << slots);
+        const Tensor<std::uint8_t, 2> none({B, slots});
+        const Tensor<float, 3, cuda> nouns_d = to_device<float, 3>(ctx, unit_rows<3>({B, slots, D}, 36));
+        Tensor<float, 3, cuda> dnd = nan_device<3>(ctx, {B, slots, D}), dgd = nan_device<3>(ctx, {B, M, D});
+        Tensor<float, 0, cuda> dsd = device_scalar(ctx, prior);
+        cuda_ops::GroundingSaved<float> s;
+        CHECK(cuda_ops::grounding_loss_forward<float>(ctx, s, nouns_d, none, gd, 1.0f, tau_a) == 0.0f);
+        cuda_ops::grounding_loss_backward<float>(ctx, dnd, dgd, dsd, dloss, s, nouns_d, gd, tau_a);
+        const Tensor<float, 3> dn = to_host<float, 3>(ctx, dnd), dg = to_host<float, 3>(ctx, dgd);
+        for (index_t k = 0; k < dn.size(); ++k) REQUIRE(dn.data()[k] == 0.0f);
+        for (index_t k = 0; k < dg.size(); ++k) REQUIRE(dg.data()[k] == 0.0f);
+        CHECK(host_scalar(ctx, dsd) == prior);
+    }
+}
+
+TEST_CASE("cuda optim: 3 clipped AdamW steps equal the CPU AdamW (decay on weights only); moments round-trip") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    nn::ParameterStore<float> store;
+    store.add<2>("fc.weight", {24, 40}, nn::Role::weight);
+    store.add<1>("fc.bias", {24}, nn::Role::bias);
+    store.add<1>("norm.weight", {37}, nn::Role::norm_weight);
+    store.add<1>("norm.bias", {37}, nn::Role::norm_bias);
+    store.add<2>("embed.weight", {11, 24}, nn::Role::embedding);
+    store.add<2>("proj.weight", {7, 24}, nn::Role::weight);
+    store.add<0>("logit_scale", {}, nn::Role::scalar, std::log(1 / 0.07));
+    Generator rng(37);
+    store.allocate(rng);
+    const index_t n = store.values().size(), steps = 3;
+
+    // gradients on the parameters only (padding stays 0): large, small, large against max_norm
+    const double max_norm = 1.0;
+    Tensor<float, 2> grads({steps, n});
+    Generator noise(38);
+    for (index_t step = 0; step < steps; ++step)
+        for (const nn::ParameterInfo& p : store.parameters()) {
+            Tensor<float, 1> g({p.size}, uninitialized);
+            noise.normal<float, 1>(g);
+            const float size = step == 1 ? 1e-3f : 0.5f;
+            for (index_t i = 0; i < p.size; ++i) grads(step, p.offset + i) = size * g(i);
+        }
+    const std::vector<double> lrs = {1e-2, 5e-3, 2e-3};
+    const optim::AdamWOptions options{1e-3, 0.9, 0.999, 1e-8, 0.05};
+
+    Tensor<float, 1, cuda> values = to_device<float, 1>(ctx, store.values());
+    optim::CudaAdamW<float> adamw(ctx, store, options);
+    std::vector<double> gpu_norms;
+    for (index_t step = 0; step < steps; ++step) {
+        Tensor<float, 1, cuda> g = to_device<float, 1>(ctx, grads.view().select(0, step));
+        gpu_norms.push_back(cuda_ops::clip_grad_norm<float>(ctx, g, max_norm));
+        adamw.step(ctx, values, g, lrs[std::size_t(step)]);
+    }
+    Tensor<float, 1> exp_avg({n}), exp_avg_sq({n});
+    const std::vector<double> norms = cpu_adamw_run(store, options, grads, lrs, max_norm, exp_avg, exp_avg_sq);
+
+    CHECK(norms[0] > max_norm);
+    CHECK(norms[1] < max_norm);
+    for (index_t step = 0; step < steps; ++step) CHECK(scalar_close(gpu_norms[std::size_t(step)], norms[std::size_t(step)], {0, 1e-9}));
+    CHECK(adamw.step_count == steps);
+    const Tensor<float, 1> gpu_values = to_host<float, 1>(ctx, values);
+    CHECK(compare_buffers("values", {n}, gpu_values.data(), store.values().data(), n, fp32_tolerance) == 0);
+    Tensor<float, 1> gpu_m({n}), gpu_v({n});
+    adamw.download_moments(ctx, gpu_m, gpu_v);
+    CHECK(mismatches("exp_avg", gpu_m, exp_avg) == 0);
+    CHECK(mismatches("exp_avg_sq", gpu_v, exp_avg_sq) == 0);
+
+    optim::CudaAdamW<float> resumed(ctx, store, options);
+    resumed.upload_moments(ctx, gpu_m, gpu_v);
+    Tensor<float, 1> back_m({n}), back_v({n});
+    resumed.download_moments(ctx, back_m, back_v);
+    CHECK(mismatches("exp_avg round trip", back_m, gpu_m, {0, 0}) == 0);
+    CHECK(mismatches("exp_avg_sq round trip", back_v, gpu_v, {0, 0}) == 0);
+    Tensor<float, 1> short_buffer({n - 1});
+    CHECK_THROWS_AS(resumed.download_moments(ctx, short_buffer, back_v), ShapeError);
+}
+
+}  // namespace
+}  // namespace svilm::testing
