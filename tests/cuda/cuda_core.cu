@@ -1,5 +1,5 @@
 // The CUDA backend against the CPU: copies, the caching pool, cuBLAS GEMM (fp32, TF32, fp64,
-// transposed operands), GELU, layer norm, softmax, embedding, L2 normalisation and mean pooling
+// transposed operands; TF32 and bf16 tensor-core modes), attention, GELU, layer norm, softmax, embedding, L2 normalisation and mean pooling
 // forward/backward, the straight-through assignment, cross-entropy, the residual helpers, with ARCHITECTURE.md's tolerances (normalised
 // MSE: fp32 1e-7, TF32 5e-4). Where no GPU exists every test says so and passes without checking
 // anything on a device; the error path runs everywhere.
@@ -10,25 +10,10 @@
 #include <vector>
 
 #include "cuda/cpu_reference.hpp"
-#include "support/compare.hpp"
-#include "svilm/core/rng.hpp"
-#include "svilm/cuda.hpp"
+#include "cuda/cuda_test_support.hpp"
 
 namespace svilm::testing {
 namespace {
-
-bool device_or_skip() {
-    if (CudaContext::available()) return true;
-    MESSAGE("CUDA test skipped: no usable GPU (" << CudaContext::unavailable_reason() << ")");
-    return false;
-}
-
-template <class T, int Rank>
-Tensor<T, Rank> random_host(const Extents<Rank>& shape, std::uint64_t seed) {
-    Tensor<T, Rank> t(shape, uninitialized);
-    Generator(seed).normal<T, Rank>(t);
-    return t;
-}
 
 // sum (a - b)^2 / sum b^2
 template <class T>
@@ -42,12 +27,6 @@ double normalised_mse(const Tensor<T, 2>& a, const Tensor<T, 2>& b) {
     return den > 0 ? num / den : num;
 }
 
-// Elements of gpu outside the numerics policy's tolerance of cpu; the first ones are printed.
-template <int Rank>
-int mismatches(const char* what, const Tensor<float, Rank>& gpu, const Tensor<float, Rank>& cpu, Tolerance tol = fp32_tolerance) {
-    const std::vector<index_t> shape(cpu.shape().begin(), cpu.shape().end());
-    return compare_buffers(what, shape, gpu.data(), cpu.data(), cpu.size(), tol);
-}
 
 TEST_CASE("cuda: a failing call names itself, the file and the line") {
     try {
@@ -110,7 +89,7 @@ void check_matmul(CudaContext& ctx, index_t M, index_t K, index_t N, bool transp
     CHECK(normalised_mse(c_gpu, c_cpu) <= tolerance);
 }
 
-TEST_CASE("cuda: cuBLAS GEMM equals the CPU GEMM (fp32, TF32 opt-in, fp64; transposed operands)") {
+TEST_CASE("cuda: cuBLAS GEMM equals the CPU GEMM (fp32, TF32 and bf16 opt-in, fp64; transposed operands)") {
     if (!device_or_skip()) return;
     CudaContext ctx;
     for (const auto& [M, K, N] : {std::tuple<index_t, index_t, index_t>{7, 9, 11}, {128, 768, 96}, {1568, 768, 768}})
@@ -119,8 +98,10 @@ TEST_CASE("cuda: cuBLAS GEMM equals the CPU GEMM (fp32, TF32 opt-in, fp64; trans
                 check_matmul<float>(ctx, M, K, N, ta, tb, 1e-7);
                 check_matmul<double>(ctx, M, K, N, ta, tb, 1e-20);
             }
-    ctx.set_tf32(true);
+    ctx.set_math(MathMode::tf32);
     check_matmul<float>(ctx, 1568, 768, 768, false, true, 5e-4);
+    ctx.set_math(MathMode::bf16);
+    check_matmul<float>(ctx, 1568, 768, 768, false, true, 1e-3);
 }
 
 TEST_CASE("cuda: GELU forward and backward equal the CPU op") {
@@ -332,9 +313,8 @@ void check_attention(index_t B, index_t Nq, index_t Nk, index_t C, index_t heads
     const auto qd = qbuf_d.view().narrow(2, 0, C);
     const auto kd = fused ? qbuf_d.view().narrow(2, C, 2 * C) : kvbuf_d.view().narrow(2, 0, C);
     const auto vd = fused ? qbuf_d.view().narrow(2, 2 * C, 3 * C) : kvbuf_d.view().narrow(2, C, 2 * C);
-    const Tensor<float, 3> nan_q = Tensor<float, 3>::full({B, Nq, C}, NAN), nan_k = Tensor<float, 3>::full({B, Nk, C}, NAN);
-    Tensor<float, 3, cuda> out_d = to_device<float, 3>(ctx, nan_q), dq_d = to_device<float, 3>(ctx, nan_q);
-    Tensor<float, 3, cuda> dk_d = to_device<float, 3>(ctx, nan_k), dv_d = to_device<float, 3>(ctx, nan_k);
+    Tensor<float, 3, cuda> out_d = nan_device<3>(ctx, {B, Nq, C}), dq_d = nan_device<3>(ctx, {B, Nq, C});
+    Tensor<float, 3, cuda> dk_d = nan_device<3>(ctx, {B, Nk, C}), dv_d = nan_device<3>(ctx, {B, Nk, C});
     cuda_ops::AttentionSaved<float> saved;
     cuda_ops::attention_forward<float>(ctx, out_d, saved, qd, kd, vd, mask_d, heads);
     cuda_ops::attention_backward<float>(ctx, dq_d, dk_d, dv_d, dout_d, saved, qd, kd, vd, out_d, mask_d, heads);

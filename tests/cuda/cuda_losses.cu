@@ -13,18 +13,10 @@
 #include <vector>
 
 #include "cuda/cpu_reference_losses.hpp"
-#include "support/compare.hpp"
-#include "svilm/core/rng.hpp"
-#include "svilm/cuda.hpp"
+#include "cuda/cuda_test_support.hpp"
 
 namespace svilm::testing {
 namespace {
-
-bool device_or_skip() {
-    if (CudaContext::available()) return true;
-    MESSAGE("CUDA test skipped: no usable GPU (" << CudaContext::unavailable_reason() << ")");
-    return false;
-}
 
 // Random rows of length `shape[Rank - 1]`, each L2-normalised as the losses' inputs are.
 template <int Rank>
@@ -40,22 +32,10 @@ Tensor<float, Rank> unit_rows(const Extents<Rank>& shape, std::uint64_t seed) {
     return t;
 }
 
-// A device tensor full of NaN: an element the op forgets to write fails the comparison.
-template <int Rank>
-Tensor<float, Rank, cuda> nan_device(const CudaContext& ctx, const Extents<Rank>& shape) {
-    return to_device<float, Rank>(ctx, Tensor<float, Rank>::full(shape, std::numeric_limits<float>::quiet_NaN()));
-}
-
 Tensor<float, 0, cuda> device_scalar(const CudaContext& ctx, float value) {
     return to_device<float, 0>(ctx, Tensor<float, 0>::full({}, value));
 }
 float host_scalar(const CudaContext& ctx, const Tensor<float, 0, cuda>& x) { return to_host<float, 0>(ctx, x)(); }
-
-template <int Rank>
-int mismatches(const char* what, const Tensor<float, Rank>& gpu, const Tensor<float, Rank>& cpu, Tolerance tol = fp32_tolerance) {
-    const std::vector<index_t> shape(cpu.shape().begin(), cpu.shape().end());
-    return compare_buffers(what, shape, gpu.data(), cpu.data(), cpu.size(), tol);
-}
 
 bool scalar_close(double gpu, double cpu, Tolerance tol = fp32_tolerance) {
     return std::isfinite(gpu) && std::abs(gpu - cpu) <= tol.atol + tol.rtol * std::abs(cpu);

@@ -19,8 +19,11 @@ public:
 
 namespace detail {
 
+// A failed call also leaves its error as the runtime's "last error"; it is cleared here, so the
+// launch check after the next kernel does not report it again (sticky errors stay regardless).
 inline void cuda_check(cudaError_t status, const char* call, const char* file, int line) {
     if (status == cudaSuccess) return;
+    cudaGetLastError();
     throw CudaError(std::string(file) + ":" + std::to_string(line) + ": " + call + ": " + cudaGetErrorName(status) +
                     " (" + cudaGetErrorString(status) + ")");
 }

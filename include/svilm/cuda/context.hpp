@@ -3,7 +3,7 @@
 //
 //   if (!svilm::CudaContext::available()) ...;      // no driver or no device: say why and carry on
 //   svilm::CudaContext ctx;                         // device 0
-//   ctx.set_tf32(true);                             // opt in: TF32 tensor cores for float GEMMs
+//   ctx.set_math(svilm::MathMode::tf32);            // opt in: TF32 (or bf16) tensor cores for float GEMMs
 #pragma once
 
 #include <cstddef>
@@ -16,6 +16,20 @@
 #include "svilm/cuda/check.hpp"
 
 namespace svilm {
+
+// How float GEMMs use the tensor cores. Storage stays fp32 and accumulation fp32 in every mode;
+// tf32 rounds the operands to 10 mantissa bits, bf16 to 7 (cuBLAS's FAST_TF32 / FAST_16BF
+// compute types). Relative error of a product: about 1e-6, 5e-4 and 4e-3.
+enum class MathMode { fp32, tf32, bf16 };
+
+inline const char* to_string(MathMode mode) {
+    switch (mode) {
+        case MathMode::fp32: return "fp32";
+        case MathMode::tf32: return "tf32";
+        case MathMode::bf16: return "bf16";
+    }
+    return "?";
+}
 
 class CudaContext {
 public:
@@ -67,12 +81,9 @@ public:
                std::to_string(properties_.minor) + ", " + std::to_string(properties_.totalGlobalMem >> 20) + " MiB)";
     }
 
-    // TF32 tensor-core math for float GEMMs (about 10 mantissa bits); off by default.
-    void set_tf32(bool on) {
-        SVILM_CUBLAS_CHECK(cublasSetMathMode(cublas_, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-        tf32_ = on;
-    }
-    bool tf32() const { return tf32_; }
+    // Tensor-core math for float GEMMs; fp32 (none) by default.
+    void set_math(MathMode mode) { math_ = mode; }
+    MathMode math() const { return math_; }
 
     // Waits for everything queued on the stream; a failed kernel surfaces here at the latest.
     void synchronize() const { SVILM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
@@ -93,7 +104,7 @@ private:
     void* workspace_ = nullptr;
     std::size_t workspace_bytes_ = 0;
     cudaDeviceProp properties_{};
-    bool tf32_ = false;
+    MathMode math_ = MathMode::fp32;
 };
 
 }  // namespace svilm

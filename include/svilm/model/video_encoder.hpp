@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "svilm/model/config.hpp"
+#include "svilm/model/fwd.hpp"
 #include "svilm/model/grouping_block.hpp"
 #include "svilm/nn/patch_embed.hpp"
 #include "svilm/nn/transformer_block.hpp"
@@ -42,7 +43,7 @@ struct VideoEncoderSaved {
 };
 
 template <class T>
-class VideoEncoder {
+class VideoEncoder<T, cpu> {
 public:
     VideoEncoder() = default;
     // Registers every `video.*` parameter of SPEC 11 in `store` under `name`.

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "svilm/nn/attention_names.hpp"
 #include "svilm/nn/linear.hpp"
 #include "svilm/ops/attention.hpp"
 #include "svilm/ops/elementwise.hpp"
@@ -61,15 +62,6 @@ public:
     index_t heads = 1;
     Linear<T> qkv, proj;
 };
-
-// The four Linear names of a MultiHeadAttention, relative to its prefix.
-struct AttentionNames {
-    std::string query, key, value, output;
-};
-inline AttentionNames grouping_attention_names() { return {"q_proj", "k_proj", "v_proj", "proj"}; }
-inline AttentionNames bert_attention_names() {
-    return {"self.query", "self.key", "self.value", "output.dense"};
-}
 
 template <class T>
 struct MultiHeadAttentionSaved {

@@ -1,8 +1,10 @@
-// svilm/ops/cuda/elementwise.cuh: the element-wise helpers of residual branches and the mean
-// over one axis, the CUDA twins of svilm/ops/elementwise.hpp and svilm/ops/pooling.hpp.
+// svilm/ops/cuda/elementwise.cuh: the element-wise helpers of residual branches, the mean over
+// one axis, strided copies and deterministic column sums: the CUDA twins of
+// svilm/ops/elementwise.hpp, svilm/ops/pooling.hpp and the column sums of bias gradients.
 #pragma once
 
 #include <algorithm>
+#include <string>
 
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
@@ -44,6 +46,43 @@ __global__ void mean_pool_backward(T* dx, const T* dy, index_t outer, index_t n,
         const index_t o = k / (n * inner), i = k % inner;
         dx[k] = dy[o * inner + i] / T(n);
     }
+}
+
+template <class T>
+__global__ void add2(T* y, const T* a, const T* b, index_t n) {
+    for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x)
+        y[i] = a[i] + b[i];
+}
+
+// dst = src for (D0, D1, D2) views with any strides: one thread per element, the last axis fastest.
+template <class T>
+__global__ void copy3(T* dst, const T* src, index_t d1, index_t d2, index_t n, index_t ds0, index_t ds1, index_t ds2,
+                      index_t ss0, index_t ss1, index_t ss2) {
+    for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x) {
+        const index_t a = i / (d1 * d2), b = (i / d2) % d1, c = i % d2;
+        dst[a * ds0 + b * ds1 + c * ds2] = src[a * ss0 + b * ss1 + c * ss2];
+    }
+}
+
+// Stage 1 of a deterministic column sum: partial (chunks, C), chunk k = rows [k * rows_per_chunk, ...).
+template <class T>
+__global__ void column_partials(T* partial, const T* x, index_t rows, index_t cols, index_t rows_per_chunk) {
+    const index_t c = index_t(blockIdx.x) * blockDim.x + threadIdx.x, k = blockIdx.y;
+    if (c >= cols) return;
+    const index_t r0 = k * rows_per_chunk, r1 = min(rows, r0 + rows_per_chunk);
+    T sum = T(0);
+    for (index_t r = r0; r < r1; ++r) sum += x[r * cols + c];
+    partial[k * cols + c] = sum;
+}
+
+// Stage 2: y[c] (+)= sum over chunks in order.
+template <class T>
+__global__ void column_total(T* y, const T* partial, index_t chunks, index_t cols, bool accumulate) {
+    const index_t c = index_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (c >= cols) return;
+    T sum = T(0);
+    for (index_t k = 0; k < chunks; ++k) sum += partial[k * cols + c];
+    y[c] = accumulate ? y[c] + sum : sum;
 }
 
 }  // namespace kernels
@@ -92,6 +131,52 @@ void mean_pool_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dx, std::
     if (dx.size() == 0) return;
     kernels::mean_pool_backward<T><<<kernels::grid_cover(dx.size()), 256, 0, ctx.stream()>>>(dx.data(), dy.data(), outer, n,
                                                                                              inner);
+    SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
+// y = a + b (same shape, contiguous); y may alias a or b.
+template <class T, int Rank>
+void add_forward(const CudaContext& ctx, TensorView<T, Rank, cuda> y, std::type_identity_t<TensorView<const T, Rank, cuda>> a,
+                 std::type_identity_t<TensorView<const T, Rank, cuda>> b) {
+    expect_shape("cuda add_forward", "a", a, y.shape());
+    expect_shape("cuda add_forward", "b", b, y.shape());
+    if (!a.is_contiguous() || !b.is_contiguous() || !y.is_contiguous())
+        throw ShapeError("cuda add_forward: every view must be contiguous");
+    if (y.size() == 0) return;
+    kernels::add2<T><<<kernels::grid_cover(y.size()), 256, 0, ctx.stream()>>>(y.data(), a.data(), b.data(), y.size());
+    SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
+// dst = src for rank-3 views of the same shape with any strides (narrowed slices of a joint
+// token stream, per-clip transposes). dst must not overlap src.
+template <class T>
+void copy_strided(const CudaContext& ctx, TensorView<T, 3, cuda> dst, std::type_identity_t<TensorView<const T, 3, cuda>> src) {
+    expect_shape("cuda copy_strided", "src", src, dst.shape());
+    if (dst.size() == 0) return;
+    kernels::copy3<T><<<kernels::grid_cover(dst.size()), 256, 0, ctx.stream()>>>(
+        dst.data(), src.data(), dst.extent(1), dst.extent(2), dst.size(), dst.stride(0), dst.stride(1), dst.stride(2),
+        src.stride(0), src.stride(1), src.stride(2));
+    SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
+// y (C) = sum over rows of x (R, C), or y += that sum when `accumulate` (bias gradients). Rows are
+// summed in fixed chunks of 64, then the chunks in order: deterministic, and parallel over rows.
+template <class T>
+void column_sum(const CudaContext& ctx, TensorView<T, 1, cuda> y, std::type_identity_t<TensorView<const T, 2, cuda>> x,
+                bool accumulate) {
+    const index_t rows = x.extent(0), cols = x.extent(1);
+    expect_shape("cuda column_sum", "y", y, {cols});
+    if (!x.is_contiguous() || !y.is_contiguous()) throw ShapeError("cuda column_sum: x and y must be contiguous");
+    if (cols == 0) return;
+    constexpr index_t rows_per_chunk = 64;
+    const index_t chunks = std::max<index_t>(1, (rows + rows_per_chunk - 1) / rows_per_chunk);
+    if (chunks > 65535) throw ShapeError("cuda column_sum: " + std::to_string(rows) + " rows exceed the grid");
+    Tensor<T, 2, cuda> partial({chunks, cols}, uninitialized);
+    const unsigned col_blocks = unsigned((cols + 255) / 256);
+    kernels::column_partials<T><<<dim3(col_blocks, unsigned(chunks)), 256, 0, ctx.stream()>>>(partial.data(), x.data(), rows,
+                                                                                               cols, rows_per_chunk);
+    SVILM_CUDA_CHECK(cudaGetLastError());
+    kernels::column_total<T><<<col_blocks, 256, 0, ctx.stream()>>>(y.data(), partial.data(), chunks, cols, accumulate);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 

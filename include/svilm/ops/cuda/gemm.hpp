@@ -3,8 +3,8 @@
 // NaN (cuBLAS does not read C then).
 //
 // cuBLAS is column-major: a row-major (M, N) matrix is a column-major (N, M) one, so
-// C^T = op(B)^T op(A)^T is computed with the operands swapped and no copy. float uses TF32
-// tensor cores only when the context opted in (CudaContext::set_tf32).
+// C^T = op(B)^T op(A)^T is computed with the operands swapped and no copy. float uses TF32 or
+// bf16 tensor cores only when the context opted in (CudaContext::set_math).
 #pragma once
 
 #include <algorithm>
@@ -17,24 +17,56 @@
 
 namespace svilm::cuda_ops {
 
+namespace detail {
+
+inline cublasComputeType_t compute_type(const CudaContext& ctx) {
+    switch (ctx.math()) {
+        case MathMode::tf32: return CUBLAS_COMPUTE_32F_FAST_TF32;
+        case MathMode::bf16: return CUBLAS_COMPUTE_32F_FAST_16BF;
+        default: return CUBLAS_COMPUTE_32F;
+    }
+}
+
+inline void check_leading(const char* op, index_t lda, index_t a_cols, index_t ldb, index_t b_cols, index_t ldc, index_t N) {
+    if (lda < std::max<index_t>(1, a_cols) || ldb < std::max<index_t>(1, b_cols) || ldc < std::max<index_t>(1, N))
+        throw ShapeError(std::string(op) + ": leading dimensions (" + std::to_string(lda) + ", " + std::to_string(ldb) + ", " +
+                         std::to_string(ldc) + ") shorter than the rows (" + std::to_string(a_cols) + ", " +
+                         std::to_string(b_cols) + ", " + std::to_string(N) + ")");
+}
+
+}  // namespace detail
+
 template <class T>
 void gemm(const CudaContext& ctx, Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
           index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc) {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "cuda gemm supports float and double");
     if (M == 0 || N == 0) return;
-    const index_t a_cols = trans_a == Trans::yes ? M : K, b_cols = trans_b == Trans::yes ? K : N;
-    if (lda < std::max<index_t>(1, a_cols) || ldb < std::max<index_t>(1, b_cols) || ldc < std::max<index_t>(1, N))
-        throw ShapeError("cuda gemm: leading dimensions (" + std::to_string(lda) + ", " + std::to_string(ldb) + ", " +
-                         std::to_string(ldc) + ") shorter than the rows (" + std::to_string(a_cols) + ", " +
-                         std::to_string(b_cols) + ", " + std::to_string(N) + ")");
+    detail::check_leading("cuda gemm", lda, trans_a == Trans::yes ? M : K, ldb, trans_b == Trans::yes ? K : N, ldc, N);
     const cublasOperation_t op_a = trans_a == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_b = trans_b == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
     if constexpr (std::is_same_v<T, float>)
-        SVILM_CUBLAS_CHECK(cublasSgemm(ctx.cublas(), op_b, op_a, int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda),
-                                       &beta, C, int(ldc)));
+        SVILM_CUBLAS_CHECK(cublasGemmEx(ctx.cublas(), op_b, op_a, int(N), int(M), int(K), &alpha, B, CUDA_R_32F, int(ldb), A,
+                                        CUDA_R_32F, int(lda), &beta, C, CUDA_R_32F, int(ldc), detail::compute_type(ctx),
+                                        CUBLAS_GEMM_DEFAULT));
     else
         SVILM_CUBLAS_CHECK(cublasDgemm(ctx.cublas(), op_b, op_a, int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda),
                                        &beta, C, int(ldc)));
+}
+
+// `batch` independent float GEMMs, C_i = alpha op(A_i) op(B_i) + beta C_i with A_i = A + i * stride_a
+// (and so on): the per-clip products of the grouping block in one launch.
+inline void gemm_batched(const CudaContext& ctx, Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, float alpha,
+                         const float* A, index_t lda, index_t stride_a, const float* B, index_t ldb, index_t stride_b, float beta,
+                         float* C, index_t ldc, index_t stride_c, index_t batch) {
+    if (M == 0 || N == 0 || batch == 0) return;
+    detail::check_leading("cuda gemm_batched", lda, trans_a == Trans::yes ? M : K, ldb, trans_b == Trans::yes ? K : N, ldc,
+                          N);
+    const cublasOperation_t op_a = trans_a == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_b = trans_b == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
+    SVILM_CUBLAS_CHECK(cublasGemmStridedBatchedEx(ctx.cublas(), op_b, op_a, int(N), int(M), int(K), &alpha, B, CUDA_R_32F,
+                                                  int(ldb), stride_b, A, CUDA_R_32F, int(lda), stride_a, &beta, C, CUDA_R_32F,
+                                                  int(ldc), stride_c, int(batch), detail::compute_type(ctx),
+                                                  CUBLAS_GEMM_DEFAULT));
 }
 
 namespace detail {

@@ -1,0 +1,42 @@
+// tests/cuda/cpu_reference_model.hpp: the CPU model the CUDA model tests compare against,
+// compiled by the C++ compiler in cpu_reference_model.cpp (nvcc never sees the CPU modules).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "svilm/core/tensor.hpp"
+#include "svilm/model/config.hpp"
+#include "svilm/nn/parameter.hpp"
+
+namespace svilm::testing {
+
+// The CPU video encoder's outputs and every parameter gradient (flat, the store's layout).
+struct VideoEncoderResult {
+    Tensor<float, 3> tokens, groups;
+    Tensor<float, 2> pooled;
+    std::vector<Tensor<float, 3>> assignments, soft;  // per grouping block, (B, M, L)
+    Tensor<float, 1> grads;
+};
+
+// A CPU video encoder under "video" with its parameter store, initialised from `seed`, every
+// LayerNorm parameter and the temporal embedding perturbed (so no gradient is trivially zero).
+class CpuVideoReference {
+public:
+    CpuVideoReference(const VideoConfig& config, std::uint64_t seed);
+    ~CpuVideoReference();
+
+    nn::ParameterStore<float>& store();
+
+    // Forward (with the given noise, or none when empty) then backward from the three gradients.
+    VideoEncoderResult run(TensorView<const float, 5> video, const std::vector<Tensor<float, 3>>& noise,
+                           TensorView<const float, 3> d_tokens, TensorView<const float, 3> d_groups,
+                           TensorView<const float, 2> d_pooled);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace svilm::testing
