@@ -1,9 +1,10 @@
 // svilm/cuda.hpp: the CUDA backend, for .cu files (nvcc) and C++ files that link the
 // svilm::cuda target. Tensor<T, Rank, cuda> allocates through the caching pool; every op takes a
-// CudaContext (stream, cuBLAS handle) explicitly. Work in progress: the context, memory, copies,
-// GEMM, GELU, layer norm, softmax, embedding, L2 normalisation, mean pooling, the grouping
-// block's assignment, cross-entropy, the residual helpers, the three pre-training losses, AdamW and
-// gradient clipping exist; the other ops and the model follow (issue 7).
+// CudaContext (stream, cuBLAS handle) explicitly: memory, copies, every op (GEMM in fp32 / TF32 /
+// bf16 tensor-core modes, fused attention, layer norm, GELU, softmax, embedding, L2
+// normalisation, pooling, the straight-through assignment, cross-entropy, the three
+// pre-training losses, AdamW, gradient clipping), the modules, and the whole model
+// (VideoEncoder<float, cuda>, TextEncoder<float, cuda>, SVilm<float, cuda>).
 #pragma once
 
 #include "svilm/cuda/allocator.hpp"
@@ -29,6 +30,8 @@
 #include "svilm/nn/cuda/patch_embed.cuh"
 #include "svilm/model/cuda/grouping_block.cuh"
 #include "svilm/model/cuda/video_encoder.cuh"
+#include "svilm/model/cuda/text_encoder.cuh"
 #include "svilm/model/cuda/losses.cuh"
+#include "svilm/model/cuda/svilm_model.cuh"
 #include "svilm/optim/cuda/adamw.cuh"
 #endif

@@ -1,7 +1,9 @@
 #include "cuda/cpu_reference_model.hpp"
 
 #include "svilm/core/rng.hpp"
+#include "svilm/model/svilm_model.hpp"
 #include "svilm/model/video_encoder.hpp"
+#include "svilm/optim/adamw.hpp"
 
 namespace svilm::testing {
 
@@ -47,6 +49,42 @@ VideoEncoderResult CpuVideoReference::run(TensorView<const float, 5> video, cons
     r.grads = Tensor<float, 1>(impl_->store.grads().shape(), uninitialized);
     std::copy_n(impl_->store.grads().data(), r.grads.size(), r.grads.data());
     return r;
+}
+
+struct CpuModelReference::Impl {
+    Impl(const SVilmConfig& config, std::uint64_t seed) : model(config, seed), adamw(model.parameters(), options()) {}
+    static optim::AdamWOptions options() {
+        optim::AdamWOptions o;
+        o.weight_decay = 0.05;
+        return o;
+    }
+    SVilmLosses<float> run(const SVilmBatch<float>& batch, const std::vector<Tensor<float, 3>>& noise) {
+        std::vector<TensorView<const float, 3>> views(noise.begin(), noise.end());
+        SVilmState<float> state;
+        model.forward(state, batch, views);
+        model.parameters().zero_grad();
+        model.backward(state);
+        return state.losses;
+    }
+    SVilm<float> model;
+    optim::AdamW<float> adamw;
+};
+
+CpuModelReference::CpuModelReference(const SVilmConfig& config, std::uint64_t seed)
+    : impl_(std::make_unique<Impl>(config, seed)) {}
+CpuModelReference::~CpuModelReference() = default;
+nn::ParameterStore<float>& CpuModelReference::store() { return impl_->model.parameters(); }
+
+SVilmLosses<float> CpuModelReference::gradients(const SVilmBatch<float>& batch, const std::vector<Tensor<float, 3>>& noise) {
+    return impl_->run(batch, noise);
+}
+
+SVilmLosses<float> CpuModelReference::train_step(const SVilmBatch<float>& batch, const std::vector<Tensor<float, 3>>& noise,
+                                                 double lr, double max_norm, double& norm) {
+    const SVilmLosses<float> losses = impl_->run(batch, noise);
+    norm = optim::clip_grad_norm(impl_->model.parameters(), max_norm);
+    impl_->adamw.step(lr);
+    return losses;
 }
 
 }  // namespace svilm::testing

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "svilm/core/tensor.hpp"
+#include "svilm/model/batch.hpp"
 #include "svilm/model/config.hpp"
 #include "svilm/nn/parameter.hpp"
 
@@ -33,6 +34,26 @@ public:
     VideoEncoderResult run(TensorView<const float, 5> video, const std::vector<Tensor<float, 3>>& noise,
                            TensorView<const float, 3> d_tokens, TensorView<const float, 3> d_groups,
                            TensorView<const float, 2> d_pooled);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// A whole CPU model with its AdamW, for the CUDA model's losses, gradients and training run.
+class CpuModelReference {
+public:
+    CpuModelReference(const SVilmConfig& config, std::uint64_t seed);
+    ~CpuModelReference();
+
+    nn::ParameterStore<float>& store();
+
+    // One forward + backward from zeroed gradients: the losses; the gradients stay in store().
+    SVilmLosses<float> gradients(const SVilmBatch<float>& batch, const std::vector<Tensor<float, 3>>& noise);
+    // One training step: forward, backward, clipping at max_norm, AdamW at lr (weight decay
+    // 0.05). Returns the losses; the gradient norm before clipping in `norm`.
+    SVilmLosses<float> train_step(const SVilmBatch<float>& batch, const std::vector<Tensor<float, 3>>& noise, double lr,
+                                  double max_norm, double& norm);
 
 private:
     struct Impl;

@@ -1,8 +1,11 @@
-// The CUDA model against the CPU model: the video encoder's outputs, assignment maps and every
-// parameter gradient, from the same weights, clips, Gumbel noise and upstream gradients. Where no
-// GPU exists every test says so and passes without checking anything on a device.
+// The CUDA model against the CPU model, from the same weights, clips, Gumbel noise and upstream
+// gradients: the video encoder's outputs, assignment maps and every parameter gradient; the whole
+// tiny model's three losses and every gradient; five clipped AdamW steps. Where no GPU exists
+// every test says so and passes without checking anything on a device.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <span>
 #include <vector>
 
@@ -95,6 +98,141 @@ TEST_CASE("cuda: a device encoder built for another configuration than the weigh
     other.mlp_hidden = 96;
     const auto build = [&] { return VideoEncoder<float, cuda>(params, other, "video", 1.0); };
     CHECK_THROWS_WITH_AS(build(), doctest::Contains("video.blocks.0.mlp.fc1.weight"), ValueError);
+}
+
+// A tiny model and one batch of everything the three losses read, on the host.
+struct ModelCase {
+    SVilmConfig config;
+    index_t B = 4, N = 10;
+    Tensor<float, 5> video;
+    Tensor<float, 2> fg_mask;
+    Tensor<std::int64_t, 2> caption_ids, prompt_ids;
+    Tensor<std::uint8_t, 2> caption_mask, prompt_mask, noun_valid;
+    std::vector<Tensor<float, 3>> noise;
+
+    ModelCase() : config(preset("tiny")) {
+        config.video.image_size = 32;
+        config.video.frames = 4;
+        config.text.vocab_size = 500;
+        config.text.max_length = 16;
+        const VideoConfig& v = config.video;
+        const index_t K = config.num_nouns, Nt = v.temporal_positions();
+        video = random_host<float, 5>({B, v.frames, 3, v.image_size, v.image_size}, 50);
+        fg_mask = Tensor<float, 2>({B, Nt});
+        for (index_t b = 0; b < B; ++b)
+            for (index_t t = 0; t < Nt; ++t) fg_mask(b, t) = b == 3 ? 1.0f : float((t + b) % 2);  // clip 3: no scene change
+        Generator ids_rng(51);
+        const auto text = [&](index_t rows, Tensor<std::int64_t, 2>& ids, Tensor<std::uint8_t, 2>& mask) {
+            ids = Tensor<std::int64_t, 2>({rows, N});
+            mask = Tensor<std::uint8_t, 2>({rows, N});
+            for (index_t r = 0; r < rows; ++r) {
+                const index_t length = 3 + (r * 3) % (N - 3);  // padded rows of several lengths
+                for (index_t n = 0; n < N; ++n) {
+                    ids(r, n) = n < length ? std::int64_t(ids_rng.uniform_int(std::uint64_t(config.text.vocab_size))) : 0;
+                    mask(r, n) = n < length;
+                }
+            }
+        };
+        text(B, caption_ids, caption_mask);
+        text(B * K, prompt_ids, prompt_mask);
+        noun_valid = Tensor<std::uint8_t, 2>::full({B, K}, std::uint8_t(1));
+        noun_valid(1, 1) = 0;  // a caption with one noun
+        noun_valid(2, 0) = noun_valid(2, 1) = 0;  // and one with none
+        for (std::size_t k = 0; k < v.grouping_after.size(); ++k) {
+            noise.emplace_back(Tensor<float, 3>({B, v.num_group_tokens, v.tokens()}, uninitialized));
+            Generator(60 + k).gumbel<float, 3>(noise.back());
+        }
+    }
+
+    template <class Device>
+    SVilmBatch<float, Device> batch(TensorView<const float, 5, Device> clips) const {
+        return {clips, fg_mask, caption_ids, caption_mask, prompt_ids, prompt_mask, noun_valid};
+    }
+};
+
+bool losses_close(const SVilmLosses<float>& gpu, const SVilmLosses<float>& cpu) {
+    const auto close = [](float a, float b) { return std::abs(a - b) <= 1e-4f + 1e-3f * std::abs(b); };
+    return close(gpu.contrastive, cpu.contrastive) && close(gpu.temporal, cpu.temporal) &&
+           close(gpu.grounding, cpu.grounding) && close(gpu.total, cpu.total);
+}
+
+TEST_CASE("cuda: the whole tiny model's losses and every parameter gradient equal the CPU model's") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const ModelCase c;
+    CpuModelReference reference(c.config, 70);
+    const SVilmLosses<float> want = reference.gradients(c.batch<cpu>(c.video), c.noise);
+    const Tensor<float, 1> want_grads(reference.store().grads().shape(), uninitialized);
+    std::copy_n(reference.store().grads().data(), want_grads.size(), want_grads.data());
+
+    SVilm<float, cuda> model(ctx, reference.store(), c.config);
+    const Tensor<float, 5, cuda> clips = to_device<float, 5>(ctx, c.video);
+    std::vector<Tensor<float, 3, cuda>> noise_d;
+    for (const auto& n : c.noise) noise_d.push_back(to_device<float, 3>(ctx, n));
+    const std::vector<TensorView<const float, 3, cuda>> noise(noise_d.begin(), noise_d.end());
+    SVilmStateCuda<float> state;
+    model.forward(ctx, state, c.batch<cuda>(clips), noise);
+    CAPTURE(state.losses.contrastive);
+    CAPTURE(state.losses.temporal);
+    CAPTURE(state.losses.grounding);
+    CAPTURE(want.contrastive);
+    CAPTURE(want.temporal);
+    CAPTURE(want.grounding);
+    CHECK(losses_close(state.losses, want));
+    model.parameters().zero_grad();
+    model.backward(ctx, state);
+    CHECK(gradient_mismatches(reference.store(), to_host<float, 1>(ctx, model.parameters().grads()), want_grads) == 0);
+
+    SUBCASE("a bad caption id is named before any work") {
+        Tensor<std::int64_t, 2> ids = c.caption_ids;
+        ids(1, 2) = c.config.text.vocab_size;
+        SVilmBatch<float, cuda> bad = c.batch<cuda>(clips);
+        bad.caption_ids = ids;
+        CHECK_THROWS_WITH_AS(model.forward(ctx, state, bad, noise), doctest::Contains("caption_ids[1, 2]"), ValueError);
+        CHECK_THROWS_AS(model.backward(ctx, state), ValueError);
+    }
+    SUBCASE("inference embeddings equal the training heads' without noise") {
+        const Tensor<float, 2> text = to_host<float, 2>(ctx, model.encode_text(ctx, c.caption_ids, c.caption_mask));
+        CHECK(mismatches("text embedding", text, to_host<float, 2>(ctx, state.text_head.embedded), gemm_tolerance) == 0);
+        const Tensor<float, 2> global = to_host<float, 2>(ctx, model.encode_video(ctx, clips));
+        for (index_t i = 0; i < global.size(); ++i) CHECK(std::isfinite(global.data()[i]));
+    }
+}
+
+TEST_CASE("cuda: five clipped AdamW training steps follow the CPU run (losses per step, final parameters)") {
+    if (!device_or_skip()) return;
+    CudaContext ctx;
+    const ModelCase c;
+    CpuModelReference reference(c.config, 80);
+    SVilm<float, cuda> model(ctx, reference.store(), c.config);  // the same initial weights
+    optim::AdamWOptions options;
+    options.weight_decay = 0.05;
+    optim::CudaAdamW<float> adamw(ctx, reference.store(), options);
+    const Tensor<float, 5, cuda> clips = to_device<float, 5>(ctx, c.video);
+    std::vector<Tensor<float, 3, cuda>> noise_d;
+    for (const auto& n : c.noise) noise_d.push_back(to_device<float, 3>(ctx, n));
+    const std::vector<TensorView<const float, 3, cuda>> noise(noise_d.begin(), noise_d.end());
+    // lr 1e-4: a parameter whose gradient is rounding noise moves at most lr per step either way
+    const double lr = 1e-4, max_norm = 1.0;
+    SVilmStateCuda<float> state;
+    for (int step = 0; step < 5; ++step) {
+        CAPTURE(step);
+        double cpu_norm = 0;
+        const SVilmLosses<float> want = reference.train_step(c.batch<cpu>(c.video), c.noise, lr, max_norm, cpu_norm);
+        model.forward(ctx, state, c.batch<cuda>(clips), noise);
+        model.parameters().zero_grad();
+        model.backward(ctx, state);
+        const double norm = cuda_ops::clip_grad_norm(ctx, model.parameters().grads(), max_norm);
+        adamw.step(ctx, model.parameters().values(), model.parameters().grads(), lr);
+        CHECK(losses_close(state.losses, want));
+        CHECK(std::abs(norm - cpu_norm) <= 1e-3 * cpu_norm);
+    }
+    const Tensor<float, 1> values = to_host<float, 1>(ctx, model.parameters().values());
+    int bad = 0;
+    for (const nn::ParameterInfo& p : reference.store().parameters())
+        bad += compare_buffers(p.name.c_str(), p.shape, values.data() + p.offset, reference.store().values().data() + p.offset, p.size,
+                               Tolerance{5e-4, 1e-3});
+    CHECK(bad == 0);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// svilm/model/fwd.hpp: the model classes' declarations. The device is part of the type: the CPU
-// definitions are VideoEncoder<T, cpu> (video_encoder.hpp) and so on, the CUDA ones
-// VideoEncoder<T, cuda> (cuda/video_encoder.cuh, compiled by nvcc).
+// svilm/model/fwd.hpp: the model classes' declarations and the small types both backends share
+// (the batch is in batch.hpp).
+// The device is part of the type: the CPU definitions are VideoEncoder<T, cpu>
+// (video_encoder.hpp) and so on, the CUDA ones VideoEncoder<T, cuda> (cuda/*.cuh, nvcc).
 #pragma once
 
 #include "svilm/core/device.hpp"
@@ -12,5 +13,20 @@ class VideoEncoder;
 
 template <class T, class Device = cpu>
 class TextEncoder;
+
+template <class T, class Device = cpu>
+class SVilm;
+
+// Which losses run (the paper's ablation, Table 6).
+struct LossSwitches {
+    bool contrastive = true;
+    bool temporal = true;
+    bool grounding = true;
+};
+
+template <class T>
+struct SVilmLosses {
+    T contrastive = 0, temporal = 0, grounding = 0, total = 0;
+};
 
 }  // namespace svilm

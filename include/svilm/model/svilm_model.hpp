@@ -17,36 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "svilm/model/batch.hpp"
+#include "svilm/model/fwd.hpp"
 #include "svilm/model/losses.hpp"
 #include "svilm/model/text_encoder.hpp"
 #include "svilm/model/video_encoder.hpp"
 #include "svilm/ops/l2_normalize.hpp"
 
 namespace svilm {
-
-// One training batch. prompt_* and noun_valid may be empty when grounding is off.
-template <class T>
-struct SVilmBatch {
-    TensorView<const T, 5> video;                      // (B, T, 3, H, W) blended clips, normalised
-    TensorView<const T, 2> fg_mask;                    // (B, N_t) m_{i,t}: 1 where the clip's own segment is
-    TensorView<const std::int64_t, 2> caption_ids;     // (B, N)
-    TensorView<const std::uint8_t, 2> caption_mask;    // (B, N) 1 for tokens, 0 for padding
-    TensorView<const std::int64_t, 2> prompt_ids;      // (B * K, N) noun prompts, row i * K + k
-    TensorView<const std::uint8_t, 2> prompt_mask;     // (B * K, N)
-    TensorView<const std::uint8_t, 2> noun_valid;      // (B, K) 1 for a real noun
-};
-
-// Which losses run (the paper's ablation, Table 6).
-struct LossSwitches {
-    bool contrastive = true;
-    bool temporal = true;
-    bool grounding = true;
-};
-
-template <class T>
-struct SVilmLosses {
-    T contrastive = 0, temporal = 0, grounding = 0, total = 0;
-};
 
 // A projection head: y = L2(x W^T + b), (R, in) -> (R, D).
 template <class T>
@@ -93,7 +71,7 @@ struct VideoEmbeddings {
 };
 
 template <class T>
-class SVilm {
+class SVilm<T, cpu> {
 public:
     // Random initialisation (SPEC 11) from `seed`.
     explicit SVilm(const SVilmConfig& config, std::uint64_t seed = 0)
@@ -122,7 +100,7 @@ public:
 
     // Training forward: draws one Gumbel tensor (B, M, L) per grouping block from `rng`.
     void forward(SVilmState<T>& s, const SVilmBatch<T>& batch, Generator& rng, LossSwitches switches = {}) const {
-        validate(batch, switches);  // before drawing: a bad batch leaves the generator untouched
+        validate_batch(config_, batch, switches, "SVilm::forward");  // before drawing: a bad batch leaves the generator untouched
         const index_t B = batch.video.extent(0);
         s.noise.resize(video.grouping.size());
         std::vector<TensorView<const T, 3>> views;
@@ -138,7 +116,7 @@ public:
     // the noise-free assignment of inference.
     void forward(SVilmState<T>& s, const SVilmBatch<T>& batch, std::span<const TensorView<const T, 3>> noise,
                  LossSwitches switches = {}) const {
-        validate(batch, switches);
+        validate_batch(config_, batch, switches, "SVilm::forward");
         const index_t B = batch.video.extent(0), Nt = config_.video.temporal_positions(), K = config_.num_nouns;
         const index_t C = config_.video.width, Ns = config_.video.spatial_positions();
         s.complete = false;
@@ -267,39 +245,6 @@ public:
     nn::Param<T, 0> logit_scale, grounding_logit_scale;
 
 private:
-    // Every shape and id of the batch, before any work: errors name the argument.
-    void validate(const SVilmBatch<T>& batch, LossSwitches switches) const {
-        const char* op = "SVilm::forward";
-        const VideoConfig& v = config_.video;
-        const index_t B = batch.video.extent(0), K = config_.num_nouns;
-        if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
-        expect_shape(op, "video", batch.video, {B, v.frames, 3, v.image_size, v.image_size});
-        expect_contiguous(op, "video", batch.video);
-        check_text(op, "caption_ids", "caption_mask", batch.caption_ids, batch.caption_mask, B);
-        if (switches.temporal) expect_shape(op, "fg_mask", batch.fg_mask, {B, v.temporal_positions()});
-        if (switches.grounding && K > 0) {
-            if (!batch.prompt_ids.data())
-                throw ShapeError(std::string(op) + ": grounding is on but the batch has no noun prompts");
-            check_text(op, "prompt_ids", "prompt_mask", batch.prompt_ids, batch.prompt_mask, B * K);
-            expect_shape(op, "noun_valid", batch.noun_valid, {B, K});
-        }
-    }
-    void check_text(const char* op, const char* ids_name, const char* mask_name, TensorView<const std::int64_t, 2> ids,
-                    TensorView<const std::uint8_t, 2> mask, index_t rows) const {
-        const index_t N = ids.extent(1);
-        expect_shape(op, ids_name, ids, {rows, N});
-        expect_shape(op, mask_name, mask, {rows, N});
-        if (N < 1 || N > config_.text.max_length)
-            throw ShapeError(std::string(op) + ": " + ids_name + " has " + std::to_string(N) + " positions, the text encoder takes 1 to " +
-                             std::to_string(config_.text.max_length));
-        for (index_t r = 0; r < rows; ++r)
-            for (index_t n = 0; n < N; ++n)
-                if (ids(r, n) < 0 || ids(r, n) >= config_.text.vocab_size)
-                    throw ValueError(std::string(op) + ": " + ids_name + "[" + std::to_string(r) + ", " + std::to_string(n) +
-                                     "] = " + std::to_string(ids(r, n)) + " is outside the vocabulary of " +
-                                     std::to_string(config_.text.vocab_size));
-    }
-
     static void head_forward(const nn::Linear<T>& proj, HeadSaved<T>& s, TensorView<const T, 2> x) {
         const index_t R = x.extent(0), D = proj.out_features;
         nn::ensure_shape(s.projected, {R, D});

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "svilm/model/config.hpp"
+#include "svilm/model/fwd.hpp"
 #include "svilm/nn/transformer_block.hpp"
 #include "svilm/ops/embedding.hpp"
 
@@ -27,7 +28,7 @@ struct TextEncoderSaved {
 };
 
 template <class T>
-class TextEncoder {
+class TextEncoder<T, cpu> {
 public:
     TextEncoder() = default;
     TextEncoder(nn::ParameterStore<T>& store, const TextConfig& config, const std::string& name) : config(config) {

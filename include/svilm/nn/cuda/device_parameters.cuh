@@ -93,7 +93,9 @@ public:
     void zero_grad() { zero(*ctx_, grads()); }
 
     const std::vector<ParameterInfo>& parameters() const { return infos_; }
-    TensorView<T, 1, cuda> values() const { return values_.view(); }
+    // Mutable views from a const mirror, as DeviceParam::value(): modules are const while they
+    // compute, the optimiser writes through the same buffers.
+    TensorView<T, 1, cuda> values() const { return TensorView<T, 1, cuda>(values_.data(), values_.shape()); }
     TensorView<T, 1, cuda> grads() const {
         if (grads_.size() != values_.size()) {
             grads_ = Tensor<T, 1, cuda>(values_.shape(), uninitialized);
