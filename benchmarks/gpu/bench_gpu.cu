@@ -7,7 +7,8 @@
 //                                                       fixed random gradients on tokens, groups
 //                                                       and the pooled feature (every parameter
 //                                                       gradient; no optimiser step)
-//   BM_GpuAttention/tokens:N/backward:P                 the fused attention alone, ViT-B heads
+//   BM_GpuAttention/tokens:N/backward:P/math:K          the fused attention alone, ViT-B heads
+//                                                       (tensor cores in the TF32 / bf16 modes)
 //   BM_GpuGemm/math:K                                   one cuBLAS GEMM of the MLP's shape: the
 //                                                       ceiling the encoder's GEMMs run against
 //
@@ -17,6 +18,7 @@
 // included). benchmarks/gpu/compare_torch_gpu.py runs PyTorch on the same cases.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <string>
@@ -95,6 +97,16 @@ void set_counters(benchmark::State& state, double flops, double clips) {
     state.counters["peak_mib"] = double(cuda_memory::Pool::instance().stats().peak) / double(1 << 20);
 }
 
+// A number that is not finite makes the case an error: speed of a broken result means nothing.
+template <int Rank>
+void expect_finite(benchmark::State& state, const Tensor<float, Rank>& t, const char* what) {
+    for (index_t i = 0; i < t.size(); ++i)
+        if (!std::isfinite(t.data()[i])) {
+            state.SkipWithError((std::string(what) + " are not finite").c_str());
+            return;
+        }
+}
+
 // A failed case (out of memory, a CUDA error) is reported as an error, and the run goes on.
 template <class Body>
 void guarded(benchmark::State& state, Body&& body) {
@@ -116,6 +128,7 @@ void BM_GpuVideoEncoderForward(benchmark::State& state) {
         cuda_memory::Pool::instance().reset_peak();
         time_on_device(state, [&] { benchmark::DoNotOptimize(model.encode_video(ctx, clips).data()); });
         set_counters(state, video_encoder_flops(v, B), double(B));
+        expect_finite(state, to_host<float, 2>(ctx, model.encode_video(ctx, clips)), "embeddings");
     });
 }
 
@@ -145,6 +158,7 @@ void BM_GpuVideoEncoderTrain(benchmark::State& state) {
             model.video.backward(ctx, d_tokens, d_groups, d_pooled, saved);
         });
         set_counters(state, 3 * video_encoder_flops(v, B), double(B));
+        expect_finite(state, to_host<float, 1>(ctx, model.parameters().grads()), "gradients");
     });
 }
 
@@ -153,6 +167,7 @@ void BM_GpuAttention(benchmark::State& state) {
         const index_t N = state.range(0), B = 16, H = 12, C = 768;
         const bool backward = state.range(1) != 0;
         CudaContext& ctx = context();
+        ctx.set_math(math_mode(state.range(2)));
         const Tensor<float, 3, cuda> qkv = random_device<3>({B, N, 3 * C}, 6), d_out = random_device<3>({B, N, C}, 7);
         const auto q = qkv.view().narrow(2, 0, C), k = qkv.view().narrow(2, C, 2 * C), v = qkv.view().narrow(2, 2 * C, 3 * C);
         Tensor<float, 3, cuda> out({B, N, C}, uninitialized), dq({B, N, C}, uninitialized), dk({B, N, C}, uninitialized),
@@ -195,8 +210,8 @@ void encoder_cases(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_GpuVideoEncoderForward)->Apply(encoder_cases);
 BENCHMARK(BM_GpuVideoEncoderTrain)->Apply(encoder_cases);
 BENCHMARK(BM_GpuAttention)
-    ->ArgNames({"tokens", "backward"})
-    ->ArgsProduct({{792, 3144}, {0, 1}})
+    ->ArgNames({"tokens", "backward", "math"})
+    ->ArgsProduct({{792, 3144}, {0, 1}, {0, 1, 2}})
     ->UseManualTime()
     ->Iterations(10)
     ->Unit(benchmark::kMillisecond);

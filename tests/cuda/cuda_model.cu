@@ -189,7 +189,8 @@ TEST_CASE("cuda: the whole tiny model's losses and every parameter gradient equa
         SVilmBatch<float, cuda> bad = c.batch<cuda>(clips);
         bad.caption_ids = ids;
         CHECK_THROWS_WITH_AS(model.forward(ctx, state, bad, noise), doctest::Contains("caption_ids[1, 2]"), ValueError);
-        CHECK_THROWS_AS(model.backward(ctx, state), ValueError);
+        CHECK(state.complete);  // the refused batch left the previous forward's state as it was
+        CHECK(state.losses.total == doctest::Approx(want.total).epsilon(1e-3));
     }
     SUBCASE("inference embeddings equal the training heads' without noise") {
         const Tensor<float, 2> text = to_host<float, 2>(ctx, model.encode_text(ctx, c.caption_ids, c.caption_mask));

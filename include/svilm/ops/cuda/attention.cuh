@@ -12,7 +12,8 @@
 //
 // Heads stay packed in the channel axis (B, N, H * d) and rows may be strided (the fused qkv
 // projection's (B, N, 3C) output is read in place), as on the CPU. Head sizes 8, 16, 32, 64
-// and 128 are compiled.
+// and 128 are compiled. In the TF32 and bf16 math modes, head size 64 runs on the tensor cores
+// (attention_tensor_core.cuh), forward and backward.
 #pragma once
 
 #include <cmath>
@@ -22,6 +23,7 @@
 
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
+#include "svilm/ops/cuda/attention_tensor_core.cuh"
 
 namespace svilm::cuda_ops {
 
@@ -329,6 +331,70 @@ void with_head_dim(index_t d, F&& f) {
 
 inline unsigned blocks_for(index_t n, index_t per_block) { return unsigned((n + per_block - 1) / per_block); }
 
+// The tensor-core kernels read rows as float4: head size 64, 16-byte aligned rows.
+inline bool aligned_rows(const TensorView<const float, 3, cuda>& t) {
+    return reinterpret_cast<std::uintptr_t>(t.data()) % 16 == 0 && t.stride(0) % 4 == 0 && t.stride(1) % 4 == 0;
+}
+inline bool tensor_core_ready(const CudaAttentionShape& s, const TensorView<const float, 3, cuda>& q,
+                              const TensorView<const float, 3, cuda>& k, const TensorView<const float, 3, cuda>& v) {
+    return s.head_dim == kernels::tc_head && aligned_rows(q) && aligned_rows(k) && aligned_rows(v);
+}
+
+// Kernels over the default 48 KiB of shared memory per block opt in once.
+template <class Kernel>
+void allow_shared_bytes(Kernel kernel, std::size_t bytes) {
+    SVILM_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+}
+
+template <class Ops>
+void launch_tensor_core_backward(const CudaContext& ctx, TensorView<float, 3, cuda> dq, TensorView<float, 3, cuda> dk,
+                                 TensorView<float, 3, cuda> dv, const TensorView<const float, 3, cuda>& dout,
+                                 AttentionSaved<float>& saved, const TensorView<const float, 3, cuda>& q,
+                                 const TensorView<const float, 3, cuda>& k, const TensorView<const float, 3, cuda>& v,
+                                 const TensorView<const std::uint8_t, 2, cuda>& key_mask, const CudaAttentionShape& s,
+                                 const kernels::TensorCoreLayouts& layouts, float scale) {
+    constexpr std::size_t bytes = kernels::tc_backward_shared_bytes<Ops>();
+    static const bool configured = [] {
+        allow_shared_bytes(kernels::attention_backward_key_tensor_core<Ops>, bytes);
+        allow_shared_bytes(kernels::attention_backward_query_tensor_core<Ops>, bytes);
+        return true;
+    }();
+    (void)configured;
+    const unsigned bh = unsigned(s.batch * s.heads);
+    if (s.keys > 0) {
+        kernels::attention_backward_key_tensor_core<Ops><<<dim3(blocks_for(s.keys, kernels::tc_keys), bh), kernels::tc_threads,
+                                                            bytes, ctx.stream()>>>(
+            dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), saved.logsumexp.data(), saved.row_dot.data(),
+            key_mask.data(), s.queries, s.keys, int(s.heads), layouts, scale);
+        SVILM_CUDA_CHECK(cudaGetLastError());
+    }
+    if (s.queries > 0) {
+        kernels::attention_backward_query_tensor_core<Ops><<<dim3(blocks_for(s.queries, kernels::tc_rows), bh),
+                                                              kernels::tc_threads, bytes, ctx.stream()>>>(
+            dq.data(), dout.data(), q.data(), k.data(), v.data(), saved.logsumexp.data(), saved.row_dot.data(), key_mask.data(),
+            s.queries, s.keys, int(s.heads), layouts, scale);
+        SVILM_CUDA_CHECK(cudaGetLastError());
+    }
+}
+
+template <class Ops>
+void launch_tensor_core_forward(const CudaContext& ctx, TensorView<float, 3, cuda> out, AttentionSaved<float>& saved,
+                                const TensorView<const float, 3, cuda>& q, const TensorView<const float, 3, cuda>& k,
+                                const TensorView<const float, 3, cuda>& v, const TensorView<const std::uint8_t, 2, cuda>& key_mask,
+                                const CudaAttentionShape& s, float scale) {
+    constexpr std::size_t bytes = kernels::tc_shared_bytes<Ops>();
+    static const bool configured = [] {
+        allow_shared_bytes(kernels::attention_forward_tensor_core<Ops>, bytes);
+        return true;
+    }();
+    (void)configured;
+    const dim3 grid(blocks_for(s.queries, kernels::tc_rows), unsigned(s.batch * s.heads));
+    kernels::attention_forward_tensor_core<Ops><<<grid, kernels::tc_threads, bytes, ctx.stream()>>>(
+        out.data(), saved.logsumexp.data(), q.data(), k.data(), v.data(), key_mask.data(), s.queries, s.keys, int(s.heads),
+        q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1), scale);
+    SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
 }  // namespace detail
 
 // out (B, Nq, C) = softmax(q_h k_h^T / sqrt(d) + mask) v_h for each head h, C = H * d.
@@ -348,6 +414,13 @@ void attention_forward(const CudaContext& ctx, TensorView<T, 3, cuda> out, Atten
         saved.logsumexp = Tensor<T, 3, cuda>({s.batch, heads, s.queries}, uninitialized);
     if (s.batch == 0 || s.queries == 0 || s.channels == 0) return;
     const T scale = T(1) / std::sqrt(T(s.head_dim));
+    if (ctx.math() != MathMode::fp32 && detail::tensor_core_ready(s, q, k, v)) {
+        if (ctx.math() == MathMode::bf16)
+            detail::launch_tensor_core_forward<kernels::Bf16Operands>(ctx, out, saved, q, k, v, key_mask, s, scale);
+        else
+            detail::launch_tensor_core_forward<kernels::Tf32Operands>(ctx, out, saved, q, k, v, key_mask, s, scale);
+        return;
+    }
     const dim3 grid(detail::blocks_for(s.queries, kernels::attention_threads), unsigned(s.batch * heads));
     detail::with_head_dim(s.head_dim, [&](auto dim) {
         kernels::attention_forward<T, decltype(dim)::value><<<grid, kernels::attention_threads, 0, ctx.stream()>>>(
@@ -389,6 +462,24 @@ void attention_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dq, Tenso
     const auto lq = detail::attention_layout(q), lk = detail::attention_layout(k), lv = detail::attention_layout(v);
     const auto lo = detail::attention_layout(out), lgo = detail::attention_layout(dout);
     const auto lgq = detail::attention_layout(dq), lgk = detail::attention_layout(dk), lgv = detail::attention_layout(dv);
+    if (ctx.math() != MathMode::fp32 && detail::tensor_core_ready(s, q, k, v) && detail::aligned_rows(dout)) {
+        if (s.queries > 0) {
+            const dim3 grid(detail::blocks_for(s.queries, kernels::attention_threads), bh);
+            kernels::attention_row_dot<T, kernels::tc_head><<<grid, kernels::attention_threads, 0, ctx.stream()>>>(
+                saved.row_dot.data(), dout.data(), out.data(), s.queries, int(heads), lgo, lo);
+            SVILM_CUDA_CHECK(cudaGetLastError());
+        }
+        const kernels::TensorCoreLayouts layouts{{lq.batch, lq.row},   {lk.batch, lk.row},   {lv.batch, lv.row},
+                                                 {lgo.batch, lgo.row}, {lgq.batch, lgq.row}, {lgk.batch, lgk.row},
+                                                 {lgv.batch, lgv.row}};
+        if (ctx.math() == MathMode::bf16)
+            detail::launch_tensor_core_backward<kernels::Bf16Operands>(ctx, dq, dk, dv, dout, saved, q, k, v, key_mask, s,
+                                                                         layouts, scale);
+        else
+            detail::launch_tensor_core_backward<kernels::Tf32Operands>(ctx, dq, dk, dv, dout, saved, q, k, v, key_mask, s,
+                                                                         layouts, scale);
+        return;
+    }
     detail::with_head_dim(s.head_dim, [&](auto dim) {
         constexpr int D = decltype(dim)::value;
         if (s.queries > 0) {

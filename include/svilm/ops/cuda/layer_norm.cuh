@@ -1,11 +1,12 @@
 // svilm/ops/cuda/layer_norm.cuh: layer normalisation over the last axis on the device, the CUDA
 // twin of svilm/ops/layer_norm.hpp (two-pass variance, biased, as PyTorch). One block per row;
-// the weight and bias gradients are column sums over rows in a fixed order (one thread per
-// column), so they are deterministic.
+// the weight and bias gradients are column sums over fixed chunks of rows, then over the chunks
+// in order, so they are deterministic.
 #pragma once
 
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
+#include "svilm/ops/cuda/elementwise.cuh"
 #include "svilm/ops/cuda/reduce.cuh"
 
 namespace svilm::cuda_ops {
@@ -57,20 +58,22 @@ __global__ void layer_norm_backward_input(T* dx, const T* dy, const T* x, const 
     }
 }
 
-// dweight[c] += sum_r dy[r, c] xhat[r, c], dbias[c] += sum_r dy[r, c]: rows in order per column.
+// Stage 1 of the parameter gradients: per chunk of rows, partial_w[k, c] = sum_r dy[r, c] xhat[r, c]
+// and partial_b[k, c] = sum_r dy[r, c], rows in order (stage 2 sums the chunks in order).
 template <class T>
-__global__ void layer_norm_backward_params(T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd, index_t rows,
-                                           index_t cols) {
-    const index_t c = index_t(blockIdx.x) * blockDim.x + threadIdx.x;
+__global__ void layer_norm_param_partials(T* partial_w, T* partial_b, const T* dy, const T* x, const T* mean, const T* rstd,
+                                          index_t rows, index_t cols, index_t rows_per_chunk) {
+    const index_t c = index_t(blockIdx.x) * blockDim.x + threadIdx.x, k = blockIdx.y;
     if (c >= cols) return;
+    const index_t r0 = k * rows_per_chunk, r1 = min(rows, r0 + rows_per_chunk);
     T sw = 0, sb = 0;
-    for (index_t r = 0; r < rows; ++r) {
+    for (index_t r = r0; r < r1; ++r) {
         const T g = dy[r * cols + c];
         sw += g * (x[r * cols + c] - mean[r]) * rstd[r];
         sb += g;
     }
-    if (dw) dw[c] += sw;
-    if (db) db[c] += sb;
+    partial_w[k * cols + c] = sw;
+    partial_b[k * cols + c] = sb;
 }
 
 }  // namespace kernels
@@ -117,9 +120,24 @@ void layer_norm_backward(const CudaContext& ctx, TensorView<T, 2, cuda> dx, Tens
     if (dweight.data() || dbias.data()) {
         if (dweight.data()) expect_shape(op, "dweight", dweight, {cols});
         if (dbias.data()) expect_shape(op, "dbias", dbias, {cols});
-        kernels::layer_norm_backward_params<T><<<unsigned((cols + 255) / 256), 256, 0, ctx.stream()>>>(
-            dweight.data(), dbias.data(), dy.data(), x.data(), saved.mean.data(), saved.rstd.data(), rows, cols);
+        // fixed chunks of rows, then the chunks in order: deterministic, and parallel over rows
+        constexpr index_t rows_per_chunk = 64;
+        const index_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+        if (chunks > 65535) throw ShapeError(std::string(op) + ": " + std::to_string(rows) + " rows exceed the grid");
+        Tensor<T, 2, cuda> partial_w({chunks, cols}, uninitialized), partial_b({chunks, cols}, uninitialized);
+        const unsigned col_blocks = unsigned((cols + 255) / 256);
+        kernels::layer_norm_param_partials<T><<<dim3(col_blocks, unsigned(chunks)), 256, 0, ctx.stream()>>>(
+            partial_w.data(), partial_b.data(), dy.data(), x.data(), saved.mean.data(), saved.rstd.data(), rows, cols,
+            rows_per_chunk);
         SVILM_CUDA_CHECK(cudaGetLastError());
+        if (dweight.data()) {
+            kernels::column_total<T><<<col_blocks, 256, 0, ctx.stream()>>>(dweight.data(), partial_w.data(), chunks, cols, true);
+            SVILM_CUDA_CHECK(cudaGetLastError());
+        }
+        if (dbias.data()) {
+            kernels::column_total<T><<<col_blocks, 256, 0, ctx.stream()>>>(dbias.data(), partial_b.data(), chunks, cols, true);
+            SVILM_CUDA_CHECK(cudaGetLastError());
+        }
     }
 }
 
