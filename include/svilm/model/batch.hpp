@@ -26,6 +26,30 @@ struct SVilmBatch {
     TensorView<const std::uint8_t, 2> noun_valid;      // (B, K) 1 for a real noun
 };
 
+// The video encoder's input, on either device: video (B, T, 3, H, W) with B >= 1, and no noise or
+// one tensor per grouping block.
+template <class T, class Device>
+void check_video_input(const char* op, const VideoConfig& c, const TensorView<const T, 5, Device>& video,
+                       std::size_t noise_tensors, std::size_t grouping_blocks) {
+    const index_t B = video.extent(0);
+    if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
+    expect_shape(op, "video", video, {B, c.frames, 3, c.image_size, c.image_size});
+    if (noise_tensors != 0 && noise_tensors != grouping_blocks)
+        throw ShapeError(std::string(op) + ": " + std::to_string(noise_tensors) + " noise tensors for " +
+                         std::to_string(grouping_blocks) + " grouping blocks");
+}
+
+// The text encoder's input: ids and attention mask (B, N) on the host, B >= 1, 1 <= N <= max_length.
+inline void check_text_input(const char* op, const TextConfig& c, TensorView<const std::int64_t, 2> ids,
+                             TensorView<const std::uint8_t, 2> attention_mask) {
+    const index_t B = ids.extent(0), N = ids.extent(1);
+    if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
+    expect_shape(op, "attention_mask", attention_mask, ids.shape());
+    if (N < 1 || N > c.max_length)
+        throw ShapeError(std::string(op) + ": ids " + to_string<2>(ids.shape()) + " has " + std::to_string(N) +
+                         " positions, the encoder takes 1 to " + std::to_string(c.max_length));
+}
+
 namespace detail {
 
 inline void check_text_batch(const SVilmConfig& config, const char* op, const char* ids_name, const char* mask_name,

@@ -1,7 +1,7 @@
 // svilm/model/losses.hpp: the three pre-training losses of SPEC 5, forward and backward.
 //
 // All inputs are L2-normalised embeddings. Logit scales are stored as logs (SPEC 11); the scale
-// used is exp(param) clamped at 100 (svilm/model/logit_scale.hpp).
+// used is exp(param) clamped at 100 (svilm/model/loss_common.hpp).
 #pragma once
 
 #include <algorithm>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "svilm/core/tensor.hpp"
-#include "svilm/model/logit_scale.hpp"
+#include "svilm/model/loss_common.hpp"
 #include "svilm/ops/cross_entropy.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/ops/gemm.hpp"
@@ -120,20 +120,12 @@ T temporal_grouping_loss_forward(TemporalGroupingSaved<T>& s, TensorView<const T
     s.cos_fg = Tensor<T, 2>({B, Nt});
     s.cos_bg = Tensor<T, 2>({B, Nt});
     s.valid = Tensor<std::uint8_t, 1>({B});
-    s.valid_count = 0;
+    s.valid_count = detail::scene_change_clips<T>(op, mask, s.valid);
     T total = 0;
     for (index_t i = 0; i < B; ++i) {
+        if (!s.valid(i)) continue;
         T fg_count = 0;
-        for (index_t t = 0; t < Nt; ++t) {
-            const T m = mask(i, t);
-            if (m != T(0) && m != T(1))
-                throw ValueError(std::string(op) + ": mask[" + std::to_string(i) + ", " + std::to_string(t) +
-                                 "] is neither 0 nor 1");
-            fg_count += m;
-        }
-        if (fg_count == T(0) || fg_count == T(Nt)) continue;
-        s.valid(i) = 1;
-        ++s.valid_count;
+        for (index_t t = 0; t < Nt; ++t) fg_count += mask(i, t);
         for (index_t t = 0; t < Nt; ++t) {
             const T m = mask(i, t);
             for (index_t d = 0; d < D; ++d) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "svilm/model/batch.hpp"
 #include "svilm/model/config.hpp"
 #include "svilm/model/fwd.hpp"
 #include "svilm/nn/transformer_block.hpp"
@@ -53,12 +54,8 @@ public:
     void forward(TextEncoderSaved<T>& s, TensorView<const std::int64_t, 2> ids,
                  TensorView<const std::uint8_t, 2> attention_mask) const {
         const char* op = "TextEncoder::forward";
+        check_text_input(op, config, ids, attention_mask);
         const index_t B = ids.extent(0), N = ids.extent(1), C = config.width;
-        if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
-        expect_shape(op, "attention_mask", attention_mask, ids.shape());
-        if (N < 1 || N > config.max_length)
-            throw ShapeError(std::string(op) + ": ids " + to_string<2>(ids.shape()) + " has " + std::to_string(N) +
-                             " positions, the encoder takes 1 to " + std::to_string(config.max_length));
         nn::ensure_shape(s.ids, {B * N});
         nn::ensure_shape(s.positions, {B * N});
         nn::ensure_shape(s.key_mask, {B, N});

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "svilm/model/batch.hpp"
 #include "svilm/model/config.hpp"
 #include "svilm/model/fwd.hpp"
 #include "svilm/model/grouping_block.hpp"
@@ -74,12 +75,8 @@ public:
                  bool keep_activations = true) const {
         const char* op = "VideoEncoder::forward";
         const VideoConfig& c = config;
+        check_video_input<T, cpu>(op, c, video, noise.size(), grouping.size());
         const index_t B = video.extent(0), L = c.tokens(), M = c.num_group_tokens, C = c.width, S = L + M;
-        if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
-        expect_shape(op, "video", video, {B, c.frames, 3, c.image_size, c.image_size});
-        if (!noise.empty() && noise.size() != grouping.size())
-            throw ShapeError(std::string(op) + ": " + std::to_string(noise.size()) + " noise tensors for " +
-                             std::to_string(grouping.size()) + " grouping blocks");
         s.kept = keep_activations;
         const std::size_t depth = blocks.size();
         s.streams.resize(keep_activations ? depth + 1 : 2);

@@ -116,6 +116,8 @@ public:
         const auto it = index_.find(name);
         return it == index_.end() ? nullptr : &infos_[it->second];
     }
+    // Elements of the flat buffers, the 64-byte padding after each parameter included.
+    index_t buffer_size() const { return total_; }
     index_t parameter_count() const {
         index_t n = 0;
         for (const ParameterInfo& p : infos_) n += p.size;

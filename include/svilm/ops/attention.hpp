@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "svilm/ops/attention_shape.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/ops/gemm.hpp"
 
@@ -33,42 +34,10 @@ namespace detail {
 inline constexpr index_t attention_query_block = 128;
 inline constexpr index_t attention_key_block = 512;
 
-template <class T>
-void expect_unit_channel_stride(const char* op, const char* name, const TensorView<T, 3>& t) {
-    if (t.stride(2) != 1 && t.extent(2) > 1)
-        throw ShapeError(std::string(op) + ": " + name + " " + to_string<3>(t.shape()) +
-                         " needs a unit stride on its channel axis");
-}
-
 // Row r of batch b of a (B, N, C) view with unit channel stride.
 template <class T>
 T* row_of(const TensorView<T, 3>& t, index_t b, index_t r) {
     return t.data() + b * t.stride(0) + r * t.stride(1);
-}
-
-struct AttentionShape {
-    index_t batch, queries, keys, channels, heads, head_dim;
-};
-
-template <class T>
-AttentionShape check_attention(const char* op, const TensorView<const T, 3>& q, const TensorView<const T, 3>& k,
-                               const TensorView<const T, 3>& v, const TensorView<const std::uint8_t, 2>& key_mask,
-                               index_t heads) {
-    const AttentionShape s{q.extent(0), q.extent(1), k.extent(1), q.extent(2), heads, heads > 0 ? q.extent(2) / heads : 0};
-    if (heads <= 0 || s.channels % heads != 0)
-        throw ShapeError(std::string(op) + ": channels " + std::to_string(s.channels) + " do not split into " +
-                         std::to_string(heads) + " heads");
-    if (k.extent(0) != s.batch || k.extent(2) != s.channels)
-        throw ShapeError(std::string(op) + ": q " + to_string<3>(q.shape()) + " vs k " + to_string<3>(k.shape()));
-    expect_shape(op, "v", v, k.shape());
-    expect_unit_channel_stride(op, "q", q);
-    expect_unit_channel_stride(op, "k", k);
-    expect_unit_channel_stride(op, "v", v);
-    if (key_mask.data()) {
-        expect_shape(op, "key_mask", key_mask, {s.batch, s.keys});
-        expect_contiguous(op, "key_mask", key_mask);
-    }
-    return s;
 }
 
 }  // namespace detail
@@ -82,7 +51,7 @@ void attention_forward(TensorView<T, 3> out, AttentionSaved<T>& saved, std::type
                        std::type_identity_t<TensorView<const T, 3>> k, std::type_identity_t<TensorView<const T, 3>> v,
                        TensorView<const std::uint8_t, 2> key_mask, index_t heads) {
     const char* op = "attention_forward";
-    const auto s = detail::check_attention<T>(op, q, k, v, key_mask, heads);
+    const auto s = detail::check_attention<T, cpu>(op, q, k, v, key_mask, heads);
     expect_shape(op, "out", out, q.shape());
     detail::expect_unit_channel_stride(op, "out", out);
     if (saved.logsumexp.shape() != Extents<3>{s.batch, heads, s.queries})
@@ -154,18 +123,8 @@ void attention_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 
                         std::type_identity_t<TensorView<const T, 3>> v, std::type_identity_t<TensorView<const T, 3>> out,
                         TensorView<const std::uint8_t, 2> key_mask, index_t heads) {
     const char* op = "attention_backward";
-    const auto s = detail::check_attention<T>(op, q, k, v, key_mask, heads);
-    expect_shape(op, "dout", dout, q.shape());
-    expect_shape(op, "out", out, q.shape());
-    expect_shape(op, "dq", dq, q.shape());
-    expect_shape(op, "dk", dk, k.shape());
-    expect_shape(op, "dv", dv, k.shape());
-    expect_shape(op, "saved.logsumexp", saved.logsumexp.view(), {s.batch, heads, s.queries});
-    detail::expect_unit_channel_stride(op, "out", out);
-    detail::expect_unit_channel_stride(op, "dout", dout);
-    detail::expect_unit_channel_stride(op, "dq", dq);
-    detail::expect_unit_channel_stride(op, "dk", dk);
-    detail::expect_unit_channel_stride(op, "dv", dv);
+    const auto s = detail::check_attention<T, cpu>(op, q, k, v, key_mask, heads);
+    detail::check_attention_backward<T, cpu>(op, s, dq, dk, dv, dout, out, saved.logsumexp);
     const index_t d = s.head_dim;
     const index_t ldq = q.stride(1), ldk = k.stride(1), ldv = v.stride(1), ldo = out.stride(1), ldgo = dout.stride(1);
     const index_t ldgq = dq.stride(1), ldgk = dk.stride(1), ldgv = dv.stride(1);

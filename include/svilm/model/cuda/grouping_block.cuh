@@ -90,8 +90,9 @@ public:
         assign_k.forward(ctx, s.assign_k, s.x_ln);
         assign_v.forward(ctx, s.assign_v, s.x_ln);
         const T scale = T(1) / std::sqrt(T(C));
+        // fp32 whatever the context's mode: these logits decide the hard assignment
         cuda_ops::gemm_batched(ctx, Trans::no, Trans::yes, M, L, C, scale, s.assign_q.data(), C, M * C, s.assign_k.data(), C,
-                               L * C, T(0), s.logits.data(), L, M * L, B);
+                               L * C, T(0), s.logits.data(), L, M * L, B, MathMode::fp32);
         if (hard) {
             cuda_ops::gumbel_assign_forward<T>(ctx, s.assignment, s.assign, s.logits, noise, tau);
         } else {
@@ -177,9 +178,7 @@ public:
     cuda_nn::Mlp<T> mlp_channels;
 
 private:
-    static TensorView<T, 3, cuda> rows3(const TensorView<T, 2, cuda>& m, index_t batch) {
-        return m.template reshape<3>({batch, m.extent(0) / batch, m.extent(1)});
-    }
+    static TensorView<T, 3, cuda> rows3(Tensor<T, 2, cuda>& m, index_t batch) { return cuda_nn::rows3(m.view(), batch); }
     // out (B * cols, rows) = per clip transpose of in (B * rows, cols)
     static void transpose_clips(const CudaContext& ctx, TensorView<T, 2, cuda> out, TensorView<const T, 2, cuda> in,
                                 index_t batch) {

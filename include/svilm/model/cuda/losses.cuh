@@ -19,7 +19,7 @@
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
 #include "svilm/cuda/copy.hpp"
-#include "svilm/model/logit_scale.hpp"
+#include "svilm/model/loss_common.hpp"
 #include "svilm/ops/cuda/elementwise.cuh"
 #include "svilm/ops/cuda/gemm.hpp"
 #include "svilm/ops/cuda/reduce.cuh"
@@ -318,7 +318,7 @@ T contrastive_loss_forward(const CudaContext& ctx, ContrastiveSaved<T>& s, std::
     std::tie(s.scale, s.dscale_dlog) = svilm::detail::clamped_scale(log_scale);
     s.logits = Tensor<T, 2, cuda>({B, B}, uninitialized);
     s.logsumexp = Tensor<T, 1, cuda>({2 * B}, uninitialized);
-    gemm<T>(ctx, Trans::no, Trans::yes, B, B, D, s.scale, v.data(), D, c.data(), D, T(0), s.logits.data(), B);
+    gemm<T>(ctx, Trans::no, Trans::yes, B, B, D, s.scale, v.data(), D, c.data(), D, T(0), s.logits.data(), B, MathMode::fp32);
     Tensor<T, 1, cuda> terms({2 * B}, uninitialized);
     kernels::contrastive_forward<T><<<unsigned(2 * B), 256, 0, ctx.stream()>>>(terms.data(), s.logsumexp.data(), s.logits.data(), B);
     SVILM_CUDA_CHECK(cudaGetLastError());
@@ -346,8 +346,8 @@ void contrastive_loss_backward(const CudaContext& ctx, TensorView<T, 2, cuda> dv
     SVILM_CUDA_CHECK(cudaGetLastError());
     // logits = scale * (v c^T): d scale = sum d_logits * logits / scale
     if (s.scale > T(0)) detail::accumulate_scale_grad<T>(ctx, op, d_log_scale, partial, s.dscale_dlog / s.scale);
-    gemm<T>(ctx, Trans::no, Trans::no, B, D, B, s.scale, d_logits.data(), B, c.data(), D, T(0), dv.data(), D);
-    gemm<T>(ctx, Trans::yes, Trans::no, B, D, B, s.scale, d_logits.data(), B, v.data(), D, T(0), dc.data(), D);
+    gemm<T>(ctx, Trans::no, Trans::no, B, D, B, s.scale, d_logits.data(), B, c.data(), D, T(0), dv.data(), D, MathMode::fp32);
+    gemm<T>(ctx, Trans::yes, Trans::no, B, D, B, s.scale, d_logits.data(), B, v.data(), D, T(0), dc.data(), D, MathMode::fp32);
 }
 
 // ---------------------------------------------------------------- temporal grouping (Eqs. 1-2)
@@ -375,24 +375,11 @@ T temporal_grouping_loss_forward(const CudaContext& ctx, TemporalGroupingSaved<T
     const index_t B = z.extent(0), Nt = z.extent(1), D = z.extent(2);
     expect_shape(op, "mask", mask, {B, Nt});
     expect_contiguous(op, "z", z);
-    Tensor<T, 2> host_mask({B, Nt}, uninitialized);
     s.valid = Tensor<std::uint8_t, 1>({B});
-    s.valid_count = 0;
-    for (index_t i = 0; i < B; ++i) {
-        T fg_count = 0;
-        for (index_t t = 0; t < Nt; ++t) {
-            const T m = mask(i, t);
-            if (m != T(0) && m != T(1))
-                throw ValueError(std::string(op) + ": mask[" + std::to_string(i) + ", " + std::to_string(t) +
-                                 "] is neither 0 nor 1");
-            fg_count += m;
-            host_mask(i, t) = m;
-        }
-        if (fg_count != T(0) && fg_count != T(Nt)) {
-            s.valid(i) = 1;
-            ++s.valid_count;
-        }
-    }
+    s.valid_count = svilm::detail::scene_change_clips<T>(op, mask, s.valid);
+    Tensor<T, 2> host_mask({B, Nt}, uninitialized);  // contiguous, whatever the view's strides
+    for (index_t i = 0; i < B; ++i)
+        for (index_t t = 0; t < Nt; ++t) host_mask(i, t) = mask(i, t);
     s.mask = to_device<T, 2>(ctx, host_mask);
     s.fg_count = Tensor<T, 1, cuda>({B}, uninitialized);
     s.p = Tensor<T, 2, cuda>({B, Nt}, uninitialized);
@@ -499,7 +486,7 @@ T grounding_loss_forward(const CudaContext& ctx, GroundingSaved<T>& s, std::type
     s.probs = Tensor<T, 3, cuda>({B, K, B}, uninitialized);
     if (B * K == 0) return T(0);
     // all dots in one GEMM: (B K, D) x (B M, D)^T
-    gemm<T>(ctx, Trans::no, Trans::yes, B * K, B * M, D, T(1), nouns.data(), D, groups.data(), D, T(0), s.dots.data(), B * M);
+    gemm<T>(ctx, Trans::no, Trans::yes, B * K, B * M, D, T(1), nouns.data(), D, groups.data(), D, T(0), s.dots.data(), B * M, MathMode::fp32);
     // a group softmax of M = 32 entries: one warp each
     kernels::grounding_assign<T><<<unsigned(B * K * B), 32, 0, ctx.stream()>>>(s.weights.data(), s.scores.data(), s.dots.data(), M,
                                                                                tau_assign);
@@ -537,8 +524,8 @@ void grounding_loss_backward(const CudaContext& ctx, TensorView<T, 3, cuda> d_no
         M, dloss / T(s.valid_count), s.scale, tau_assign);
     SVILM_CUDA_CHECK(cudaGetLastError());
     if (s.scale > T(0)) detail::accumulate_scale_grad<T>(ctx, op, d_log_scale, partial, s.dscale_dlog);
-    gemm<T>(ctx, Trans::no, Trans::no, B * K, D, B * M, T(1), d_dots.data(), B * M, groups.data(), D, T(0), d_nouns.data(), D);
-    gemm<T>(ctx, Trans::yes, Trans::no, B * M, D, B * K, T(1), d_dots.data(), B * M, nouns.data(), D, T(0), d_groups.data(), D);
+    gemm<T>(ctx, Trans::no, Trans::no, B * K, D, B * M, T(1), d_dots.data(), B * M, groups.data(), D, T(0), d_nouns.data(), D, MathMode::fp32);
+    gemm<T>(ctx, Trans::yes, Trans::no, B * M, D, B * K, T(1), d_dots.data(), B * M, nouns.data(), D, T(0), d_groups.data(), D, MathMode::fp32);
 }
 
 }  // namespace svilm::cuda_ops

@@ -39,7 +39,6 @@ struct HeadSavedCuda {
 
 template <class T>
 struct SVilmStateCuda {
-    SVilmBatch<T, cuda> batch;
     LossSwitches switches;
     VideoEncoderSavedCuda<T> video;
     TextEncoderSavedCuda<T> caption, prompt;
@@ -61,10 +60,7 @@ struct SVilmStateCuda {
     TensorView<const T, 3, cuda> noun_embed() const { return rows3(noun_head.embedded); }
 
 private:
-    TensorView<const T, 3, cuda> rows3(const Tensor<T, 2, cuda>& m) const {
-        const index_t B = batch_size();
-        return m.view().template reshape<3>({B, B ? m.extent(0) / B : 0, m.extent(1)});
-    }
+    TensorView<const T, 3, cuda> rows3(const Tensor<T, 2, cuda>& m) const { return cuda_nn::rows3(m.view(), batch_size()); }
 };
 
 template <class T>
@@ -98,7 +94,6 @@ public:
         const index_t B = batch.video.extent(0), Nt = config_.video.temporal_positions(), K = config_.num_nouns;
         const index_t C = config_.video.width, Ns = config_.video.spatial_positions();
         s.complete = false;
-        s.batch = batch;
         s.switches = switches;
         s.has_prompts = switches.grounding && K > 0;
 

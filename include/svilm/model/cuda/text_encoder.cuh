@@ -9,24 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "svilm/model/batch.hpp"
 #include "svilm/model/config.hpp"
 #include "svilm/model/fwd.hpp"
 #include "svilm/nn/cuda/transformer_block.cuh"
 #include "svilm/ops/cuda/embedding.cuh"
 
 namespace svilm {
-
-namespace cuda_model::kernels {
-
-// y (R, C) += row (C) broadcast over rows.
-template <class T>
-__global__ void add_row(T* y, const T* row, index_t rows, index_t cols) {
-    const index_t n = rows * cols;
-    for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x)
-        y[i] += row[i % cols];
-}
-
-}  // namespace cuda_model::kernels
 
 template <class T>
 struct TextEncoderSavedCuda {
@@ -64,12 +53,8 @@ public:
     void forward(const CudaContext& ctx, Saved& s, TensorView<const std::int64_t, 2> ids,
                  TensorView<const std::uint8_t, 2> attention_mask) const {
         const char* op = "cuda TextEncoder::forward";
+        check_text_input(op, config, ids, attention_mask);
         const index_t B = ids.extent(0), N = ids.extent(1), C = config.width;
-        if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
-        expect_shape(op, "attention_mask", attention_mask, ids.shape());
-        if (N < 1 || N > config.max_length)
-            throw ShapeError(std::string(op) + ": ids " + to_string<2>(ids.shape()) + " has " + std::to_string(N) +
-                             " positions, the encoder takes 1 to " + std::to_string(config.max_length));
         Tensor<std::int64_t, 1> flat({B * N}, uninitialized), positions({B * N}, uninitialized);
         Tensor<std::uint8_t, 2> mask({B, N}, uninitialized);
         for (index_t b = 0; b < B; ++b)
@@ -86,8 +71,8 @@ public:
         cuda_ops::embedding_forward<T>(ctx, s.embedded, word_embeddings.value(), s.ids);
         cuda_ops::embedding_forward<T>(ctx, part, position_embeddings.value(), s.positions);
         cuda_ops::add_into<T, 2>(ctx, s.embedded, part);
-        cuda_model::kernels::add_row<T><<<cuda_ops::kernels::grid_cover(s.embedded.size()), 256, 0, ctx.stream()>>>(
-            s.embedded.data(), token_type_embeddings.value().data(), B * N, C);
+        cuda_ops::kernels::broadcast_rows<T><<<cuda_ops::kernels::grid_cover(s.embedded.size()), 256, 0, ctx.stream()>>>(
+            s.embedded.data(), token_type_embeddings.value().data(), B * N, C, C, true);  // segment type 0
         SVILM_CUDA_CHECK(cudaGetLastError());
         s.hidden.resize(layers.size() + 1);
         s.layers.resize(layers.size());

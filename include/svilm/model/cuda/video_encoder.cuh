@@ -5,7 +5,7 @@
 //
 //   nn::DeviceParameters<float> params(ctx, host_model.store);
 //   VideoEncoder<float, cuda> video(params, config.video, "video", config.gumbel_tau);
-//   VideoEncoderSaved<float, cuda> s;
+//   VideoEncoder<float, cuda>::Saved s;              // VideoEncoderSavedCuda<float>
 //   video.forward(ctx, s, clips, noise);         // clips (B, T, 3, H, W) on the device
 //   video.backward(ctx, d_tokens, d_groups, d_pooled, s);
 #pragma once
@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "svilm/model/batch.hpp"
 #include "svilm/model/config.hpp"
 #include "svilm/model/cuda/grouping_block.cuh"
 #include "svilm/model/fwd.hpp"
@@ -117,12 +118,8 @@ public:
                  std::span<const TensorView<const T, 3, cuda>> noise, bool keep_activations = true) const {
         const char* op = "cuda VideoEncoder::forward";
         const VideoConfig& c = config;
+        check_video_input<T, cuda>(op, c, video, noise.size(), grouping.size());
         const index_t B = video.extent(0), L = c.tokens(), M = c.num_group_tokens, C = c.width, S = L + M;
-        if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
-        expect_shape(op, "video", video, {B, c.frames, 3, c.image_size, c.image_size});
-        if (!noise.empty() && noise.size() != grouping.size())
-            throw ShapeError(std::string(op) + ": " + std::to_string(noise.size()) + " noise tensors for " +
-                             std::to_string(grouping.size()) + " grouping blocks");
         s.kept = keep_activations;
         const std::size_t depth = blocks.size();
         s.streams.resize(keep_activations ? depth + 1 : 2);
@@ -170,7 +167,8 @@ public:
         if (!s.kept) throw ValueError(std::string(op) + ": the forward did not keep activations");
         const VideoConfig& c = config;
         const index_t B = s.tokens.extent(0), L = c.tokens(), M = c.num_group_tokens, C = c.width, S = L + M;
-        Tensor<T, 3, cuda> d_stream({B, S, C}), d_prev({B, S, C}, uninitialized), d_video({B, L, C});
+        Tensor<T, 3, cuda> d_stream({B, S, C}, uninitialized), d_prev({B, S, C}, uninitialized);
+        Tensor<T, 3, cuda> d_video({B, L, C}, uninitialized);
         zero(ctx, d_stream.view());
         zero(ctx, d_video.view());
         if (d_tokens.data()) copy(ctx, d_video.view(), d_tokens);

@@ -14,16 +14,6 @@ namespace svilm::cuda_nn {
 
 using nn::AttentionNames;
 
-namespace detail {
-
-// (B * N, C) as (B, N, C)
-template <class T>
-TensorView<T, 3, cuda> rows3(const TensorView<T, 2, cuda>& m, index_t batch) {
-    return m.template reshape<3>({batch, m.extent(0) / batch, m.extent(1)});
-}
-
-}  // namespace detail
-
 template <class T>
 struct FusedSelfAttentionSaved {
     Tensor<T, 2, cuda> qkv;       // (B * N, 3C)
@@ -99,8 +89,8 @@ public:
         query.forward(ctx, s.q, as_matrix(xq));
         key.forward(ctx, s.k, as_matrix(xkv));
         value.forward(ctx, s.v, as_matrix(xkv));
-        cuda_ops::attention_forward<T>(ctx, detail::rows3(s.attended.view(), B), s.attention, detail::rows3(s.q.view(), B),
-                                       detail::rows3(s.k.view(), B), detail::rows3(s.v.view(), B), key_mask, heads);
+        cuda_ops::attention_forward<T>(ctx, rows3(s.attended.view(), B), s.attention, rows3(s.q.view(), B),
+                                       rows3(s.k.view(), B), rows3(s.v.view(), B), key_mask, heads);
         output.forward(ctx, as_matrix(y), s.attended);
     }
 
@@ -112,10 +102,10 @@ public:
         Tensor<T, 2, cuda> d_attended({B * Nq, C}, uninitialized), dq({B * Nq, C}, uninitialized);
         Tensor<T, 2, cuda> dk({B * Nk, C}, uninitialized), dv({B * Nk, C}, uninitialized);
         output.backward(ctx, d_attended, as_matrix(dy), s.attended);
-        cuda_ops::attention_backward<T>(ctx, detail::rows3(dq.view(), B), detail::rows3(dk.view(), B),
-                                        detail::rows3(dv.view(), B), detail::rows3(d_attended.view(), B), s.attention,
-                                        detail::rows3(s.q.view(), B), detail::rows3(s.k.view(), B),
-                                        detail::rows3(s.v.view(), B), detail::rows3(s.attended.view(), B), key_mask, heads);
+        cuda_ops::attention_backward<T>(ctx, rows3(dq.view(), B), rows3(dk.view(), B),
+                                        rows3(dv.view(), B), rows3(d_attended.view(), B), s.attention,
+                                        rows3(s.q.view(), B), rows3(s.k.view(), B),
+                                        rows3(s.v.view(), B), rows3(s.attended.view(), B), key_mask, heads);
         query.backward(ctx, as_matrix(dxq), dq, as_matrix(xq));
         key.backward(ctx, as_matrix(dxkv), dk, as_matrix(xkv));
         Tensor<T, 2, cuda> dx_value(as_matrix(dxkv).shape(), uninitialized);

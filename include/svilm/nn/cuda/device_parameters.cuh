@@ -8,10 +8,12 @@
 //   nn::DeviceParameters<float> params(ctx, host.store);  // layout and values uploaded
 //   VideoEncoder<float, cuda> video(params, config.video, "video", config.gumbel_tau);
 //
-// The gradient buffer is allocated (zeroed) on first use, as on the host.
+// The gradient buffer is allocated (zeroed) on first use, as on the host, so inference never holds
+// it; call grads() once before timing or before threads share the mirror.
 #pragma once
 
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "svilm/cuda/copy.hpp"
@@ -46,7 +48,7 @@ public:
     // Copies the layout of `host`; uploads its values when it is allocated, else zeros (weights
     // to be loaded straight to the device).
     DeviceParameters(const CudaContext& ctx, const ParameterStore<T>& host)
-        : ctx_(&ctx), infos_(host.parameters()), values_({host_size(host)}) {
+        : ctx_(&ctx), infos_(host.parameters()), values_({host.buffer_size()}, uninitialized) {
         for (std::size_t i = 0; i < infos_.size(); ++i) index_.emplace(infos_[i].name, i);
         if (host.allocated()) upload(host);
         else zero(ctx, values_.view());
@@ -108,20 +110,20 @@ public:
     const CudaContext& context() const { return *ctx_; }
 
 private:
-    static index_t host_size(const ParameterStore<T>& host) {
-        index_t end = 0;
-        for (const ParameterInfo& p : host.parameters()) end = std::max(end, p.offset + p.size);
-        // the host pads every parameter to 64 bytes: mirror its whole buffer
-        const index_t align = index_t(64 / sizeof(T)) > 0 ? index_t(64 / sizeof(T)) : 1;
-        return (end + align - 1) / align * align;
-    }
+    // Same names, shapes and offsets in the same order: the two buffers mean the same thing.
     void check_layout(const ParameterStore<T>& host, const char* what) const {
-        if (host.parameters().size() != infos_.size() || host_size(host) != values_.size())
-            throw ValueError(std::string("DeviceParameters::") + what + ": the host store has another layout");
-        if (host.allocated() && host.values().size() != values_.size())
-            throw ValueError(std::string("DeviceParameters::") + what + ": the host buffer has " +
-                             std::to_string(host.values().size()) + " elements, the device " + std::to_string(values_.size()));
-        if (!host.allocated()) throw ValueError(std::string("DeviceParameters::") + what + ": the host store is not allocated");
+        const std::string op = std::string("DeviceParameters::") + what;
+        if (!host.allocated()) throw ValueError(op + ": the host store is not allocated");
+        if (host.parameters().size() != infos_.size() || host.buffer_size() != values_.size())
+            throw ValueError(op + ": the host store has " + std::to_string(host.parameters().size()) + " parameters in " +
+                             std::to_string(host.buffer_size()) + " elements, the device " + std::to_string(infos_.size()) +
+                             " in " + std::to_string(values_.size()));
+        for (std::size_t i = 0; i < infos_.size(); ++i) {
+            const ParameterInfo &a = host.parameters()[i], &b = infos_[i];
+            if (a.name != b.name || a.offset != b.offset || a.shape != b.shape)
+                throw ValueError(op + ": host parameter '" + a.name + "' " + shape_string(a.shape) + " does not match device '" +
+                                 b.name + "' " + shape_string(b.shape));
+        }
     }
     static std::string shape_string(const std::vector<index_t>& shape) {
         std::string s = "(";

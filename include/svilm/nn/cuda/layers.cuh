@@ -17,6 +17,12 @@ using nn::DeviceParameters;
 using nn::ensure_shape;
 using nn::join;
 
+// (B * N, C) rows as (B, N, C)
+template <class T>
+TensorView<T, 3, cuda> rows3(const TensorView<T, 2, cuda>& m, index_t batch) {
+    return m.template reshape<3>({batch, batch ? m.extent(0) / batch : 0, m.extent(1)});
+}
+
 // y (R, out) = x (R, in) W^T + b; parameters `<name>.weight` (out, in), `<name>.bias` (out).
 template <class T>
 class Linear {

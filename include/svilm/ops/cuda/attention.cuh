@@ -23,6 +23,7 @@
 
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
+#include "svilm/ops/attention_shape.hpp"
 #include "svilm/ops/cuda/attention_tensor_core.cuh"
 
 namespace svilm::cuda_ops {
@@ -31,14 +32,12 @@ template <class T>
 struct AttentionSaved {
     Tensor<T, 3, cuda> logsumexp;  // (B, H, Nq); -inf for a query whose keys are all masked
     Tensor<T, 3, cuda> row_dot;    // (B, H, Nq): backward's sum_c dO * O, scratch kept for reuse
+    // The kernels forward ran: fp32 (CUDA cores) or the tensor cores in tf32 / bf16. Backward
+    // follows it, so its probabilities match the saved logsumexp whatever the mode is by then.
+    MathMode path = MathMode::fp32;
 };
 
 namespace kernels {
-
-// A (B, N, H * d) view's strides: rows of head h of batch b start at data + b * batch + r * row + h * d.
-struct AttentionLayout {
-    index_t batch, row;
-};
 
 inline constexpr int attention_threads = 128;  // forward and dQ: query rows per block
 
@@ -48,6 +47,24 @@ struct AttentionTiles {
     static constexpr int key_rows = D <= 64 ? 64 : 32;  // dK / dV: key rows (threads) per block
     static constexpr int query_tile = D <= 64 ? 16 : 8;  // dK / dV: queries per shared tile
 };
+
+// k_tile, v_tile (BK, D) and keep (BK) for keys [k0, k0 + BK) of batch b, head h, loaded by a
+// block of attention_threads; past Nk the rows are 0 and not kept.
+template <class T, int D, int BK>
+__device__ void load_key_tile(T (*k_tile)[D], T (*v_tile)[D], bool* keep, const T* k, const T* v,
+                              const std::uint8_t* key_mask, int b, int h, index_t k0, index_t Nk, AttentionLayout lk,
+                              AttentionLayout lv) {
+    for (int idx = threadIdx.x; idx < BK * D; idx += attention_threads) {
+        const int r = idx / D, c = idx % D;
+        const index_t j = k0 + r;
+        k_tile[r][c] = j < Nk ? k[b * lk.batch + j * lk.row + h * D + c] : T(0);
+        v_tile[r][c] = j < Nk ? v[b * lv.batch + j * lv.row + h * D + c] : T(0);
+    }
+    for (int r = threadIdx.x; r < BK; r += attention_threads) {
+        const index_t j = k0 + r;
+        keep[r] = j < Nk && (!key_mask || key_mask[b * Nk + j]);
+    }
+}
 
 // out, logsumexp from q, k, v. grid (ceil(Nq / 128), B * H), block 128.
 template <class T, int D>
@@ -74,16 +91,7 @@ __global__ void __launch_bounds__(attention_threads)
 
     for (index_t k0 = 0; k0 < Nk; k0 += BK) {
         __syncthreads();  // the previous tile is no longer read
-        for (int idx = threadIdx.x; idx < BK * D; idx += attention_threads) {
-            const int r = idx / D, c = idx % D;
-            const index_t j = k0 + r;
-            k_tile[r][c] = j < Nk ? k[b * lk.batch + j * lk.row + h * D + c] : T(0);
-            v_tile[r][c] = j < Nk ? v[b * lv.batch + j * lv.row + h * D + c] : T(0);
-        }
-        for (int r = threadIdx.x; r < BK; r += attention_threads) {
-            const index_t j = k0 + r;
-            keep[r] = j < Nk && (!key_mask || key_mask[b * Nk + j]);
-        }
+        load_key_tile<T, D, BK>(k_tile, v_tile, keep, k, v, key_mask, b, h, k0, Nk, lk, lv);
         __syncthreads();
         if (!active) continue;
         T s[BK];
@@ -166,17 +174,8 @@ __global__ void __launch_bounds__(attention_threads)
     const bool live = active && lse_i != T(-INFINITY);
 
     for (index_t k0 = 0; k0 < Nk; k0 += BK) {
-        __syncthreads();
-        for (int idx = threadIdx.x; idx < BK * D; idx += attention_threads) {
-            const int r = idx / D, c = idx % D;
-            const index_t j = k0 + r;
-            k_tile[r][c] = j < Nk ? k[b * lk.batch + j * lk.row + h * D + c] : T(0);
-            v_tile[r][c] = j < Nk ? v[b * lv.batch + j * lv.row + h * D + c] : T(0);
-        }
-        for (int r = threadIdx.x; r < BK; r += attention_threads) {
-            const index_t j = k0 + r;
-            keep[r] = j < Nk && (!key_mask || key_mask[b * Nk + j]);
-        }
+        __syncthreads();  // the previous tile is no longer read
+        load_key_tile<T, D, BK>(k_tile, v_tile, keep, k, v, key_mask, b, h, k0, Nk, lk, lv);
         __syncthreads();
         if (!live) continue;
         for (int r = 0; r < BK; ++r) {
@@ -273,41 +272,18 @@ __global__ void __launch_bounds__(AttentionTiles<D>::key_rows)
 
 namespace detail {
 
-struct CudaAttentionShape {
-    index_t batch, queries, keys, channels, heads, head_dim;
-};
+using svilm::detail::AttentionShape;
 
 template <class T>
 kernels::AttentionLayout attention_layout(const TensorView<T, 3, cuda>& t) {
     return {t.stride(0), t.stride(1)};
 }
 
-template <class T>
-void expect_channel_stride(const char* op, const char* name, const TensorView<T, 3, cuda>& t) {
-    if (t.stride(2) != 1 && t.extent(2) > 1)
-        throw ShapeError(std::string(op) + ": " + name + " " + to_string<3>(t.shape()) +
-                         " needs a unit stride on its channel axis");
-}
-
-template <class T>
-CudaAttentionShape check_cuda_attention(const char* op, const TensorView<const T, 3, cuda>& q,
-                                        const TensorView<const T, 3, cuda>& k, const TensorView<const T, 3, cuda>& v,
-                                        const TensorView<const std::uint8_t, 2, cuda>& key_mask, index_t heads) {
-    const CudaAttentionShape s{q.extent(0), q.extent(1), k.extent(1), q.extent(2), heads,
-                               heads > 0 ? q.extent(2) / heads : 0};
-    if (heads <= 0 || s.channels % heads != 0)
-        throw ShapeError(std::string(op) + ": channels " + std::to_string(s.channels) + " do not split into " +
-                         std::to_string(heads) + " heads");
-    if (k.extent(0) != s.batch || k.extent(2) != s.channels)
-        throw ShapeError(std::string(op) + ": q " + to_string<3>(q.shape()) + " vs k " + to_string<3>(k.shape()));
-    expect_shape(op, "v", v, k.shape());
-    expect_channel_stride(op, "q", q);
-    expect_channel_stride(op, "k", k);
-    expect_channel_stride(op, "v", v);
-    if (key_mask.data()) {
-        expect_shape(op, "key_mask", key_mask, {s.batch, s.keys});
-        expect_contiguous(op, "key_mask", key_mask);
-    }
+// The shared shape contract, then what the device kernels add: a compiled head size, the grid.
+inline AttentionShape check_cuda_attention(const char* op, const TensorView<const float, 3, cuda>& q,
+                                           const TensorView<const float, 3, cuda>& k, const TensorView<const float, 3, cuda>& v,
+                                           const TensorView<const std::uint8_t, 2, cuda>& key_mask, index_t heads) {
+    const AttentionShape s = svilm::detail::check_attention<float, cuda>(op, q, k, v, key_mask, heads);
     const index_t d = s.head_dim;
     if (d != 8 && d != 16 && d != 32 && d != 64 && d != 128)
         throw ShapeError(std::string(op) + ": head size " + std::to_string(d) +
@@ -335,12 +311,20 @@ inline unsigned blocks_for(index_t n, index_t per_block) { return unsigned((n + 
 inline bool aligned_rows(const TensorView<const float, 3, cuda>& t) {
     return reinterpret_cast<std::uintptr_t>(t.data()) % 16 == 0 && t.stride(0) % 4 == 0 && t.stride(1) % 4 == 0;
 }
-inline bool tensor_core_ready(const CudaAttentionShape& s, const TensorView<const float, 3, cuda>& q,
-                              const TensorView<const float, 3, cuda>& k, const TensorView<const float, 3, cuda>& v) {
-    return s.head_dim == kernels::tc_head && aligned_rows(q) && aligned_rows(k) && aligned_rows(v);
+// The tensor cores take the math mode's attention when the head size is 64, the rows are
+// aligned and the device grants the shared memory (TF32 backward: 120 KiB per block, more than
+// sm_86 / sm_89 allow); otherwise the fp32 kernels run.
+inline MathMode attention_path(const CudaContext& ctx, const AttentionShape& s, const TensorView<const float, 3, cuda>& q,
+                               const TensorView<const float, 3, cuda>& k, const TensorView<const float, 3, cuda>& v) {
+    if (ctx.math() == MathMode::fp32 || s.head_dim != kernels::tc_head) return MathMode::fp32;
+    if (!aligned_rows(q) || !aligned_rows(k) || !aligned_rows(v)) return MathMode::fp32;
+    const std::size_t needed = ctx.math() == MathMode::bf16 ? kernels::tc_backward_shared_bytes<kernels::Bf16Operands>()
+                                                            : kernels::tc_backward_shared_bytes<kernels::Tf32Operands>();
+    return ctx.properties().sharedMemPerBlockOptin >= needed ? ctx.math() : MathMode::fp32;
 }
 
-// Kernels over the default 48 KiB of shared memory per block opt in once.
+// Kernels over the default 48 KiB of shared memory per block opt in (per device, so at every
+// launch: the call is a host-side attribute write).
 template <class Kernel>
 void allow_shared_bytes(Kernel kernel, std::size_t bytes) {
     SVILM_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
@@ -351,15 +335,11 @@ void launch_tensor_core_backward(const CudaContext& ctx, TensorView<float, 3, cu
                                  TensorView<float, 3, cuda> dv, const TensorView<const float, 3, cuda>& dout,
                                  AttentionSaved<float>& saved, const TensorView<const float, 3, cuda>& q,
                                  const TensorView<const float, 3, cuda>& k, const TensorView<const float, 3, cuda>& v,
-                                 const TensorView<const std::uint8_t, 2, cuda>& key_mask, const CudaAttentionShape& s,
+                                 const TensorView<const std::uint8_t, 2, cuda>& key_mask, const AttentionShape& s,
                                  const kernels::TensorCoreLayouts& layouts, float scale) {
     constexpr std::size_t bytes = kernels::tc_backward_shared_bytes<Ops>();
-    static const bool configured = [] {
-        allow_shared_bytes(kernels::attention_backward_key_tensor_core<Ops>, bytes);
-        allow_shared_bytes(kernels::attention_backward_query_tensor_core<Ops>, bytes);
-        return true;
-    }();
-    (void)configured;
+    allow_shared_bytes(kernels::attention_backward_key_tensor_core<Ops>, bytes);
+    allow_shared_bytes(kernels::attention_backward_query_tensor_core<Ops>, bytes);
     const unsigned bh = unsigned(s.batch * s.heads);
     if (s.keys > 0) {
         kernels::attention_backward_key_tensor_core<Ops><<<dim3(blocks_for(s.keys, kernels::tc_keys), bh), kernels::tc_threads,
@@ -381,17 +361,13 @@ template <class Ops>
 void launch_tensor_core_forward(const CudaContext& ctx, TensorView<float, 3, cuda> out, AttentionSaved<float>& saved,
                                 const TensorView<const float, 3, cuda>& q, const TensorView<const float, 3, cuda>& k,
                                 const TensorView<const float, 3, cuda>& v, const TensorView<const std::uint8_t, 2, cuda>& key_mask,
-                                const CudaAttentionShape& s, float scale) {
+                                const AttentionShape& s, float scale) {
     constexpr std::size_t bytes = kernels::tc_shared_bytes<Ops>();
-    static const bool configured = [] {
-        allow_shared_bytes(kernels::attention_forward_tensor_core<Ops>, bytes);
-        return true;
-    }();
-    (void)configured;
+    allow_shared_bytes(kernels::attention_forward_tensor_core<Ops>, bytes);
     const dim3 grid(blocks_for(s.queries, kernels::tc_rows), unsigned(s.batch * s.heads));
     kernels::attention_forward_tensor_core<Ops><<<grid, kernels::tc_threads, bytes, ctx.stream()>>>(
         out.data(), saved.logsumexp.data(), q.data(), k.data(), v.data(), key_mask.data(), s.queries, s.keys, int(s.heads),
-        q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1), scale);
+        attention_layout(q), attention_layout(k), attention_layout(v), attention_layout(out), scale);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -407,15 +383,16 @@ void attention_forward(const CudaContext& ctx, TensorView<T, 3, cuda> out, Atten
                        index_t heads) {
     static_assert(std::is_same_v<T, float>, "the CUDA attention is compiled for float");
     const char* op = "cuda attention_forward";
-    const auto s = detail::check_cuda_attention<T>(op, q, k, v, key_mask, heads);
+    const auto s = detail::check_cuda_attention(op, q, k, v, key_mask, heads);
     expect_shape(op, "out", out, q.shape());
-    detail::expect_channel_stride(op, "out", out);
+    svilm::detail::expect_unit_channel_stride(op, "out", out);
     if (saved.logsumexp.shape() != Extents<3>{s.batch, heads, s.queries})
         saved.logsumexp = Tensor<T, 3, cuda>({s.batch, heads, s.queries}, uninitialized);
-    if (s.batch == 0 || s.queries == 0 || s.channels == 0) return;
+    saved.path = detail::attention_path(ctx, s, q, k, v);
+    if (s.batch == 0 || s.queries == 0) return;
     const T scale = T(1) / std::sqrt(T(s.head_dim));
-    if (ctx.math() != MathMode::fp32 && detail::tensor_core_ready(s, q, k, v)) {
-        if (ctx.math() == MathMode::bf16)
+    if (saved.path != MathMode::fp32) {
+        if (saved.path == MathMode::bf16)
             detail::launch_tensor_core_forward<kernels::Bf16Operands>(ctx, out, saved, q, k, v, key_mask, s, scale);
         else
             detail::launch_tensor_core_forward<kernels::Tf32Operands>(ctx, out, saved, q, k, v, key_mask, s, scale);
@@ -442,19 +419,9 @@ void attention_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dq, Tenso
                         index_t heads) {
     static_assert(std::is_same_v<T, float>, "the CUDA attention is compiled for float");
     const char* op = "cuda attention_backward";
-    const auto s = detail::check_cuda_attention<T>(op, q, k, v, key_mask, heads);
-    expect_shape(op, "dout", dout, q.shape());
-    expect_shape(op, "out", out, q.shape());
-    expect_shape(op, "dq", dq, q.shape());
-    expect_shape(op, "dk", dk, k.shape());
-    expect_shape(op, "dv", dv, k.shape());
-    expect_shape(op, "saved.logsumexp", saved.logsumexp.view(), {s.batch, heads, s.queries});
-    detail::expect_channel_stride(op, "dq", dq);
-    detail::expect_channel_stride(op, "dk", dk);
-    detail::expect_channel_stride(op, "dv", dv);
-    detail::expect_channel_stride(op, "dout", dout);
-    detail::expect_channel_stride(op, "out", out);
-    if (s.batch == 0 || s.channels == 0) return;
+    const auto s = detail::check_cuda_attention(op, q, k, v, key_mask, heads);
+    svilm::detail::check_attention_backward<float, cuda>(op, s, dq, dk, dv, dout, out, saved.logsumexp);
+    if (s.batch == 0) return;
     if (saved.row_dot.shape() != saved.logsumexp.shape())
         saved.row_dot = Tensor<T, 3, cuda>(saved.logsumexp.shape(), uninitialized);
     const T scale = T(1) / std::sqrt(T(s.head_dim));
@@ -462,17 +429,18 @@ void attention_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dq, Tenso
     const auto lq = detail::attention_layout(q), lk = detail::attention_layout(k), lv = detail::attention_layout(v);
     const auto lo = detail::attention_layout(out), lgo = detail::attention_layout(dout);
     const auto lgq = detail::attention_layout(dq), lgk = detail::attention_layout(dk), lgv = detail::attention_layout(dv);
-    if (ctx.math() != MathMode::fp32 && detail::tensor_core_ready(s, q, k, v) && detail::aligned_rows(dout)) {
+    if (saved.path != MathMode::fp32) {
+        if (!detail::aligned_rows(dout))
+            throw ShapeError(std::string(op) + ": the forward ran on the tensor cores, which read dout's rows as float4: "
+                                               "they must be 16-byte aligned");
         if (s.queries > 0) {
             const dim3 grid(detail::blocks_for(s.queries, kernels::attention_threads), bh);
             kernels::attention_row_dot<T, kernels::tc_head><<<grid, kernels::attention_threads, 0, ctx.stream()>>>(
                 saved.row_dot.data(), dout.data(), out.data(), s.queries, int(heads), lgo, lo);
             SVILM_CUDA_CHECK(cudaGetLastError());
         }
-        const kernels::TensorCoreLayouts layouts{{lq.batch, lq.row},   {lk.batch, lk.row},   {lv.batch, lv.row},
-                                                 {lgo.batch, lgo.row}, {lgq.batch, lgq.row}, {lgk.batch, lgk.row},
-                                                 {lgv.batch, lgv.row}};
-        if (ctx.math() == MathMode::bf16)
+        const kernels::TensorCoreLayouts layouts{lq, lk, lv, lgo, lgq, lgk, lgv};
+        if (saved.path == MathMode::bf16)
             detail::launch_tensor_core_backward<kernels::Bf16Operands>(ctx, dq, dk, dv, dout, saved, q, k, v, key_mask, s,
                                                                          layouts, scale);
         else

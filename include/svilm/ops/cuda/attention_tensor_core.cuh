@@ -1,5 +1,5 @@
-// svilm/ops/cuda/attention_tensor_core.cuh: the attention forward on the tensor cores, for the
-// TF32 and bf16 math modes (CudaContext::set_math), head size 64. Same contract and saved
+// svilm/ops/cuda/attention_tensor_core.cuh: attention forward and backward on the tensor cores,
+// for the TF32 and bf16 math modes (CudaContext::set_math), head size 64. Same contract and saved
 // logsumexp as the fp32 kernel in attention.cuh; the products q k^T and P v round their operands
 // to TF32 or bf16 and accumulate in fp32, like the GEMMs of the same mode.
 //
@@ -42,12 +42,14 @@ struct Tf32Operands {
     static __device__ storage convert(float x) { return nvcuda::wmma::__float_to_tf32(x); }
 };
 
-// Strides of the six (B, N, H * 64) views backward reads and writes.
-struct TensorCoreLayout {
+// A (B, N, H * d) view's strides: rows of head h of batch b start at data + b * batch + r * row + h * d.
+struct AttentionLayout {
     index_t batch, row;
 };
+
+// The seven views backward reads and writes.
 struct TensorCoreLayouts {
-    TensorCoreLayout q, k, v, dout, dq, dk, dv;
+    AttentionLayout q, k, v, dout, dq, dk, dv;
 };
 
 inline constexpr int tc_head = 64, tc_rows = 64, tc_keys = 64, tc_threads = 128, tc_score_stride = 68;
@@ -103,9 +105,8 @@ __device__ void warp_scores(float* scores, const typename Ops::storage* q_rows, 
 template <class Ops>
 __global__ void __launch_bounds__(tc_threads)
     attention_forward_tensor_core(float* out, float* lse, const float* q, const float* k, const float* v,
-                                  const std::uint8_t* key_mask, index_t Nq, index_t Nk, int heads, index_t q_batch,
-                                  index_t q_row, index_t k_batch, index_t k_row, index_t v_batch, index_t v_row,
-                                  index_t o_batch, index_t o_row, float scale) {
+                                  const std::uint8_t* key_mask, index_t Nq, index_t Nk, int heads, AttentionLayout lq,
+                                  AttentionLayout lk, AttentionLayout lv, AttentionLayout lo, float scale) {
     using namespace nvcuda;
     using storage = typename Ops::storage;
     constexpr int S = tc_stride<Ops>, K = Ops::k_step;
@@ -120,10 +121,10 @@ __global__ void __launch_bounds__(tc_threads)
     const int bh = blockIdx.y, b = bh / heads, h = bh % heads;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const index_t q0 = index_t(blockIdx.x) * tc_rows;
-    const float* qb = q + b * q_batch + h * tc_head;
-    const float* kb = k + b * k_batch + h * tc_head;
-    const float* vb = v + b * v_batch + h * tc_head;
-    load_tile<Ops>(q_tile, qb, q_row, q0, Nq);
+    const float* qb = q + b * lq.batch + h * tc_head;
+    const float* kb = k + b * lk.batch + h * tc_head;
+    const float* vb = v + b * lv.batch + h * tc_head;
+    load_tile<Ops>(q_tile, qb, lq.row, q0, Nq);  // published by the first tile's barrier
 
     // lanes 2r and 2r + 1 own row r of the warp's 16, columns [32 * (lane % 2), + 32) of a tile
     const int row = lane / 2, half = lane % 2;
@@ -132,8 +133,8 @@ __global__ void __launch_bounds__(tc_threads)
 
     const auto load_keys = [&](index_t k0, bool with_values) {
         __syncthreads();  // the previous tile is no longer read
-        load_tile<Ops>(k_tile, kb, k_row, k0, Nk);
-        if (with_values) load_tile<Ops>(v_tile, vb, v_row, k0, Nk);
+        load_tile<Ops>(k_tile, kb, lk.row, k0, Nk);
+        if (with_values) load_tile<Ops>(v_tile, vb, lv.row, k0, Nk);
         for (int r = threadIdx.x; r < tc_keys; r += tc_threads)
             keep[r] = k0 + r < Nk && (!key_mask || key_mask[b * Nk + k0 + r]);
         __syncthreads();
@@ -191,7 +192,7 @@ __global__ void __launch_bounds__(tc_threads)
     for (int idx = lane; idx < 16 * tc_head; idx += 32) {
         const int r = idx / tc_head, c = idx % tc_head;
         const index_t i = q0 + warp * 16 + r;
-        if (i < Nq) out[b * o_batch + i * o_row + h * tc_head + c] = my_scores[r * tc_score_stride + c];
+        if (i < Nq) out[b * lo.batch + i * lo.row + h * tc_head + c] = my_scores[r * tc_score_stride + c];
     }
     const index_t i = q0 + warp * 16 + row;
     if (half == 0 && i < Nq) lse[index_t(bh) * Nq + i] = row_sum > 0.f ? row_max + __logf(row_sum) : -INFINITY;
@@ -234,6 +235,34 @@ __device__ void store_rows(float* dst, index_t row_stride, index_t row0, index_t
     }
 }
 
+// The backward kernels' shared memory: q, dO, k, v and P / dS operand tiles, two fp32 tiles,
+// the query rows' logsumexp and row dots, key flags.
+template <class Ops>
+struct BackwardTiles {
+    using storage = typename Ops::storage;
+    static constexpr int S = tc_stride<Ops>;
+    explicit __device__ BackwardTiles(unsigned char* shared)
+        : q(reinterpret_cast<storage*>(shared)), g(q + tc_rows * S), k(g + tc_rows * S), v(k + tc_keys * S),
+          p(v + tc_keys * S), first(reinterpret_cast<float*>(p + tc_rows * S)), second(first + tc_rows * tc_score_stride),
+          lse(second + tc_rows * tc_score_stride), dot(lse + tc_rows), keep(reinterpret_cast<bool*>(dot + tc_rows)) {}
+
+    // lse and dot for query rows [i0, i0 + 64); past Nq a row has no keys (-inf) and dot 0.
+    __device__ void load_rows(const float* lse_all, const float* dot_all, index_t bh, index_t i0, index_t Nq) {
+        for (int r = threadIdx.x; r < tc_rows; r += tc_threads) {
+            lse[r] = i0 + r < Nq ? lse_all[bh * Nq + i0 + r] : -INFINITY;
+            dot[r] = i0 + r < Nq ? dot_all[bh * Nq + i0 + r] : 0.f;
+        }
+    }
+    // keep for keys [k0, k0 + 64)
+    __device__ void load_keep(const std::uint8_t* key_mask, int b, index_t k0, index_t Nk) {
+        for (int r = threadIdx.x; r < tc_keys; r += tc_threads) keep[r] = k0 + r < Nk && (!key_mask || key_mask[b * Nk + k0 + r]);
+    }
+
+    storage *q, *g, *k, *v, *p;
+    float *first, *second, *lse, *dot;
+    bool* keep;
+};
+
 // dK, dV for 64 keys of one (batch, head) per block, 16 per warp. grid (ceil(Nk / 64), B * H).
 // With keys as rows: S^T = k q^T, P^T = exp(S^T scale - lse), dV += P^T dO, dP^T = v dO^T,
 // dS^T = P^T (dP^T - rowdot) scale, dK += dS^T q.
@@ -246,23 +275,14 @@ __global__ void __launch_bounds__(tc_threads)
     using storage = typename Ops::storage;
     constexpr int S = tc_stride<Ops>, K = Ops::k_step;
     extern __shared__ __align__(128) unsigned char shared[];
-    storage* k_tile = reinterpret_cast<storage*>(shared);
-    storage* v_tile = k_tile + tc_keys * S;
-    storage* q_tile = v_tile + tc_keys * S;
-    storage* g_tile = q_tile + tc_rows * S;
-    storage* p_tile = g_tile + tc_rows * S;
-    float* probs = reinterpret_cast<float*>(p_tile + tc_rows * S);
-    float* dprobs = probs + tc_rows * tc_score_stride;
-    float* lse_tile = dprobs + tc_rows * tc_score_stride;
-    float* dot_tile = lse_tile + tc_rows;
-    bool* keep = reinterpret_cast<bool*>(dot_tile + tc_rows);
+    BackwardTiles<Ops> t(shared);
 
     const int bh = blockIdx.y, b = bh / heads, h = bh % heads;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const index_t j0 = index_t(blockIdx.x) * tc_keys;
-    load_tile<Ops>(k_tile, k + b * layouts.k.batch + h * tc_head, layouts.k.row, j0, Nk);
-    load_tile<Ops>(v_tile, v + b * layouts.v.batch + h * tc_head, layouts.v.row, j0, Nk);
-    for (int r = threadIdx.x; r < tc_keys; r += tc_threads) keep[r] = j0 + r < Nk && (!key_mask || key_mask[b * Nk + j0 + r]);
+    load_tile<Ops>(t.k, k + b * layouts.k.batch + h * tc_head, layouts.k.row, j0, Nk);
+    load_tile<Ops>(t.v, v + b * layouts.v.batch + h * tc_head, layouts.v.row, j0, Nk);
+    t.load_keep(key_mask, b, j0, Nk);  // published by the first query tile's barrier
 
     wmma::fragment<wmma::accumulator, 16, 16, K, float> gk[tc_head / 16], gv[tc_head / 16];
     for (int j = 0; j < tc_head / 16; ++j) {
@@ -270,39 +290,36 @@ __global__ void __launch_bounds__(tc_threads)
         wmma::fill_fragment(gv[j], 0.0f);
     }
     const int row = lane / 2, half = lane % 2;  // lanes 2r, 2r + 1: key row r, query columns by half
-    float* my_probs = probs + warp * 16 * tc_score_stride;
-    float* my_dprobs = dprobs + warp * 16 * tc_score_stride;
-    storage* my_p = p_tile + warp * 16 * S;
-    const storage* my_k = k_tile + warp * 16 * S;
-    const storage* my_v = v_tile + warp * 16 * S;
+    float* my_probs = t.first + warp * 16 * tc_score_stride;
+    float* my_dprobs = t.second + warp * 16 * tc_score_stride;
+    storage* my_p = t.p + warp * 16 * S;
+    const storage* my_k = t.k + warp * 16 * S;
+    const storage* my_v = t.v + warp * 16 * S;
 
     for (index_t i0 = 0; i0 < Nq; i0 += tc_rows) {
         __syncthreads();
-        load_tile<Ops>(q_tile, q + b * layouts.q.batch + h * tc_head, layouts.q.row, i0, Nq);
-        load_tile<Ops>(g_tile, dout + b * layouts.dout.batch + h * tc_head, layouts.dout.row, i0, Nq);
-        for (int r = threadIdx.x; r < tc_rows; r += tc_threads) {
-            lse_tile[r] = i0 + r < Nq ? lse[index_t(bh) * Nq + i0 + r] : -INFINITY;
-            dot_tile[r] = i0 + r < Nq ? row_dot[index_t(bh) * Nq + i0 + r] : 0.f;
-        }
+        load_tile<Ops>(t.q, q + b * layouts.q.batch + h * tc_head, layouts.q.row, i0, Nq);
+        load_tile<Ops>(t.g, dout + b * layouts.dout.batch + h * tc_head, layouts.dout.row, i0, Nq);
+        t.load_rows(lse, row_dot, bh, i0, Nq);
         __syncthreads();
-        warp_scores<Ops>(my_probs, my_k, q_tile);  // S^T (16 keys x 64 queries)
+        warp_scores<Ops>(my_probs, my_k, t.q);  // S^T (16 keys x 64 queries)
         __syncwarp();
-        const bool live = keep[warp * 16 + row];
+        const bool live = t.keep[warp * 16 + row];
         for (int c = half * 32; c < half * 32 + 32; ++c) {
-            const float p = live && lse_tile[c] != -INFINITY ? __expf(my_probs[row * tc_score_stride + c] * scale - lse_tile[c]) : 0.f;
+            const float p = live && t.lse[c] != -INFINITY ? __expf(my_probs[row * tc_score_stride + c] * scale - t.lse[c]) : 0.f;
             my_probs[row * tc_score_stride + c] = p;
             my_p[row * S + c] = Ops::convert(p);
         }
         __syncwarp();
-        warp_product<Ops>(gv, my_p, g_tile);          // dV += P^T dO
-        warp_scores<Ops>(my_dprobs, my_v, g_tile);    // dP^T = v dO^T
+        warp_product<Ops>(gv, my_p, t.g);          // dV += P^T dO
+        warp_scores<Ops>(my_dprobs, my_v, t.g);    // dP^T = v dO^T
         __syncwarp();
         for (int c = half * 32; c < half * 32 + 32; ++c) {
-            const float ds = my_probs[row * tc_score_stride + c] * (my_dprobs[row * tc_score_stride + c] - dot_tile[c]) * scale;
+            const float ds = my_probs[row * tc_score_stride + c] * (my_dprobs[row * tc_score_stride + c] - t.dot[c]) * scale;
             my_p[row * S + c] = Ops::convert(ds);
         }
         __syncwarp();
-        warp_product<Ops>(gk, my_p, q_tile);          // dK += dS^T q
+        warp_product<Ops>(gk, my_p, t.q);          // dK += dS^T q
     }
     store_rows(dk + b * layouts.dk.batch + h * tc_head, layouts.dk.row, j0 + warp * 16, Nk, gk, my_probs);
     store_rows(dv + b * layouts.dv.batch + h * tc_head, layouts.dv.row, j0 + warp * 16, Nk, gv, my_probs);
@@ -319,49 +336,37 @@ __global__ void __launch_bounds__(tc_threads)
     using storage = typename Ops::storage;
     constexpr int S = tc_stride<Ops>, K = Ops::k_step;
     extern __shared__ __align__(128) unsigned char shared[];
-    storage* q_tile = reinterpret_cast<storage*>(shared);
-    storage* g_tile = q_tile + tc_rows * S;
-    storage* k_tile = g_tile + tc_rows * S;
-    storage* v_tile = k_tile + tc_keys * S;
-    storage* p_tile = v_tile + tc_keys * S;
-    float* scores = reinterpret_cast<float*>(p_tile + tc_rows * S);
-    float* dprobs = scores + tc_rows * tc_score_stride;
-    float* lse_tile = dprobs + tc_rows * tc_score_stride;
-    float* dot_tile = lse_tile + tc_rows;
-    bool* keep = reinterpret_cast<bool*>(dot_tile + tc_rows);
+    BackwardTiles<Ops> t(shared);
 
     const int bh = blockIdx.y, b = bh / heads, h = bh % heads;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const index_t i0 = index_t(blockIdx.x) * tc_rows;
-    load_tile<Ops>(q_tile, q + b * layouts.q.batch + h * tc_head, layouts.q.row, i0, Nq);
-    load_tile<Ops>(g_tile, dout + b * layouts.dout.batch + h * tc_head, layouts.dout.row, i0, Nq);
-    for (int r = threadIdx.x; r < tc_rows; r += tc_threads) {
-        lse_tile[r] = i0 + r < Nq ? lse[index_t(bh) * Nq + i0 + r] : -INFINITY;
-        dot_tile[r] = i0 + r < Nq ? row_dot[index_t(bh) * Nq + i0 + r] : 0.f;
-    }
+    load_tile<Ops>(t.q, q + b * layouts.q.batch + h * tc_head, layouts.q.row, i0, Nq);
+    load_tile<Ops>(t.g, dout + b * layouts.dout.batch + h * tc_head, layouts.dout.row, i0, Nq);
+    t.load_rows(lse, row_dot, bh, i0, Nq);  // published by the first key tile's barrier
     wmma::fragment<wmma::accumulator, 16, 16, K, float> gq[tc_head / 16];
     for (auto& frag : gq) wmma::fill_fragment(frag, 0.0f);
     const int row = lane / 2, half = lane % 2;
-    float* my_scores = scores + warp * 16 * tc_score_stride;
-    float* my_dprobs = dprobs + warp * 16 * tc_score_stride;
-    storage* my_p = p_tile + warp * 16 * S;
+    float* my_scores = t.first + warp * 16 * tc_score_stride;
+    float* my_dprobs = t.second + warp * 16 * tc_score_stride;
+    storage* my_p = t.p + warp * 16 * S;
 
     for (index_t k0 = 0; k0 < Nk; k0 += tc_keys) {
         __syncthreads();
-        load_tile<Ops>(k_tile, k + b * layouts.k.batch + h * tc_head, layouts.k.row, k0, Nk);
-        load_tile<Ops>(v_tile, v + b * layouts.v.batch + h * tc_head, layouts.v.row, k0, Nk);
-        for (int r = threadIdx.x; r < tc_keys; r += tc_threads) keep[r] = k0 + r < Nk && (!key_mask || key_mask[b * Nk + k0 + r]);
+        load_tile<Ops>(t.k, k + b * layouts.k.batch + h * tc_head, layouts.k.row, k0, Nk);
+        load_tile<Ops>(t.v, v + b * layouts.v.batch + h * tc_head, layouts.v.row, k0, Nk);
+        t.load_keep(key_mask, b, k0, Nk);
         __syncthreads();
-        warp_scores<Ops>(my_scores, q_tile + warp * 16 * S, k_tile);  // S (16 queries x 64 keys)
-        warp_scores<Ops>(my_dprobs, g_tile + warp * 16 * S, v_tile);  // dP = dO v^T
+        warp_scores<Ops>(my_scores, t.q + warp * 16 * S, t.k);  // S (16 queries x 64 keys)
+        warp_scores<Ops>(my_dprobs, t.g + warp * 16 * S, t.v);  // dP = dO v^T
         __syncwarp();
-        const float lse_r = lse_tile[warp * 16 + row], dot_r = dot_tile[warp * 16 + row];
+        const float lse_r = t.lse[warp * 16 + row], dot_r = t.dot[warp * 16 + row];
         for (int c = half * 32; c < half * 32 + 32; ++c) {
-            const float p = keep[c] && lse_r != -INFINITY ? __expf(my_scores[row * tc_score_stride + c] * scale - lse_r) : 0.f;
+            const float p = t.keep[c] && lse_r != -INFINITY ? __expf(my_scores[row * tc_score_stride + c] * scale - lse_r) : 0.f;
             my_p[row * S + c] = Ops::convert(p * (my_dprobs[row * tc_score_stride + c] - dot_r) * scale);
         }
         __syncwarp();
-        warp_product<Ops>(gq, my_p, k_tile);  // dQ += dS k
+        warp_product<Ops>(gq, my_p, t.k);  // dQ += dS k
     }
     store_rows(dq + b * layouts.dq.batch + h * tc_head, layouts.dq.row, i0 + warp * 16, Nq, gq, my_scores);
 }

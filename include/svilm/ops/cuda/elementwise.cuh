@@ -48,6 +48,25 @@ __global__ void mean_pool_backward(T* dx, const T* dy, index_t outer, index_t n,
     }
 }
 
+// y (R, C) rows with leading dimension ld = row (C) broadcast, or += it when `accumulate`.
+template <class T>
+__global__ void broadcast_rows(T* y, const T* row, index_t rows, index_t cols, index_t ld, bool accumulate) {
+    const index_t n = rows * cols;
+    for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x) {
+        T& dst = y[(i / cols) * ld + i % cols];
+        dst = accumulate ? dst + row[i % cols] : row[i % cols];
+    }
+}
+
+// Column sums run over fixed chunks of rows, then over the chunks in order: deterministic, and
+// parallel over rows. The number of chunks of `rows` (at least 1), checked against the grid.
+inline constexpr index_t column_chunk_rows = 64;
+inline index_t column_chunks(const char* op, index_t rows) {
+    const index_t chunks = std::max<index_t>(1, (rows + column_chunk_rows - 1) / column_chunk_rows);
+    if (chunks > 65535) throw ShapeError(std::string(op) + ": " + std::to_string(rows) + " rows exceed the grid");
+    return chunks;
+}
+
 template <class T>
 __global__ void add2(T* y, const T* a, const T* b, index_t n) {
     for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x)
@@ -159,8 +178,8 @@ void copy_strided(const CudaContext& ctx, TensorView<T, 3, cuda> dst, std::type_
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
-// y (C) = sum over rows of x (R, C), or y += that sum when `accumulate` (bias gradients). Rows are
-// summed in fixed chunks of 64, then the chunks in order: deterministic, and parallel over rows.
+// y (C) = sum over rows of x (R, C), or y += that sum when `accumulate` (bias gradients), in
+// chunks of rows (kernels::column_chunks).
 template <class T>
 void column_sum(const CudaContext& ctx, TensorView<T, 1, cuda> y, std::type_identity_t<TensorView<const T, 2, cuda>> x,
                 bool accumulate) {
@@ -168,13 +187,11 @@ void column_sum(const CudaContext& ctx, TensorView<T, 1, cuda> y, std::type_iden
     expect_shape("cuda column_sum", "y", y, {cols});
     if (!x.is_contiguous() || !y.is_contiguous()) throw ShapeError("cuda column_sum: x and y must be contiguous");
     if (cols == 0) return;
-    constexpr index_t rows_per_chunk = 64;
-    const index_t chunks = std::max<index_t>(1, (rows + rows_per_chunk - 1) / rows_per_chunk);
-    if (chunks > 65535) throw ShapeError("cuda column_sum: " + std::to_string(rows) + " rows exceed the grid");
+    const index_t chunks = kernels::column_chunks("cuda column_sum", rows);
     Tensor<T, 2, cuda> partial({chunks, cols}, uninitialized);
     const unsigned col_blocks = unsigned((cols + 255) / 256);
     kernels::column_partials<T><<<dim3(col_blocks, unsigned(chunks)), 256, 0, ctx.stream()>>>(partial.data(), x.data(), rows,
-                                                                                               cols, rows_per_chunk);
+                                                                                               cols, kernels::column_chunk_rows);
     SVILM_CUDA_CHECK(cudaGetLastError());
     kernels::column_total<T><<<col_blocks, 256, 0, ctx.stream()>>>(y.data(), partial.data(), chunks, cols, accumulate);
     SVILM_CUDA_CHECK(cudaGetLastError());

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -19,8 +20,8 @@ namespace svilm::cuda_ops {
 
 namespace detail {
 
-inline cublasComputeType_t compute_type(const CudaContext& ctx) {
-    switch (ctx.math()) {
+inline cublasComputeType_t compute_type(MathMode mode) {
+    switch (mode) {
         case MathMode::tf32: return CUBLAS_COMPUTE_32F_FAST_TF32;
         case MathMode::bf16: return CUBLAS_COMPUTE_32F_FAST_16BF;
         default: return CUBLAS_COMPUTE_32F;
@@ -36,9 +37,12 @@ inline void check_leading(const char* op, index_t lda, index_t a_cols, index_t l
 
 }  // namespace detail
 
+// `math` overrides the context's mode for this product: the losses and the assignment logits ask
+// for fp32, because a logit scaled by up to 100 would carry bf16's rounding (about 0.4) into the
+// softmax.
 template <class T>
 void gemm(const CudaContext& ctx, Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
-          index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+          index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, std::optional<MathMode> math = std::nullopt) {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "cuda gemm supports float and double");
     if (M == 0 || N == 0) return;
     detail::check_leading("cuda gemm", lda, trans_a == Trans::yes ? M : K, ldb, trans_b == Trans::yes ? K : N, ldc, N);
@@ -46,8 +50,8 @@ void gemm(const CudaContext& ctx, Trans trans_a, Trans trans_b, index_t M, index
     const cublasOperation_t op_b = trans_b == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
     if constexpr (std::is_same_v<T, float>)
         SVILM_CUBLAS_CHECK(cublasGemmEx(ctx.cublas(), op_b, op_a, int(N), int(M), int(K), &alpha, B, CUDA_R_32F, int(ldb), A,
-                                        CUDA_R_32F, int(lda), &beta, C, CUDA_R_32F, int(ldc), detail::compute_type(ctx),
-                                        CUBLAS_GEMM_DEFAULT));
+                                        CUDA_R_32F, int(lda), &beta, C, CUDA_R_32F, int(ldc),
+                                        detail::compute_type(math.value_or(ctx.math())), CUBLAS_GEMM_DEFAULT));
     else
         SVILM_CUBLAS_CHECK(cublasDgemm(ctx.cublas(), op_b, op_a, int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda),
                                        &beta, C, int(ldc)));
@@ -57,7 +61,7 @@ void gemm(const CudaContext& ctx, Trans trans_a, Trans trans_b, index_t M, index
 // (and so on): the per-clip products of the grouping block in one launch.
 inline void gemm_batched(const CudaContext& ctx, Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, float alpha,
                          const float* A, index_t lda, index_t stride_a, const float* B, index_t ldb, index_t stride_b, float beta,
-                         float* C, index_t ldc, index_t stride_c, index_t batch) {
+                         float* C, index_t ldc, index_t stride_c, index_t batch, std::optional<MathMode> math = std::nullopt) {
     if (M == 0 || N == 0 || batch == 0) return;
     detail::check_leading("cuda gemm_batched", lda, trans_a == Trans::yes ? M : K, ldb, trans_b == Trans::yes ? K : N, ldc,
                           N);
@@ -65,8 +69,8 @@ inline void gemm_batched(const CudaContext& ctx, Trans trans_a, Trans trans_b, i
     const cublasOperation_t op_b = trans_b == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
     SVILM_CUBLAS_CHECK(cublasGemmStridedBatchedEx(ctx.cublas(), op_b, op_a, int(N), int(M), int(K), &alpha, B, CUDA_R_32F,
                                                   int(ldb), stride_b, A, CUDA_R_32F, int(lda), stride_a, &beta, C, CUDA_R_32F,
-                                                  int(ldc), stride_c, int(batch), detail::compute_type(ctx),
-                                                  CUBLAS_GEMM_DEFAULT));
+                                                  int(ldc), stride_c, int(batch),
+                                                  detail::compute_type(math.value_or(ctx.math())), CUBLAS_GEMM_DEFAULT));
 }
 
 namespace detail {

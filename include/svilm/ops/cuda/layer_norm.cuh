@@ -120,15 +120,12 @@ void layer_norm_backward(const CudaContext& ctx, TensorView<T, 2, cuda> dx, Tens
     if (dweight.data() || dbias.data()) {
         if (dweight.data()) expect_shape(op, "dweight", dweight, {cols});
         if (dbias.data()) expect_shape(op, "dbias", dbias, {cols});
-        // fixed chunks of rows, then the chunks in order: deterministic, and parallel over rows
-        constexpr index_t rows_per_chunk = 64;
-        const index_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
-        if (chunks > 65535) throw ShapeError(std::string(op) + ": " + std::to_string(rows) + " rows exceed the grid");
+        const index_t chunks = kernels::column_chunks(op, rows);
         Tensor<T, 2, cuda> partial_w({chunks, cols}, uninitialized), partial_b({chunks, cols}, uninitialized);
         const unsigned col_blocks = unsigned((cols + 255) / 256);
         kernels::layer_norm_param_partials<T><<<dim3(col_blocks, unsigned(chunks)), 256, 0, ctx.stream()>>>(
             partial_w.data(), partial_b.data(), dy.data(), x.data(), saved.mean.data(), saved.rstd.data(), rows, cols,
-            rows_per_chunk);
+            kernels::column_chunk_rows);
         SVILM_CUDA_CHECK(cudaGetLastError());
         if (dweight.data()) {
             kernels::column_total<T><<<col_blocks, 256, 0, ctx.stream()>>>(dweight.data(), partial_w.data(), chunks, cols, true);

@@ -9,20 +9,9 @@
 
 namespace svilm::cuda_ops {
 
-namespace kernels {
-
-// y (R, N) = bias broadcast over rows: the GEMM then adds x W^T with beta = 1.
-template <class T>
-__global__ void broadcast_rows(T* y, const T* bias, index_t rows, index_t cols, index_t ld) {
-    const index_t n = rows * cols;
-    for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x)
-        y[(i / cols) * ld + i % cols] = bias[i % cols];
-}
-
-}  // namespace kernels
-
 // y (R, N) = x (R, K) @ weight (N, K)^T + bias (N); bias may be an empty view.
-// requires: x, weight, bias contiguous; y has a unit stride on its last axis.
+// requires: bias contiguous; y has a unit stride on its last axis (x and weight may be
+// transposed views, as for matmul).
 template <class T>
 void linear_forward(const CudaContext& ctx, TensorView<T, 2, cuda> y, std::type_identity_t<TensorView<const T, 2, cuda>> x,
                     std::type_identity_t<TensorView<const T, 2, cuda>> weight,
@@ -31,13 +20,15 @@ void linear_forward(const CudaContext& ctx, TensorView<T, 2, cuda> y, std::type_
     if (x.extent(1) != weight.extent(1))
         throw ShapeError(std::string(op) + ": x " + to_string<2>(x.shape()) + " vs weight " + to_string<2>(weight.shape()));
     expect_shape(op, "y", y, {x.extent(0), weight.extent(0)});
+    if (y.extent(1) > 1 && y.stride(1) != 1) throw ShapeError(std::string(op) + ": y needs a unit stride on its last axis");
     T beta = T(0);
     if (bias.data()) {
         expect_shape(op, "bias", bias, {weight.extent(0)});
         expect_contiguous(op, "bias", bias);
         if (y.size()) {
+            // bias in every row, then the GEMM adds x W^T with beta = 1
             kernels::broadcast_rows<T><<<kernels::grid_cover(y.size()), 256, 0, ctx.stream()>>>(
-                y.data(), bias.data(), y.extent(0), y.extent(1), std::max<index_t>(y.stride(0), y.extent(1)));
+                y.data(), bias.data(), y.extent(0), y.extent(1), std::max<index_t>(y.stride(0), y.extent(1)), false);
             SVILM_CUDA_CHECK(cudaGetLastError());
         }
         beta = T(1);

@@ -2,7 +2,7 @@
 // of svilm/optim/adamw.hpp. The parameters and gradients are one flat device buffer each, with
 // the layout of a host nn::ParameterStore's values() and grads() (padding included).
 //
-//   optim::CudaAdamW<float> adamw(store, options);           // decay groups from store.parameters()
+//   optim::CudaAdamW<float> adamw(ctx, store, options);      // decay groups from store.parameters()
 //   const double norm = cuda_ops::clip_grad_norm(ctx, grads, 1.0);
 //   adamw.step(ctx, values, grads, schedule(step));
 #pragma once
@@ -67,7 +67,9 @@ __global__ void squared_norm_chunks(double* partial, const T* x, index_t n, inde
 // The global L2 norm of grads (before clipping), returned to the host (synchronises): squares
 // summed in double per fixed chunk of 2^16 elements, the chunks summed on the host in order, as
 // optim::clip_grad_norm does. When it exceeds max_norm, grads are scaled by
-// max_norm / (norm + 1e-6) (torch.nn.utils.clip_grad_norm_), queued on the stream.
+// max_norm / (norm + 1e-6) (torch.nn.utils.clip_grad_norm_), queued on the stream. A NaN or
+// infinite norm is returned and nothing is scaled: the caller decides (train::Trainer refuses
+// such a step on the CPU), where torch would spread the NaN into every gradient.
 template <class T>
 double clip_grad_norm(const CudaContext& ctx, TensorView<T, 1, cuda> grads, double max_norm) {
     expect_contiguous("cuda clip_grad_norm", "grads", grads);
