@@ -223,7 +223,8 @@ BENCHMARK(BM_GpuGemm)->ArgNames({"math"})->DenseRange(0, 2)->UseManualTime()->It
 int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     if (!svilm::CudaContext::available()) {
-        std::printf("svilm_bench_gpu: no usable GPU (%s); nothing to measure\n", svilm::CudaContext::unavailable_reason().c_str());
+        std::printf("svilm_bench_gpu: no usable GPU (%s); nothing to measure\n",
+                    svilm::CudaContext::unavailable_reason().c_str());
         return 0;
     }
     benchmark::AddCustomContext("device", svilm::bench::context().description());

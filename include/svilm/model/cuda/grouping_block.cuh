@@ -43,7 +43,8 @@ public:
     GroupingBlock() = default;
     GroupingBlock(const DeviceParameters<T>& params, const std::string& name, index_t width, index_t groups, index_t heads,
                   double eps, double gumbel_tau, bool hard_assignment = true)
-        : width(width), groups(groups), tau(T(gumbel_tau)), hard(hard_assignment), norm_tokens(params, join(name, "norm_tokens"), width, eps),
+        : width(width), groups(groups), tau(T(gumbel_tau)), hard(hard_assignment),
+          norm_tokens(params, join(name, "norm_tokens"), width, eps),
           norm_x(params, join(name, "norm_x"), width, eps),
           mlp_inter(params, join(name, "mlp_inter.fc1"), join(name, "mlp_inter.fc2"), groups, width / 2, groups),
           attn(params, join(name, "pre_assign_attn.attn"), nn::grouping_attention_names(), width, heads),

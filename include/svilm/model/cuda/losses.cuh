@@ -318,7 +318,8 @@ T contrastive_loss_forward(const CudaContext& ctx, ContrastiveSaved<T>& s, std::
     std::tie(s.scale, s.dscale_dlog) = svilm::detail::clamped_scale(log_scale);
     s.logits = Tensor<T, 2, cuda>({B, B}, uninitialized);
     s.logsumexp = Tensor<T, 1, cuda>({2 * B}, uninitialized);
-    gemm<T>(ctx, Trans::no, Trans::yes, B, B, D, s.scale, v.data(), D, c.data(), D, T(0), s.logits.data(), B, MathMode::fp32);
+    gemm<T>(ctx, Trans::no, Trans::yes, B, B, D, s.scale, v.data(), D, c.data(), D, T(0), s.logits.data(), B,
+            MathMode::fp32);
     Tensor<T, 1, cuda> terms({2 * B}, uninitialized);
     kernels::contrastive_forward<T><<<unsigned(2 * B), 256, 0, ctx.stream()>>>(terms.data(), s.logsumexp.data(), s.logits.data(), B);
     SVILM_CUDA_CHECK(cudaGetLastError());
@@ -486,7 +487,8 @@ T grounding_loss_forward(const CudaContext& ctx, GroundingSaved<T>& s, std::type
     s.probs = Tensor<T, 3, cuda>({B, K, B}, uninitialized);
     if (B * K == 0) return T(0);
     // all dots in one GEMM: (B K, D) x (B M, D)^T
-    gemm<T>(ctx, Trans::no, Trans::yes, B * K, B * M, D, T(1), nouns.data(), D, groups.data(), D, T(0), s.dots.data(), B * M, MathMode::fp32);
+    gemm<T>(ctx, Trans::no, Trans::yes, B * K, B * M, D, T(1), nouns.data(), D, groups.data(), D, T(0), s.dots.data(), B * M,
+            MathMode::fp32);
     // a group softmax of M = 32 entries: one warp each
     kernels::grounding_assign<T><<<unsigned(B * K * B), 32, 0, ctx.stream()>>>(s.weights.data(), s.scores.data(), s.dots.data(), M,
                                                                                tau_assign);
@@ -524,8 +526,10 @@ void grounding_loss_backward(const CudaContext& ctx, TensorView<T, 3, cuda> d_no
         M, dloss / T(s.valid_count), s.scale, tau_assign);
     SVILM_CUDA_CHECK(cudaGetLastError());
     if (s.scale > T(0)) detail::accumulate_scale_grad<T>(ctx, op, d_log_scale, partial, s.dscale_dlog);
-    gemm<T>(ctx, Trans::no, Trans::no, B * K, D, B * M, T(1), d_dots.data(), B * M, groups.data(), D, T(0), d_nouns.data(), D, MathMode::fp32);
-    gemm<T>(ctx, Trans::yes, Trans::no, B * M, D, B * K, T(1), d_dots.data(), B * M, nouns.data(), D, T(0), d_groups.data(), D, MathMode::fp32);
+    gemm<T>(ctx, Trans::no, Trans::no, B * K, D, B * M, T(1), d_dots.data(), B * M, groups.data(), D, T(0), d_nouns.data(), D,
+            MathMode::fp32);
+    gemm<T>(ctx, Trans::yes, Trans::no, B * M, D, B * K, T(1), d_dots.data(), B * M, nouns.data(), D, T(0), d_groups.data(), D,
+            MathMode::fp32);
 }
 
 }  // namespace svilm::cuda_ops

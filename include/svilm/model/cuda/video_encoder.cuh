@@ -220,7 +220,8 @@ private:
         SVILM_CUDA_CHECK(cudaGetLastError());
     }
 
-    void embed_backward(const CudaContext& ctx, TensorView<const T, 3, cuda> d_stream, const cuda_nn::PatchEmbedSaved<T>& patch) const {
+    void embed_backward(const CudaContext& ctx, TensorView<const T, 3, cuda> d_stream,
+                        const cuda_nn::PatchEmbedSaved<T>& patch) const {
         const index_t B = d_stream.extent(0), L = config.tokens(), M = config.num_group_tokens, C = config.width;
         const index_t Ns = config.spatial_positions(), Nt = L / Ns;
         Tensor<T, 3, cuda> d_tokens({B, L, C}, uninitialized);
