@@ -87,7 +87,8 @@ void clip(benchmark::State& state, const std::filesystem::path& path, SeekMode m
         benchmark::DoNotOptimize(c.pixels.data());
     }
     state.counters["clips/s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["frames/s"] = benchmark::Counter(8.0, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["frames/s"] =
+        benchmark::Counter(double(options.sampling.count), benchmark::Counter::kIsIterationInvariantRate);
     state.counters["peak_rss_MB"] = peak_rss_mb();
 }
 

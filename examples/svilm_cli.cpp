@@ -1,8 +1,8 @@
 // svilm: the command-line program. Subcommands:
 //
-//   svilm info [--preset tiny|small|base] [--frames T] [--model FILE]
+//   svilm info [--preset tiny|small|base] [--frames T] | --model FILE
 //       the configuration and the parameter count of each component
-//   svilm init --preset P --out FILE [--seed S] [--vit CKPT] [--bert CKPT]
+//   svilm init --preset P [--frames T] --out FILE [--seed S] [--vit CKPT] [--bert CKPT]
 //       a model file with SPEC's random initialisation, optionally with the video encoder from
 //       an image ViT checkpoint (timm or Hugging Face naming) and the text encoder from a
 //       bert-base-uncased checkpoint; prints what each checkpoint filled and what it left alone
@@ -67,8 +67,10 @@ int main(int argc, char** argv) {
     index_t frames = 0;
     auto* info = app.add_subcommand("info", "print a configuration and its parameter counts");
     info->add_option("--preset", preset_name, "tiny, small or base")->check(CLI::IsMember({"tiny", "small", "base"}));
-    info->add_option("--frames", frames, "frames per clip (default: the preset's)");
-    info->add_option("--model", model_file, "a model file: print its configuration instead");
+    auto* info_frames = info->add_option("--frames", frames, "frames per clip (default: the preset's)");
+    info->add_option("--model", model_file, "a model file: print its configuration instead")
+        ->excludes(info_frames)
+        ->excludes("--preset");
 
     std::string out, vit, bert;
     std::uint64_t seed = 0;
@@ -97,7 +99,7 @@ int main(int argc, char** argv) {
     pretrain->add_option("--manifest", manifest_file, ".csv or .jsonl")->required();
     pretrain->add_option("--out", run_dir, "run folder")->required();
     pretrain->add_option("--preset", preset_name, "tiny, small or base")->check(CLI::IsMember({"tiny", "small", "base"}));
-    pretrain->add_option("--model", model_file, "start from this model file instead of a preset");
+    pretrain->add_option("--model", model_file, "start from this model file instead of a preset")->excludes("--preset");
     pretrain->add_option("--steps", steps, "optimiser steps")->check(CLI::PositiveNumber);
     pretrain->add_option("--batch", batch, "clips per step")->check(CLI::Range(2, 4096));
     pretrain->add_option("--lr", lr, "peak learning rate");

@@ -42,7 +42,7 @@ TEST_CASE("cuda: host -> device -> host round trip, device copy and zero") {
     if (!device_or_skip()) return;
     CudaContext ctx;
     MESSAGE("device: " << ctx.description());
-    const Tensor<float, 2> host = random_host<float, 2>({37, 19}, 1);
+    const Tensor<float, 2> host = random_tensor<float, 2>({37, 19}, 1);
     const Tensor<float, 2, cuda> device = to_device<float, 2>(ctx, host);
     Tensor<float, 2, cuda> twin({37, 19}, uninitialized);
     copy<float, 2>(ctx, twin, device);
@@ -72,9 +72,9 @@ TEST_CASE("cuda: the pool hands a freed block out again instead of calling cudaM
 template <class T>
 void check_matmul(CudaContext& ctx, index_t M, index_t K, index_t N, bool transpose_a, bool transpose_b, double tolerance) {
     INFO("M " << M << " K " << K << " N " << N << " ta " << transpose_a << " tb " << transpose_b);
-    const Tensor<T, 2> a = transpose_a ? random_host<T, 2>({K, M}, 2) : random_host<T, 2>({M, K}, 2);
-    const Tensor<T, 2> b = transpose_b ? random_host<T, 2>({N, K}, 3) : random_host<T, 2>({K, N}, 3);
-    Tensor<T, 2> c_cpu = random_host<T, 2>({M, N}, 4);
+    const Tensor<T, 2> a = transpose_a ? random_tensor<T, 2>({K, M}, 2) : random_tensor<T, 2>({M, K}, 2);
+    const Tensor<T, 2> b = transpose_b ? random_tensor<T, 2>({N, K}, 3) : random_tensor<T, 2>({K, N}, 3);
+    Tensor<T, 2> c_cpu = random_tensor<T, 2>({M, N}, 4);
     const Tensor<T, 2> c0 = c_cpu;
     const TensorView<const T, 2> av = transpose_a ? a.view().transpose(0, 1) : a.view();
     const TensorView<const T, 2> bv = transpose_b ? b.view().transpose(0, 1) : b.view();
@@ -107,7 +107,7 @@ TEST_CASE("cuda: GELU forward and backward equal the CPU op") {
     if (!device_or_skip()) return;
     CudaContext ctx;
     const index_t n = 100003;
-    Tensor<float, 1> x = random_host<float, 1>({n}, 5), dy = random_host<float, 1>({n}, 6);
+    Tensor<float, 1> x = random_tensor<float, 1>({n}, 5), dy = random_tensor<float, 1>({n}, 6);
     for (index_t i = 0; i < n; ++i) x(i) *= 3.0f;
     Tensor<float, 1> y({n}), dx({n});
     cpu_gelu(y, dx, x, dy);
@@ -125,9 +125,9 @@ TEST_CASE("cuda: layer norm forward and backward equal the CPU op (rows of 768 a
     CudaContext ctx;
     for (const index_t cols : {index_t(768), index_t(37)}) {
         const index_t rows = 1571;
-        Tensor<float, 2> x = random_host<float, 2>({rows, cols}, 7), dy = random_host<float, 2>({rows, cols}, 8);
+        Tensor<float, 2> x = random_tensor<float, 2>({rows, cols}, 7), dy = random_tensor<float, 2>({rows, cols}, 8);
         for (index_t i = 0; i < x.size(); ++i) x.data()[i] = 3 * x.data()[i] + 1.5f;
-        Tensor<float, 1> w = random_host<float, 1>({cols}, 9), b = random_host<float, 1>({cols}, 10);
+        Tensor<float, 1> w = random_tensor<float, 1>({cols}, 9), b = random_tensor<float, 1>({cols}, 10);
         Tensor<float, 2> y({rows, cols}), dx({rows, cols});
         Tensor<float, 1> dw = Tensor<float, 1>::full({cols}, 0.5f), db = Tensor<float, 1>::full({cols}, 0.5f);
         cpu_layer_norm(y, dx, dw, db, x, w, b, dy);
@@ -152,7 +152,7 @@ TEST_CASE("cuda: softmax with a key mask, forward and backward, equals the CPU o
     if (!device_or_skip()) return;
     CudaContext ctx;
     const index_t B = 3, R = 5, N = 1000;
-    const Tensor<float, 3> x = random_host<float, 3>({B, R, N}, 11), dy = random_host<float, 3>({B, R, N}, 12);
+    const Tensor<float, 3> x = random_tensor<float, 3>({B, R, N}, 11), dy = random_tensor<float, 3>({B, R, N}, 12);
     Tensor<float, 2> mask({B, N});
     for (index_t n = 700; n < N; ++n) mask(1, n) = -INFINITY;  // batch 1 pads its last keys
     for (index_t n = 0; n < N; ++n) mask(2, n) = -INFINITY;    // batch 2: nothing left
@@ -171,7 +171,7 @@ TEST_CASE("cuda: embedding lookup and its deterministic scatter equal the CPU op
     if (!device_or_skip()) return;
     CudaContext ctx;
     const index_t V = 50, C = 96, R = 300;
-    const Tensor<float, 2> weight = random_host<float, 2>({V, C}, 13), dy = random_host<float, 2>({R, C}, 14);
+    const Tensor<float, 2> weight = random_tensor<float, 2>({V, C}, 13), dy = random_tensor<float, 2>({R, C}, 14);
     Tensor<std::int64_t, 1> ids({R});
     for (index_t r = 0; r < R; ++r) ids(r) = (r * 7) % V;  // every id repeats
     Tensor<float, 2> y({R, C}), dweight = Tensor<float, 2>::full({V, C}, 0.5f);
@@ -192,8 +192,8 @@ TEST_CASE("cuda: L2 normalisation forward and backward equal the CPU op (a near-
     if (!device_or_skip()) return;
     CudaContext ctx;
     const index_t R = 64, C = 256;
-    Tensor<float, 2> x = random_host<float, 2>({R, C}, 15);
-    const Tensor<float, 2> dy = random_host<float, 2>({R, C}, 16);
+    Tensor<float, 2> x = random_tensor<float, 2>({R, C}, 15);
+    const Tensor<float, 2> dy = random_tensor<float, 2>({R, C}, 16);
     for (index_t c = 0; c < C; ++c) x(5, c) *= 1e-3f;
     Tensor<float, 2> y({R, C}), dx({R, C});
     cpu_l2_normalize(y, dx, x, dy);
@@ -210,8 +210,8 @@ TEST_CASE("cuda: mean pooling and the residual helpers equal the CPU ops") {
     if (!device_or_skip()) return;
     CudaContext ctx;
     const index_t O = 16, N = 196, I = 96;  // (B * N_t, N_s, C): the spatial mean of the temporal head
-    const Tensor<float, 3> x = random_host<float, 3>({O, N, I}, 17);
-    const Tensor<float, 2> dy = random_host<float, 2>({O, I}, 18);
+    const Tensor<float, 3> x = random_tensor<float, 3>({O, N, I}, 17);
+    const Tensor<float, 2> dy = random_tensor<float, 2>({O, I}, 18);
     Tensor<float, 2> y({O, I});
     Tensor<float, 3> dx({O, N, I});
     cpu_mean_pool(y, dx, x, dy);
@@ -236,8 +236,8 @@ TEST_CASE("cuda: the straight-through Gumbel assignment and its normalisation eq
     if (!device_or_skip()) return;
     CudaContext ctx;
     const index_t B = 2, M = 32, L = 1568;  // base: 32 groups over 1568 video tokens
-    const Tensor<float, 3> logits = random_host<float, 3>({B, M, L}, 19), dy = random_host<float, 3>({B, M, L}, 20),
-                           da = random_host<float, 3>({B, M, L}, 21);
+    const Tensor<float, 3> logits = random_tensor<float, 3>({B, M, L}, 19), dy = random_tensor<float, 3>({B, M, L}, 20),
+                           da = random_tensor<float, 3>({B, M, L}, 21);
     Tensor<float, 3> noise({B, M, L});
     Generator(22).gumbel<float, 3>(noise);
     const float tau = 0.7f;
@@ -262,7 +262,7 @@ TEST_CASE("cuda: cross-entropy forward and backward equal the CPU op; a bad targ
     if (!device_or_skip()) return;
     CudaContext ctx;
     const index_t R = 64, K = 64;  // a contrastive batch: 64 clips against 64 captions
-    Tensor<float, 2> logits = random_host<float, 2>({R, K}, 23);
+    Tensor<float, 2> logits = random_tensor<float, 2>({R, K}, 23);
     for (index_t i = 0; i < logits.size(); ++i) logits.data()[i] *= 14.0f;  // the initial logit scale
     Tensor<std::int64_t, 1> targets({R});
     for (index_t r = 0; r < R; ++r) targets(r) = r;
@@ -291,9 +291,9 @@ void check_attention(index_t B, index_t Nq, index_t Nk, index_t C, index_t heads
     CAPTURE(heads);
     CudaContext ctx;
     const index_t width = fused ? 3 * C : C;
-    const Tensor<float, 3> qbuf = random_host<float, 3>({B, Nq, width}, seed);
-    const Tensor<float, 3> kvbuf = fused ? Tensor<float, 3>() : random_host<float, 3>({B, Nk, 2 * C}, seed + 1);
-    const Tensor<float, 3> dout = random_host<float, 3>({B, Nq, C}, seed + 2);
+    const Tensor<float, 3> qbuf = random_tensor<float, 3>({B, Nq, width}, seed);
+    const Tensor<float, 3> kvbuf = fused ? Tensor<float, 3>() : random_tensor<float, 3>({B, Nk, 2 * C}, seed + 1);
+    const Tensor<float, 3> dout = random_tensor<float, 3>({B, Nq, C}, seed + 2);
     const auto q = qbuf.view().narrow(2, 0, C);
     const auto k = fused ? qbuf.view().narrow(2, C, 2 * C) : kvbuf.view().narrow(2, 0, C);
     const auto v = fused ? qbuf.view().narrow(2, 2 * C, 3 * C) : kvbuf.view().narrow(2, C, 2 * C);
@@ -349,8 +349,8 @@ TEST_CASE("cuda: in the TF32 and bf16 modes the tensor-core attention equals the
         for (const auto& [B, Nq, Nk, fused] : {std::tuple{index_t(2), index_t(197), index_t(197), true},
                                                std::tuple{index_t(3), index_t(70), index_t(300), false}}) {
             const index_t C = 128, heads = 2, width = fused ? 3 * C : C;
-            const Tensor<float, 3> qbuf = random_host<float, 3>({B, Nq, width}, 90);
-            const Tensor<float, 3> kvbuf = random_host<float, 3>({B, Nk, 2 * C}, 91);
+            const Tensor<float, 3> qbuf = random_tensor<float, 3>({B, Nq, width}, 90);
+            const Tensor<float, 3> kvbuf = random_tensor<float, 3>({B, Nk, 2 * C}, 91);
             const auto q = qbuf.view().narrow(2, 0, C);
             const auto k = fused ? qbuf.view().narrow(2, C, 2 * C) : kvbuf.view().narrow(2, 0, C);
             const auto v = fused ? qbuf.view().narrow(2, 2 * C, 3 * C) : kvbuf.view().narrow(2, C, 2 * C);
@@ -360,7 +360,7 @@ TEST_CASE("cuda: in the TF32 and bf16 modes the tensor-core attention equals the
                     mask(0, j) = j % 3 != 0;
                     mask(B - 1, j) = 0;
                 }
-            const Tensor<float, 3> dout = random_host<float, 3>({B, Nq, C}, 92);
+            const Tensor<float, 3> dout = random_tensor<float, 3>({B, Nq, C}, 92);
             Tensor<float, 3> out({B, Nq, C}), dq({B, Nq, C}), dk({B, Nk, C}), dv({B, Nk, C});
             cpu_attention(out, dq, dk, dv, q, k, v, mask, dout, heads);
             const Tensor<float, 3, cuda> qbuf_d = to_device<float, 3>(ctx, qbuf), kvbuf_d = to_device<float, 3>(ctx, kvbuf);

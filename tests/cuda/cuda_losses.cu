@@ -21,8 +21,7 @@ namespace {
 // Random rows of length `shape[Rank - 1]`, each L2-normalised as the losses' inputs are.
 template <int Rank>
 Tensor<float, Rank> unit_rows(const Extents<Rank>& shape, std::uint64_t seed) {
-    Tensor<float, Rank> t(shape, uninitialized);
-    Generator(seed).normal<float, Rank>(t);
+    Tensor<float, Rank> t = random_tensor<float, Rank>(shape, seed);
     const index_t cols = shape[Rank - 1];
     for (index_t r = 0; cols && r < t.size() / cols; ++r) {
         double sq = 0;

@@ -1,6 +1,6 @@
 // tests/cuda/cuda_test_support.hpp: what every CUDA test file shares: the skip where no GPU
-// exists, random host tensors, NaN-filled device outputs (an element an op forgets to write fails
-// the comparison) and the comparison against the CPU with the numerics policy's tolerances.
+// exists, NaN-filled device outputs (an element an op forgets to write fails the comparison),
+// and the comparison against the CPU with the numerics policy's tolerances.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/compare.hpp"
+#include "support/random.hpp"
 #include "svilm/core/rng.hpp"
 #include "svilm/cuda.hpp"
 
@@ -19,13 +20,6 @@ inline bool device_or_skip() {
     if (CudaContext::available()) return true;
     MESSAGE("CUDA test skipped: no usable GPU (" << CudaContext::unavailable_reason() << ")");
     return false;
-}
-
-template <class T, int Rank>
-Tensor<T, Rank> random_host(const Extents<Rank>& shape, std::uint64_t seed) {
-    Tensor<T, Rank> t(shape, uninitialized);
-    Generator(seed).normal<T, Rank>(t);
-    return t;
 }
 
 template <int Rank>

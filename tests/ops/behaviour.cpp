@@ -8,6 +8,7 @@
 #include <string>
 
 #include "support/compare.hpp"
+#include "support/random.hpp"
 #include "svilm/core/rng.hpp"
 #include "svilm/core/threads.hpp"
 #include "svilm/ops.hpp"
@@ -15,13 +16,6 @@
 
 namespace svilm::testing {
 namespace {
-
-template <class T, int Rank>
-Tensor<T, Rank> random_tensor(const Extents<Rank>& shape, std::uint64_t seed) {
-    Tensor<T, Rank> t(shape, uninitialized);
-    Generator(seed).normal<T, Rank>(t);
-    return t;
-}
 
 template <class T>
 void blockwise_matches_reference(Tolerance tol) {

@@ -90,8 +90,7 @@ TEST_CASE("trainer: 4 steps straight equal 2 steps, a checkpoint, a fresh proces
 
     SVilm<float> first_half(small_config(), 5);
     IndexedSource first_source(small_config(), 100);
-    train::TrainerOptions two = options(split_dir.path);
-    two.steps = 4;
+    const train::TrainerOptions two = options(split_dir.path);
     train::Trainer b(first_half, tokenizer(), first_source, two);
     for (int i = 0; i < 2; ++i) b.step();
     b.save(split_dir.path / "half.safetensors");
@@ -142,7 +141,7 @@ TEST_CASE("trainer: a NaN loss stops the step before anything is applied") {
     CHECK(trainer.steps_done() == 0);
 }
 
-TEST_CASE("trainer: a checkpoint of another configuration or a plain model file is refused") {
+TEST_CASE("trainer: a checkpoint of another configuration, optimiser or schedule, or a plain model file, is refused") {
     TempDir dir;
     SVilm<float> model(small_config(), 6);
     IndexedSource source(small_config(), 7);
@@ -157,6 +156,14 @@ TEST_CASE("trainer: a checkpoint of another configuration or a plain model file 
     save_model(model, dir.path / "plain.safetensors");
     CHECK_THROWS_WITH_AS(trainer.resume(dir.path / "plain.safetensors"), doctest::Contains("not an svilm training checkpoint"),
                          FormatError);
+    train::TrainerOptions longer = options(dir.path);  // another schedule: 8 steps instead of 4
+    longer.steps = 8;
+    train::Trainer other_schedule(model, tokenizer(), source, longer);
+    CHECK_THROWS_WITH_AS(other_schedule.resume(dir.path / "c.safetensors"), doctest::Contains("schedule (4 steps"), FormatError);
+    train::TrainerOptions faster = options(dir.path);  // another learning rate
+    faster.adamw.lr *= 2;
+    train::Trainer other_lr(model, tokenizer(), source, faster);
+    CHECK_THROWS_WITH_AS(other_lr.resume(dir.path / "c.safetensors"), doctest::Contains("AdamW lr"), FormatError);
     train::TrainerOptions bad = options(dir.path);
     bad.batch_size = 1;
     CHECK_THROWS_AS(train::Trainer(model, tokenizer(), source, bad), ValueError);

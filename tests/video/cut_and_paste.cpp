@@ -111,12 +111,21 @@ TEST_CASE("the apply step with the model fixture's plan: background [1, 2, 0], s
     CHECK_THROWS_AS(cut_and_paste_apply<float>(out, mask, out, 2, plan), ValueError);  // in place
 }
 
-TEST_CASE("cut-and-paste works in double") {
-    Tensor<double, 5> video({2, 4, 3, 1, 1});
-    for (index_t i = 0; i < video.size(); ++i) video.data()[i] = double(i);
+TEST_CASE("cut-and-paste works in double: every frame and mask entry follows the plan") {
+    const index_t B = 3, T = 6;
+    Tensor<double, 5> video({B, T, 3, 1, 1});
+    for (index_t i = 0; i < video.size(); ++i) video.data()[i] = double(i) + 0.25;
     Generator rng(0);
     const CutAndPaste<double> r = cut_and_paste<double>(video, 1, rng);
-    CHECK(r.plan.background == std::vector<index_t>{1, 0});
+    for (index_t i = 0; i < B; ++i) {
+        const index_t j = r.plan.background[std::size_t(i)];
+        CHECK(j != i);
+        for (index_t t = 0; t < T; ++t) {
+            const bool own = t >= r.plan.start[std::size_t(i)] && t <= r.plan.end[std::size_t(i)];
+            CHECK(r.mask(i, t) == (own ? 1.0 : 0.0));
+            for (index_t c = 0; c < 3; ++c) CHECK(r.video(i, t, c, 0, 0) == video(own ? i : j, t, c, 0, 0));
+        }
+    }
 }
 
 }  // namespace

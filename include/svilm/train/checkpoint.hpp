@@ -4,8 +4,9 @@
 //   tensors   model.<name>         every parameter (SPEC 11 names)
 //             adamw.exp_avg.<name>, adamw.exp_avg_sq.<name>   AdamW's moments
 //   metadata  config               the model configuration (JSON)
-//             training             {"step", "adamw": {options, step_count}, "generators": {name:
-//                                   [seed, offset]}, "source": the data position, "extra": ...}
+//             training             {"step", "adamw": {options, step_count}, "schedule": {peak_lr,
+//                                   min_lr, warmup_steps, total_steps}, "generators": {name:
+//                                   [seed, offset]}, "source": the data position}
 //             format               "svilm-checkpoint"
 //
 // A model file for inference is the `model.*` part: load_checkpoint_model() reads it alone.
@@ -22,6 +23,7 @@
 #include "svilm/io/weights.hpp"
 #include "svilm/model/serialization.hpp"
 #include "svilm/optim/adamw.hpp"
+#include "svilm/optim/schedule.hpp"
 
 namespace svilm::train {
 
@@ -29,7 +31,7 @@ struct TrainingState {
     std::int64_t step = 0;                              // optimiser steps done
     std::map<std::string, GeneratorState> generators;   // every generator the run draws from
     nlohmann::json source = nlohmann::json::object();   // where the data source stands
-    nlohmann::json extra = nlohmann::json::object();    // free-form (e.g. the last losses)
+    optim::WarmupCosine schedule;                       // the learning rates the run follows
 };
 
 inline constexpr const char* checkpoint_format = "svilm-checkpoint";
@@ -52,9 +54,13 @@ void save_checkpoint(const std::filesystem::path& path, const SVilm<T>& model, c
         {"adamw",
          {{"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", o.eps}, {"weight_decay", o.weight_decay},
           {"step_count", adamw.step_count}}},
+        {"schedule",
+         {{"peak_lr", state.schedule.peak_lr},
+          {"min_lr", state.schedule.min_lr},
+          {"warmup_steps", state.schedule.warmup_steps},
+          {"total_steps", state.schedule.total_steps}}},
         {"generators", generators},
-        {"source", state.source},
-        {"extra", state.extra}};
+        {"source", state.source}};
     writer.set_metadata("config", to_json(model.config()).dump());
     writer.set_metadata("training", training.dump());
     writer.set_metadata("format", checkpoint_format);
@@ -62,9 +68,12 @@ void save_checkpoint(const std::filesystem::path& path, const SVilm<T>& model, c
 }
 
 // Restores parameters, AdamW's moments and step count, and returns the training state. The
-// model must have the checkpoint's configuration (FormatError otherwise, naming the file).
+// model must have the checkpoint's configuration, `adamw` its options and, when given,
+// `expected_schedule` its schedule (FormatError otherwise, naming the file and what differs,
+// before anything is changed): a run continues under the rules it started with.
 template <class T>
-TrainingState load_checkpoint(const std::filesystem::path& path, SVilm<T>& model, optim::AdamW<T>& adamw) {
+TrainingState load_checkpoint(const std::filesystem::path& path, SVilm<T>& model, optim::AdamW<T>& adamw,
+                              const optim::WarmupCosine* expected_schedule = nullptr) {
     const io::SafetensorsFile file(path);
     const auto format = file.metadata().find("format");
     if (format == file.metadata().end() || format->second != checkpoint_format)
@@ -72,14 +81,33 @@ TrainingState load_checkpoint(const std::filesystem::path& path, SVilm<T>& model
     if (to_json(load_model_config(file)) != to_json(model.config()))
         throw FormatError(path.string() + ": the checkpoint's model configuration differs from this model's");
     TrainingState state;
+    std::int64_t step_count = 0;
     try {
         const nlohmann::json training = nlohmann::json::parse(file.metadata().at("training"));
         state.step = training.at("step").get<std::int64_t>();
-        adamw.step_count = training.at("adamw").at("step_count").get<std::int64_t>();
+        const nlohmann::json& saved = training.at("adamw");
+        const optim::AdamWOptions& o = adamw.options;
+        for (const auto& [name, value] : {std::pair{"lr", o.lr}, std::pair{"beta1", o.beta1}, std::pair{"beta2", o.beta2},
+                                          std::pair{"eps", o.eps}, std::pair{"weight_decay", o.weight_decay}})
+            if (saved.at(name).template get<double>() != value)
+                throw FormatError(path.string() + ": the checkpoint's AdamW " + name + " " + saved.at(name).dump() +
+                                  " differs from this run's " + nlohmann::json(value).dump());
+        const nlohmann::json& schedule = training.at("schedule");
+        state.schedule = {schedule.at("peak_lr").template get<double>(), schedule.at("min_lr").template get<double>(),
+                          schedule.at("warmup_steps").template get<std::int64_t>(), schedule.at("total_steps").template get<std::int64_t>()};
+        if (const optim::WarmupCosine* e = expected_schedule) {
+            const optim::WarmupCosine& s = state.schedule;
+            if (s.peak_lr != e->peak_lr || s.min_lr != e->min_lr || s.warmup_steps != e->warmup_steps ||
+                s.total_steps != e->total_steps)
+                throw FormatError(path.string() + ": the checkpoint's schedule (" + std::to_string(s.total_steps) +
+                                  " steps, " + std::to_string(s.warmup_steps) + " warm-up) differs from this run's (" +
+                                  std::to_string(e->total_steps) + " steps, " + std::to_string(e->warmup_steps) +
+                                  " warm-up): resume with the run's own options");
+        }
+        step_count = saved.at("step_count").template get<std::int64_t>();
         for (const auto& [name, g] : training.at("generators").items())
             state.generators[name] = GeneratorState{g.at(0).template get<std::uint64_t>(), g.at(1).template get<std::uint64_t>()};
         state.source = training.at("source");
-        state.extra = training.at("extra");
     } catch (const nlohmann::json::exception& e) {
         throw FormatError(path.string() + ": malformed 'training' metadata: " + e.what());
     } catch (const std::out_of_range&) {
@@ -96,6 +124,7 @@ TrainingState load_checkpoint(const std::filesystem::path& path, SVilm<T>& model
             file.read_into<T>(key, buffer->data() + p.offset, std::size_t(p.size));
         }
     }
+    adamw.step_count = step_count;
     return state;
 }
 

@@ -170,12 +170,14 @@ public:
         state.step = step_;
         state.generators = {{"augment", augment_rng_.state()}, {"noise", noise_rng_.state()}};
         state.source = source_.state();
+        state.schedule = schedule_;
         save_checkpoint(path, model_, adamw_, state);
     }
 
-    // Continues from a checkpoint of the same model configuration and options.
+    // Continues from a checkpoint of the same model configuration and options; FormatError when
+    // the checkpoint's optimiser or schedule (steps, learning rates, warm-up) differ from this run's.
     void resume(const std::filesystem::path& path) {
-        const TrainingState state = load_checkpoint(path, model_, adamw_);
+        const TrainingState state = load_checkpoint(path, model_, adamw_, &schedule_);
         for (const char* name : {"augment", "noise"})
             if (!state.generators.count(name))
                 throw FormatError(path.string() + ": no state for the '" + name + "' generator");

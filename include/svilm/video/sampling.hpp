@@ -85,12 +85,6 @@ struct FrameTable {
         const auto it = std::upper_bound(times.begin(), times.end(), target);
         return index_t(it - times.begin()) - 1;
     }
-
-    // The last keyframe <= i, or -1 when frame i comes before every keyframe.
-    index_t keyframe_at_or_before(index_t i) const {
-        const auto it = std::upper_bound(keyframes.begin(), keyframes.end(), i);
-        return it == keyframes.begin() ? -1 : *(it - 1);
-    }
 };
 
 struct FrameSample {

@@ -393,7 +393,7 @@ T temporal_grouping_loss_forward(const CudaContext& ctx, TemporalGroupingSaved<T
     Tensor<T, 1, cuda> sq_err({B * Nt}, uninitialized);
     if (B > 0) {
         // the same exact integer counts as on the host, without a second upload
-        kernels::mask_counts<T><<<unsigned((B + 255) / 256), 256, 0, ctx.stream()>>>(s.fg_count.data(), s.mask.data(), B, Nt);
+        kernels::mask_counts<T><<<kernels::blocks_for(B, 256), 256, 0, ctx.stream()>>>(s.fg_count.data(), s.mask.data(), B, Nt);
         SVILM_CUDA_CHECK(cudaGetLastError());
     }
     if (B * D > 0) {

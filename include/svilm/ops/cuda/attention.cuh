@@ -16,6 +16,7 @@
 // (attention_tensor_core.cuh), forward and backward.
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -25,6 +26,7 @@
 #include "svilm/cuda/context.hpp"
 #include "svilm/ops/attention_shape.hpp"
 #include "svilm/ops/cuda/attention_tensor_core.cuh"
+#include "svilm/ops/cuda/launch.cuh"
 
 namespace svilm::cuda_ops {
 
@@ -305,8 +307,6 @@ void with_head_dim(index_t d, F&& f) {
     }
 }
 
-inline unsigned blocks_for(index_t n, index_t per_block) { return unsigned((n + per_block - 1) / per_block); }
-
 // The tensor-core kernels read rows as float4: head size 64, 16-byte aligned rows.
 inline bool aligned_rows(const TensorView<const float, 3, cuda>& t) {
     return reinterpret_cast<std::uintptr_t>(t.data()) % 16 == 0 && t.stride(0) % 4 == 0 && t.stride(1) % 4 == 0;
@@ -323,11 +323,15 @@ inline MathMode attention_path(const CudaContext& ctx, const AttentionShape& s, 
     return ctx.properties().sharedMemPerBlockOptin >= needed ? ctx.math() : MathMode::fp32;
 }
 
-// Kernels over the default 48 KiB of shared memory per block opt in (per device, so at every
-// launch: the call is a host-side attribute write).
-template <class Kernel>
-void allow_shared_bytes(Kernel kernel, std::size_t bytes) {
+// Kernels over the default 48 KiB of shared memory per block opt in, once per kernel and device
+// (the attribute belongs to the device's copy of the kernel; one bit per device, the first 64).
+template <auto kernel>
+void allow_shared_bytes(const CudaContext& ctx, std::size_t bytes) {
+    static std::atomic<std::uint64_t> configured{0};
+    const std::uint64_t bit = ctx.device() < 64 ? std::uint64_t(1) << ctx.device() : 0;
+    if (configured.load(std::memory_order_acquire) & bit) return;
     SVILM_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+    configured.fetch_or(bit, std::memory_order_release);
 }
 
 template <class Ops>
@@ -338,18 +342,18 @@ void launch_tensor_core_backward(const CudaContext& ctx, TensorView<float, 3, cu
                                  const TensorView<const std::uint8_t, 2, cuda>& key_mask, const AttentionShape& s,
                                  const kernels::TensorCoreLayouts& layouts, float scale) {
     constexpr std::size_t bytes = kernels::tc_backward_shared_bytes<Ops>();
-    allow_shared_bytes(kernels::attention_backward_key_tensor_core<Ops>, bytes);
-    allow_shared_bytes(kernels::attention_backward_query_tensor_core<Ops>, bytes);
+    allow_shared_bytes<kernels::attention_backward_key_tensor_core<Ops>>(ctx, bytes);
+    allow_shared_bytes<kernels::attention_backward_query_tensor_core<Ops>>(ctx, bytes);
     const unsigned bh = unsigned(s.batch * s.heads);
     if (s.keys > 0) {
-        kernels::attention_backward_key_tensor_core<Ops><<<dim3(blocks_for(s.keys, kernels::tc_keys), bh), kernels::tc_threads,
+        kernels::attention_backward_key_tensor_core<Ops><<<dim3(kernels::blocks_for(s.keys, kernels::tc_keys), bh), kernels::tc_threads,
                                                             bytes, ctx.stream()>>>(
             dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), saved.logsumexp.data(), saved.row_dot.data(),
             key_mask.data(), s.queries, s.keys, int(s.heads), layouts, scale);
         SVILM_CUDA_CHECK(cudaGetLastError());
     }
     if (s.queries > 0) {
-        kernels::attention_backward_query_tensor_core<Ops><<<dim3(blocks_for(s.queries, kernels::tc_rows), bh),
+        kernels::attention_backward_query_tensor_core<Ops><<<dim3(kernels::blocks_for(s.queries, kernels::tc_rows), bh),
                                                               kernels::tc_threads, bytes, ctx.stream()>>>(
             dq.data(), dout.data(), q.data(), k.data(), v.data(), saved.logsumexp.data(), saved.row_dot.data(), key_mask.data(),
             s.queries, s.keys, int(s.heads), layouts, scale);
@@ -363,8 +367,8 @@ void launch_tensor_core_forward(const CudaContext& ctx, TensorView<float, 3, cud
                                 const TensorView<const float, 3, cuda>& v, const TensorView<const std::uint8_t, 2, cuda>& key_mask,
                                 const AttentionShape& s, float scale) {
     constexpr std::size_t bytes = kernels::tc_shared_bytes<Ops>();
-    allow_shared_bytes(kernels::attention_forward_tensor_core<Ops>, bytes);
-    const dim3 grid(blocks_for(s.queries, kernels::tc_rows), unsigned(s.batch * s.heads));
+    allow_shared_bytes<kernels::attention_forward_tensor_core<Ops>>(ctx, bytes);
+    const dim3 grid(kernels::blocks_for(s.queries, kernels::tc_rows), unsigned(s.batch * s.heads));
     kernels::attention_forward_tensor_core<Ops><<<grid, kernels::tc_threads, bytes, ctx.stream()>>>(
         out.data(), saved.logsumexp.data(), q.data(), k.data(), v.data(), key_mask.data(), s.queries, s.keys, int(s.heads),
         attention_layout(q), attention_layout(k), attention_layout(v), attention_layout(out), scale);
@@ -398,7 +402,7 @@ void attention_forward(const CudaContext& ctx, TensorView<T, 3, cuda> out, Atten
             detail::launch_tensor_core_forward<kernels::Tf32Operands>(ctx, out, saved, q, k, v, key_mask, s, scale);
         return;
     }
-    const dim3 grid(detail::blocks_for(s.queries, kernels::attention_threads), unsigned(s.batch * heads));
+    const dim3 grid(kernels::blocks_for(s.queries, kernels::attention_threads), unsigned(s.batch * heads));
     detail::with_head_dim(s.head_dim, [&](auto dim) {
         kernels::attention_forward<T, decltype(dim)::value><<<grid, kernels::attention_threads, 0, ctx.stream()>>>(
             out.data(), saved.logsumexp.data(), q.data(), k.data(), v.data(), key_mask.data(), s.queries, s.keys, int(heads),
@@ -434,7 +438,7 @@ void attention_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dq, Tenso
             throw ShapeError(std::string(op) + ": the forward ran on the tensor cores, which read dout's rows as float4: "
                                                "they must be 16-byte aligned");
         if (s.queries > 0) {
-            const dim3 grid(detail::blocks_for(s.queries, kernels::attention_threads), bh);
+            const dim3 grid(kernels::blocks_for(s.queries, kernels::attention_threads), bh);
             kernels::attention_row_dot<T, kernels::tc_head><<<grid, kernels::attention_threads, 0, ctx.stream()>>>(
                 saved.row_dot.data(), dout.data(), out.data(), s.queries, int(heads), lgo, lo);
             SVILM_CUDA_CHECK(cudaGetLastError());
@@ -451,7 +455,7 @@ void attention_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dq, Tenso
     detail::with_head_dim(s.head_dim, [&](auto dim) {
         constexpr int D = decltype(dim)::value;
         if (s.queries > 0) {
-            const dim3 grid(detail::blocks_for(s.queries, kernels::attention_threads), bh);
+            const dim3 grid(kernels::blocks_for(s.queries, kernels::attention_threads), bh);
             kernels::attention_row_dot<T, D><<<grid, kernels::attention_threads, 0, ctx.stream()>>>(
                 saved.row_dot.data(), dout.data(), out.data(), s.queries, int(heads), lgo, lo);
             SVILM_CUDA_CHECK(cudaGetLastError());
@@ -462,7 +466,7 @@ void attention_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dq, Tenso
         }
         if (s.keys > 0) {
             constexpr int KR = kernels::AttentionTiles<D>::key_rows;
-            const dim3 grid(detail::blocks_for(s.keys, KR), bh);
+            const dim3 grid(kernels::blocks_for(s.keys, KR), bh);
             kernels::attention_backward_key<T, D><<<grid, KR, 0, ctx.stream()>>>(
                 dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), saved.logsumexp.data(), saved.row_dot.data(),
                 key_mask.data(), s.queries, s.keys, int(heads), lgk, lgv, lgo, lq, lk, lv, scale);

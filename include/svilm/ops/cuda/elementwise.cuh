@@ -8,12 +8,11 @@
 
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
+#include "svilm/ops/cuda/launch.cuh"
 
 namespace svilm::cuda_ops {
 
 namespace kernels {
-
-inline unsigned grid_cover(index_t n) { return unsigned(std::clamp<index_t>((n + 255) / 256, 1, 65536)); }
 
 template <class T>
 __global__ void axpy(T* y, const T* x, T alpha, index_t n) {
@@ -189,7 +188,7 @@ void column_sum(const CudaContext& ctx, TensorView<T, 1, cuda> y, std::type_iden
     if (cols == 0) return;
     const index_t chunks = kernels::column_chunks("cuda column_sum", rows);
     Tensor<T, 2, cuda> partial({chunks, cols}, uninitialized);
-    const unsigned col_blocks = unsigned((cols + 255) / 256);
+    const unsigned col_blocks = kernels::blocks_for(cols, 256);
     kernels::column_partials<T><<<dim3(col_blocks, unsigned(chunks)), 256, 0, ctx.stream()>>>(partial.data(), x.data(), rows,
                                                                                                cols, kernels::column_chunk_rows);
     SVILM_CUDA_CHECK(cudaGetLastError());

@@ -12,6 +12,7 @@
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
 #include "svilm/cuda/copy.hpp"
+#include "svilm/ops/cuda/launch.cuh"
 
 namespace svilm::cuda_ops {
 
@@ -54,8 +55,7 @@ void embedding_forward(const CudaContext& ctx, TensorView<T, 2, cuda> y, std::ty
     const index_t rows = ids.extent(0), cols = weight.extent(1);
     expect_shape("cuda embedding_forward", "y", y, {rows, cols});
     if (rows * cols == 0) return;
-    const index_t blocks = std::min<index_t>((rows * cols + 255) / 256, 65536);
-    kernels::embedding_forward<T><<<unsigned(blocks), 256, 0, ctx.stream()>>>(y.data(), weight.data(), ids.data(), rows, cols);
+    kernels::embedding_forward<T><<<kernels::grid_cover(rows * cols), 256, 0, ctx.stream()>>>(y.data(), weight.data(), ids.data(), rows, cols);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -66,7 +66,7 @@ void embedding_backward(const CudaContext& ctx, TensorView<T, 2, cuda> dweight, 
     const index_t rows = ids.extent(0), cols = dweight.extent(1);
     expect_shape("cuda embedding_backward", "dy", dy, {rows, cols});
     if (rows * cols == 0) return;
-    kernels::embedding_backward<T><<<unsigned((cols + 255) / 256), 256, 0, ctx.stream()>>>(dweight.data(), dy.data(), ids.data(),
+    kernels::embedding_backward<T><<<kernels::blocks_for(cols, 256), 256, 0, ctx.stream()>>>(dweight.data(), dy.data(), ids.data(),
                                                                                           rows, cols);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }

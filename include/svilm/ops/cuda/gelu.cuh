@@ -4,6 +4,7 @@
 
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
+#include "svilm/ops/cuda/launch.cuh"
 
 namespace svilm::cuda_ops {
 
@@ -26,13 +27,6 @@ __global__ void gelu_backward(T* dx, const T* dy, const T* x, index_t n) {
     }
 }
 
-// A grid of 256-thread blocks that covers n with grid-stride loops, capped so huge tensors do
-// not launch millions of blocks.
-inline unsigned grid_for(index_t n) {
-    const index_t blocks = (n + 255) / 256;
-    return unsigned(blocks < 65536 ? (blocks > 0 ? blocks : 1) : 65536);
-}
-
 }  // namespace kernels
 
 // y (n) = gelu(x (n)), queued on the context's stream. y may alias x.
@@ -42,7 +36,7 @@ void gelu_forward(const CudaContext& ctx, TensorView<T, 1, cuda> y, std::type_id
     expect_contiguous("cuda gelu_forward", "x", x);
     expect_contiguous("cuda gelu_forward", "y", y);
     if (x.size() == 0) return;
-    kernels::gelu_forward<T><<<kernels::grid_for(x.size()), 256, 0, ctx.stream()>>>(y.data(), x.data(), x.size());
+    kernels::gelu_forward<T><<<kernels::grid_cover(x.size()), 256, 0, ctx.stream()>>>(y.data(), x.data(), x.size());
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -56,7 +50,7 @@ void gelu_backward(const CudaContext& ctx, TensorView<T, 1, cuda> dx, std::type_
     expect_contiguous("cuda gelu_backward", "dy", dy);
     expect_contiguous("cuda gelu_backward", "dx", dx);
     if (x.size() == 0) return;
-    kernels::gelu_backward<T><<<kernels::grid_for(x.size()), 256, 0, ctx.stream()>>>(dx.data(), dy.data(), x.data(), x.size());
+    kernels::gelu_backward<T><<<kernels::grid_cover(x.size()), 256, 0, ctx.stream()>>>(dx.data(), dy.data(), x.data(), x.size());
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -10,6 +10,7 @@
 
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
+#include "svilm/ops/cuda/launch.cuh"
 #include "svilm/ops/cuda/reduce.cuh"
 
 namespace svilm::cuda_ops {
@@ -92,8 +93,6 @@ __global__ void assign_normalize_backward(T* dy, const T* da, const T* y, index_
     for (index_t l = threadIdx.x; l < tokens; l += blockDim.x) dy[row * tokens + l] = (da[row * tokens + l] - inner) / s;
 }
 
-inline unsigned columns_grid(index_t columns) { return unsigned((columns + 255) / 256); }
-
 }  // namespace kernels
 
 namespace detail {
@@ -114,7 +113,7 @@ void group_softmax_forward(const CudaContext& ctx, TensorView<T, 3, cuda> y, std
     if (!(tau > T(0))) throw ValueError(std::string(op) + ": tau must be positive");
     const index_t B = logits.extent(0), M = logits.extent(1), L = logits.extent(2);
     if (B * L == 0 || M == 0) return;
-    kernels::group_softmax_forward<T><<<kernels::columns_grid(B * L), 256, 0, ctx.stream()>>>(y.data(), logits.data(), noise.data(),
+    kernels::group_softmax_forward<T><<<kernels::blocks_for(B * L, 256), 256, 0, ctx.stream()>>>(y.data(), logits.data(), noise.data(),
                                                                                              B, M, L, T(1) / tau);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
@@ -128,7 +127,7 @@ void group_softmax_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dlogi
     expect_shape(op, "dy", dy, y.shape());
     const index_t B = y.extent(0), M = y.extent(1), L = y.extent(2);
     if (B * L == 0 || M == 0) return;
-    kernels::group_softmax_backward<T><<<kernels::columns_grid(B * L), 256, 0, ctx.stream()>>>(dlogits.data(), dy.data(), y.data(),
+    kernels::group_softmax_backward<T><<<kernels::blocks_for(B * L, 256), 256, 0, ctx.stream()>>>(dlogits.data(), dy.data(), y.data(),
                                                                                               B, M, L, T(1) / tau);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
@@ -143,7 +142,7 @@ void gumbel_assign_forward(const CudaContext& ctx, TensorView<T, 3, cuda> y_hard
     group_softmax_forward<T>(ctx, saved.y_soft, logits, noise, tau);
     const index_t B = logits.extent(0), M = logits.extent(1), L = logits.extent(2);
     if (B * L == 0 || M == 0) return;
-    kernels::one_hot_argmax<T><<<kernels::columns_grid(B * L), 256, 0, ctx.stream()>>>(y_hard.data(), saved.y_soft.data(), B, M, L);
+    kernels::one_hot_argmax<T><<<kernels::blocks_for(B * L, 256), 256, 0, ctx.stream()>>>(y_hard.data(), saved.y_soft.data(), B, M, L);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 

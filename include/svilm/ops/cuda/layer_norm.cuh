@@ -122,7 +122,7 @@ void layer_norm_backward(const CudaContext& ctx, TensorView<T, 2, cuda> dx, Tens
         if (dbias.data()) expect_shape(op, "dbias", dbias, {cols});
         const index_t chunks = kernels::column_chunks(op, rows);
         Tensor<T, 2, cuda> partial_w({chunks, cols}, uninitialized), partial_b({chunks, cols}, uninitialized);
-        const unsigned col_blocks = unsigned((cols + 255) / 256);
+        const unsigned col_blocks = kernels::blocks_for(cols, 256);
         kernels::layer_norm_param_partials<T><<<dim3(col_blocks, unsigned(chunks)), 256, 0, ctx.stream()>>>(
             partial_w.data(), partial_b.data(), dy.data(), x.data(), saved.mean.data(), saved.rstd.data(), rows, cols,
             kernels::column_chunk_rows);
