@@ -21,6 +21,7 @@ struct ClipOptions {
     bool train = false;              // random resized crop + flip instead of the center crop
     RandomCropOptions crop{};
     Normalization normalization{};
+    bool autorotate = true;          // turn frames upright by the video's display matrix
 };
 
 struct Clip {
@@ -43,13 +44,18 @@ inline std::vector<index_t> load_clip_into(VideoReader& reader, const ClipOption
                          std::to_string(count) + " frames");
     const std::vector<index_t> frames = choose_frames(reader.frames(), samples, options.seek);
     const VideoInfo& info = reader.info();
+    // Crops are planned on the upright frame: a quarter turn swaps width and height.
+    const int rotation = options.autorotate ? info.rotation : 0;
+    const int upright_width = rotation % 180 ? info.height : info.width;
+    const int upright_height = rotation % 180 ? info.width : info.height;
     FrameTransform transform;
     if (options.train) {
         if (!rng) throw ValueError(reader.name() + ": training crops need a Generator");
-        transform = random_resized_crop(info.width, info.height, options.size, *rng, options.crop);
+        transform = random_resized_crop(upright_width, upright_height, options.size, *rng, options.crop);
     } else {
-        transform = center_crop(info.width, info.height, options.size);
+        transform = center_crop(upright_width, upright_height, options.size);
     }
+    transform.rotation = rotation;
     reader.decode(frames, [&](std::size_t k, const AVFrame& frame, index_t) {
         // A stream may change size midway; the crop was planned for the header's size.
         if (frame.width != info.width || frame.height != info.height)

@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "svilm/core/error.hpp"
@@ -41,10 +42,13 @@ struct CropBox {
     int x = 0, y = 0, width = 0, height = 0;  // in source pixels
 };
 
+// Applied in this order: turn the decoded frame upright (`rotation` clockwise degrees: 0, 90,
+// 180 or 270, VideoInfo::rotation), crop `crop` (in upright pixels), resize, mirror.
 struct FrameTransform {
     CropBox crop;
     int out_width = 0, out_height = 0;
     bool flip = false;  // mirror left-right
+    int rotation = 0;
 };
 
 // Resize the shorter side to `size`, center crop size x size.
@@ -110,6 +114,36 @@ inline FrameTransform random_resized_crop(int width, int height, int size, Gener
     return t;
 }
 
+namespace detail {
+
+inline void check_rotation(int rotation, const std::string& what) {
+    if (rotation != 0 && rotation != 90 && rotation != 180 && rotation != 270)
+        throw ValueError(what + ": rotation " + std::to_string(rotation) + " is not 0, 90, 180 or 270 degrees");
+}
+
+// The pixel of a source-oriented (sw x sh) image that lands on (x, y) of the image turned
+// `rotation` degrees clockwise.
+inline std::pair<int, int> unrotate(int x, int y, int rotation, int sw, int sh) {
+    switch (rotation) {
+        case 90: return {y, sh - 1 - x};
+        case 180: return {sw - 1 - x, sh - 1 - y};
+        case 270: return {sw - 1 - y, x};
+        default: return {x, y};
+    }
+}
+
+// A box in the upright image as a box in the source-oriented (sw x sh) frame.
+inline CropBox unrotate(const CropBox& b, int rotation, int sw, int sh) {
+    switch (rotation) {
+        case 90: return {b.y, sh - b.x - b.width, b.height, b.width};
+        case 180: return {sw - b.x - b.width, sh - b.y - b.height, b.width, b.height};
+        case 270: return {sw - b.y - b.height, b.x, b.height, b.width};
+        default: return b;
+    }
+}
+
+}  // namespace detail
+
 // Converts decoded frames; keeps its swscale context while the input and output stay the same.
 class FrameConverter {
 public:
@@ -119,29 +153,44 @@ public:
                    const Normalization& norm = {}) {
         expect_shape("FrameConverter::to_tensor", "out", out, {3, t.out_height, t.out_width});
         expect_contiguous("FrameConverter::to_tensor", "out", out);
+        detail::check_rotation(t.rotation, what);
         const int w = t.out_width, h = t.out_height;
+        // swscale works in the frame's own orientation: (sw, sh) is the output before turning.
+        const bool quarter = t.rotation % 180 != 0;
+        const int sw = quarter ? h : w, sh = quarter ? w : h;
         rgb_.resize(std::size_t(w) * h * 3);
-        scale(frame, t.crop, w, h, rgb_.data(), 3 * w, what);
+        scale(frame, detail::unrotate(t.crop, t.rotation, frame.width, frame.height), sw, sh, rgb_.data(), 3 * sw, what);
         std::array<std::array<T, 256>, 3> lut;
         for (int c = 0; c < 3; ++c)
             for (int v = 0; v < 256; ++v) lut[c][v] = T((float(v) / 255.0f - norm.mean[c]) / norm.std[c]);
         T* planes[3] = {out.data(), out.data() + std::size_t(w) * h, out.data() + 2 * std::size_t(w) * h};
         for (int y = 0; y < h; ++y) {
-            const std::uint8_t* row = rgb_.data() + std::size_t(y) * 3 * w;
             const std::size_t base = std::size_t(y) * w;
             for (int x = 0; x < w; ++x) {
-                const std::size_t o = base + std::size_t(t.flip ? w - 1 - x : x);
-                planes[0][o] = lut[0][row[3 * x]];
-                planes[1][o] = lut[1][row[3 * x + 1]];
-                planes[2][o] = lut[2][row[3 * x + 2]];
+                const auto [sx, sy] = detail::unrotate(t.flip ? w - 1 - x : x, y, t.rotation, sw, sh);
+                const std::uint8_t* px = rgb_.data() + (std::size_t(sy) * sw + std::size_t(sx)) * 3;
+                planes[0][base + std::size_t(x)] = lut[0][px[0]];
+                planes[1][base + std::size_t(x)] = lut[1][px[1]];
+                planes[2][base + std::size_t(x)] = lut[2][px[2]];
             }
         }
     }
 
-    // frame -> (height, width, 3) 8-bit RGB at full size.
-    Tensor<std::uint8_t, 3> to_rgb(const AVFrame& frame, const std::string& what) {
-        Tensor<std::uint8_t, 3> out({frame.height, frame.width, 3}, uninitialized);
-        scale(frame, {0, 0, frame.width, frame.height}, frame.width, frame.height, out.data(), 3 * frame.width, what);
+    // frame -> (height, width, 3) 8-bit RGB at full size, turned `rotation` degrees clockwise
+    // (then (width, height, 3) for quarter turns).
+    Tensor<std::uint8_t, 3> to_rgb(const AVFrame& frame, const std::string& what, int rotation = 0) {
+        detail::check_rotation(rotation, what);
+        Tensor<std::uint8_t, 3> source({frame.height, frame.width, 3}, uninitialized);
+        scale(frame, {0, 0, frame.width, frame.height}, frame.width, frame.height, source.data(), 3 * frame.width, what);
+        if (rotation == 0) return source;
+        const bool quarter = rotation % 180 != 0;
+        const int w = quarter ? frame.height : frame.width, h = quarter ? frame.width : frame.height;
+        Tensor<std::uint8_t, 3> out({h, w, 3}, uninitialized);
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x) {
+                const auto [sx, sy] = detail::unrotate(x, y, rotation, frame.width, frame.height);
+                for (int c = 0; c < 3; ++c) out(y, x, c) = source(sy, sx, c);
+            }
         return out;
     }
 

@@ -21,15 +21,32 @@
 // Decoding frame i seeks to the last keyframe at or before i (when it lies beyond the frame
 // being decoded, otherwise decoding just goes on), then decodes forward to frame i, keeping one
 // frame in memory. If a seek lands after the keyframe, the previous keyframe is tried, then the
-// start. So each requested frame is exactly the one a full decode gives at that position.
+// start. So each requested frame is exactly the one a full decode gives at that position, for
+// any sequence of calls on one reader:
+//   - frames before the one being decoded to are skipped when nobody references them
+//     (AVDISCARD_NONREF), but never frames after it: the decoder runs a few packets ahead of its
+//     output, and a later call that goes on from here needs those frames whole;
+//   - a container's keyframe flags are not trusted blindly: an AVI without its index flags every
+//     packet as a keyframe. After a seek, the first frame out at or after the keyframe's
+//     position must be one the decoder calls a keyframe; otherwise that keyframe is forgotten
+//     and the previous one is tried (finally the start), and once a container has lied, going
+//     on decoding is preferred to seeking to a keyframe nobody has verified;
+//   - a last packet cut short by a truncated file is not a frame (it cannot decode whole).
 //
 // Errors are VideoError naming the path (or the name given for memory input) and the reason.
 // Damaged data: with CorruptFrames::reject (the default) a frame the decoder reports as damaged,
 // or one decoded after a decode error since the last intact keyframe, is a VideoError; with
-// CorruptFrames::conceal it is returned as libav's error concealment made it.
+// CorruptFrames::conceal it is returned as libav's error concealment made it. Damage is found
+// by libav's error resilience, which the H.264 decoder runs only in a single decoding thread
+// (with frame or slice threads a damaged MP4 came out concealed without any flag, in some runs
+// or all): so rejecting decodes in one thread, and the verdict never depends on timing.
+//
+// Rotation: phones store portrait video as landscape frames plus a display matrix.
+// VideoInfo::rotation reports it; load_clip (clip.hpp) turns the frames upright.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -37,6 +54,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -51,7 +69,9 @@ enum class TimestampSource { presentation, decode, none };
 enum class CorruptFrames { reject, conceal };
 
 struct ReaderOptions {
-    int threads = 0;  // codec threads (frame and slice threading); 0 = one per core
+    // Codec threads (frame and slice threading), 0 = one per core. Used with
+    // CorruptFrames::conceal only: rejecting damaged frames decodes in one thread (see above).
+    int threads = 0;
     CorruptFrames corrupt_frames = CorruptFrames::reject;
 };
 
@@ -66,8 +86,10 @@ struct VideoInfo {
     double duration = 0.0;                     // seconds, frame 0's presentation to the end of the last frame
     index_t frame_count = 0;                   // exact: the frames of the stream, found by demuxing it
     std::optional<index_t> header_frame_count; // what the container's header claims, when it says
-    std::vector<index_t> keyframes;            // frame indices, ascending
+    std::vector<index_t> keyframes;            // frame indices, ascending (the container's claim
+                                               // until a seek proves one wrong: then it is removed)
     TimestampSource timestamps = TimestampSource::presentation;
+    int rotation = 0;  // clockwise degrees (0, 90, 180, 270) that turn a decoded frame upright
 };
 
 class VideoReader {
@@ -113,17 +135,6 @@ public:
                 throw ValueError(name_ + ": frame " + std::to_string(i) + " is outside the video's " +
                                  std::to_string(table_.size()) + " frames");
         std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return indices[x] < indices[y]; });
-        // With presentation timestamps every packet says which frame it is: frames that are
-        // neither wanted nor referenced by others are not decoded at all. Only for decoders that
-        // carry each picture's pts through their own reordering (H.264, HEVC): others (MPEG-2)
-        // pair output frames with input packets, and a skipped picture shifts the pairing.
-        wanted_pts_.clear();
-        if (mode_ == TimestampSource::presentation && (codec_->codec_id == AV_CODEC_ID_H264 || codec_->codec_id == AV_CODEC_ID_HEVC))
-            for (const std::size_t k : order) wanted_pts_.push_back(table_.times[std::size_t(indices[k])]);
-        struct ClearWanted {
-            std::vector<std::int64_t>& wanted;
-            ~ClearWanted() { wanted.clear(); }
-        } clear_wanted{wanted_pts_};
         for (std::size_t g = 0; g < order.size();) {
             const index_t target = indices[order[g]];
             std::size_t end = g;
@@ -134,11 +145,21 @@ public:
         }
     }
 
+    // Decodes frames first, first + 1, ..., last and gives each to `sink`: a window of a long
+    // video, continuing from where the previous call stopped when that is cheaper than a seek.
+    void decode_range(index_t first, index_t last, const std::function<void(const AVFrame& frame, index_t index)>& sink) {
+        if (first < 0 || last < first || last >= table_.size())
+            throw ValueError(name_ + ": frames " + std::to_string(first) + " to " + std::to_string(last) +
+                             " are not a range inside the video's " + std::to_string(table_.size()) + " frames");
+        for (index_t i = first; i <= last; ++i) sink(decode_frame(i), i);
+    }
+
     // Every frame from the start, in order, counted as the decoder outputs them: the ground
     // truth that decode() must match. One frame in memory at a time.
     void decode_all(const std::function<void(const AVFrame& frame, index_t index)>& sink) {
         rewind();
-        for (index_t count = 0;; ++count) {
+        skip_before_pts_.reset();
+        for (index_t count = 0; count < table_.size(); ++count) {
             if (!receive()) break;
             if (options_.corrupt_frames == CorruptFrames::reject && !damage_.empty())
                 throw VideoError(name_ + ": frame " + std::to_string(count) + " is damaged: " + damage_);
@@ -152,6 +173,18 @@ private:
         std::int64_t pts, dts, duration;
         bool key;
     };
+
+    // Clockwise degrees that turn a frame upright, from the stream's display matrix: libav's
+    // angle is counter-clockwise, and only quarter turns are supported (others count as 0).
+    static int display_rotation(const AVStream& st) {
+        const auto* matrix = reinterpret_cast<const std::int32_t*>(av_stream_get_side_data(&st, AV_PKT_DATA_DISPLAYMATRIX, nullptr));
+        if (!matrix) return 0;
+        const double angle = -av_display_rotation_get(matrix);
+        if (std::isnan(angle)) return 0;
+        const int quarter = int(std::lround(angle / 90.0));
+        if (std::abs(angle - 90.0 * quarter) > 1.0) return 0;
+        return ((quarter % 4) + 4) % 4 * 90;
+    }
 
     void open() {
         open_input(true);
@@ -169,8 +202,10 @@ private:
         if (stream_ < 0) {
             std::string kinds;
             for (unsigned s = 0; s < in->nb_streams; ++s) {
-                const char* kind = av_get_media_type_string(in->streams[s]->codecpar->codec_type);
-                kinds += std::string(s ? ", " : "") + (kind ? kind : "unknown");
+                const AVStream* other = in->streams[s];
+                const char* kind = av_get_media_type_string(other->codecpar->codec_type);
+                kinds += std::string(s ? ", " : "") +
+                         (other->disposition & AV_DISPOSITION_ATTACHED_PIC ? "cover art picture" : kind ? kind : "unknown");
             }
             throw VideoError(name_ + ": no video stream" + (kinds.empty() ? " (no stream at all)" : " (streams: " + kinds + ")"));
         }
@@ -187,9 +222,10 @@ private:
         int r = avcodec_parameters_to_context(codec_.get(), par);
         if (r < 0) throw VideoError(name_ + ": bad codec parameters: " + av_error_text(r));
         codec_->pkt_timebase = st->time_base;
-        codec_->thread_count = options_.threads;
+        const bool reject = options_.corrupt_frames == CorruptFrames::reject;
+        codec_->thread_count = reject ? 1 : options_.threads;
         codec_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
-        if (options_.corrupt_frames == CorruptFrames::reject) codec_->err_recognition |= AV_EF_CRCCHECK | AV_EF_BITSTREAM;
+        if (reject) codec_->err_recognition |= AV_EF_CRCCHECK | AV_EF_BITSTREAM;
         if ((r = avcodec_open2(codec_.get(), decoder, nullptr)) < 0)
             throw VideoError(name_ + ": cannot open the " + decoder->name + " decoder: " + av_error_text(r));
         const AVPixelFormat format = codec_->pix_fmt;
@@ -239,6 +275,7 @@ private:
     // Demuxes every packet of the stream (no decoding) into the frame table.
     void scan() {
         std::string read_error;
+        std::optional<std::int64_t> last_corrupt;  // position of the last packet, if libav flagged it
         for (;;) {
             const int r = av_read_frame(input_.get(), packet_.get());
             if (r == AVERROR_EOF) break;
@@ -247,39 +284,97 @@ private:
                 break;
             }
             // Packets flagged discard (an edit list's pre-roll) are decoded but never shown.
-            if (packet_->stream_index == stream_ && !(packet_->flags & AV_PKT_FLAG_DISCARD))
+            if (packet_->stream_index == stream_ && !(packet_->flags & AV_PKT_FLAG_DISCARD)) {
                 packets_.push_back({packet_->pts, packet_->dts, packet_->duration, bool(packet_->flags & AV_PKT_FLAG_KEY)});
+                last_corrupt = packet_->flags & AV_PKT_FLAG_CORRUPT ? std::optional(packet_->pos) : std::nullopt;
+            }
             av_packet_unref(packet_.get());
         }
+        // A file cut short ends in a packet the demuxer could read only in part (flagged
+        // corrupt): no frame decodes from it, so it is not counted, and it is never decoded.
+        if (last_corrupt && *last_corrupt >= 0 && packets_.size() > 1) {
+            packets_.pop_back();
+            truncated_packet_pos_ = *last_corrupt;
+        }
+        cut_short_ = last_corrupt || !read_error.empty() || riff_cut_short();
         if (packets_.empty())
             throw VideoError(name_ + ": the video stream has no frames" + (read_error.empty() ? "" : ": " + read_error));
         positioned_ = false;  // the demuxer is at the end
     }
 
+    // An AVI's RIFF header gives the size its writer finished with: a smaller file was cut short.
+    bool riff_cut_short() {
+        if (std::string_view(input_->iformat->name) != "avi") return false;
+        AVIOContext* pb = input_->pb;
+        const std::int64_t size = avio_size(pb);
+        std::uint8_t header[8];
+        if (size < 12 || avio_seek(pb, 0, SEEK_SET) < 0 || avio_read(pb, header, 8) != 8 || std::memcmp(header, "RIFF", 4) != 0)
+            return false;
+        const std::int64_t declared = std::int64_t(header[4]) | std::int64_t(header[5]) << 8 | std::int64_t(header[6]) << 16 |
+                                      std::int64_t(header[7]) << 24;
+        return declared + 8 > size;
+    }
+
+    // The frames still in the decoder's reorder buffer when a cut-short stream ends are not to
+    // be trusted: frames that were cut off would have come out between them (a B-frame after
+    // its P-frame), so their indices shift, and in decode mode their count is a guess (a DivX
+    // packed B-frame waits for a placeholder packet that is gone). So the `depth` frames that
+    // are last in presentation order (by pts), or last in the stream (decode mode), are not in
+    // the table. `depth` is the decoder's reorder depth, or the depth the packets show.
+    void drop_reordered_tail(bool by_pts) {
+        std::size_t depth = std::size_t(std::max(codec_->has_b_frames, 0));
+        if (by_pts)
+            for (std::size_t i = 0; i < packets_.size(); ++i) {
+                std::size_t later_shown = 0;  // frames decoded before this one that are shown after it
+                for (std::size_t j = i >= 16 ? i - 16 : 0; j < i; ++j) later_shown += packets_[j].pts > packets_[i].pts;
+                depth = std::max(depth, later_shown);
+            }
+        if (depth == 0 || packets_.size() <= depth) return;
+        if (!by_pts) return packets_.resize(packets_.size() - depth);
+        std::vector<std::int64_t> pts;
+        for (const Packet& p : packets_) pts.push_back(p.pts);
+        std::nth_element(pts.begin(), pts.end() - std::ptrdiff_t(depth), pts.end());
+        const std::int64_t first_dropped = pts[pts.size() - depth];
+        std::erase_if(packets_, [&](const Packet& p) { return p.pts >= first_dropped; });
+    }
+
     void fill_info(const AVStream& st, const AVCodec& decoder) {
-        const auto n = packets_.size();
         table_.source = name_;
         table_.time_base = {st.time_base.num, st.time_base.den};
+        const bool timed = table_.time_base.num > 0;
         bool all_pts = true, all_dts = true;
-        for (const Packet& p : packets_) {
-            all_pts = all_pts && p.pts != AV_NOPTS_VALUE;
-            all_dts = all_dts && p.dts != AV_NOPTS_VALUE;
+        const auto scan_timestamps = [&] {
+            all_pts = all_dts = true;
+            for (const Packet& p : packets_) {
+                all_pts = all_pts && p.pts != AV_NOPTS_VALUE;
+                all_dts = all_dts && p.dts != AV_NOPTS_VALUE;
+            }
+            if (all_pts) {
+                std::vector<std::int64_t> sorted;
+                for (const Packet& p : packets_) sorted.push_back(p.pts);
+                std::sort(sorted.begin(), sorted.end());
+                all_pts = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
+            }
+            if (all_dts)
+                for (std::size_t i = 1; i < packets_.size() && all_dts; ++i) all_dts = packets_[i].dts > packets_[i - 1].dts;
+        };
+        scan_timestamps();
+        if (cut_short_ && ((all_pts && timed) || (all_dts && timed))) {
+            drop_reordered_tail(all_pts);
+            scan_timestamps();
         }
         std::vector<std::int64_t> pts;
-        if (all_pts) {
+        if (all_pts)
             for (const Packet& p : packets_) pts.push_back(p.pts);
-            std::sort(pts.begin(), pts.end());
-            all_pts = std::adjacent_find(pts.begin(), pts.end()) == pts.end();
-        }
-        if (all_dts)
-            for (std::size_t i = 1; i < n && all_dts; ++i) all_dts = packets_[i].dts > packets_[i - 1].dts;
+        std::sort(pts.begin(), pts.end());
+        const auto n = packets_.size();
         AVRational rate = st.avg_frame_rate.num > 0 && st.avg_frame_rate.den > 0 ? st.avg_frame_rate : st.r_frame_rate;
         if (rate.num <= 0 || rate.den <= 0) rate = {25, 1};
 
-        if (all_pts && table_.time_base.num > 0) {
+        if (all_pts && timed) {
             mode_ = TimestampSource::presentation;
             table_.times = std::move(pts);
-        } else if (all_dts && table_.time_base.num > 0) {
+        } else if (all_dts && timed) {
             mode_ = TimestampSource::decode;
             for (const Packet& p : packets_) table_.times.push_back(p.dts);
         } else {
@@ -293,7 +388,7 @@ private:
             // Seek by pts where every packet has one: demuxers index by presentation time (an
             // MP4's keyframe dts lies before its pts, and BACKWARD from it lands a GOP early).
             const bool by_pts = mode_ == TimestampSource::presentation || packets_[p].dts == AV_NOPTS_VALUE;
-            anchors_.push_back({index, by_pts ? packets_[p].pts : packets_[p].dts});
+            anchors_.push_back({index, by_pts ? packets_[p].pts : packets_[p].dts, index == 0});
         }
         std::sort(anchors_.begin(), anchors_.end(), [](const Anchor& a, const Anchor& b) { return a.index < b.index; });
         for (const Anchor& a : anchors_) table_.keyframes.push_back(a.index);
@@ -318,6 +413,7 @@ private:
         if (st.nb_frames > 0) info_.header_frame_count = st.nb_frames;
         info_.keyframes = table_.keyframes;
         info_.timestamps = mode_;
+        info_.rotation = display_rotation(st);
     }
 
     index_t index_of_pts(std::int64_t pts) const {
@@ -329,14 +425,42 @@ private:
     // Returns the decoded frame `target`, seeking when that is cheaper than decoding on.
     const AVFrame& decode_frame(index_t target) {
         const bool reject = options_.corrupt_frames == CorruptFrames::reject;
+        // Frames before the target that nothing references need not be decoded. Only for
+        // decoders that carry each picture's pts through their own reordering (H.264, HEVC):
+        // others (MPEG-2) pair output frames with input packets, and a skipped picture shifts
+        // the pairing.
+        skip_before_pts_.reset();
+        if (carries_pts()) skip_before_pts_ = table_.times[std::size_t(target)];
         index_t anchor = seek_anchor(target);
-        const bool continuing = positioned_ && last_index_ >= 0 && last_index_ < target &&
-                                (anchor < 0 || anchors_[std::size_t(anchor)].index <= last_index_ + 1);
-        if (!continuing) seek(anchor);
+        bool continuing = false;
+        if (positioned_ && last_index_ >= 0 && last_index_ < target) {
+            // Once the container has lied about a keyframe, only a verified one is worth a seek.
+            if (key_flags_lied_)
+                while (anchor >= 0 && !anchors_[std::size_t(anchor)].verified) --anchor;
+            continuing = anchor < 0 || anchors_[std::size_t(anchor)].index <= last_index_ + 1;
+        }
+        if (!continuing) {
+            anchor = seek_anchor(target);
+            seek(anchor);
+        }
         for (;;) {
             const bool received = receive();
-            if (!received && !continuing && run_frames_ == 0 && anchor >= 0) {
-                // The seek went past the last keyframe: start from an earlier one (finally the start).
+            if (lied_anchor_ >= 0) {
+                anchor = lied_anchor_;
+                forget_anchor(std::size_t(anchor));
+                seek(--anchor);
+                continue;
+            }
+            if (unplaced_) {
+                // Decode mode: the first frame after the seek had no triggering packet (the
+                // stream ended first), so its index is unknown: start from an earlier keyframe.
+                seek(--anchor);
+                continue;
+            }
+            if (!received && after_seek_ && anchor >= 0) {
+                // The stream ended before the target after a seek: the seek went past the last
+                // keyframe, or the last frames of an open GOP need pictures from before it.
+                // Start from an earlier keyframe (finally the start).
                 seek(--anchor);
                 continue;
             }
@@ -348,8 +472,9 @@ private:
                                                        : "the stream ended after frame " + std::to_string(last_index_)));
             if (last_index_ < target) continue;
             if (last_index_ > target) {
-                // The seek went past the keyframe: start from an earlier one (finally the start).
-                if (run_frames_ == 1 && anchor >= 0) {
+                // The seek went past the keyframe, or the decoder dropped the target for lack of
+                // a picture from before it: start from an earlier keyframe (finally the start).
+                if (after_seek_ && anchor >= 0) {
                     seek(--anchor);
                     continue;
                 }
@@ -360,6 +485,10 @@ private:
                 throw VideoError(name_ + ": frame " + std::to_string(target) + " is damaged: " + damage_);
             return *frame_;
         }
+    }
+
+    bool carries_pts() const {
+        return mode_ == TimestampSource::presentation && (codec_->codec_id == AV_CODEC_ID_H264 || codec_->codec_id == AV_CODEC_ID_HEVC);
     }
 
     // Position in anchors_ of the last keyframe at or before `target`; -1 means the start.
@@ -376,6 +505,19 @@ private:
         const int r = av_seek_frame(input_.get(), stream_, anchors_[std::size_t(anchor)].seek_ts, AVSEEK_FLAG_BACKWARD);
         if (r < 0) return rewind();
         reset_run(true);
+        checking_anchor_ = anchor;
+        after_seek_ = true;
+    }
+
+    // A keyframe the decoder did not confirm: gone from the anchors and from the keyframe lists.
+    void forget_anchor(std::size_t anchor) {
+        const index_t index = anchors_[anchor].index;
+        anchors_.erase(anchors_.begin() + std::ptrdiff_t(anchor));
+        for (std::vector<index_t>* keys : {&table_.keyframes, &info_.keyframes}) {
+            const auto it = std::lower_bound(keys->begin(), keys->end(), index);
+            if (it != keys->end() && *it == index) keys->erase(it);
+        }
+        key_flags_lied_ = true;
     }
 
     // The start of the stream. Without timestamps the container is opened again, so that
@@ -396,6 +538,10 @@ private:
         wait_for_key_ = wait_for_keyframe;
         last_index_ = -1;
         run_frames_ = 0;
+        checking_anchor_ = -1;
+        lied_anchor_ = -1;
+        after_seek_ = false;
+        unplaced_ = false;
         damage_.clear();
         read_error_.clear();
     }
@@ -428,14 +574,35 @@ private:
             const index_t index = f.pkt_dts != AV_NOPTS_VALUE && it != t.end() && *it == f.pkt_dts
                                       ? index_t(it - t.begin()) - codec_->has_b_frames
                                       : -1;
+            // Counting on is exact from the start of the stream, not from a seek point.
+            if (index < 0 && last_index_ < 0 && after_seek_) {
+                unplaced_ = true;
+                return;
+            }
             last_index_ = index >= 0 ? index : last_index_ + 1;
         } else {
             last_index_ = next_index_++;
         }
+        check_anchor(f);
         if ((f.flags & AV_FRAME_FLAG_CORRUPT) || f.decode_error_flags)
             note_damage("the decoder flagged frame " + std::to_string(last_index_) + " as corrupt");
         else if (f.key_frame)
             damage_.clear();  // an intact keyframe: nothing before it matters any more
+    }
+
+    // After a seek to a keyframe, the first frame out at or after its position (leading
+    // pictures of an open GOP come before it) must be that keyframe, as the decoder sees it.
+    // A keyframe's table index is its packet's position in decode mode, at most its frame
+    // index; only decoders that carry each picture's pts through their reordering (H.264,
+    // HEVC) name the frame exactly (MPEG-2's output pts is its triggering packet's).
+    void check_anchor(const AVFrame& f) {
+        if (checking_anchor_ < 0) return;
+        Anchor& a = anchors_[std::size_t(checking_anchor_)];
+        if (last_index_ < a.index) return;
+        const bool same_frame = !carries_pts() || last_index_ == a.index;
+        if (f.key_frame && same_frame) a.verified = true;
+        else lied_anchor_ = checking_anchor_;
+        checking_anchor_ = -1;
     }
 
     void note_damage(const std::string& what) {
@@ -452,7 +619,7 @@ private:
                 draining_ = true;
                 return;
             }
-            if (packet_->stream_index != stream_) {
+            if (packet_->stream_index != stream_ || (truncated_packet_pos_ && packet_->pos == *truncated_packet_pos_)) {
                 av_packet_unref(packet_.get());
                 continue;
             }
@@ -464,8 +631,8 @@ private:
                 }
                 wait_for_key_ = false;
             }
-            const bool wanted = wanted_pts_.empty() || std::binary_search(wanted_pts_.begin(), wanted_pts_.end(), packet_->pts);
-            codec_->skip_frame = wanted ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
+            const bool skip = skip_before_pts_ && packet_->pts != AV_NOPTS_VALUE && packet_->pts < *skip_before_pts_;
+            codec_->skip_frame = skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
             const int s = avcodec_send_packet(codec_.get(), packet_.get());
             av_packet_unref(packet_.get());
             if (s < 0 && s != AVERROR(EAGAIN)) note_damage("decode error: " + av_error_text(s));
@@ -474,8 +641,9 @@ private:
     }
 
     struct Anchor {
-        index_t index;        // the keyframe's frame index
-        std::int64_t seek_ts; // what av_seek_frame looks up in the container's index
+        index_t index;         // the keyframe's frame index
+        std::int64_t seek_ts;  // what av_seek_frame looks up in the container's index
+        bool verified;         // a seek to it gave a frame the decoder calls a keyframe
     };
 
     std::string name_;
@@ -501,7 +669,14 @@ private:
     index_t run_frames_ = 0;    // frames out since the last seek
     std::string damage_;        // first decode error since the last intact keyframe
     std::string read_error_;    // why the demuxer stopped early, if it did
-    std::vector<std::int64_t> wanted_pts_;  // pts of the frames decode() wants, ascending (presentation mode)
+    std::optional<std::int64_t> skip_before_pts_;      // frames before this pts may go undecoded
+    std::optional<std::int64_t> truncated_packet_pos_; // the cut-short last packet, never decoded
+    bool cut_short_ = false;  // the file ends before its container says it does
+    index_t checking_anchor_ = -1;  // the anchor of the last seek, until its keyframe is checked
+    index_t lied_anchor_ = -1;      // the anchor of the last seek, found not to be a keyframe
+    bool after_seek_ = false;       // this run started at a keyframe, not at the start
+    bool unplaced_ = false;         // ... and its first frame could not be given an index
+    bool key_flags_lied_ = false;   // some keyframe of the container was not one
 };
 
 }  // namespace svilm::video

@@ -25,6 +25,7 @@ struct WriterOptions {
     int max_b_frames = 0;
     std::string pixel_format;  // empty: the encoder's first supported format
     int threads = 1;           // encoder threads (1 keeps the output byte-identical run to run)
+    int rotation = 0;          // clockwise degrees a player turns the frames (display matrix, as phones write)
     std::vector<std::pair<std::string, std::string>> codec_options;   // {"crf", "18"}, {"preset", "veryfast"}
     std::vector<std::pair<std::string, std::string>> format_options;  // {"movflags", "+faststart"}
 };
@@ -69,6 +70,13 @@ public:
             throw VideoError(name_ + ": " + av_error_text(r));
         stream->time_base = c->time_base;
         stream->avg_frame_rate = c->framerate;
+        if (options_.rotation != 0) {
+            if (options_.rotation != 90 && options_.rotation != 180 && options_.rotation != 270)
+                throw ValueError(name_ + ": rotation " + std::to_string(options_.rotation) + " is not 0, 90, 180 or 270 degrees");
+            auto* matrix = reinterpret_cast<std::int32_t*>(
+                detail::not_null(av_stream_new_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(std::int32_t))));
+            av_display_rotation_set(matrix, double(options_.rotation));  // clockwise here; the getter's angle is counter-clockwise
+        }
 
         if (!(raw->oformat->flags & AVFMT_NOFILE) && (r = avio_open(&raw->pb, name_.c_str(), AVIO_FLAG_WRITE)) < 0)
             throw VideoError(name_ + ": cannot create: " + av_error_text(r));
@@ -94,11 +102,18 @@ public:
         }
     }
 
-    // Appends one frame, rgb (height, width, 3).
-    void write(TensorView<const std::uint8_t, 3> rgb) {
+    // Appends one frame, rgb (height, width, 3), at the next tick of the frame rate.
+    void write(TensorView<const std::uint8_t, 3> rgb) { write(rgb, next_pts_); }
+
+    // Appends one frame at `pts`, in ticks of 1 / fps, above the previous frame's: gaps make a
+    // variable-frame-rate video (fps {1000, 1} gives millisecond timestamps).
+    void write(TensorView<const std::uint8_t, 3> rgb, std::int64_t pts) {
         expect_shape("VideoWriter::write", "rgb", rgb, {options_.height, options_.width, 3});
         expect_contiguous("VideoWriter::write", "rgb", rgb);
         if (finished_) throw ValueError(name_ + ": write after finish");
+        if (pts < next_pts_)
+            throw ValueError(name_ + ": frame time " + std::to_string(pts) + " is not after the previous frame's (" +
+                             std::to_string(next_pts_ - 1) + ")");
         int r = av_frame_make_writable(frame_.get());
         if (r < 0) throw VideoError(name_ + ": " + av_error_text(r));
         scale_.reset(detail::not_null(sws_getCachedContext(scale_.release(), options_.width, options_.height, AV_PIX_FMT_RGB24,
@@ -107,7 +122,9 @@ public:
         const std::uint8_t* src[1] = {rgb.data()};
         const int src_stride[1] = {3 * options_.width};
         sws_scale(scale_.get(), src, src_stride, 0, options_.height, frame_->data, frame_->linesize);
-        frame_->pts = frames_++;
+        frame_->pts = pts;
+        next_pts_ = pts + 1;
+        ++frames_;
         encode(frame_.get());
     }
 
@@ -153,6 +170,7 @@ private:
     PacketPtr packet_;
     ScaleContext scale_;
     std::int64_t frames_ = 0;
+    std::int64_t next_pts_ = 0;  // the earliest time the next frame may have
     bool finished_ = false;
 };
 
