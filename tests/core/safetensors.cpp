@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -574,6 +575,55 @@ TEST_CASE("a safetensors image in memory reads like a file and errors carry its 
     const std::string broken = make_file("{}", "x");
     CHECK_THROWS_WITH_AS(io::SafetensorsFile(std::as_bytes(std::span(broken.data(), broken.size())), "image in memory"),
                          doctest::Contains("image in memory: the last 1 data bytes belong to no tensor"), FormatError);
+}
+
+
+// The converter on a tiny checkpoint, in both PyTorch formats (zip and legacy pickle), when
+// Debian's python3-torch is installed; svilm refuses the checkpoints and reads the conversions.
+TEST_CASE("scripts/convert_to_safetensors.py converts PyTorch checkpoints that svilm then reads") {
+    const std::string python = "/usr/bin/python3";
+    if (std::system((python + " -c 'import torch' 2>/dev/null").c_str()) != 0) {
+        MESSAGE("SKIPPED: PyTorch is not installed (Debian: apt-get install python3-torch)");
+        return;
+    }
+    TempDir dir;
+    const fs::path maker = dir.path / "make_checkpoints.py", zip = dir.path / "tiny.pth", legacy = dir.path / "legacy.pt";
+    std::ofstream(maker) << R"(import sys, torch
+w = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+sd = {"w": w, "t": w.t(),  # t: a transposed view of w's storage
+      "h": torch.tensor([1.5, -2.0, 65504.0], dtype=torch.float16),
+      "b": torch.tensor([0.333984375, -1.0], dtype=torch.bfloat16),
+      "ids": torch.tensor([-5, 1 << 40]), "i8": torch.tensor([-128, 127], dtype=torch.int8),
+      "mask": torch.tensor([True, False, True]), "empty": torch.zeros(0, 4),
+      "scalar": torch.tensor(3.25, dtype=torch.float64)}
+torch.save({"model": sd, "epoch": 3}, sys.argv[1])  # as training scripts save
+torch.save(sd, sys.argv[2], _use_new_zipfile_serialization=False)
+)";
+    REQUIRE(std::system((python + " " + maker.string() + " " + zip.string() + " " + legacy.string()).c_str()) == 0);
+    const std::string script = std::string(SVILM_DATA_DIR) + "/../scripts/convert_to_safetensors.py";
+    for (const fs::path& checkpoint : {zip, legacy}) {
+        INFO(checkpoint.string());
+        CHECK_THROWS_WITH_AS(io::SafetensorsFile{checkpoint}, doctest::Contains("this is a PyTorch checkpoint, not safetensors"),
+                             FormatError);
+        const fs::path out = fs::path(checkpoint).replace_extension(".safetensors");
+        REQUIRE(std::system((python + " " + script + " " + checkpoint.string() + " " + out.string() + " >/dev/null").c_str()) == 0);
+        const io::SafetensorsFile file(out);
+        CHECK(file.tensors().size() == 9);
+        CHECK(file.metadata().at("format") == "pt");
+        const auto w = file.read<float, 2>("w");
+        const auto t = file.read<float, 2>("t");
+        CHECK((w(1, 2) == 5.0f && t(2, 1) == 5.0f && t(0, 1) == 3.0f));
+        const auto h = file.read<float, 1>("h");
+        CHECK((file.info("h").dtype == io::DType::F16 && h(0) == 1.5f && h(1) == -2.0f && h(2) == 65504.0f));
+        CHECK(file.info("b").dtype == io::DType::BF16);
+        CHECK(file.read<float, 1>("b")(0) == 0.333984375f);
+        CHECK(file.read<std::int64_t, 1>("ids")(1) == (1ll << 40));
+        CHECK(file.read<std::int8_t, 1>("i8")(0) == -128);
+        const auto mask = file.read<bool, 1>("mask");
+        CHECK((mask(0) && !mask(1) && mask(2)));
+        CHECK(file.info("empty").shape == std::vector<index_t>{0, 4});
+        CHECK(file.read<double, 0>("scalar")() == 3.25);
+    }
 }
 
 }  // namespace
