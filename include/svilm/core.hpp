@@ -5,6 +5,7 @@
 #include "svilm/core/bfloat16.hpp"
 #include "svilm/core/device.hpp"
 #include "svilm/core/error.hpp"
+#include "svilm/core/float16.hpp"
 #include "svilm/core/rng.hpp"
 #include "svilm/core/shape.hpp"
 #include "svilm/core/tensor.hpp"

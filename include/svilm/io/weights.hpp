@@ -2,7 +2,8 @@
 //
 // Names are the reference PyTorch state_dict keys (SPEC 11), so a file written here loads in
 // PyTorch with `model.load_state_dict(safetensors.torch.load_file(path))` and the other way
-// round. Loading converts between floating dtypes (F64, F32, F16, BF16). A mis-shaped tensor is
+// round. Loading converts from any floating dtype (F64, F32, F16, BF16, F8_E4M3, F8_E5M2); an
+// integer or BOOL tensor where a parameter is expected is an error. A mis-shaped tensor is
 // always an error naming the key and both shapes; missing and unexpected keys are errors in
 // strict mode and are reported otherwise.
 #pragma once
