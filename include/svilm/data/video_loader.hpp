@@ -47,7 +47,7 @@ struct VideoLoaderOptions {
     index_t batch_size = 8;
     video::ClipOptions clip{};  // frames per clip (clip.sampling.count), size, sampling, seek mode, training crops
     int workers = 2;            // decoding threads
-    int decoder_threads = 1;    // codec threads inside each worker
+    int decoder_threads = 1;    // codec threads inside each worker (conceal only: rejecting decodes in one)
     index_t prefetch = 2;       // batches that may be ready ahead of the consumer
     std::uint64_t seed = 0;
     bool shuffle = false;
