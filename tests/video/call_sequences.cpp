@@ -25,32 +25,21 @@ struct Medium {
     bool variable_rate = false;
 };
 
-WriterOptions options(const char* codec, int gop, int b_frames, std::vector<std::pair<std::string, std::string>> extra = {}) {
-    WriterOptions o;
-    o.codec = codec;
-    o.width = width;
-    o.height = height;
-    o.gop = gop;
-    o.max_b_frames = b_frames;
-    o.codec_options = std::move(extra);
-    return o;
-}
-
 std::vector<Medium> media() {
     std::vector<Medium> m = {
-        {"mpeg4 in AVI, B-frames (decode timestamps)", "mpeg4_b.avi", options("mpeg4", 15, 2, {{"b", "4M"}})},
-        {"mpeg4 in MP4, GOP 30", "mpeg4.mp4", options("mpeg4", 30, 0, {{"b", "4M"}})},
-        {"mpeg2video in MPEG-TS, B-frames", "mpeg2.ts", options("mpeg2video", 9, 2, {{"b", "4M"}})},
-        {"ffv1 in Matroska", "ffv1.mkv", options("ffv1", 10, 0)},
+        {"mpeg4 in AVI, B-frames (decode timestamps)", "mpeg4_b.avi", index_video_options("mpeg4", 15, 2, {{"b", "4M"}})},
+        {"mpeg4 in MP4, GOP 30", "mpeg4.mp4", index_video_options("mpeg4", 30, 0, {{"b", "4M"}})},
+        {"mpeg2video in MPEG-TS, B-frames", "mpeg2.ts", index_video_options("mpeg2video", 9, 2, {{"b", "4M"}})},
+        {"ffv1 in Matroska", "ffv1.mkv", index_video_options("ffv1", 10, 0)},
     };
     const std::vector<std::pair<std::string, std::string>> x264 = {{"preset", "veryfast"}, {"crf", "12"}, {"x264-params", "scenecut=0"}};
     if (has_encoder("libx264")) {
-        m.push_back({"H.264 in MP4, GOP 12, 2 B-frames", "h264.mp4", options("libx264", 12, 2, x264)});
-        m.push_back({"H.264 in MP4, GOP 45, 3 B-frames", "h264_long.mp4", options("libx264", 45, 3, x264)});
+        m.push_back({"H.264 in MP4, GOP 12, 2 B-frames", "h264.mp4", index_video_options("libx264", 12, 2, x264)});
+        m.push_back({"H.264 in MP4, GOP 45, 3 B-frames", "h264_long.mp4", index_video_options("libx264", 45, 3, x264)});
         auto open_gop = x264;
         open_gop.back().second += ":open-gop=1";
-        m.push_back({"H.264 open GOP in Matroska", "h264_open.mkv", options("libx264", 12, 3, open_gop)});
-        Medium vfr{"H.264 in MP4, variable frame rate", "h264_vfr.mp4", options("libx264", 12, 2, x264), true};
+        m.push_back({"H.264 open GOP in Matroska", "h264_open.mkv", index_video_options("libx264", 12, 3, open_gop)});
+        Medium vfr{"H.264 in MP4, variable frame rate", "h264_vfr.mp4", index_video_options("libx264", 12, 2, x264), true};
         vfr.options.fps = {1000, 1};
         m.push_back(vfr);
     } else {
@@ -58,11 +47,11 @@ std::vector<Medium> media() {
     }
     if (has_encoder("libx265"))
         m.push_back({"HEVC in Matroska, B-frames", "hevc.mkv",
-                     options("libx265", 12, 2, {{"preset", "ultrafast"}, {"x265-params", "log-level=none:scenecut=0:crf=10"}})});
+                     index_video_options("libx265", 12, 2, {{"preset", "ultrafast"}, {"x265-params", "log-level=none:scenecut=0:crf=10"}})});
     else
         MESSAGE("SKIPPED: this libav has no libx265 encoder; HEVC not tested");
     if (has_encoder("libvpx-vp9"))
-        m.push_back({"VP9 in WebM", "vp9.webm", options("libvpx-vp9", 15, 0, {{"crf", "10"}, {"b", "0"}, {"deadline", "realtime"}})});
+        m.push_back({"VP9 in WebM", "vp9.webm", index_video_options("libvpx-vp9", 15, 0, {{"crf", "10"}, {"b", "0"}, {"deadline", "realtime"}})});
     else
         MESSAGE("SKIPPED: this libav has no libvpx-vp9 encoder; VP9 not tested");
     return m;

@@ -17,17 +17,6 @@ using namespace svilm::video;
 
 constexpr int width = 128, height = 96;
 
-WriterOptions options(const char* codec, int gop, int b_frames, std::vector<std::pair<std::string, std::string>> extra = {}) {
-    WriterOptions o;
-    o.codec = codec;
-    o.width = width;
-    o.height = height;
-    o.gop = gop;
-    o.max_b_frames = b_frames;
-    o.codec_options = std::move(extra);
-    return o;
-}
-
 struct Source {
     std::string name;
     std::filesystem::path path;
@@ -40,14 +29,14 @@ std::vector<Source> sources(const TempDir& dir) {
         write_index_video(dir / file, std::move(o), frames);
         s.push_back({file, dir / file});
     };
-    make("mpeg4_b.avi", options("mpeg4", 12, 2, {{"b", "3M"}}), 72);
-    make("msmpeg4.avi", options("msmpeg4", 12, 0, {{"b", "3M"}}), 72);
+    make("mpeg4_b.avi", index_video_options("mpeg4", 12, 2, {{"b", "3M"}}), 72);
+    make("msmpeg4.avi", index_video_options("msmpeg4", 12, 0, {{"b", "3M"}}), 72);
     if (has_encoder("libx264")) {
         const std::vector<std::pair<std::string, std::string>> x264 = {{"preset", "veryfast"}, {"crf", "16"}};
-        auto faststart = options("libx264", 12, 2, x264);
+        auto faststart = index_video_options("libx264", 12, 2, x264);
         faststart.format_options = {{"movflags", "+faststart"}};
         make("h264_faststart.mp4", faststart, 72);
-        make("h264.avi", options("libx264", 12, 2, x264), 72);
+        make("h264.avi", index_video_options("libx264", 12, 2, x264), 72);
     }
     for (const char* real : {"Megamind.avi", "tree.avi"})
         if (const auto path = media_file(real)) s.push_back({real, *path});
@@ -169,7 +158,7 @@ TEST_CASE("byte-flipped files: the verdict and the frames do not depend on the d
 TEST_CASE("regression: an AVI without its index flags every packet a keyframe, and is still read exactly") {
     TempDir dir;
     const auto full = dir / "msmpeg4.avi";
-    write_index_video(full, options("msmpeg4", 12, 0, {{"b", "3M"}}), 96);
+    write_index_video(full, index_video_options("msmpeg4", 12, 0, {{"b", "3M"}}), 96);
     const std::string bytes = read_bytes(full);
     const auto cut = dir / "cut.avi";
     write_bytes(cut, bytes.substr(0, bytes.size() * 2 / 3));  // the index (idx1) is at the end
@@ -197,7 +186,7 @@ TEST_CASE("regression: an AVI without its index flags every packet a keyframe, a
 TEST_CASE("regression: a truncated MP4 counts only the frames that decode") {
     if (!has_encoder("libx264")) return;
     TempDir dir;
-    WriterOptions o = options("libx264", 10, 0, {{"preset", "veryfast"}});
+    WriterOptions o = index_video_options("libx264", 10, 0, {{"preset", "veryfast"}});
     o.format_options = {{"movflags", "+faststart"}};  // the index first: a cut file still opens
     write_index_video(dir / "full.mp4", o, 60);
     const std::string bytes = read_bytes(dir / "full.mp4");
@@ -218,7 +207,7 @@ TEST_CASE("regression: damage is found whatever the decoder threads (H.264 in MP
     // Frame threads once concealed damage without a flag in some runs: the verdict of 12 runs
     // with each thread count must be the same as with one thread.
     TempDir dir;
-    WriterOptions o = options("libx264", 25, 2, {{"preset", "veryfast"}, {"crf", "18"}});
+    WriterOptions o = index_video_options("libx264", 25, 2, {{"preset", "veryfast"}, {"crf", "18"}});
     o.width = 320;
     o.height = 240;
     write_index_video(dir / "full.mp4", o, 100);
@@ -244,7 +233,7 @@ TEST_CASE("rotation: the display matrix is reported and clips come out upright")
             for (int c = 0; c < 3; ++c) rgb(y, x, c) = x >= 8 && x < 24 && y < 8 ? 255 : 0;
     for (const int rotation : {0, 90, 180, 270}) {
         INFO("rotation " << rotation);
-        WriterOptions o = options("libx264", 1, 0, {{"preset", "veryfast"}, {"crf", "0"}});
+        WriterOptions o = index_video_options("libx264", 1, 0, {{"preset", "veryfast"}, {"crf", "0"}});
         o.width = 48;
         o.height = 32;
         o.rotation = rotation;

@@ -24,36 +24,24 @@ struct Variant {
 constexpr int width = 128, height = 96;
 constexpr index_t frame_count = 60;
 
-WriterOptions options(const char* codec, int gop, int b_frames, std::vector<std::pair<std::string, std::string>> extra = {}) {
-    WriterOptions o;
-    o.codec = codec;
-    o.width = width;
-    o.height = height;
-    o.fps = {25, 1};
-    o.gop = gop;
-    o.max_b_frames = b_frames;
-    o.codec_options = std::move(extra);
-    return o;
-}
-
 std::vector<Variant> variants() {
     const std::vector<std::pair<std::string, std::string>> x264 = {{"preset", "veryfast"}, {"crf", "12"}, {"x264-params", "scenecut=0"}};
     std::vector<Variant> v = {
-        {"mpeg4 in AVI with B-frames (no pts)", "mpeg4_b.avi", options("mpeg4", 10, 2, {{"b", "4M"}}), TimestampSource::decode},
-        {"mpeg4 in AVI without B-frames", "mpeg4.avi", options("mpeg4", 10, 0, {{"b", "4M"}}), TimestampSource::presentation},
-        {"mpeg2video in MPEG-TS (1.4 s start offset)", "mpeg2.ts", options("mpeg2video", 9, 2, {{"b", "4M"}}),
+        {"mpeg4 in AVI with B-frames (no pts)", "mpeg4_b.avi", index_video_options("mpeg4", 10, 2, {{"b", "4M"}}), TimestampSource::decode},
+        {"mpeg4 in AVI without B-frames", "mpeg4.avi", index_video_options("mpeg4", 10, 0, {{"b", "4M"}}), TimestampSource::presentation},
+        {"mpeg2video in MPEG-TS (1.4 s start offset)", "mpeg2.ts", index_video_options("mpeg2video", 9, 2, {{"b", "4M"}}),
          TimestampSource::presentation},
-        {"mjpeg in AVI (every frame a keyframe)", "mjpeg.avi", options("mjpeg", 1, 0, {{"b", "8M"}}), TimestampSource::presentation},
-        {"ffv1 in Matroska (lossless)", "ffv1.mkv", options("ffv1", 8, 0), TimestampSource::presentation},
+        {"mjpeg in AVI (every frame a keyframe)", "mjpeg.avi", index_video_options("mjpeg", 1, 0, {{"b", "8M"}}), TimestampSource::presentation},
+        {"ffv1 in Matroska (lossless)", "ffv1.mkv", index_video_options("ffv1", 8, 0), TimestampSource::presentation},
     };
     if (has_encoder("libx264")) {
-        v.push_back({"H.264 in MP4 with B-frames", "h264.mp4", options("libx264", 12, 2, x264), TimestampSource::presentation});
-        v.push_back({"H.264 in Matroska with B-frames", "h264.mkv", options("libx264", 12, 2, x264), TimestampSource::presentation});
+        v.push_back({"H.264 in MP4 with B-frames", "h264.mp4", index_video_options("libx264", 12, 2, x264), TimestampSource::presentation});
+        v.push_back({"H.264 in Matroska with B-frames", "h264.mkv", index_video_options("libx264", 12, 2, x264), TimestampSource::presentation});
         auto open_gop = x264;
         open_gop.back().second += ":open-gop=1";
-        v.push_back({"H.264 open GOP in Matroska", "h264_open.mkv", options("libx264", 12, 3, open_gop), TimestampSource::presentation});
-        v.push_back({"H.264 in AVI with B-frames (no pts)", "h264_b.avi", options("libx264", 12, 2, x264), TimestampSource::decode});
-        v.push_back({"raw H.264 stream (no container timestamps)", "raw.h264", options("libx264", 12, 2, x264), TimestampSource::none});
+        v.push_back({"H.264 open GOP in Matroska", "h264_open.mkv", index_video_options("libx264", 12, 3, open_gop), TimestampSource::presentation});
+        v.push_back({"H.264 in AVI with B-frames (no pts)", "h264_b.avi", index_video_options("libx264", 12, 2, x264), TimestampSource::decode});
+        v.push_back({"raw H.264 stream (no container timestamps)", "raw.h264", index_video_options("libx264", 12, 2, x264), TimestampSource::none});
     } else {
         MESSAGE("SKIPPED: this libav has no libx264 encoder; H.264 variants not tested");
     }
@@ -150,7 +138,7 @@ TEST_CASE("generated videos: fast mode takes a keyframe inside each window, and 
 TEST_CASE("a reader reads the same video from memory as from its file") {
     TempDir dir;
     const auto path = dir / "memory.mkv";
-    write_index_video(path, options("ffv1", 4, 0), 20);
+    write_index_video(path, index_video_options("ffv1", 4, 0), 20);
     const std::string bytes = read_bytes(path);
     VideoReader reader(std::as_bytes(std::span(bytes.data(), bytes.size())), "in-memory ffv1");
     CHECK(reader.info().frame_count == 20);
@@ -163,10 +151,10 @@ TEST_CASE("a reader reads the same video from memory as from its file") {
 
 TEST_CASE("the writer names what it cannot do") {
     TempDir dir;
-    CHECK_THROWS_WITH_AS(VideoWriter(dir / "x.mp4", options("no-such-encoder", 1, 0)), doctest::Contains("no encoder 'no-such-encoder'"), VideoError);
-    CHECK_THROWS_WITH_AS(VideoWriter(dir / "x.unknown-extension", options("mpeg4", 1, 0)), doctest::Contains("x.unknown-extension"), VideoError);
-    CHECK_THROWS_AS(VideoWriter(dir / "x.avi", options("mpeg4", 1, 0, {{"no_such_option", "1"}})), ValueError);
-    VideoWriter writer(dir / "x.avi", options("mpeg4", 1, 0));
+    CHECK_THROWS_WITH_AS(VideoWriter(dir / "x.mp4", index_video_options("no-such-encoder", 1, 0)), doctest::Contains("no encoder 'no-such-encoder'"), VideoError);
+    CHECK_THROWS_WITH_AS(VideoWriter(dir / "x.unknown-extension", index_video_options("mpeg4", 1, 0)), doctest::Contains("x.unknown-extension"), VideoError);
+    CHECK_THROWS_AS(VideoWriter(dir / "x.avi", index_video_options("mpeg4", 1, 0, {{"no_such_option", "1"}})), ValueError);
+    VideoWriter writer(dir / "x.avi", index_video_options("mpeg4", 1, 0));
     Tensor<std::uint8_t, 3> wrong({height, width + 1, 3});
     CHECK_THROWS_AS(writer.write(wrong.view()), ShapeError);
 }

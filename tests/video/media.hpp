@@ -14,6 +14,8 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 #include <unistd.h>
 
 #include "svilm/video.hpp"
@@ -98,6 +100,20 @@ inline std::uint64_t frame_hash(const AVFrame& frame) {
         }
     }
     return h;
+}
+
+// Writer options for index videos: 128 x 96 at 25 fps, `codec` with its options `extra`.
+inline video::WriterOptions index_video_options(const char* codec, int gop, int b_frames,
+                                                std::vector<std::pair<std::string, std::string>> extra = {}) {
+    video::WriterOptions o;
+    o.codec = codec;
+    o.width = 128;
+    o.height = 96;
+    o.fps = {25, 1};
+    o.gop = gop;
+    o.max_b_frames = b_frames;
+    o.codec_options = std::move(extra);
+    return o;
 }
 
 // Writes `frames` frames showing their index.
