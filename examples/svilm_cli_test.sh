@@ -152,7 +152,7 @@ pipeline_inputs() {
         "$svilm" pretrain --manifest videos/manifest.csv --out run --batch 2 --model videos/000000.mp4
     expect 2 "^svilm: --resume: not a safetensors file: videos/manifest.csv: " \
         "$svilm" pretrain --manifest videos/manifest.csv --out run --batch 2 --resume videos/manifest.csv
-    expect_error "--model: videos: not a regular file" "$svilm" evaluate --model videos --manifest videos/manifest.csv
+    expect_error "--model: videos: .*" "$svilm" evaluate --model videos --manifest videos/manifest.csv
     if [[ -e run ]]; then
         echo "FAILED: a refused pretrain left the folder run"
         failures=$((failures + 1))
@@ -205,6 +205,7 @@ run_folder() {
 
 # Bad videos: each skipped one with its reason (pretrain: in RUN/skipped.csv, the first ones
 # printed; evaluate: each printed); every one skipped is a failed run, exit 1, with the reasons.
+# The reasons' wording is the video reader's: only the path they start with is checked.
 skipped_videos() {
     synth_videos
     echo "not a video" >videos/text.mp4
@@ -224,16 +225,16 @@ skipped_videos() {
     expect 0 "^skipped 2 videos, each with its reason in run/skipped.csv:$" \
         "$svilm" pretrain --manifest videos/some_bad.csv --out run "${whole_epoch[@]}"
     expect_file_lines 3 run/skipped.csv
-    grep -q '^3,videos/missing.mp4,videos/missing.mp4: does not exist$' run/skipped.csv ||
+    grep -q '^3,videos/missing.mp4,videos/missing.mp4: ' run/skipped.csv ||
         { echo "FAILED: run/skipped.csv lacks the missing video"; cat run/skipped.csv; failures=$((failures + 1)); }
-    expect 0 "^  videos/missing.mp4: does not exist$" \
+    expect 0 "^  videos/missing.mp4: " \
         "$svilm" pretrain --manifest videos/some_bad.csv --out run "${whole_epoch[@]}" --overwrite
-    expect 0 "^svilm: skipped manifest line 3: videos/missing.mp4: does not exist$" \
+    expect 0 "^svilm: skipped manifest line 3: videos/missing.mp4: " \
         "$svilm" evaluate --model run/model.safetensors --manifest videos/some_bad.csv
     expect 0 "^\(4 of 6 videos; 2 skipped\)$" "$svilm" evaluate --model run/model.safetensors --manifest videos/some_bad.csv
 
     local no_batch="^svilm: ManifestSource: no full batch of 2 clips in a whole epoch: 3 of 3 items skipped, "
-    expect 1 "${no_batch}first: .*does not exist.*; every skipped video is listed in all_bad/skipped.csv$" \
+    expect 1 "${no_batch}first: videos/.*; every skipped video is listed in all_bad/skipped.csv$" \
         "$svilm" pretrain --manifest videos/all_bad.csv --out all_bad "${tiny_run[@]}"
     expect_file_lines 4 all_bad/skipped.csv
     expect 1 "^svilm: videos/all_bad.csv: no video could be used: all 3 were skipped \(each is listed above\)$" \
