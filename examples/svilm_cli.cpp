@@ -2,27 +2,49 @@
 //
 //   svilm info [--preset tiny|small|base] [--frames T] | --model FILE
 //       the configuration and the parameter count of each component
-//   svilm init --preset P [--frames T] --out FILE [--seed S] [--vit CKPT] [--bert CKPT]
+//   svilm init --preset P [--frames T] --out FILE [--seed S] [--vit CKPT] [--bert CKPT] [--overwrite]
 //       a model file with SPEC's random initialisation, optionally with the video encoder from
 //       an image ViT checkpoint (timm or Hugging Face naming) and the text encoder from a
 //       bert-base-uncased checkpoint; prints what each checkpoint filled and what it left alone
 //
 // With the text and video components (utf8proc, WordNet, libav):
-//   svilm synth --split S --count N --out DIR [--seed S] [--scene-change P]
+//   svilm synth --split S --count N --out DIR [--seed S] [--scene-change P] [--overwrite]
 //       synthetic structured videos (SPEC 12) written as .mp4 files with DIR/manifest.csv
 //   svilm pretrain --manifest M --out RUN [--preset P | --model FILE] [--steps N] [--batch B]
-//                  [--lr X] [--losses contrastive,temporal,grounding] [--resume CKPT]
-//       S-ViLM pre-training on a manifest of (video, caption): decoding ahead on worker
-//       threads, nouns from WordNet, progress line, RUN/log.csv, RUN/checkpoint.safetensors,
-//       RUN/model.safetensors at the end; bad videos are skipped and listed
+//                  [--lr X] [--losses contrastive,temporal,grounding] [--seed S] [--threads N]
+//                  [--resume CKPT | --overwrite]
+//       S-ViLM pre-training on a manifest of (video, caption): one line for each thing loaded
+//       before step 1 (vocabulary, model, manifest, losses, threads), then decoding ahead on
+//       worker threads, nouns from WordNet, a progress line, RUN/log.csv, RUN/log.jsonl,
+//       RUN/checkpoint.safetensors, RUN/model.safetensors at the end; bad videos are skipped
+//       and listed with their reasons in RUN/skipped.csv
 //   svilm evaluate --model FILE --manifest M
-//       text-to-video and video-to-text retrieval of a model on a manifest
+//       text-to-video and video-to-text retrieval of a model on a manifest; each skipped video
+//       is printed with its reason
 //
-// Errors are one line on stderr and exit status 2.
+// An output that exists is never written over without --overwrite: a non-empty run folder
+// takes --resume (continue the run in it) or --overwrite (start afresh in it). --model takes a
+// model file or a training checkpoint. `svilm --version` prints the version; `--help` after a
+// subcommand its options and their defaults.
+//
+// Exit status: 0 done; 1 the command failed while doing its work (a diverged step, no video
+// that decodes, a failed write), keeping what a run wrote until then; 2 a usage or input error
+// (an option or its value, an input missing or of the wrong kind, an output that exists), found
+// before anything was written. Errors are one line on stderr, starting "svilm: ".
+#include <charconv>
+#include <cmath>
+#include <cstdarg>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <limits>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <system_error>
+#include <type_traits>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -36,6 +58,163 @@
 namespace {
 
 using namespace svilm;
+namespace fs = std::filesystem;
+
+constexpr int exit_failed = 1, exit_usage = 2;
+
+constexpr const char* exit_status_help =
+    "Exit status:\n"
+    "  0  done\n"
+    "  1  the command failed while doing its work (what a run wrote until then is kept)\n"
+    "  2  a usage or input error, found before anything was written";
+
+// A mistake in the command line or in an input it names (exit 2).
+class InputError : public Error {
+public:
+    using Error::Error;
+};
+
+// The command failed after it started its work (exit 1).
+class RunFailure : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Runs the work itself, once every input is checked: an error from here on is a failed run,
+// and `left_behind` (when given) adds what the run leaves for the user.
+void run_work(const std::function<void()>& work, const std::function<std::string()>& left_behind = {}) {
+    try {
+        work();
+    } catch (const std::exception& e) {
+        throw RunFailure(e.what() + (left_behind ? left_behind() : std::string()));
+    }
+}
+
+// One line saying what the program is doing, shown at once even when stdout is a pipe.
+[[gnu::format(printf, 1, 2)]] void say(const char* format, ...) {
+    va_list args;
+    va_start(args, format);
+    std::vprintf(format, args);
+    va_end(args);
+    std::putchar('\n');
+    std::fflush(stdout);
+}
+
+// Numbers are checked on their text, before CLI11 converts it: CLI11's own messages print the
+// type's numeric_limits, and it would wrap -1 into an unsigned seed. A message continues the
+// option's name ("--count: must be at least 1 (got -5)").
+template <class T>
+CLI::Validator whole_number(T min, T max = std::numeric_limits<T>::max()) {
+    return CLI::Validator(
+        [min, max](std::string& text) -> std::string {
+            const char *first = text.data(), *last = first + text.size();
+            const bool negative = first != last && *first == '-';
+            T value{};
+            // from_chars reads no minus sign into an unsigned type: skip it, the number is below 0 anyway
+            const auto [end, error] = std::from_chars(first + (std::is_unsigned_v<T> && negative), last, value);
+            if (end != last || error == std::errc::invalid_argument) return "must be a whole number (got '" + text + "')";
+            const bool out_of_type = error == std::errc::result_out_of_range;
+            if ((negative && (std::is_unsigned_v<T> || out_of_type)) || (!out_of_type && value < min))
+                return "must be at least " + std::to_string(min) + " (got " + text + ")";
+            if (out_of_type) return "is too large (got " + text + ")";
+            if (value > max) return "must be at most " + std::to_string(max) + " (got " + text + ")";
+            return {};
+        },
+        "");
+}
+
+// A finite number above `min`, or from `min` to `max` when max is given.
+CLI::Validator real_number(double min, double max = NAN) {
+    const bool bounded = !std::isnan(max);
+    std::ostringstream lower, upper;
+    lower << min;
+    upper << max;
+    return CLI::Validator(
+        [=, min_text = lower.str(), max_text = upper.str()](std::string& text) -> std::string {
+            double value = 0;
+            const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
+                return "must be a finite number (got '" + text + "')";
+            if (bounded && (value < min || value > max))
+                return "must be from " + min_text + " to " + max_text + " (got " + text + ")";
+            if (!bounded && !(value > min)) return "must be greater than " + min_text + " (got " + text + ")";
+            return {};
+        },
+        "");
+}
+
+std::string in_words(const std::vector<std::string>& names) {
+    std::string list;
+    for (std::size_t k = 0; k < names.size(); ++k)
+        list += (k == 0 ? "" : k + 1 == names.size() ? " or " : ", ") + names[k];
+    return list;
+}
+
+CLI::Validator one_of(const std::vector<std::string>& names) {
+    return CLI::Validator(
+        [names](std::string& text) -> std::string {
+            for (const std::string& name : names)
+                if (text == name) return {};
+            return "must be " + in_words(names) + " (got '" + text + "')";
+        },
+        "");
+}
+
+// A path option given as "" would write into the current folder or fail on an empty name.
+const CLI::Validator a_path(
+    [](std::string& text) -> std::string { return text.empty() ? "must name a file or folder (got an empty string)" : ""; },
+    "");
+
+struct Options {
+    std::string preset = "tiny", model, out, vit, bert;
+    index_t frames = 0;  // 0: the preset's
+    std::uint64_t seed = 0;
+    bool overwrite = false;
+    std::string split = "train", manifest, losses = "contrastive,temporal,grounding", resume;
+    index_t count = 100, steps = 1000, batch = 16;
+    double scene_change = 0, lr = 1e-4;
+    int threads = 0;
+};
+
+// Runs `load`, naming the option when the input it names is wrong, so that the message says
+// which argument to fix.
+template <class Load>
+auto from_option(const std::string& option, Load&& load) -> decltype(load()) {
+    try {
+        return load();
+    } catch (const Error& e) {
+        throw InputError(option + ": " + e.what());
+    }
+}
+
+// A file of another kind is named as such before the parser's detail ("header length ...
+// exceeds the file size").
+io::SafetensorsFile open_safetensors(const std::string& option, const std::string& path) {
+    try {
+        return io::SafetensorsFile(path);
+    } catch (const FormatError& e) {
+        throw InputError(option + ": not a safetensors file: " + e.what());
+    } catch (const Error& e) {
+        throw InputError(option + ": " + e.what());
+    }
+}
+
+SVilmConfig preset_config(const Options& o) {
+    SVilmConfig config = preset(o.preset);
+    if (o.frames > 0) {
+        const index_t tubelet = config.video.tubelet;
+        if (o.frames % tubelet)
+            throw InputError("--frames: must be a multiple of " + std::to_string(tubelet) + ", the " + o.preset +
+                             " preset's tubelet (got " + std::to_string(o.frames) + ")");
+        config.video.frames = o.frames;
+    }
+    return config;
+}
+
+SVilmConfig model_file_config(const std::string& path) {
+    const io::SafetensorsFile file = open_safetensors("--model", path);
+    return from_option("--model", [&] { return load_model_config(file); });
+}
 
 // Parameter counts grouped by the first name component (video.blocks, text.encoder, ...).
 void print_parameters(const nn::ParameterStore<float>& store) {
@@ -57,170 +236,403 @@ void print_report(const char* what, const io::LoadReport& r) {
     for (const auto& name : r.unexpected) std::printf("  unused: %s\n", name.c_str());
 }
 
+void info(const Options& o) {
+    SVilmConfig config = o.model.empty() ? preset_config(o) : model_file_config(o.model);
+    config.validate();
+    std::printf("%s\n", to_json(config).dump(2).c_str());
+    std::printf("tokens per clip: %lld video (%lld x %lld) + %lld group\n", (long long)config.video.tokens(),
+                (long long)config.video.temporal_positions(), (long long)config.video.spatial_positions(),
+                (long long)config.video.num_group_tokens);
+    std::printf("video encoder forward: %.1f GFLOP per clip\n", video_encoder_flops(config.video, 1) / 1e9);
+    nn::ParameterStore<float> store;  // registration only: nothing is allocated
+    const VideoEncoder<float> video(store, config.video, "video", config.gumbel_tau);
+    const TextEncoder<float> text(store, config.text, "text");
+    for (const char* head : {"video_proj", "temporal_proj", "group_proj"})
+        nn::Linear<float>(store, head, config.video.width, config.embed_dim);
+    nn::Linear<float>(store, "text_proj", config.text.width, config.embed_dim);
+    store.add<0>("logit_scale", {}, nn::Role::scalar);
+    store.add<0>("grounding_logit_scale", {}, nn::Role::scalar);
+    std::printf("parameters:\n");
+    print_parameters(store);
+}
+
+void check_new_file(const std::string& option, const std::string& path, bool overwrite) {
+    if (fs::is_directory(path)) throw InputError(option + ": " + path + " is a folder, not a file");
+    if (fs::exists(path) && !overwrite)
+        throw InputError(option + ": " + path + " exists (pass --overwrite to replace it)");
+}
+
+void init(const Options& o) {
+    check_new_file("--out", o.out, o.overwrite);
+    if (!o.vit.empty()) open_safetensors("--vit", o.vit);  // before the seconds a large model takes
+    if (!o.bert.empty()) open_safetensors("--bert", o.bert);
+    SVilm<float> model(preset_config(o), o.seed);
+    if (!o.vit.empty())
+        print_report(o.vit.c_str(), from_option("--vit", [&] {
+                         return io::load_vit_checkpoint(model.parameters(), model.config().video, o.vit);
+                     }));
+    if (!o.bert.empty())
+        print_report(o.bert.c_str(), from_option("--bert", [&] {
+                         return io::load_bert_checkpoint(model.parameters(), model.config().text, o.bert);
+                     }));
+    run_work([&] { save_model(model, o.out); });
+    std::printf("wrote %s: preset %s, %lld parameters\n", o.out.c_str(), o.preset.c_str(),
+                (long long)model.parameters().parameter_count());
+}
+
+#if defined(SVILM_CLI_PIPELINE)
+
+// Whether the --out folder holds files: an earlier command's output, not to be written into
+// again without --overwrite (or, for a run, --resume).
+bool holds_files(const std::string& folder) {
+    std::error_code error;
+    const fs::file_status status = fs::status(folder, error);
+    if (status.type() == fs::file_type::not_found) return false;
+    if (error) throw InputError("--out: " + folder + ": " + error.message());
+    if (!fs::is_directory(status)) throw InputError("--out: " + folder + " is a file, not a folder");
+    return !fs::is_empty(folder, error);
+}
+
+std::string not_empty(const std::string& folder) {
+    return "--out: " + folder + " is not empty: choose a new or empty folder, or pass --overwrite";
+}
+
+void synth(const Options& o) {
+    if (holds_files(o.out) && !o.overwrite) throw InputError(not_empty(o.out));
+    video::set_libav_log_level(AV_LOG_ERROR);  // the encoder's statistics per file are noise here
+    data::SyntheticConfig c;
+    c.split = data::parse_split(o.split);
+    c.seed = o.seed;
+    c.count = o.count;
+    c.scene_change_probability = o.scene_change;
+    run_work([&] {
+        const auto manifest = data::export_synthetic(data::SyntheticDataset(c), o.count, o.out);
+        std::printf("wrote %lld videos and %s\n", (long long)o.count, manifest.string().c_str());
+    });
+}
+
+// A second run in a run folder would replace its model and checkpoint and cut its log: a
+// non-empty one takes --overwrite, or --resume from a checkpoint in it (another run's would
+// continue over this one).
+void check_run_folder(const Options& o) {
+    if (!holds_files(o.out) || o.overwrite) return;
+    const fs::path checkpoint = fs::path(o.out) / "checkpoint.safetensors";
+    if (o.resume.empty() && fs::exists(checkpoint))
+        throw InputError("--out: " + o.out + " already holds a run: continue it with --resume " + checkpoint.string() +
+                         ", or start afresh with --overwrite");
+    if (o.resume.empty()) throw InputError(not_empty(o.out));
+    std::error_code error;
+    if (!fs::equivalent(fs::absolute(o.resume).parent_path(), o.out, error))
+        throw InputError("--resume: " + o.resume + " is not in --out " + o.out +
+                         ", which is not empty: continue a run in its own folder, or in a new one");
+}
+
+// A model file (svilm init, pretrain's model.safetensors) or a training checkpoint's model.
+SVilm<float> load_model_or_checkpoint(const std::string& path) {
+    const io::SafetensorsFile file = open_safetensors("--model", path);
+    return from_option("--model", [&] {
+        const auto format = file.metadata().find("format");
+        const bool checkpoint = format != file.metadata().end() && format->second == train::checkpoint_format;
+        SVilm<float> model(load_model_config(file));
+        io::load_parameters(model.parameters(), file, {true, checkpoint ? "model." : ""});
+        return model;
+    });
+}
+
+LossSwitches parse_losses(const std::string& list) {
+    LossSwitches losses{false, false, false};
+    std::stringstream names(list);
+    for (std::string name; std::getline(names, name, ',');) {
+        if (name == "contrastive") losses.contrastive = true;
+        else if (name == "temporal") losses.temporal = true;
+        else if (name == "grounding") losses.grounding = true;
+        else throw InputError("--losses: '" + name + "' is not contrastive, temporal or grounding");
+    }
+    if (!losses.contrastive && !losses.temporal && !losses.grounding)
+        throw InputError("--losses: name at least one of contrastive, temporal, grounding");
+    return losses;
+}
+
+std::string loss_names(const LossSwitches& losses) {
+    std::string names;
+    for (const auto& [on, name] : {std::pair{losses.contrastive, "contrastive"}, std::pair{losses.temporal, "temporal"},
+                                   std::pair{losses.grounding, "grounding"}})
+        if (on) names += (names.empty() ? "" : ", ") + std::string(name);
+    return names;
+}
+
+data::Manifest load_manifest(const std::string& path) {
+    data::Manifest manifest = from_option("--manifest", [&] {
+        if (fs::is_directory(path)) throw IoError(path + " is a folder: give its manifest (.csv or .jsonl)");
+        // a FIFO would block the read until someone writes to it
+        if (fs::exists(path) && !fs::is_regular_file(path)) throw IoError(path + " is not a regular file");
+        return data::Manifest::load(path);
+    });
+    if (manifest.size() == 0) throw InputError("--manifest: " + path + " lists no videos");
+    return manifest;
+}
+
+text::Tokenizer load_tokenizer() {
+    const std::string path = std::string(SVILM_CLI_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt";
+    return text::Tokenizer(text::Vocabulary::load(path));
+}
+
+data::VideoLoaderOptions loader_options(const VideoConfig& v, index_t batch, const Options& o, bool training) {
+    data::VideoLoaderOptions loading;
+    loading.batch_size = batch;
+    loading.clip.sampling.count = v.frames;
+    loading.clip.size = int(v.image_size);
+    loading.clip.train = training;
+    loading.seed = o.seed;
+    loading.shuffle = training;
+    return loading;
+}
+
+std::string csv_field(const std::string& text) {
+    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+    std::string quoted = "\"";
+    for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + '"';
+}
+
+// RUN/skipped.csv: each skipped video with its manifest line and the reason, for the user to
+// fix or drop; returns the file's path.
+fs::path write_skipped_report(const fs::path& run, const std::vector<data::SkippedItem>& skipped) {
+    std::string text = "line,video,reason\n";
+    for (const data::SkippedItem& s : skipped)
+        text += std::to_string(s.line) + ',' + csv_field(s.path) + ',' + csv_field(s.reason) + '\n';
+    const fs::path path = run / "skipped.csv";
+    fs::create_directories(run);
+    io::write_file_atomically(path, [&](const auto& append) { append(text.data(), text.size()); });
+    return path;
+}
+
+// The count, the report and the first reasons: enough to see what is wrong at a glance.
+void print_skipped(const fs::path& run, const std::vector<data::SkippedItem>& skipped) {
+    if (skipped.empty()) return;
+    const fs::path report = write_skipped_report(run, skipped);
+    say("skipped %zu video%s, each with its reason in %s:", skipped.size(), skipped.size() == 1 ? "" : "s",
+        report.c_str());
+    const std::size_t shown = std::min<std::size_t>(skipped.size(), 3);
+    for (std::size_t k = 0; k < shown; ++k) say("  %s", skipped[k].reason.c_str());
+    if (skipped.size() > shown) say("  ... and %zu more", skipped.size() - shown);
+}
+
+// --overwrite: the earlier run's model, checkpoint and report go before the new run writes
+// anything, so that the folder never mixes two runs (the trainer starts the logs afresh).
+void remove_previous_run(const fs::path& run) {
+    for (const char* name : {"model.safetensors", "checkpoint.safetensors", "skipped.csv"}) fs::remove(run / name);
+}
+
+train::TrainerOptions trainer_options(const Options& o, const LossSwitches& losses) {
+    train::TrainerOptions options;
+    options.steps = o.steps;
+    options.batch_size = o.batch;
+    options.adamw.lr = o.lr;
+    options.seed = o.seed;
+    options.run_dir = o.out;
+    options.checkpoint_every = std::max<std::int64_t>(1, o.steps / 10);
+    options.losses = losses;
+    return options;
+}
+
+// libav's own lines about a bad video would repeat, between the progress lines, what the
+// program reports with each skipped video's reason.
+void quiet_libav() { video::set_libav_log_level(AV_LOG_FATAL); }
+
+void pretrain(const Options& o) {
+    // the quick checks first, before the seconds a large model takes
+    check_run_folder(o);
+    const LossSwitches losses = parse_losses(o.losses);
+    data::Manifest manifest = load_manifest(o.manifest);
+    if (index_t(manifest.size()) < o.batch)
+        throw InputError("--batch: " + std::to_string(o.batch) + " is more than the " + std::to_string(manifest.size()) +
+                         " videos of " + o.manifest);
+    if (!o.resume.empty()) open_safetensors("--resume", o.resume);
+    quiet_libav();
+    set_num_threads(o.threads);
+    const text::Tokenizer tokenizer = load_tokenizer();
+    say("vocabulary: %zu tokens", tokenizer.vocabulary().size());
+    SVilm<float> model = o.model.empty() ? SVilm<float>(preset_config(o), o.seed) : load_model_or_checkpoint(o.model);
+    const std::string origin = o.model.empty() ? "preset " + o.preset + ", seed " + std::to_string(o.seed) : o.model;
+    say("model: %s, %lld parameters", origin.c_str(), (long long)model.parameters().parameter_count());
+    say("manifest: %s, %zu videos", o.manifest.c_str(), manifest.size());
+    say("losses: %s", loss_names(losses).c_str());
+    const text::NounExtractor nouns = text::NounExtractor::load();
+    train::ManifestSource source(std::move(manifest), loader_options(model.config().video, o.batch, o, true));
+    const train::TrainerOptions options = trainer_options(o, losses);
+    train::Trainer trainer(model, tokenizer, source, options, &nouns);
+    if (!o.resume.empty()) {
+        from_option("--resume", [&] { trainer.resume(o.resume); });
+        say("resumed: %s, at step %lld", o.resume.c_str(), (long long)trainer.steps_done());
+    }
+    say("device: CPU, %d threads, float32, %s GEMM", num_threads(), blas_backend_name());
+    say("training: %lld steps of %lld clips, peak lr %g, a checkpoint every %lld step%s, in %s", (long long)o.steps,
+        (long long)o.batch, o.lr, (long long)options.checkpoint_every, options.checkpoint_every == 1 ? "" : "s",
+        o.out.c_str());
+
+    const fs::path run = o.out, checkpoint = run / "checkpoint.safetensors";
+    run_work(
+        [&] {
+            if (o.overwrite) remove_previous_run(run);
+            trainer.run();
+            save_model(model, run / "model.safetensors");
+            print_skipped(run, source.skipped());
+            say("wrote %s after %lld steps", (run / "model.safetensors").c_str(), (long long)trainer.steps_done());
+        },
+        [&] {
+            std::string note;
+            if (const auto skipped = source.skipped(); !skipped.empty())
+                note += "; every skipped video is listed in " + write_skipped_report(run, skipped).string();
+            if (fs::exists(checkpoint))
+                note += "; the last checkpoint is " + checkpoint.string() + " (--resume continues from it)";
+            return note;
+        });
+}
+
+void evaluate(const Options& o) {
+    data::Manifest manifest = load_manifest(o.manifest);
+    quiet_libav();
+    const text::Tokenizer tokenizer = load_tokenizer();
+    SVilm<float> model = load_model_or_checkpoint(o.model);
+    data::VideoLoader loader(std::move(manifest), loader_options(model.config().video, 32, o, false));
+    run_work([&] {
+        loader.start_epoch(0);
+        std::vector<float> videos, texts;
+        index_t n = 0;
+        while (auto b = loader.next()) {
+            const Tensor<float, 2> e = model.encode_video(b->video);
+            const text::BatchEncoding enc = tokenizer.encode_batch(b->captions, std::size_t(model.config().text.max_length));
+            const Tensor<float, 2> t = model.encode_text(enc.ids, enc.attention_mask);
+            videos.insert(videos.end(), e.data(), e.data() + e.size());
+            texts.insert(texts.end(), t.data(), t.data() + t.size());
+            n += e.extent(0);
+        }
+        const data::LoaderStats stats = loader.stats();
+        for (const auto& skipped : stats.skipped)
+            std::fprintf(stderr, "svilm: skipped manifest line %zu: %s\n", skipped.line, skipped.reason.c_str());
+        if (n == 0)
+            throw ValueError(o.manifest + ": no video could be used: all " + std::to_string(stats.items) +
+                        " were skipped (each is listed above)");
+        const index_t D = model.config().embed_dim;
+        const eval::RetrievalMetrics m = eval::retrieval_metrics<float>(
+            TensorView<const float, 2>(texts.data(), {n, D}), TensorView<const float, 2>(videos.data(), {n, D}));
+        std::printf("%s\n", eval::format_retrieval(m).c_str());
+        if (!stats.skipped.empty())
+            std::printf("(%lld of %lld videos; %lld skipped)\n", (long long)n, (long long)stats.items,
+                        (long long)stats.skipped_count);
+    });
+}
+
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"svilm: S-ViLM video-language model (" + std::string(version_string) + ")"};
+    CLI::App app{"svilm: S-ViLM video-language model (" + std::string(version_string) + ")", "svilm"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", "svilm " + std::string(version_string));
+    app.footer(exit_status_help);
+    // --help shows each option's default, except where the option says what it is
+    app.option_defaults()->always_capture_default();
+    Options o;
+    const auto presets = one_of({"tiny", "small", "base"});
+    const auto frames = whole_number<index_t>(1, max_config_size);
 
-    std::string preset_name = "tiny", model_file;
-    index_t frames = 0;
-    auto* info = app.add_subcommand("info", "print a configuration and its parameter counts");
-    info->add_option("--preset", preset_name, "tiny, small or base")->check(CLI::IsMember({"tiny", "small", "base"}));
-    auto* info_frames = info->add_option("--frames", frames, "frames per clip (default: the preset's)");
-    info->add_option("--model", model_file, "a model file: print its configuration instead")
+    auto* info_command = app.add_subcommand("info", "print a configuration and its parameter counts");
+    info_command->add_option("--preset", o.preset, "tiny, small or base")->check(presets);
+    auto* info_frames =
+        info_command->add_option("--frames", o.frames, "frames per clip")->check(frames)->default_str("the preset's");
+    info_command->add_option("--model", o.model, "a model file or checkpoint: print its configuration instead")
+        ->check(a_path)
         ->excludes(info_frames)
         ->excludes("--preset");
 
-    std::string out, vit, bert;
-    std::uint64_t seed = 0;
-    auto* init = app.add_subcommand("init", "write a freshly initialised model file");
-    init->add_option("--preset", preset_name, "tiny, small or base")->check(CLI::IsMember({"tiny", "small", "base"}));
-    init->add_option("--frames", frames, "frames per clip (default: the preset's)");
-    init->add_option("--out", out, "output .safetensors")->required();
-    init->add_option("--seed", seed, "random initialisation seed");
-    init->add_option("--vit", vit, "image ViT checkpoint (.safetensors) for the video encoder");
-    init->add_option("--bert", bert, "BERT checkpoint (.safetensors) for the text encoder");
+    auto* init_command = app.add_subcommand("init", "write a freshly initialised model file");
+    init_command->add_option("--preset", o.preset, "tiny, small or base")->check(presets);
+    init_command->add_option("--frames", o.frames, "frames per clip")->check(frames)->default_str("the preset's");
+    init_command->add_option("--out", o.out, "output .safetensors")->check(a_path)->required();
+    init_command->add_option("--seed", o.seed, "random initialisation seed")->check(whole_number<std::uint64_t>(0));
+    init_command->add_option("--vit", o.vit, "image ViT checkpoint (.safetensors) for the video encoder")->check(a_path);
+    init_command->add_option("--bert", o.bert, "BERT checkpoint (.safetensors) for the text encoder")->check(a_path);
+    init_command->add_flag("--overwrite", o.overwrite, "replace an existing --out file");
 
 #if defined(SVILM_CLI_PIPELINE)
-    std::string split = "train", manifest_file, run_dir, losses = "contrastive,temporal,grounding", resume;
-    index_t count = 100, steps = 1000, batch = 16;
-    double scene_change = 0, lr = 1e-4;
-    int threads = 0;
-    auto* synth = app.add_subcommand("synth", "write synthetic videos (SPEC 12) and their manifest");
-    synth->add_option("--split", split, "train, val, test or test_unseen")
-        ->check(CLI::IsMember({"train", "val", "test", "test_unseen"}));
-    synth->add_option("--count", count, "videos")->check(CLI::PositiveNumber);
-    synth->add_option("--out", out, "folder")->required();
-    synth->add_option("--seed", seed, "dataset seed");
-    synth->add_option("--scene-change", scene_change, "probability of a scene change")->check(CLI::Range(0.0, 1.0));
+    auto* synth_command = app.add_subcommand("synth", "write synthetic videos (SPEC 12) and their manifest");
+    synth_command->add_option("--split", o.split, "train, val, test or test_unseen")
+        ->check(one_of({"train", "val", "test", "test_unseen"}));
+    // the video loader indexes at most 2^24 items
+    synth_command->add_option("--count", o.count, "videos (1 to 2^24)")->check(whole_number<index_t>(1, index_t(1) << 24));
+    synth_command->add_option("--out", o.out, "folder (new or empty)")->check(a_path)->required();
+    synth_command->add_option("--seed", o.seed, "dataset seed")->check(whole_number<std::uint64_t>(0));
+    synth_command->add_option("--scene-change", o.scene_change, "probability of a scene change, 0 to 1")
+        ->check(real_number(0, 1));
+    synth_command->add_flag("--overwrite", o.overwrite, "write into a non-empty --out folder");
 
-    auto* pretrain = app.add_subcommand("pretrain", "pre-train on a manifest of (video, caption)");
-    pretrain->add_option("--manifest", manifest_file, ".csv or .jsonl")->required();
-    pretrain->add_option("--out", run_dir, "run folder")->required();
-    pretrain->add_option("--preset", preset_name, "tiny, small or base")->check(CLI::IsMember({"tiny", "small", "base"}));
-    pretrain->add_option("--model", model_file, "start from this model file instead of a preset")->excludes("--preset");
-    pretrain->add_option("--steps", steps, "optimiser steps")->check(CLI::PositiveNumber);
-    pretrain->add_option("--batch", batch, "clips per step")->check(CLI::Range(2, 4096));
-    pretrain->add_option("--lr", lr, "peak learning rate");
-    pretrain->add_option("--losses", losses, "comma-separated subset of contrastive,temporal,grounding");
-    pretrain->add_option("--resume", resume, "a checkpoint of this run to continue from");
-    pretrain->add_option("--seed", seed, "seed of the initial weights, data order and augmentation");
-    pretrain->add_option("--threads", threads, "threads (0: all cores)");
+    auto* pretrain_command = app.add_subcommand("pretrain", "pre-train on a manifest of (video, caption)");
+    pretrain_command->add_option("--manifest", o.manifest, ".csv or .jsonl")->check(a_path)->required();
+    pretrain_command->add_option("--out", o.out, "run folder (new or empty, unless --resume or --overwrite)")
+        ->check(a_path)
+        ->required();
+    pretrain_command->add_option("--preset", o.preset, "tiny, small or base")->check(presets);
+    pretrain_command->add_option("--model", o.model, "start from this model file or checkpoint instead of a preset")
+        ->check(a_path)
+        ->excludes("--preset");
+    pretrain_command->add_option("--steps", o.steps, "optimiser steps")->check(whole_number<index_t>(1));
+    pretrain_command->add_option("--batch", o.batch, "clips per step, 2 to 4096 (cut-and-paste pairs them)")
+        ->check(whole_number<index_t>(2, 4096));
+    pretrain_command->add_option("--lr", o.lr, "peak learning rate")->check(real_number(0));
+    pretrain_command->add_option("--losses", o.losses, "comma-separated subset of contrastive,temporal,grounding");
+    pretrain_command->add_option("--seed", o.seed, "seed of the initial weights, data order and augmentation")
+        ->check(whole_number<std::uint64_t>(0));
+    pretrain_command->add_option("--threads", o.threads, "threads, up to 1024 (0: all cores)")
+        ->check(whole_number<int>(0, 1024));
+    auto* resume = pretrain_command->add_option("--resume", o.resume, "a checkpoint of the run in --out to continue from")
+                       ->check(a_path);
+    pretrain_command->add_flag("--overwrite", o.overwrite, "replace the run in a non-empty --out folder")->excludes(resume);
 
-    auto* evaluate = app.add_subcommand("evaluate", "retrieval metrics of a model on a manifest");
-    evaluate->add_option("--model", model_file, "model file (svilm init / pretrain)")->required();
-    evaluate->add_option("--manifest", manifest_file, ".csv or .jsonl")->required();
+    auto* evaluate_command = app.add_subcommand("evaluate", "retrieval metrics of a model on a manifest");
+    evaluate_command->add_option("--model", o.model, "model file or checkpoint (svilm init / pretrain)")
+        ->check(a_path)
+        ->required();
+    evaluate_command->add_option("--manifest", o.manifest, ".csv or .jsonl")->check(a_path)->required();
 #endif
+    std::vector<std::string> command_names;
+    for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
+        command->footer(exit_status_help);
+        command_names.push_back(command->get_name());
+    }
 
-    CLI11_PARSE(app, argc, argv);
     try {
-        SVilmConfig config = preset(preset_name);
-        if (frames > 0) config.video.frames = frames;
-        if (*info) {
-            if (!model_file.empty()) config = load_model_config(io::SafetensorsFile(model_file));
-            config.validate();
-            std::printf("%s\n", to_json(config).dump(2).c_str());
-            std::printf("tokens per clip: %lld video (%lld x %lld) + %lld group\n", (long long)config.video.tokens(),
-                        (long long)config.video.temporal_positions(), (long long)config.video.spatial_positions(),
-                        (long long)config.video.num_group_tokens);
-            std::printf("video encoder forward: %.1f GFLOP per clip\n", video_encoder_flops(config.video, 1) / 1e9);
-            nn::ParameterStore<float> store;  // registration only: nothing is allocated
-            const VideoEncoder<float> video(store, config.video, "video", config.gumbel_tau);
-            const TextEncoder<float> text(store, config.text, "text");
-            for (const char* head : {"video_proj", "temporal_proj", "group_proj"})
-                nn::Linear<float>(store, head, config.video.width, config.embed_dim);
-            nn::Linear<float>(store, "text_proj", config.text.width, config.embed_dim);
-            store.add<0>("logit_scale", {}, nn::Role::scalar);
-            store.add<0>("grounding_logit_scale", {}, nn::Role::scalar);
-            std::printf("parameters:\n");
-            print_parameters(store);
-            return 0;
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+        if (app.get_subcommands().empty()) {
+            const bool named = argc > 1 && argv[1][0] != '-';
+            const std::string given = named ? "'" + std::string(argv[1]) + "' is not a subcommand: " : "";
+            std::fprintf(stderr, "svilm: %sgive one of %s (svilm --help)\n", given.c_str(), in_words(command_names).c_str());
+        } else {
+            std::fprintf(stderr, "svilm: %s\n", e.what());
         }
+        return exit_usage;
+    }
+    try {
+        if (*info_command) info(o);
+        if (*init_command) init(o);
 #if defined(SVILM_CLI_PIPELINE)
-        if (*synth) {
-            video::set_libav_log_level(AV_LOG_ERROR);  // the encoder's statistics per file are noise here
-            data::SyntheticConfig c;
-            c.split = data::parse_split(split);
-            c.seed = seed;
-            c.count = count;
-            c.scene_change_probability = scene_change;
-            const auto manifest = data::export_synthetic(data::SyntheticDataset(c), count, out);
-            std::printf("wrote %lld videos and %s\n", (long long)count, manifest.string().c_str());
-            return 0;
-        }
-        if (*pretrain || *evaluate) {
-            set_num_threads(threads);
-            const text::Tokenizer tokenizer(text::Vocabulary::load(std::string(SVILM_CLI_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt"));
-            SVilm<float> model = model_file.empty() ? SVilm<float>(config, seed) : load_model<float>(model_file);
-            const VideoConfig& v = model.config().video;
-            data::VideoLoaderOptions loading;
-            loading.batch_size = *pretrain ? batch : 32;
-            loading.clip.sampling.count = v.frames;
-            loading.clip.size = int(v.image_size);
-            loading.clip.train = bool(*pretrain);
-            loading.seed = seed;
-            loading.shuffle = bool(*pretrain);
-            if (*evaluate) {
-                data::VideoLoader loader(data::Manifest::load(manifest_file), loading);
-                loader.start_epoch(0);
-                std::vector<float> videos, texts;
-                index_t n = 0;
-                while (auto b = loader.next()) {
-                    const Tensor<float, 2> e = model.encode_video(b->video);
-                    const text::BatchEncoding enc = tokenizer.encode_batch(b->captions, std::size_t(model.config().text.max_length));
-                    const Tensor<float, 2> t = model.encode_text(enc.ids, enc.attention_mask);
-                    videos.insert(videos.end(), e.data(), e.data() + e.size());
-                    texts.insert(texts.end(), t.data(), t.data() + t.size());
-                    n += e.extent(0);
-                }
-                const index_t D = model.config().embed_dim;
-                const eval::RetrievalMetrics m = eval::retrieval_metrics<float>(
-                    TensorView<const float, 2>(texts.data(), {n, D}), TensorView<const float, 2>(videos.data(), {n, D}));
-                std::printf("%s\n", eval::format_retrieval(m).c_str());
-                for (const auto& skipped : loader.stats().skipped)
-                    std::printf("skipped %s: %s\n", skipped.path.c_str(), skipped.reason.c_str());
-                return 0;
-            }
-            train::TrainerOptions options;
-            options.steps = steps;
-            options.batch_size = batch;
-            options.adamw.lr = lr;
-            options.seed = seed;
-            options.run_dir = run_dir;
-            options.checkpoint_every = std::max<std::int64_t>(1, steps / 10);
-            options.losses = {false, false, false};
-            std::stringstream names(losses);
-            for (std::string name; std::getline(names, name, ',');) {
-                if (name == "contrastive") options.losses.contrastive = true;
-                else if (name == "temporal") options.losses.temporal = true;
-                else if (name == "grounding") options.losses.grounding = true;
-                else throw ValueError("--losses: '" + name + "' is not contrastive, temporal or grounding");
-            }
-            const text::NounExtractor nouns = text::NounExtractor::load();
-            train::ManifestSource source(data::Manifest::load(manifest_file), loading);
-            train::Trainer trainer(model, tokenizer, source, options, &nouns);
-            if (!resume.empty()) trainer.resume(resume);
-            trainer.run();
-            save_model(model, std::filesystem::path(run_dir) / "model.safetensors");
-            const data::LoaderStats stats = source.stats();
-            for (const auto& skipped : stats.skipped)
-                std::printf("skipped %s: %s\n", skipped.path.c_str(), skipped.reason.c_str());
-            std::printf("wrote %s/model.safetensors after %lld steps\n", run_dir.c_str(), (long long)trainer.steps_done());
-            return 0;
-        }
+        if (*synth_command) synth(o);
+        if (*pretrain_command) pretrain(o);
+        if (*evaluate_command) evaluate(o);
 #endif
-        SVilm<float> model(config, seed);
-        if (!vit.empty())
-            print_report(vit.c_str(), io::load_vit_checkpoint(model.parameters(), config.video, vit));
-        if (!bert.empty())
-            print_report(bert.c_str(), io::load_bert_checkpoint(model.parameters(), config.text, bert));
-        save_model(model, out);
-        std::printf("wrote %s: preset %s, %lld parameters\n", out.c_str(), preset_name.c_str(),
-                    (long long)model.parameters().parameter_count());
         return 0;
+    } catch (const RunFailure& e) {
+        std::fprintf(stderr, "svilm: %s\n", e.what());
+        return exit_failed;
     } catch (const Error& e) {
         std::fprintf(stderr, "svilm: %s\n", e.what());
-        return 2;
+        return exit_usage;
+    } catch (const std::exception& e) {  // out of memory, say: not the user's input
+        std::fprintf(stderr, "svilm: %s\n", e.what());
+        return exit_failed;
     }
 }

@@ -366,8 +366,6 @@ int main(int argc, char** argv) {
             options.losses = runs[r].second;
             options.seed = seed;
             options.run_dir = run / (r == 0 ? "contrastive" : "svilm");
-            fs::remove(options.run_dir / "log.csv");
-            fs::remove(options.run_dir / "log.jsonl");
             train::Trainer trainer(trained.back(), tokenizer, source, options);
             histories.push_back(trainer.run());
         }

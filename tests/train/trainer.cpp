@@ -1,11 +1,12 @@
 // The trainer: resuming from a checkpoint continues bit for bit, gradient accumulation and the
 // schedule behave as documented, a NaN stops the run before the step is applied, checkpoints
-// of another configuration are refused.
+// of another configuration are refused, the logs describe the run being trained.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -167,6 +168,52 @@ TEST_CASE("trainer: a checkpoint of another configuration, optimiser or schedule
     train::TrainerOptions bad = options(dir.path);
     bad.batch_size = 1;
     CHECK_THROWS_AS(train::Trainer(model, tokenizer(), source, bad), ValueError);
+}
+
+std::vector<std::string> lines(const fs::path& path) {
+    std::ifstream in(path);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+}
+
+TEST_CASE("trainer: a run from step 0 replaces the logs; a resumed run keeps them up to its checkpoint") {
+    TempDir dir;
+    const fs::path csv = dir.path / "log.csv", jsonl = dir.path / "log.jsonl";
+    std::ofstream(csv) << "step,lr,loss_total,loss_contrastive,loss_temporal,loss_grounding,grad_norm,clips,seconds\n"
+                       << "1,9,9,9,9,9,9,9,9\n";
+    std::ofstream(jsonl) << "{\"step\": 1, \"lr\": 9}\n";
+    SVilm<float> model(small_config(), 5);
+    IndexedSource source(small_config(), 100);
+    train::Trainer straight(model, tokenizer(), source, options(dir.path));
+    straight.run();
+    const std::vector<std::string> fresh = lines(csv);
+    REQUIRE(fresh.size() == 5);  // the header and steps 1 to 4: the earlier run's line is gone
+    CHECK(fresh[0].rfind("step,lr,", 0) == 0);
+    for (int k = 1; k <= 4; ++k) CHECK(fresh[std::size_t(k)].rfind(std::to_string(k) + ",", 0) == 0);
+    CHECK(lines(jsonl).size() == 4);
+
+    // Stopped after step 4 with its last checkpoint at step 2, in the middle of writing step 5.
+    SVilm<float> half_model(small_config(), 5);
+    IndexedSource half_source(small_config(), 100);
+    train::Trainer half(half_model, tokenizer(), half_source, options(dir.path));
+    for (int i = 0; i < 2; ++i) half.step();
+    half.save(dir.path / "half.safetensors");
+    std::ofstream(csv, std::ios::app) << "5,0.0001,1.6";
+    std::ofstream(jsonl, std::ios::app) << "{\"step\": 5, \"lr";
+
+    SVilm<float> resumed_model(small_config(), 5);
+    IndexedSource resumed_source(small_config(), 100);
+    train::Trainer resumed(resumed_model, tokenizer(), resumed_source, options(dir.path));
+    resumed.resume(dir.path / "half.safetensors");
+    resumed.run();
+    const std::vector<std::string> continued = lines(csv);
+    REQUIRE(continued.size() == 5);  // steps 3 and 4 once each, the torn line gone
+    for (int k = 1; k <= 2; ++k) CHECK(continued[std::size_t(k)] == fresh[std::size_t(k)]);
+    for (int k = 3; k <= 4; ++k) CHECK(continued[std::size_t(k)].rfind(std::to_string(k) + ",", 0) == 0);
+    const std::vector<std::string> entries = lines(jsonl);
+    REQUIRE(entries.size() == 4);
+    for (int k = 0; k < 4; ++k) CHECK(nlohmann::json::parse(entries[std::size_t(k)]).at("step") == k + 1);
 }
 
 }  // namespace

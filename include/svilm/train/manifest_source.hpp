@@ -5,10 +5,18 @@
 // Position: (epoch, batches consumed in it). Restoring starts that epoch and skips as many
 // batches, so a resumed run sees the same clips (the loader's draws depend only on the seed,
 // the epoch and the item, not on timing).
+//
+// Bad items are skipped by the loader; skipped() lists each one met so far, over all epochs.
+// An epoch without one full batch is a ValueError that counts the skipped items and quotes the
+// first reasons, so the failure says what is wrong with the data.
 #pragma once
 
+#include <algorithm>
 #include <optional>
+#include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "svilm/data/video_loader.hpp"
 #include "svilm/train/trainer.hpp"
@@ -37,7 +45,7 @@ public:
             begin(epoch_ + 1, 0);
             batch = loader_->next();
         }
-        if (!batch) throw ValueError("ManifestSource: no usable batch in a whole epoch (every item was skipped?)");
+        if (!batch) throw ValueError(no_batch_message());
         ++consumed_;
         ClipBatch out;
         out.clips = std::move(batch->video);
@@ -51,8 +59,20 @@ public:
     }
     data::LoaderStats stats() const { return loader_->stats(); }
 
+    // Every item skipped so far, each once (a bad video fails in every epoch), in the order met.
+    std::vector<data::SkippedItem> skipped() const {
+        std::vector<data::SkippedItem> all = skipped_;
+        std::set<index_t> seen = skipped_items_;
+        for (const data::SkippedItem& s : loader_->stats().skipped)
+            if (seen.insert(s.item).second) all.push_back(s);
+        return all;
+    }
+
 private:
     void begin(index_t epoch, index_t skip) {
+        if (loader_)  // the finished epoch's skipped items outlive its loader
+            for (const data::SkippedItem& s : loader_->stats().skipped)
+                if (skipped_items_.insert(s.item).second) skipped_.push_back(s);
         loader_.emplace(manifest_, options_);
         loader_->start_epoch(epoch);
         epoch_ = epoch;
@@ -61,10 +81,24 @@ private:
             if (!loader_->next()) throw ValueError("ManifestSource: the checkpoint's position is past the epoch's end");
     }
 
+    std::string no_batch_message() const {
+        const data::LoaderStats stats = loader_->stats();
+        std::string message = "ManifestSource: no full batch of " + std::to_string(options_.batch_size) +
+                              " clips in a whole epoch: " + std::to_string(stats.skipped_count) + " of " +
+                              std::to_string(stats.items) + " items skipped";
+        const std::size_t quoted = std::min<std::size_t>(stats.skipped.size(), 3);
+        for (std::size_t k = 0; k < quoted; ++k)
+            message += (k == 0 ? ", first: " : "; ") + stats.skipped[k].reason;
+        if (stats.skipped.size() > quoted) message += "; ...";
+        return message;
+    }
+
     data::Manifest manifest_;
     data::VideoLoaderOptions options_;
     std::optional<data::VideoLoader> loader_;
     index_t epoch_ = 0, consumed_ = 0;
+    std::vector<data::SkippedItem> skipped_;  // of the epochs before the current one
+    std::set<index_t> skipped_items_;         // their manifest indices
 };
 
 }  // namespace svilm::train

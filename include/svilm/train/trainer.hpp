@@ -9,8 +9,13 @@
 // generator are part of the checkpoint, so a resumed run continues bit for bit (tested). A loss
 // or gradient that is NaN or infinite stops the run with DivergedError before the step is
 // applied; the last checkpoint on disk is the last good one.
+//
+// The logs in run_dir describe the run being trained: a run from step 0 replaces them, a
+// resumed run keeps their lines up to its checkpoint's step and goes on from there.
 #pragma once
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -20,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "svilm/io/mapped_file.hpp"
 #include "svilm/model/svilm_model.hpp"
 #include "svilm/ops/elementwise.hpp"
 #include "svilm/optim/adamw.hpp"
@@ -70,6 +76,40 @@ struct TrainerOptions {
     std::int64_t checkpoint_every = 0;   // steps; 0: only at the end of run()
     bool show_progress = true;
 };
+
+namespace detail {
+
+inline constexpr const char* csv_log_header =
+    "step,lr,loss_total,loss_contrastive,loss_temporal,loss_grounding,grad_norm,clips,seconds\n";
+
+// The step a log line records, or -1 for any other line (the CSV header, a line torn by a crash).
+inline std::int64_t csv_log_step(const std::string& line) {
+    if (std::count(line.begin(), line.end(), ',') != 8) return -1;
+    std::int64_t step = -1;
+    const auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), step);
+    return error == std::errc() && *end == ',' ? step : -1;
+}
+
+inline std::int64_t jsonl_log_step(const std::string& line) {
+    const nlohmann::json entry = nlohmann::json::parse(line, nullptr, false);
+    return entry.is_object() && entry.contains("step") && entry["step"].is_number_integer()
+               ? entry["step"].get<std::int64_t>()
+               : -1;
+}
+
+// Rewrites the log at `path`, atomically, as `header` and its lines of steps 1 to `last`.
+inline void keep_logged_steps(const std::filesystem::path& path, const std::string& header, std::int64_t last,
+                              std::int64_t (*step_of)(const std::string&)) {
+    std::string kept = header;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+        const std::int64_t step = step_of(line);
+        if (step >= 1 && step <= last) kept += line + '\n';
+    }
+    io::write_file_atomically(path, [&](const auto& append) { append(kept.data(), kept.size()); });
+}
+
+}  // namespace detail
 
 struct StepResult {
     std::int64_t step = 0;  // 1-based: steps done after this one
@@ -124,16 +164,8 @@ public:
     // checkpoints in run_dir. Returns every step's result.
     std::vector<StepResult> run() {
         std::vector<StepResult> results;
-        if (!options_.run_dir.empty()) std::filesystem::create_directories(options_.run_dir);
         std::ofstream csv, jsonl;
-        if (!options_.run_dir.empty()) {
-            const auto csv_path = options_.run_dir / "log.csv";
-            const bool fresh = !std::filesystem::exists(csv_path) || std::filesystem::file_size(csv_path) == 0;
-            csv.open(csv_path, std::ios::app);
-            jsonl.open(options_.run_dir / "log.jsonl", std::ios::app);
-            if (!csv || !jsonl) throw IoError(options_.run_dir.string() + ": cannot write the training logs");
-            if (fresh) csv << "step,lr,loss_total,loss_contrastive,loss_temporal,loss_grounding,grad_norm,clips,seconds\n";
-        }
+        if (!options_.run_dir.empty()) open_logs(csv, jsonl);
         ProgressLine progress(options_.show_progress ? stderr : nullptr);
         const std::int64_t first = step_;
         double clips = 0;
@@ -191,6 +223,18 @@ public:
     const optim::WarmupCosine& schedule() const { return schedule_; }
 
 private:
+    // Steps logged after the last checkpoint (the run stopped before the next one) are taken
+    // again, so a resumed run drops them, and with them a line torn by a crash.
+    void open_logs(std::ofstream& csv, std::ofstream& jsonl) const {
+        std::filesystem::create_directories(options_.run_dir);
+        const auto csv_path = options_.run_dir / "log.csv", jsonl_path = options_.run_dir / "log.jsonl";
+        detail::keep_logged_steps(csv_path, detail::csv_log_header, step_, detail::csv_log_step);
+        detail::keep_logged_steps(jsonl_path, "", step_, detail::jsonl_log_step);
+        csv.open(csv_path, std::ios::app);
+        jsonl.open(jsonl_path, std::ios::app);
+        if (!csv || !jsonl) throw IoError(options_.run_dir.string() + ": cannot write the training logs");
+    }
+
     SVilmLosses<float> forward_backward() {
         const SVilmConfig& config = model_.config();
         ClipBatch raw = source_.next(options_.batch_size);

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# The svilm program run as a user runs it, right and wrong: each check wants an exit status and
+# a message. ctest runs one case per test (examples/CMakeLists.txt):
+#
+#   svilm_cli_test.sh CASE SVILM WORK     CASE: a function below, SVILM: the program,
+#                                         WORK: a scratch folder, emptied first
+set -u
+case_name=$1 svilm=$2 work=$3
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+failures=0
+
+# expect STATUS PATTERN COMMAND...: COMMAND exits with STATUS and a line of its output (stdout
+# and stderr, kept in $output) matches the extended regular expression PATTERN.
+expect() {
+    local status=$1 pattern=$2
+    shift 2
+    local actual
+    output=$("$@" 2>&1)
+    actual=$?
+    if [[ $actual -ne $status ]] || ! grep -Eq -- "$pattern" <<<"$output"; then
+        printf 'FAILED: %s\n  wanted status %s and a line matching: %s\n' "$*" "$status" "$pattern"
+        printf '  got status %s and:\n' "$actual"
+        sed 's/^/    /' <<<"$output"
+        failures=$((failures + 1))
+    fi
+}
+
+# expect_error PATTERN COMMAND...: COMMAND fails with the usage status, 2, and its whole output is
+# one line, "svilm: " and a match of PATTERN.
+expect_error() {
+    expect 2 "^svilm: $1\$" "${@:2}"
+    if [[ $(wc -l <<<"$output") -ne 1 ]]; then
+        printf 'FAILED: %s\n  wanted one line, got:\n' "${*:2}"
+        sed 's/^/    /' <<<"$output"
+        failures=$((failures + 1))
+    fi
+}
+
+# has_line PATTERN: a line of the last command's output matches PATTERN.
+has_line() {
+    if ! grep -Eq -- "$1" <<<"$output"; then
+        printf 'FAILED: no line matching %s in:\n' "$1"
+        sed 's/^/    /' <<<"$output"
+        failures=$((failures + 1))
+    fi
+}
+
+# expect_file_lines N FILE: FILE has N lines.
+expect_file_lines() {
+    local lines
+    lines=$(wc -l <"$2" 2>/dev/null || echo missing)
+    if [[ $lines != "$1" ]]; then
+        printf 'FAILED: %s has %s lines, wanted %s\n' "$2" "$lines" "$1"
+        sed 's/^/    /' "$2" 2>/dev/null
+        failures=$((failures + 1))
+    fi
+}
+
+# 4 short synthetic videos and their manifest in videos/.
+synth_videos() {
+    "$svilm" synth --count 4 --out videos >/dev/null || { echo "FAILED: svilm synth"; exit 1; }
+}
+
+tiny_run=(--steps 2 --batch 2 --threads 2)
+
+# Exit statuses of the command line itself, --help with the defaults, --version.
+usage() {
+    expect 0 "^svilm [0-9]+\.[0-9]+\.[0-9]+$" "$svilm" --version
+    expect 0 "Exit status:" "$svilm" --help
+    expect 0 "  2  a usage or input error" "$svilm" info --help
+    expect 0 "--preset TEXT=tiny" "$svilm" info --help
+    expect 0 "--frames INT=the preset's" "$svilm" init --help
+    expect_error "give one of info.* \(svilm --help\)" "$svilm"
+    expect_error "'bogus' is not a subcommand: give one of info.*" "$svilm" bogus
+    expect_error "--out is required" "$svilm" init
+    expect_error "The following argument was not expected: --bogus" "$svilm" info --bogus
+    expect_error "--preset: must be tiny, small or base \(got 'huge'\)" "$svilm" info --preset huge
+    expect_error "--preset excludes --model" "$svilm" info --model m.safetensors --preset base
+    expect_error "--out: must name a file or folder \(got an empty string\)" "$svilm" init --out ""
+}
+
+# Every number of info and init, in words; a model file is not written over by accident.
+model_options() {
+    expect_error "--frames: must be at least 1 \(got -4\)" "$svilm" info --frames -4
+    expect_error "--frames: must be at least 1 \(got 0\)" "$svilm" info --frames 0
+    expect_error "--frames: must be a whole number \(got '2.5'\)" "$svilm" info --frames 2.5
+    expect_error "--frames: must be a multiple of 2, the tiny preset's tubelet \(got 3\)" "$svilm" info --frames 3
+    expect_error "--frames: must be at most 1048576 \(got 9999999\)" "$svilm" init --frames 9999999 --out m.safetensors
+    expect_error "--seed: must be at least 0 \(got -1\)" "$svilm" init --seed -1 --out m.safetensors
+    expect_error "--seed: is too large \(got 18446744073709551616\)" \
+        "$svilm" init --seed 18446744073709551616 --out m.safetensors
+    expect 0 "^wrote m.safetensors: preset tiny" "$svilm" init --seed 18446744073709551615 --out m.safetensors
+    expect_error "--out: m.safetensors exists \(pass --overwrite to replace it\)" "$svilm" init --out m.safetensors
+    expect 0 "^wrote m.safetensors" "$svilm" init --out m.safetensors --overwrite
+    expect_error "--out: \. is a folder, not a file" "$svilm" init --out .
+    echo "not a model" >notes.txt
+    expect_error "--model: not a safetensors file: notes.txt: .*" "$svilm" info --model notes.txt
+    expect_error "--model: \.: .*" "$svilm" info --model .
+    expect_error "--vit: not a safetensors file: notes.txt: .*" "$svilm" init --out v.safetensors --vit notes.txt
+    expect_error "--bert: m.safetensors: .*not a BERT checkpoint" "$svilm" init --out v.safetensors --bert m.safetensors
+}
+
+# Every number of synth and pretrain, in words, with no numeric_limits bound.
+pipeline_options() {
+    expect_error "--count: must be at least 1 \(got -5\)" "$svilm" synth --count -5 --out v
+    expect_error "--count: must be at least 1 \(got 0\)" "$svilm" synth --count 0 --out v
+    expect_error "--count: must be at most 16777216 \(got 20000000\)" "$svilm" synth --count 20000000 --out v
+    expect_error "--count: is too large \(got 99999999999999999999\)" "$svilm" synth --count 99999999999999999999 --out v
+    expect_error "--count: must be a whole number \(got 'ten'\)" "$svilm" synth --count ten --out v
+    expect_error "--seed: must be at least 0 \(got -1\)" "$svilm" synth --seed -1 --out v
+    expect_error "--scene-change: must be from 0 to 1 \(got 1.5\)" "$svilm" synth --scene-change 1.5 --out v
+    expect_error "--scene-change: must be a finite number \(got 'nan'\)" "$svilm" synth --scene-change nan --out v
+    expect_error "--split: must be train, val, test or test_unseen \(got 'dev'\)" "$svilm" synth --split dev --out v
+    local m=(--manifest m.csv --out run)
+    expect_error "--steps: must be at least 1 \(got 0\)" "$svilm" pretrain "${m[@]}" --steps 0
+    expect_error "--batch: must be at least 2 \(got 1\)" "$svilm" pretrain "${m[@]}" --batch 1
+    expect_error "--batch: must be at most 4096 \(got 5000\)" "$svilm" pretrain "${m[@]}" --batch 5000
+    expect_error "--lr: must be greater than 0 \(got -1\)" "$svilm" pretrain "${m[@]}" --lr -1
+    expect_error "--lr: must be greater than 0 \(got 0\)" "$svilm" pretrain "${m[@]}" --lr 0
+    expect_error "--lr: must be a finite number \(got 'inf'\)" "$svilm" pretrain "${m[@]}" --lr inf
+    expect_error "--seed: must be at least 0 \(got -1\)" "$svilm" pretrain "${m[@]}" --seed -1
+    expect_error "--threads: must be at least 0 \(got -2\)" "$svilm" pretrain "${m[@]}" --threads -2
+    expect_error "--threads: must be at most 1024 \(got 5000\)" "$svilm" pretrain "${m[@]}" --threads 5000
+    expect_error "--resume excludes --overwrite" "$svilm" pretrain "${m[@]}" --resume c.safetensors --overwrite
+    expect 0 "--steps INT=1000 " "$svilm" pretrain --help
+    expect 0 "--lr FLOAT=0.0001 " "$svilm" pretrain --help
+}
+
+# Inputs of the wrong kind: one clear line each, exit 2, nothing written.
+pipeline_inputs() {
+    synth_videos
+    expect_error "--out: videos is not empty: choose a new or empty folder, or pass --overwrite" \
+        "$svilm" synth --count 4 --out videos
+    expect_error "--manifest: nope.csv: cannot open the manifest" "$svilm" pretrain --manifest nope.csv --out run
+    expect_error "--manifest: videos is a folder: give its manifest \(.csv or .jsonl\)" \
+        "$svilm" pretrain --manifest videos --out run
+    expect_error "--manifest: videos/000000.mp4: unknown manifest type '.mp4' .*" \
+        "$svilm" pretrain --manifest videos/000000.mp4 --out run
+    printf 'video,caption\n' >empty.csv
+    expect_error "--manifest: empty.csv lists no videos" "$svilm" pretrain --manifest empty.csv --out run
+    mkfifo fifo.csv
+    expect_error "--manifest: fifo.csv is not a regular file" timeout 20 "$svilm" evaluate --model m --manifest fifo.csv
+    expect_error "--batch: 8 is more than the 4 videos of videos/manifest.csv" \
+        "$svilm" pretrain --manifest videos/manifest.csv --out run --batch 8
+    expect_error "--losses: 'motion' is not contrastive, temporal or grounding" \
+        "$svilm" pretrain --manifest videos/manifest.csv --out run --losses contrastive,motion
+    expect_error "--losses: name at least one of contrastive, temporal, grounding" \
+        "$svilm" pretrain --manifest videos/manifest.csv --out run --losses ""
+    expect_error "--out: videos/manifest.csv is a file, not a folder" \
+        "$svilm" pretrain --manifest videos/manifest.csv --out videos/manifest.csv
+    expect 2 "^svilm: --model: not a safetensors file: videos/000000.mp4: " \
+        "$svilm" pretrain --manifest videos/manifest.csv --out run --batch 2 --model videos/000000.mp4
+    expect 2 "^svilm: --resume: not a safetensors file: videos/manifest.csv: " \
+        "$svilm" pretrain --manifest videos/manifest.csv --out run --batch 2 --resume videos/manifest.csv
+    expect_error "--model: videos: .*" "$svilm" evaluate --model videos --manifest videos/manifest.csv
+    if [[ -e run ]]; then
+        echo "FAILED: a refused pretrain left the folder run"
+        failures=$((failures + 1))
+    fi
+}
+
+# A run folder is not trained over by accident: refused, then --overwrite (the log replaced,
+# not appended to), --resume; what pretrain says before step 1; a checkpoint evaluates; a run
+# that diverges exits 1 and names its last checkpoint.
+run_folder() {
+    synth_videos
+    local train=("$svilm" pretrain --manifest videos/manifest.csv --out run "${tiny_run[@]}")
+    expect 0 "^vocabulary: 30522 tokens$" "${train[@]}"
+    expect_file_lines 3 run/log.csv
+    local before
+    before=$(cat run/log.csv run/model.safetensors run/checkpoint.safetensors | md5sum)
+    expect_error "--out: run already holds a run: continue it with --resume run/checkpoint.safetensors, or start .*" \
+        "${train[@]}"
+    has_line "or start afresh with --overwrite$"
+    if [[ $(cat run/log.csv run/model.safetensors run/checkpoint.safetensors | md5sum) != "$before" ]]; then
+        echo "FAILED: the refused run changed the run folder"
+        failures=$((failures + 1))
+    fi
+    expect 0 "^model: preset tiny, seed 0, 4453962 parameters$" "${train[@]}" --overwrite
+    has_line "^manifest: videos/manifest.csv, 4 videos$"
+    has_line "^losses: contrastive, temporal, grounding$"
+    has_line "^device: CPU, 2 threads, "
+    has_line "^training: 2 steps of 2 clips, peak lr 0.0001, a checkpoint every 1 step, in run$"
+    has_line "^wrote run/model.safetensors after 2 steps$"
+    expect_file_lines 3 run/log.csv
+    expect_file_lines 2 run/log.jsonl
+    expect 0 "^resumed: run/checkpoint.safetensors, at step 2$" "${train[@]}" --resume run/checkpoint.safetensors
+    expect_file_lines 3 run/log.csv
+    expect 2 "^svilm: --resume: run/checkpoint.safetensors: the checkpoint's schedule \(2 steps" \
+        "$svilm" pretrain --manifest videos/manifest.csv --out run --steps 4 --batch 2 --resume run/checkpoint.safetensors
+    mkdir other && echo "a note" >other/notes.txt
+    expect_error "--out: other is not empty: choose a new or empty folder, or pass --overwrite" \
+        "$svilm" pretrain --manifest videos/manifest.csv --out other "${tiny_run[@]}"
+    expect_error "--resume: run/checkpoint.safetensors is not in --out other, which is not empty: .*" \
+        "$svilm" pretrain --manifest videos/manifest.csv --out other "${tiny_run[@]}" --resume run/checkpoint.safetensors
+    expect 0 "^wrote fresh/model.safetensors after 2 steps$" \
+        "$svilm" pretrain --manifest videos/manifest.csv --out fresh "${tiny_run[@]}" --resume run/checkpoint.safetensors
+    expect 0 "^text->video " "$svilm" evaluate --model run/checkpoint.safetensors --manifest videos/manifest.csv
+    # a run that fails after it started: exit 1, and what it leaves
+    local stopped="^svilm: training step 2: .*stopped before applying .*; "
+    expect 1 "${stopped}the last checkpoint is diverged/checkpoint.safetensors \(--resume continues from it\)$" \
+        "$svilm" pretrain --manifest videos/manifest.csv --out diverged --steps 3 --batch 2 --lr 1e30
+    expect_file_lines 2 diverged/log.csv
+}
+
+# Bad videos: each skipped one with its reason (pretrain: in RUN/skipped.csv, the first ones
+# printed; evaluate: each printed); every one skipped is a failed run, exit 1, with the reasons.
+# The reasons' wording is the video reader's: only the path they start with is checked.
+skipped_videos() {
+    synth_videos
+    echo "not a video" >videos/text.mp4
+    {
+        echo "video,caption"
+        echo "000000.mp4,a square"
+        echo "missing.mp4,a ghost"
+        echo "000001.mp4,a circle"
+        echo "text.mp4,\"a caption, with a comma\""
+        echo "000002.mp4,a ring"
+        echo "000003.mp4,a star"
+    } >videos/some_bad.csv
+    printf 'video,caption\nmissing.mp4,a ghost\ntext.mp4,some text\nnope.mp4,another ghost\n' >videos/all_bad.csv
+
+    # 3 steps of 2: the 4 good videos are the first epoch's 2 batches, so step 3 meets every bad one
+    local whole_epoch=(--steps 3 --batch 2 --threads 2)
+    expect 0 "^skipped 2 videos, each with its reason in run/skipped.csv:$" \
+        "$svilm" pretrain --manifest videos/some_bad.csv --out run "${whole_epoch[@]}"
+    expect_file_lines 3 run/skipped.csv
+    grep -q '^3,videos/missing.mp4,videos/missing.mp4: ' run/skipped.csv ||
+        { echo "FAILED: run/skipped.csv lacks the missing video"; cat run/skipped.csv; failures=$((failures + 1)); }
+    expect 0 "^  videos/missing.mp4: " \
+        "$svilm" pretrain --manifest videos/some_bad.csv --out run "${whole_epoch[@]}" --overwrite
+    expect 0 "^svilm: skipped manifest line 3: videos/missing.mp4: " \
+        "$svilm" evaluate --model run/model.safetensors --manifest videos/some_bad.csv
+    expect 0 "^\(4 of 6 videos; 2 skipped\)$" "$svilm" evaluate --model run/model.safetensors --manifest videos/some_bad.csv
+
+    local no_batch="^svilm: ManifestSource: no full batch of 2 clips in a whole epoch: 3 of 3 items skipped, "
+    expect 1 "${no_batch}first: videos/.*; every skipped video is listed in all_bad/skipped.csv$" \
+        "$svilm" pretrain --manifest videos/all_bad.csv --out all_bad "${tiny_run[@]}"
+    expect_file_lines 4 all_bad/skipped.csv
+    expect 1 "^svilm: videos/all_bad.csv: no video could be used: all 3 were skipped \(each is listed above\)$" \
+        "$svilm" evaluate --model run/model.safetensors --manifest videos/all_bad.csv
+    expect 1 "^svilm: skipped manifest line 3: videos/text.mp4: " \
+        "$svilm" evaluate --model run/model.safetensors --manifest videos/all_bad.csv
+}
+
+"$case_name"
+if [[ $failures -gt 0 ]]; then
+    echo "$case_name: $failures check(s) failed"
+    exit 1
+fi
+echo "$case_name: every check passed"
