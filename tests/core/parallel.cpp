@@ -3,13 +3,22 @@
 // No timing here: the behaviour under load is measured by benchmarks/under_load.sh.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "support/random.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/threads.hpp"
+#include "svilm/ops/gemm.hpp"
 
 namespace svilm::testing {
 namespace {
@@ -92,6 +101,51 @@ TEST_CASE("the pool survives many small jobs and thread-count changes") {
         std::atomic<int> n{0};
         for (int job = 0; job < 200; ++job) parallel_for(index_t(3), [&](index_t) { n.fetch_add(1); });
         CHECK(n.load() == 600);
+    }
+}
+
+TEST_CASE("a split GEMM gives the same bits for 1, 2 and 3 threads, and the OpenMP setting is kept") {
+    // Each is cut into stripes (svilm/ops/gemm.hpp): rows, rows of a transposed A, columns of a
+    // transposed B.
+    struct Case {
+        index_t M, N, K;
+        Trans ta, tb;
+    };
+    for (const Case c : {Case{300, 400, 200, Trans::no, Trans::no}, Case{500, 96, 300, Trans::yes, Trans::no},
+                         Case{48, 700, 256, Trans::no, Trans::yes}}) {
+        const detail::GemmSplit split = detail::gemm_split(c.M, c.N, c.K, false);
+        CHECK(split.tiles > 1);
+        CHECK(split.by_rows == (c.M != 48));
+        const auto a = random_tensor<float, 1>({c.M * c.K}, 1), b = random_tensor<float, 1>({c.K * c.N}, 2);
+        const index_t lda = c.ta == Trans::yes ? c.M : c.K, ldb = c.tb == Trans::yes ? c.K : c.N;
+        std::vector<Tensor<float, 1>> results;
+        for (int threads : {1, 2, 3}) {
+            const ThreadCount count(threads);
+#if defined(_OPENMP)
+            const int openmp_before = omp_get_max_threads();
+#endif
+            Tensor<float, 1> out({c.M * c.N});
+            gemm<float>(c.ta, c.tb, c.M, c.N, c.K, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, out.data(), c.N);
+#if defined(_OPENMP)
+            CHECK(omp_get_max_threads() == openmp_before);
+#endif
+            results.push_back(std::move(out));
+        }
+        for (std::size_t i = 1; i < results.size(); ++i)
+            CHECK(std::memcmp(results[0].data(), results[i].data(), results[0].bytes()) == 0);
+        // and against a plain loop, to see the stripes cover C
+        double worst = 0;
+        for (index_t i = 0; i < c.M; ++i)
+            for (index_t j = 0; j < c.N; ++j) {
+                double ref = 0;
+                for (index_t k = 0; k < c.K; ++k) {
+                    const float x = c.ta == Trans::yes ? a.data()[k * lda + i] : a.data()[i * lda + k];
+                    const float y = c.tb == Trans::yes ? b.data()[j * ldb + k] : b.data()[k * ldb + j];
+                    ref += double(x) * double(y);
+                }
+                worst = std::max(worst, std::abs(ref - double(results[0].data()[i * c.N + j])));
+            }
+        CHECK(worst < 1e-3);
     }
 }
 
