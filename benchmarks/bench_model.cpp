@@ -264,9 +264,10 @@ double median(std::vector<double> v) {
 // The tiny training step with state.range(0) busy processes competing for the cores. Each
 // iteration runs one step alone and one step with the busy processes running, so that both see
 // the same machine; the reported time is the loaded step's. Counters: unloaded_ms and loaded_ms
-// (medians), slowdown (their ratio), other_cpus (cores' worth of CPU time used by processes
-// other than this benchmark and its busy processes while the case ran: above about 0.1 the
-// machine was not quiet and the numbers are noisy).
+// (medians), slowdown (their ratio), busy_cpus (cores' worth of CPU the busy processes got
+// during the loaded steps), other_cpus (cores' worth of CPU time used by processes other than
+// this benchmark and its busy processes while the case ran: above about 0.1 the machine was not
+// quiet and the numbers are noisy).
 void BM_TrainStepTinyUnderLoad(benchmark::State& state) {
     TinyTrainStep step;
     BusyProcesses busy(int(state.range(0)));
@@ -276,6 +277,7 @@ void BM_TrainStepTinyUnderLoad(benchmark::State& state) {
     }
     step.run();  // warm-up: the pool's threads, allocations
     std::vector<double> unloaded, loaded;
+    double loaded_total = 0;
     const double busy_start = machine_busy_seconds(), own_start = own_cpu_seconds(), burn_start = busy.cpu_seconds();
     const auto wall_start = std::chrono::steady_clock::now();
     for (auto _ : state) {
@@ -288,15 +290,19 @@ void BM_TrainStepTinyUnderLoad(benchmark::State& state) {
         const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         busy.pause();
         loaded.push_back(t);
+        loaded_total += t;
         state.SetIterationTime(t);
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-    const double others = (machine_busy_seconds() - busy_start) - (own_cpu_seconds() - own_start) - (busy.cpu_seconds() - burn_start);
+    const double burnt = busy.cpu_seconds() - burn_start;
+    const double others = (machine_busy_seconds() - busy_start) - (own_cpu_seconds() - own_start) - burnt;
     state.counters["unloaded_ms"] = 1e3 * median(unloaded);
     state.counters["loaded_ms"] = 1e3 * median(loaded);
     state.counters["slowdown"] = median(loaded) / median(unloaded);
     state.counters["other_cpus"] = wall > 0 ? std::max(0.0, others / wall) : 0.0;
     state.counters["busy_processes"] = double(busy.count());
+    // cores' worth of CPU the busy processes got while the loaded steps ran (10 ms ticks)
+    state.counters["busy_cpus"] = loaded_total > 0 ? burnt / loaded_total : 0.0;
 }
 
 // (preset, frames): tiny, small, base at 8 frames, and base at 16 (the 1568-token clip).

@@ -7,8 +7,9 @@
 # BM_TrainStepTinyUnderLoad (one step alone, then one with N busy-loop processes, which the
 # benchmark forks, pauses between steps and kills at the end) with the default environment,
 # OMP_WAIT_POLICY=PASSIVE, OMP_WAIT_POLICY=ACTIVE, and SVILM_NUM_THREADS=1; every run is bounded
-# by `timeout`. Columns: medians of the step alone and loaded, their ratio, and how many cores'
-# worth of CPU other processes used meanwhile (above about 0.1 the machine was not quiet: rerun).
+# by `timeout`. Columns: medians of the step alone and loaded, their ratio, the cores' worth of
+# CPU the busy processes got during the loaded steps, and how many cores' worth of CPU other
+# processes used meanwhile (above about 0.1 the machine was not quiet: rerun).
 # Needs python3 for the table. Example:
 #   flock /tmp/svilm-build.lock benchmarks/under_load.sh build/dev/benchmarks/svilm_bench_model
 set -eu
@@ -50,8 +51,8 @@ done
 
 python3 - "$out/index" <<'EOF'
 import json, sys
-print("| build | environment | step alone | next to a busy process | slowdown | other CPU use |")
-print("|---|---|---:|---:|---:|---:|")
+print("| build | environment | step alone | step loaded | slowdown | busy processes' CPUs | others' CPUs |")
+print("|---|---|---:|---:|---:|---:|---:|")
 for line in open(sys.argv[1]):
     label, setting, path = line.rstrip("\n").split("\t")
     env = {"default": "(none)", "one-thread": "SVILM_NUM_THREADS=1"}.get(setting, "OMP_WAIT_POLICY=" + setting)
@@ -60,8 +61,9 @@ for line in open(sys.argv[1]):
     except (ValueError, KeyError, OSError):
         rows = []
     if not rows:
-        print(f"| {label} | {env} | - | - | failed or timed out | - |")
+        print(f"| {label} | {env} | - | - | failed or timed out | - | - |")
         continue
     b = rows[0]
-    print(f"| {label} | {env} | {b['unloaded_ms']:.0f} ms | {b['loaded_ms']:.0f} ms | {b['slowdown']:.1f}x | {b['other_cpus']:.2f} |")
+    print(f"| {label} | {env} | {b['unloaded_ms']:.0f} ms | {b['loaded_ms']:.0f} ms | {b['slowdown']:.1f}x "
+          f"| {b.get('busy_cpus', float('nan')):.2f} | {b['other_cpus']:.2f} |")
 EOF
