@@ -6,16 +6,18 @@
 // opens about 440 parallel regions (about 190 of svilm's, 250 of OpenBLAS's OpenMP build), and
 // after each one the threads without work keep their cores busy. On a machine where another
 // process also wants the cores, that spinning takes the CPU time the working threads need, and a
-// thread the scheduler has set aside holds up every barrier: measured on 2 cores with one busy
-// process next to it, the step went from about 0.1 s to 5-6 s. The wait policy is read once, when
+// thread the scheduler has set aside holds up every barrier: measured on 2 cores, the step went
+// from about 0.1 s to 0.45 s next to one busy process and to 4.8 s next to two
+// (benchmarks/under_load.sh; 5-6 s next to one when more ran). The wait policy is read once, when
 // libgomp is loaded, before any code of a program (and so of this header-only library) runs:
 // the library cannot change it, and a program's own setenv comes too late.
 //
 // So svilm waits differently, whatever the environment says:
-// - A thread without work polls for a short time (about 50 us: long enough to catch the next
-//   kernel of the same step on an idle machine, where kernels follow each other within
-//   microseconds) and then sleeps in the kernel (std::atomic::wait, a futex on Linux) until
-//   work arrives. A sleeping thread costs no CPU time.
+// - A thread without work polls for a short time (50 us: it catches the next kernel of the same
+//   step on an idle machine, where kernels follow each other within microseconds; 25 to 200 us
+//   measured the same on the tiny step, 1000 us lost about 25% next to a busy process) and then
+//   sleeps in the kernel (std::atomic::wait, a futex on Linux) until work arrives. A sleeping
+//   thread costs no CPU time.
 // - Work is split into more chunks than threads, and each thread claims the next chunk when it
 //   is done with one, so a thread the scheduler runs less often simply does fewer chunks: no
 //   barrier waits for a thread that is not running, and a job is complete when its chunks are,
@@ -23,7 +25,8 @@
 // - A job started while another thread is using the pool, or from inside a chunk (nesting),
 //   runs on the calling thread alone.
 // - Nothing depends on which thread ran which chunk: every kernel computes each output element
-//   in one fixed order whatever the thread count (tests/ops/behaviour.cpp checks the bits).
+//   in one fixed order whatever the thread count (tests/ops/behaviour.cpp and
+//   tests/core/parallel.cpp check the bits).
 //
 // Inside a chunk, code that would open an OpenMP region (Eigen's product, OpenBLAS's OpenMP
 // build) sees one OpenMP thread: the workers set their OpenMP thread count to 1, and the GEMM
