@@ -3,21 +3,29 @@
 // noise, all activations kept) for the tiny, small and base presets at 8 frames of 224x224,
 // tubelet 2, batch 1 (and base at 16 frames, the 1568-token clip); the text encoder's forward
 // on 32 captions of 32 tokens; one full training step (forward, backward, AdamW) of `tiny` at
-// its own 64x64 frames, batch 8.
+// its own 64x64 frames, batch 8, alone and next to busy processes (BM_TrainStepTinyUnderLoad;
+// benchmarks/under_load.sh runs it under several OpenMP settings and prints the table).
 // benchmarks/compare_model.py times the reference PyTorch model on the same cases and
 // prints the ratio table.
 //
 // Counters: clips/s (or captions/s), GFLOP/s of the matrix products, saved_MB (activations
 // kept for backward), peak_RSS_MB (the process's high-water mark; run one case per process,
 // e.g. --benchmark_filter, for a per-case number).
-// Threads: SVILM_NUM_THREADS (default: all cores), one setting for OpenMP and BLAS.
+// Threads: SVILM_NUM_THREADS (default: all cores), svilm::set_num_threads.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "svilm/svilm.hpp"
 
@@ -121,33 +129,180 @@ void BM_TextEncoderForward(benchmark::State& state) {
 
 // One optimiser step of the whole tiny model at its own 64x64 frames: batch 8, captions and two
 // noun prompts each of 16 tokens, all three losses.
-void BM_TrainStepTiny(benchmark::State& state) {
-    const SVilmConfig config = preset("tiny");
-    SVilm<float> model(config, 1);
-    optim::AdamW<float> adamw(model.parameters(), {});
+struct TinyTrainStep {
+    SVilmConfig config = preset("tiny");
+    SVilm<float> model{config, 1};
+    optim::AdamW<float> adamw{model.parameters(), {}};
     const VideoConfig& v = config.video;
     const index_t B = 8, K = config.num_nouns, N = 16, Nt = v.temporal_positions();
-    Generator rng(3);
-    Tensor<float, 5> video({B, v.frames, 3, v.image_size, v.image_size});
-    rng.normal<float, 5>(video);
-    Tensor<float, 2> mask({B, Nt});
-    const auto valid = Tensor<std::uint8_t, 2>::full({B, K}, 1);
-    for (index_t i = 0; i < B; ++i) mask(i, 1 + i % 2) = 1;
-    Tensor<std::int64_t, 2> ids({B, N}), pids({B * K, N});
-    const auto am = Tensor<std::uint8_t, 2>::full({B, N}, 1), pm = Tensor<std::uint8_t, 2>::full({B * K, N}, 1);
-    for (index_t i = 0; i < ids.size(); ++i) ids.data()[i] = (i * 7919) % config.text.vocab_size;
-    for (index_t i = 0; i < pids.size(); ++i) pids.data()[i] = (i * 104729) % config.text.vocab_size;
-    const SVilmBatch<float> batch{video, mask, ids, am, pids, pm, valid};
+    Generator rng{3};
+    Tensor<float, 5> video{Extents<5>{B, v.frames, 3, v.image_size, v.image_size}};
+    Tensor<float, 2> mask{Extents<2>{B, Nt}};
+    Tensor<std::uint8_t, 2> valid = Tensor<std::uint8_t, 2>::full({B, K}, 1);
+    Tensor<std::int64_t, 2> ids{Extents<2>{B, N}}, pids{Extents<2>{B * K, N}};
+    Tensor<std::uint8_t, 2> am = Tensor<std::uint8_t, 2>::full({B, N}, 1), pm = Tensor<std::uint8_t, 2>::full({B * K, N}, 1);
     SVilmState<float> s;
-    for (auto _ : state) {
+
+    TinyTrainStep() {
+        rng.normal<float, 5>(video);
+        for (index_t i = 0; i < B; ++i) mask(i, 1 + i % 2) = 1;
+        for (index_t i = 0; i < ids.size(); ++i) ids.data()[i] = (i * 7919) % config.text.vocab_size;
+        for (index_t i = 0; i < pids.size(); ++i) pids.data()[i] = (i * 104729) % config.text.vocab_size;
+    }
+    void run() {
+        const SVilmBatch<float> batch{video, mask, ids, am, pids, pm, valid};
         model.forward(s, batch, rng);
         model.parameters().zero_grad();
         model.backward(s);
         optim::clip_grad_norm(model.parameters(), 1.0);
         adamw.step();
     }
-    const double flops = 3 * (video_encoder_flops(v, B) + text_encoder_flops(config.text, B * (1 + K), N));
-    set_counters(state, flops, double(B), "clips/s");
+    double flops() const { return 3 * (video_encoder_flops(v, B) + text_encoder_flops(config.text, B * (1 + K), N)); }
+};
+
+void BM_TrainStepTiny(benchmark::State& state) {
+    TinyTrainStep step;
+    for (auto _ : state) step.run();
+    set_counters(state, step.flops(), double(step.B), "clips/s");
+}
+
+// Processes that only burn CPU, next to the benchmark: forked, then stopped (SIGSTOP) or let run
+// (SIGCONT) between steps. Each dies with the benchmark (PR_SET_PDEATHSIG) and after 10 minutes
+// at most (alarm), and the destructor kills and reaps them: none outlives the case.
+class BusyProcesses {
+public:
+    explicit BusyProcesses(int count) {
+        const pid_t parent = getpid();
+        for (int i = 0; i < count; ++i) {
+            const pid_t pid = fork();
+            if (pid < 0) break;
+            if (pid == 0) {  // async-signal-safe calls only: the parent has threads
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent) _exit(0);
+                alarm(600);
+                raise(SIGSTOP);  // wait for the first resume()
+                volatile unsigned long spin = 0;
+                for (;;) spin = spin + 1;
+            }
+            pids_.push_back(pid);
+            int status = 0;
+            waitpid(pid, &status, WUNTRACED);  // stopped before its first resume()
+        }
+    }
+    ~BusyProcesses() {
+        for (const pid_t pid : pids_) kill(pid, SIGKILL);
+        for (const pid_t pid : pids_) waitpid(pid, nullptr, 0);
+    }
+    BusyProcesses(const BusyProcesses&) = delete;
+    BusyProcesses& operator=(const BusyProcesses&) = delete;
+
+    int count() const { return int(pids_.size()); }
+    void resume() {
+        for (const pid_t pid : pids_) kill(pid, SIGCONT);
+    }
+    void pause() {
+        for (const pid_t pid : pids_) {
+            kill(pid, SIGSTOP);
+            int status = 0;
+            waitpid(pid, &status, WUNTRACED);
+        }
+    }
+    // CPU seconds the busy processes have used.
+    double cpu_seconds() const {
+        double total = 0;
+        for (const pid_t pid : pids_) total += process_cpu_seconds(pid);
+        return total;
+    }
+
+    static double process_cpu_seconds(pid_t pid) {
+        const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+        std::FILE* f = std::fopen(path.c_str(), "r");
+        if (!f) return 0;
+        char buffer[1024] = {};
+        const std::size_t n = std::fread(buffer, 1, sizeof buffer - 1, f);
+        std::fclose(f);
+        const std::string text(buffer, n);
+        const std::size_t close = text.rfind(')');  // fields after the command name
+        if (close == std::string::npos) return 0;
+        unsigned long long utime = 0, stime = 0;
+        // state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+        if (std::sscanf(text.c_str() + close + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                        &stime) != 2)
+            return 0;
+        return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+    }
+
+private:
+    std::vector<pid_t> pids_;
+};
+
+// Busy CPU seconds of the whole machine so far (/proc/stat), to see how much other work ran.
+double machine_busy_seconds() {
+    std::FILE* f = std::fopen("/proc/stat", "r");
+    if (!f) return 0;
+    unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    const int n = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system, &idle, &iowait,
+                              &irq, &softirq, &steal);
+    std::fclose(f);
+    if (n < 7) return 0;
+    return double(user + nice + system + irq + softirq + steal) / double(sysconf(_SC_CLK_TCK));
+}
+
+double own_cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + 1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t h = v.size() / 2;
+    return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+// The tiny training step with state.range(0) busy processes competing for the cores. Each
+// iteration runs one step alone and one step with the busy processes running, so that both see
+// the same machine; the reported time is the loaded step's. Counters: unloaded_ms and loaded_ms
+// (medians), slowdown (their ratio), busy_cpus (cores' worth of CPU the busy processes got
+// during the loaded steps), other_cpus (cores' worth of CPU time used by processes other than
+// this benchmark and its busy processes while the case ran: above about 0.1 the machine was not
+// quiet and the numbers are noisy).
+void BM_TrainStepTinyUnderLoad(benchmark::State& state) {
+    TinyTrainStep step;
+    BusyProcesses busy(int(state.range(0)));
+    if (busy.count() != state.range(0)) {
+        state.SkipWithError("fork failed");
+        return;
+    }
+    step.run();  // warm-up: the pool's threads, allocations
+    std::vector<double> unloaded, loaded;
+    double loaded_total = 0;
+    const double busy_start = machine_busy_seconds(), own_start = own_cpu_seconds(), burn_start = busy.cpu_seconds();
+    const auto wall_start = std::chrono::steady_clock::now();
+    for (auto _ : state) {
+        auto t0 = std::chrono::steady_clock::now();
+        step.run();
+        unloaded.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        busy.resume();
+        t0 = std::chrono::steady_clock::now();
+        step.run();
+        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        busy.pause();
+        loaded.push_back(t);
+        loaded_total += t;
+        state.SetIterationTime(t);
+    }
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    const double burnt = busy.cpu_seconds() - burn_start;
+    const double others = (machine_busy_seconds() - busy_start) - (own_cpu_seconds() - own_start) - burnt;
+    state.counters["unloaded_ms"] = 1e3 * median(unloaded);
+    state.counters["loaded_ms"] = 1e3 * median(loaded);
+    state.counters["slowdown"] = median(loaded) / median(unloaded);
+    state.counters["other_cpus"] = wall > 0 ? std::max(0.0, others / wall) : 0.0;
+    state.counters["busy_processes"] = double(busy.count());
+    // cores' worth of CPU the busy processes got while the loaded steps ran (10 ms ticks)
+    state.counters["busy_cpus"] = loaded_total > 0 ? burnt / loaded_total : 0.0;
 }
 
 // (preset, frames): tiny, small, base at 8 frames, and base at 16 (the 1568-token clip).
@@ -160,6 +315,7 @@ BENCHMARK(BM_VideoEncoderForward)->Apply(presets);
 BENCHMARK(BM_VideoEncoderTrain)->Apply(presets);
 BENCHMARK(BM_TextEncoderForward)->ArgNames({"preset"})->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TrainStepTiny)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TrainStepTinyUnderLoad)->ArgName("busy")->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

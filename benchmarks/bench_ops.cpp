@@ -3,13 +3,17 @@
 // in the same run: OpenBLAS's cblas_sgemm and Eigen's product for GEMM. PyTorch runs the same
 // names in benchmarks/compare_torch.py; benchmarks/ratio_table.py joins the two.
 //
-// Threads: SVILM_NUM_THREADS (default: all cores), one setting for OpenMP and BLAS.
+// Threads: SVILM_NUM_THREADS (default: all cores): svilm's pool, and the references' own
+// threads (OpenBLAS's and Eigen's, which svilm does not use: it splits products over its pool).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
 #include <string>
 
 #include <Eigen/Core>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #include "svilm/svilm.hpp"
 
@@ -54,10 +58,30 @@ void BM_Gemm(benchmark::State& state) {
 BENCHMARK(BM_Gemm)->Apply(gemm_args);
 
 #if defined(SVILM_HAVE_OPENBLAS)
+// OpenBLAS threaded its own way, as a program calling it would have it. svilm sets OpenBLAS to
+// one thread (svilm/ops/gemm.hpp): this case sets it to svilm's count for its duration (the
+// OpenMP build's setter also changes this thread's OpenMP count: put back afterwards).
+class OpenBlasThreads {
+public:
+    explicit OpenBlasThreads(int n) { openblas_set_num_threads(n); }
+    ~OpenBlasThreads() {
+        openblas_set_num_threads(1);
+#if defined(_OPENMP)
+        omp_set_num_threads(openmp_before_);
+#endif
+    }
+
+private:
+#if defined(_OPENMP)
+    int openmp_before_ = omp_get_max_threads();
+#endif
+};
+
 void BM_OpenBlasSgemm(benchmark::State& state) {
     const index_t M = state.range(0), K = state.range(1), N = state.range(2);
     const auto a = random_tensor<2>({M, K}, 1), b = random_tensor<2>({K, N}, 2);
     Tensor<float, 2> c({M, N});
+    const OpenBlasThreads threads(num_threads());
     for (auto _ : state) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(K), 1.0f, a.data(), int(K), b.data(),
                     int(N), 0.0f, c.data(), int(N));
@@ -73,6 +97,7 @@ void BM_EigenGemm(benchmark::State& state) {
     using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     const Matrix a = Matrix::Random(M, K), b = Matrix::Random(K, N);
     Matrix c(M, N);
+    Eigen::setNbThreads(num_threads());  // Eigen's own OpenMP threads
     for (auto _ : state) {
         c.noalias() = a * b;
         benchmark::DoNotOptimize(c.data());

@@ -152,7 +152,8 @@ def run_torch(case, args, presets, coretype=None):
 
 
 def run_ours(case, args):
-    # the same passive waiting as PyTorch: on a shared machine spinning threads cost both sides
+    # the same environment as PyTorch's side (svilm's own threads sleep when idle whatever
+    # OMP_WAIT_POLICY says; PyTorch's OpenMP threads need it on a shared machine)
     env = dict(os.environ, SVILM_NUM_THREADS=str(args.threads), OMP_WAIT_POLICY="PASSIVE")
     pattern = "^" + case + "/real_time$"
     out = subprocess.run([args.ours, "--benchmark_filter=" + pattern, "--benchmark_format=json",

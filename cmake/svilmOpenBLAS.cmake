@@ -1,8 +1,9 @@
 # Defines the imported target svilm::openblas when OpenBLAS is found.
 #
-# Debian ships OpenBLAS in three builds behind alternatives; svilm prefers the OpenMP one
-# (libopenblas-openmp-dev), whose threads share svilm's OpenMP pool instead of fighting it for
-# the cores. Used by svilm's own CMakeLists.txt and by the installed svilmConfig.cmake.
+# Debian ships OpenBLAS in three builds behind alternatives. svilm runs OpenBLAS on one thread
+# per call and splits products over its own pool (svilm/ops/gemm.hpp), so any of them works (the
+# pthread build measured as fast as the OpenMP one); the OpenMP build (libopenblas-openmp-dev) is
+# still looked for first. Used by svilm's own CMakeLists.txt and by the installed svilmConfig.cmake.
 if(TARGET svilm::openblas)
     return()
 endif()
@@ -24,7 +25,7 @@ if(OpenBLAS_FOUND AND OpenBLAS_LIBRARIES AND EXISTS "${OpenBLAS_INCLUDE_DIRS}/cb
     if(OpenBLAS_LIBRARIES MATCHES "openmp")
         set(SVILM_OPENBLAS_VARIANT " (OpenMP build, ${OpenBLAS_LIBRARIES})")
     else()
-        set(SVILM_OPENBLAS_VARIANT " (${OpenBLAS_LIBRARIES}; not the OpenMP build: threads may oversubscribe)")
+        set(SVILM_OPENBLAS_VARIANT " (${OpenBLAS_LIBRARIES})")
     endif()
 endif()
 unset(_svilm_openblas_hints)

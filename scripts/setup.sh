@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     g++ cmake make pkg-config ccache
     libeigen3-dev            # Eigen 3.4: GEMM fallback, interop
-    libopenblas-openmp-dev   # OpenBLAS, OpenMP build: one thread pool with svilm's kernels
+    libopenblas-openmp-dev   # OpenBLAS (svilm calls it one thread per product stripe)
     nlohmann-json3-dev       # safetensors headers
     doctest-dev              # tests
     libbenchmark-dev         # benchmarks

@@ -98,7 +98,7 @@ TEST_CASE("bfloat16 rounds to nearest even and keeps specials") {
     CHECK(float(storage(2)) == 0.5f);
 }
 
-TEST_CASE("thread control sets one count for OpenMP and BLAS") {
+TEST_CASE("thread control sets svilm's one thread count") {
     const int before = num_threads();
     set_num_threads(1);
     CHECK(num_threads() == 1);

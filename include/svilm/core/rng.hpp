@@ -11,6 +11,7 @@
 #include <limits>
 #include <numbers>
 
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
@@ -135,11 +136,13 @@ private:
         T* data = out.data();
         const index_t n = out.size();
         const std::uint64_t base = state_.offset, key = state_.seed;
-#pragma omp parallel for schedule(static) if (n > 65536)
-        for (index_t i = 0; i < n; ++i) {
-            const std::uint64_t counter = base + std::uint64_t(i);
-            data[i] = draw(detail::philox4x32_10(counter, 0, key), counter);
-        }
+        parallel_for(
+            n,
+            [&](index_t i) {
+                const std::uint64_t counter = base + std::uint64_t(i);
+                data[i] = draw(detail::philox4x32_10(counter, 0, key), counter);
+            },
+            n > 65536);
         state_.offset += std::uint64_t(n);
     }
 

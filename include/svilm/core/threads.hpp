@@ -1,54 +1,33 @@
-// svilm/core/threads.hpp: the one thread-count setting for our OpenMP kernels and for BLAS.
+// svilm/core/threads.hpp: the one thread-count setting for svilm's CPU kernels and GEMMs.
 //
-// With OpenBLAS's OpenMP build (Debian's libopenblas0-openmp) both share one OpenMP pool, so a
-// GEMM inside our parallel region runs on its caller's thread instead of oversubscribing.
-// Default: the number of cores the process may run on (omp_get_num_procs).
+// svilm runs its parallel loops and splits its GEMMs on its own thread pool
+// (svilm/core/parallel.hpp, which says why: threads that wait there sleep instead of spinning,
+// so a busy machine does not slow svilm down by an order of magnitude). BLAS is called one
+// thread per product tile: svilm sets OpenBLAS to one thread the first time it multiplies
+// (svilm/ops/gemm.hpp), which also holds for a program's own OpenBLAS calls.
+// Default: OMP_NUM_THREADS when set, else the number of cores the process may run on.
 #pragma once
 
 #include <string>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
 #include "svilm/core/error.hpp"
-
-#if defined(SVILM_HAVE_OPENBLAS)
-extern "C" {
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
-}
-#endif
+#include "svilm/core/parallel.hpp"
 
 namespace svilm {
 
-inline int default_num_threads() {
-#if defined(_OPENMP)
-    return omp_get_num_procs();
-#else
-    return 1;
-#endif
-}
+// The cores this process may run on (its CPU affinity).
+inline int default_num_threads() { return detail::available_cores(); }
 
-// Sets the thread count of every parallel part of svilm. n >= 1, or 0 for the default.
+// Sets the thread count of every parallel part of svilm (its pool: the calling thread and n - 1
+// workers). n >= 1, or 0 for default_num_threads(). Changes nothing in OpenMP's settings. Not
+// meant to race with svilm work on other threads (it waits for a job in flight to finish).
 inline void set_num_threads(int n) {
     if (n < 0) throw ValueError("set_num_threads: " + std::to_string(n) + " is negative");
     if (n == 0) n = default_num_threads();
-#if defined(_OPENMP)
-    omp_set_num_threads(n);
-#endif
-#if defined(SVILM_HAVE_OPENBLAS)
-    openblas_set_num_threads(n);
-#endif
+    detail::set_pool_threads(n);
 }
 
-inline int num_threads() {
-#if defined(_OPENMP)
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
+inline int num_threads() { return detail::pool_threads(); }
 
 // Which BLAS this build links, chosen at configure time: "OpenBLAS" or "Eigen". The GEMM in
 // use at run time is svilm::gemm_backend_description() (svilm/ops/gemm.hpp).

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "svilm/core/parallel.hpp"
 #include "svilm/nn/linear.hpp"
 
 namespace svilm::nn {
@@ -62,19 +63,21 @@ private:
         const index_t B = video.extent(0), H = video.extent(3), W = video.extent(4);
         const index_t nt = video.extent(1) / tubelet, rows = H / patch, cols = W / patch;
         const index_t tokens = B * nt * rows * cols, features = patch_features();
-#pragma omp parallel for schedule(static) if (tokens * features > 65536)
-        for (index_t r = 0; r < tokens; ++r) {
-            const index_t b = r / (nt * rows * cols), l = r % (nt * rows * cols);
-            const index_t n = l / (rows * cols), row = (l / cols) % rows, col = l % cols;
-            T* out = patches.data() + r * features;
-            for (index_t c = 0; c < 3; ++c)
-                for (index_t dt = 0; dt < tubelet; ++dt)
-                    for (index_t dy = 0; dy < patch; ++dy) {
-                        const T* src = &video(b, n * tubelet + dt, c, row * patch + dy, col * patch);
-                        std::copy_n(src, patch, out);
-                        out += patch;
-                    }
-        }
+        parallel_for(
+            tokens,
+            [&](index_t r) {
+                const index_t b = r / (nt * rows * cols), l = r % (nt * rows * cols);
+                const index_t n = l / (rows * cols), row = (l / cols) % rows, col = l % cols;
+                T* out = patches.data() + r * features;
+                for (index_t c = 0; c < 3; ++c)
+                    for (index_t dt = 0; dt < tubelet; ++dt)
+                        for (index_t dy = 0; dy < patch; ++dy) {
+                            const T* src = &video(b, n * tubelet + dt, c, row * patch + dy, col * patch);
+                            std::copy_n(src, patch, out);
+                            out += patch;
+                        }
+            },
+            tokens * features > 65536);
     }
 };
 

@@ -8,7 +8,8 @@
 // Forward never materialises the (B, H, Nq, Nk) scores: for each block of queries it walks the
 // keys in blocks, keeping a running max and sum per row, and saves only the per-row
 // logsumexp (B, H, Nq) for backward, which recomputes the probabilities block by block.
-// Memory beyond inputs and output: O(Nq) per head plus one score block per thread.
+// Memory beyond inputs and output: O(Nq) per head plus one score block per range of tasks
+// being worked on (svilm/core/parallel.hpp).
 #pragma once
 
 #include <cmath>
@@ -18,6 +19,7 @@
 
 #include "svilm/ops/attention_shape.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
+#include "svilm/core/parallel.hpp"
 #include "svilm/ops/gemm.hpp"
 
 namespace svilm {
@@ -63,54 +65,59 @@ void attention_forward(TensorView<T, 3> out, AttentionSaved<T>& saved, std::type
     const index_t tasks = s.batch * heads * query_blocks;
     const T scale = T(1) / std::sqrt(T(d));
 
-#pragma omp parallel if (tasks > 1)
-    {
-        std::vector<T> scores(static_cast<std::size_t>(bq * bk)), acc(static_cast<std::size_t>(bq * d)),
-            row_max(static_cast<std::size_t>(bq)), row_sum(static_cast<std::size_t>(bq));
-#pragma omp for schedule(dynamic)
-        for (index_t task = 0; task < tasks; ++task) {
-            const index_t b = task / (heads * query_blocks), h = (task / query_blocks) % heads;
-            const index_t q0 = (task % query_blocks) * bq, nq = std::min(bq, s.queries - q0);
-            const T* Q = detail::row_of(q, b, q0) + h * d;
-            std::fill_n(acc.data(), nq * d, T(0));
-            std::fill_n(row_max.data(), nq, T(-INFINITY));
-            std::fill_n(row_sum.data(), nq, T(0));
-            for (index_t k0 = 0; k0 < s.keys; k0 += bk) {
-                const index_t nk = std::min(bk, s.keys - k0);
-                const T* K = detail::row_of(k, b, k0) + h * d;
-                const T* V = detail::row_of(v, b, k0) + h * d;
-                gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, ldq, K, ldk, T(0), scores.data(), bk);
-                if (key_mask.data()) {
-                    const std::uint8_t* keep = key_mask.data() + b * s.keys + k0;
-                    for (index_t i = 0; i < nq; ++i)
-                        for (index_t j = 0; j < nk; ++j)
-                            if (!keep[j]) scores[i * bk + j] = -INFINITY;
+    // Ranges of tasks claimed one by one; scratch per range: a block of scores (rows sk apart),
+    // the running output, max and sum.
+    const index_t sk = std::min(bk, s.keys);
+    parallel_for_ranges(
+        tasks,
+        [&](index_t first, index_t last) {
+            std::vector<T> scores(static_cast<std::size_t>(std::min(bq, s.queries) * sk)),
+                acc(static_cast<std::size_t>(bq * d)), row_max(static_cast<std::size_t>(bq)),
+                row_sum(static_cast<std::size_t>(bq));
+            for (index_t task = first; task < last; ++task) {
+                const index_t b = task / (heads * query_blocks), h = (task / query_blocks) % heads;
+                const index_t q0 = (task % query_blocks) * bq, nq = std::min(bq, s.queries - q0);
+                const T* Q = detail::row_of(q, b, q0) + h * d;
+                std::fill_n(acc.data(), nq * d, T(0));
+                std::fill_n(row_max.data(), nq, T(-INFINITY));
+                std::fill_n(row_sum.data(), nq, T(0));
+                for (index_t k0 = 0; k0 < s.keys; k0 += bk) {
+                    const index_t nk = std::min(bk, s.keys - k0);
+                    const T* K = detail::row_of(k, b, k0) + h * d;
+                    const T* V = detail::row_of(v, b, k0) + h * d;
+                    gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, ldq, K, ldk, T(0), scores.data(), sk);
+                    if (key_mask.data()) {
+                        const std::uint8_t* keep = key_mask.data() + b * s.keys + k0;
+                        for (index_t i = 0; i < nq; ++i)
+                            for (index_t j = 0; j < nk; ++j)
+                                if (!keep[j]) scores[i * sk + j] = -INFINITY;
+                    }
+                    for (index_t i = 0; i < nq; ++i) {
+                        T* row = scores.data() + i * sk;
+                        const T new_max = std::max(row_max[i], detail::max_of(row, nk));
+                        if (new_max == -INFINITY) {  // every key so far padded: nothing to add
+                            std::fill_n(row, nk, T(0));
+                            continue;
+                        }
+                        const T correction = detail::exp_approx(row_max[i] - new_max);  // 0 on the first live block
+                        row_sum[i] = row_sum[i] * correction + detail::exp_shifted_sum(row, row, nk, new_max);
+                        row_max[i] = new_max;
+                        T* acc_row = acc.data() + i * d;
+#pragma omp simd
+                        for (index_t c = 0; c < d; ++c) acc_row[c] *= correction;
+                    }
+                    gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), scores.data(), sk, V, ldv, T(1), acc.data(), d);
                 }
                 for (index_t i = 0; i < nq; ++i) {
-                    T* row = scores.data() + i * bk;
-                    const T new_max = std::max(row_max[i], detail::max_of(row, nk));
-                    if (new_max == -INFINITY) {  // every key so far padded: nothing to add
-                        std::fill_n(row, nk, T(0));
-                        continue;
-                    }
-                    const T correction = detail::exp_approx(row_max[i] - new_max);  // 0 on the first live block
-                    row_sum[i] = row_sum[i] * correction + detail::exp_shifted_sum(row, row, nk, new_max);
-                    row_max[i] = new_max;
-                    T* acc_row = acc.data() + i * d;
+                    T* dst = detail::row_of(out, b, q0 + i) + h * d;
+                    const T inv = row_sum[i] > T(0) ? T(1) / row_sum[i] : T(0);
 #pragma omp simd
-                    for (index_t c = 0; c < d; ++c) acc_row[c] *= correction;
+                    for (index_t c = 0; c < d; ++c) dst[c] = acc[i * d + c] * inv;
+                    saved.logsumexp(b, h, q0 + i) = row_sum[i] > T(0) ? row_max[i] + std::log(row_sum[i]) : T(-INFINITY);
                 }
-                gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), scores.data(), bk, V, ldv, T(1), acc.data(), d);
             }
-            for (index_t i = 0; i < nq; ++i) {
-                T* dst = detail::row_of(out, b, q0 + i) + h * d;
-                const T inv = row_sum[i] > T(0) ? T(1) / row_sum[i] : T(0);
-#pragma omp simd
-                for (index_t c = 0; c < d; ++c) dst[c] = acc[i * d + c] * inv;
-                saved.logsumexp(b, h, q0 + i) = row_sum[i] > T(0) ? row_max[i] + std::log(row_sum[i]) : T(-INFINITY);
-            }
-        }
-    }
+        },
+        tasks > 1, 8);
 }
 
 // dq (B, Nq, C), dk, dv (B, Nk, C), all assigned, from dout (B, Nq, C) and the forward's out and
@@ -132,63 +139,67 @@ void attention_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 
     const index_t pairs = s.batch * heads;
     const T scale = T(1) / std::sqrt(T(d));
 
-#pragma omp parallel if (pairs > 1)
-    {
-        std::vector<T> probs(static_cast<std::size_t>(bq * bk)), dprobs(static_cast<std::size_t>(bq * bk)),
-            dq_acc(static_cast<std::size_t>(bq * d)), row_dot(static_cast<std::size_t>(bq));
-#pragma omp for schedule(dynamic)
-        for (index_t pair = 0; pair < pairs; ++pair) {
-            const index_t b = pair / heads, h = pair % heads;
-            for (index_t j = 0; j < s.keys; ++j) {
-                std::fill_n(detail::row_of(dk, b, j) + h * d, d, T(0));
-                std::fill_n(detail::row_of(dv, b, j) + h * d, d, T(0));
-            }
-            for (index_t q0 = 0; q0 < s.queries; q0 += bq) {
-                const index_t nq = std::min(bq, s.queries - q0);
-                const T* Q = detail::row_of(q, b, q0) + h * d;
-                const T* dO = detail::row_of(dout, b, q0) + h * d;
-                const T* O = detail::row_of(out, b, q0) + h * d;
-                const T* lse = saved.logsumexp.data() + (b * heads + h) * s.queries + q0;
-                for (index_t i = 0; i < nq; ++i) row_dot[i] = detail::dot(dO + i * ldgo, O + i * ldo, d);
-                std::fill_n(dq_acc.data(), nq * d, T(0));
-                for (index_t k0 = 0; k0 < s.keys; k0 += bk) {
-                    const index_t nk = std::min(bk, s.keys - k0);
-                    const T* K = detail::row_of(k, b, k0) + h * d;
-                    const T* V = detail::row_of(v, b, k0) + h * d;
-                    T* dK = detail::row_of(dk, b, k0) + h * d;
-                    T* dV = detail::row_of(dv, b, k0) + h * d;
-                    gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, ldq, K, ldk, T(0), probs.data(), bk);
-                    const std::uint8_t* keep = key_mask.data() ? key_mask.data() + b * s.keys + k0 : nullptr;
-                    for (index_t i = 0; i < nq; ++i) {
-                        T* row = probs.data() + i * bk;
-                        if (lse[i] == -INFINITY) {
-                            std::fill_n(row, nk, T(0));
-                            continue;
-                        }
-                        detail::exp_shifted_sum(row, row, nk, lse[i]);
-                        if (keep)
-                            for (index_t j = 0; j < nk; ++j)
-                                if (!keep[j]) row[j] = T(0);
-                    }
-                    // dV += P^T dO;  dP = dO V^T
-                    gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), probs.data(), bk, dO, ldgo, T(1), dV, ldgv);
-                    gemm<T>(Trans::no, Trans::yes, nq, nk, d, T(1), dO, ldgo, V, ldv, T(0), dprobs.data(), bk);
-                    // dS = P (dP - rowdot) * scale, folded into dprobs
-                    for (index_t i = 0; i < nq; ++i) {
-                        const T* p = probs.data() + i * bk;
-                        T* g = dprobs.data() + i * bk;
-#pragma omp simd
-                        for (index_t j = 0; j < nk; ++j) g[j] = p[j] * (g[j] - row_dot[i]) * scale;
-                    }
-                    // dQ += dS K;  dK += dS^T Q
-                    gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), dprobs.data(), bk, K, ldk, T(1), dq_acc.data(), d);
-                    gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), dprobs.data(), bk, Q, ldq, T(1), dK, ldgk);
+    // Ranges of (batch, head) pairs claimed one by one; scratch per range (rows of the probability
+    // blocks sk apart).
+    const index_t sk = std::min(bk, s.keys), sq = std::min(bq, s.queries);
+    parallel_for_ranges(
+        pairs,
+        [&](index_t first, index_t last) {
+            std::vector<T> probs(static_cast<std::size_t>(sq * sk)), dprobs(static_cast<std::size_t>(sq * sk)),
+                dq_acc(static_cast<std::size_t>(bq * d)), row_dot(static_cast<std::size_t>(bq));
+            for (index_t pair = first; pair < last; ++pair) {
+                const index_t b = pair / heads, h = pair % heads;
+                for (index_t j = 0; j < s.keys; ++j) {
+                    std::fill_n(detail::row_of(dk, b, j) + h * d, d, T(0));
+                    std::fill_n(detail::row_of(dv, b, j) + h * d, d, T(0));
                 }
-                T* dQ = detail::row_of(dq, b, q0) + h * d;
-                for (index_t i = 0; i < nq; ++i) std::copy_n(dq_acc.data() + i * d, d, dQ + i * ldgq);
+                for (index_t q0 = 0; q0 < s.queries; q0 += bq) {
+                    const index_t nq = std::min(bq, s.queries - q0);
+                    const T* Q = detail::row_of(q, b, q0) + h * d;
+                    const T* dO = detail::row_of(dout, b, q0) + h * d;
+                    const T* O = detail::row_of(out, b, q0) + h * d;
+                    const T* lse = saved.logsumexp.data() + (b * heads + h) * s.queries + q0;
+                    for (index_t i = 0; i < nq; ++i) row_dot[i] = detail::dot(dO + i * ldgo, O + i * ldo, d);
+                    std::fill_n(dq_acc.data(), nq * d, T(0));
+                    for (index_t k0 = 0; k0 < s.keys; k0 += bk) {
+                        const index_t nk = std::min(bk, s.keys - k0);
+                        const T* K = detail::row_of(k, b, k0) + h * d;
+                        const T* V = detail::row_of(v, b, k0) + h * d;
+                        T* dK = detail::row_of(dk, b, k0) + h * d;
+                        T* dV = detail::row_of(dv, b, k0) + h * d;
+                        gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, ldq, K, ldk, T(0), probs.data(), sk);
+                        const std::uint8_t* keep = key_mask.data() ? key_mask.data() + b * s.keys + k0 : nullptr;
+                        for (index_t i = 0; i < nq; ++i) {
+                            T* row = probs.data() + i * sk;
+                            if (lse[i] == -INFINITY) {
+                                std::fill_n(row, nk, T(0));
+                                continue;
+                            }
+                            detail::exp_shifted_sum(row, row, nk, lse[i]);
+                            if (keep)
+                                for (index_t j = 0; j < nk; ++j)
+                                    if (!keep[j]) row[j] = T(0);
+                        }
+                        // dV += P^T dO;  dP = dO V^T
+                        gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), probs.data(), sk, dO, ldgo, T(1), dV, ldgv);
+                        gemm<T>(Trans::no, Trans::yes, nq, nk, d, T(1), dO, ldgo, V, ldv, T(0), dprobs.data(), sk);
+                        // dS = P (dP - rowdot) * scale, folded into dprobs
+                        for (index_t i = 0; i < nq; ++i) {
+                            const T* p = probs.data() + i * sk;
+                            T* g = dprobs.data() + i * sk;
+#pragma omp simd
+                            for (index_t j = 0; j < nk; ++j) g[j] = p[j] * (g[j] - row_dot[i]) * scale;
+                        }
+                        // dQ += dS K;  dK += dS^T Q
+                        gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), dprobs.data(), sk, K, ldk, T(1), dq_acc.data(), d);
+                        gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), dprobs.data(), sk, Q, ldq, T(1), dK, ldgk);
+                    }
+                    T* dQ = detail::row_of(dq, b, q0) + h * d;
+                    for (index_t i = 0; i < nq; ++i) std::copy_n(dq_acc.data() + i * d, d, dQ + i * ldgq);
+                }
             }
-        }
-    }
+        },
+        pairs > 1, 8);
 }
 
 }  // namespace svilm

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <string>
 
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
@@ -32,8 +33,13 @@ void add_forward(TensorView<T, Rank> y, std::type_identity_t<TensorView<const T,
     T* out = y.data();
     const T* pa = a.data();
     const T* pb = b.data();
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (index_t i = 0; i < n; ++i) out[i] = pa[i] + pb[i];
+    parallel_for_ranges(
+        n,
+        [&](index_t lo, index_t hi) {
+#pragma omp simd
+            for (index_t i = lo; i < hi; ++i) out[i] = pa[i] + pb[i];
+        },
+        n > 65536);
 }
 
 // The backward of y = a + b: da = dy and db = dy (assigned; either may be an empty view).
@@ -56,8 +62,13 @@ void add_into(TensorView<T, Rank> y, std::type_identity_t<TensorView<const T, Ra
     const index_t n = y.size();
     T* out = y.data();
     const T* in = x.data();
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (index_t i = 0; i < n; ++i) out[i] += alpha * in[i];
+    parallel_for_ranges(
+        n,
+        [&](index_t lo, index_t hi) {
+#pragma omp simd
+            for (index_t i = lo; i < hi; ++i) out[i] += alpha * in[i];
+        },
+        n > 65536);
 }
 
 // y = alpha * x.
@@ -67,8 +78,13 @@ void scale_forward(TensorView<T, Rank> y, std::type_identity_t<TensorView<const 
     const index_t n = y.size();
     T* out = y.data();
     const T* in = x.data();
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (index_t i = 0; i < n; ++i) out[i] = alpha * in[i];
+    parallel_for_ranges(
+        n,
+        [&](index_t lo, index_t hi) {
+#pragma omp simd
+            for (index_t i = lo; i < hi; ++i) out[i] = alpha * in[i];
+        },
+        n > 65536);
 }
 
 // Copies any strided view into a same-shaped view, element by element (CPU).

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
@@ -29,8 +30,8 @@ void embedding_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const
     expect_contiguous(op, "weight", weight);
     expect_contiguous(op, "y", y);
     detail::check_ids(op, ids, vocab);
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
-    for (index_t r = 0; r < rows; ++r) std::copy_n(weight.data() + ids(r) * cols, cols, &y(r, 0));
+    parallel_for(
+        rows, [&](index_t r) { std::copy_n(weight.data() + ids(r) * cols, cols, &y(r, 0)); }, rows * cols > 65536);
 }
 
 // dweight (V, C) += scatter of dy (R, C) by ids. Columns are split across threads and rows are
@@ -46,15 +47,17 @@ void embedding_backward(TensorView<T, 2> dweight, std::type_identity_t<TensorVie
     detail::check_ids(op, ids, dweight.extent(0));
     constexpr index_t column_block = 64;
     const index_t blocks = (cols + column_block - 1) / column_block;
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
-    for (index_t blk = 0; blk < blocks; ++blk) {
-        const index_t c0 = blk * column_block, c1 = std::min(cols, c0 + column_block);
-        for (index_t r = 0; r < rows; ++r) {
-            T* dst = dweight.data() + ids(r) * cols;
-            const T* src = dy.data() + r * cols;
-            for (index_t c = c0; c < c1; ++c) dst[c] += src[c];
-        }
-    }
+    parallel_for(
+        blocks,
+        [&](index_t blk) {
+            const index_t c0 = blk * column_block, c1 = std::min(cols, c0 + column_block);
+            for (index_t r = 0; r < rows; ++r) {
+                T* dst = dweight.data() + ids(r) * cols;
+                const T* src = dy.data() + r * cols;
+                for (index_t c = c0; c < c1; ++c) dst[c] += src[c];
+            }
+        },
+        rows * cols > 65536);
 }
 
 }  // namespace svilm

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
 
@@ -21,8 +22,13 @@ void gelu_forward(TensorView<T, 1> y, std::type_identity_t<TensorView<const T, 1
     const T* in = x.data();
     T* out = y.data();
     const T inv_sqrt2 = T(1) / std::numbers::sqrt2_v<T>;
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (index_t i = 0; i < n; ++i) out[i] = T(0.5) * in[i] * (T(1) + detail::erf_approx(in[i] * inv_sqrt2));
+    parallel_for_ranges(
+        n,
+        [&](index_t lo, index_t hi) {
+#pragma omp simd
+            for (index_t i = lo; i < hi; ++i) out[i] = T(0.5) * in[i] * (T(1) + detail::erf_approx(in[i] * inv_sqrt2));
+        },
+        n > 32768);
 }
 
 // dx = dy * (Phi(x) + x phi(x)); assigned. dx may alias dy.
@@ -40,12 +46,17 @@ void gelu_backward(TensorView<T, 1> dx, std::type_identity_t<TensorView<const T,
     T* out = dx.data();
     const T inv_sqrt2 = T(1) / std::numbers::sqrt2_v<T>;
     const T inv_sqrt_2pi = std::numbers::inv_sqrtpi_v<T> * inv_sqrt2;
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (index_t i = 0; i < n; ++i) {
-        const T cdf = T(0.5) * (T(1) + detail::erf_approx(in[i] * inv_sqrt2));
-        const T pdf = inv_sqrt_2pi * detail::exp_approx(T(-0.5) * in[i] * in[i]);
-        out[i] = g[i] * (cdf + in[i] * pdf);
-    }
+    parallel_for_ranges(
+        n,
+        [&](index_t lo, index_t hi) {
+#pragma omp simd
+            for (index_t i = lo; i < hi; ++i) {
+                const T cdf = T(0.5) * (T(1) + detail::erf_approx(in[i] * inv_sqrt2));
+                const T pdf = inv_sqrt_2pi * detail::exp_approx(T(-0.5) * in[i] * in[i]);
+                out[i] = g[i] * (cdf + in[i] * pdf);
+            }
+        },
+        n > 32768);
 }
 
 }  // namespace svilm

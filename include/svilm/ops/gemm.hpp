@@ -10,6 +10,14 @@
 // about 250. When OpenBLAS reports such a generic core while the CPU has AVX2, svilm uses
 // Eigen's product instead. SVILM_GEMM=openblas or SVILM_GEMM=eigen in the environment
 // overrides the choice; svilm::gemm_backend_description() says which is in use and why.
+//
+// Threads: a product of at least 2 * gemm_tile_work multiply-adds is cut into stripes of C
+// (rows, or columns when C has too few rows) and the stripes run on svilm's pool
+// (svilm/core/parallel.hpp), one single-threaded BLAS call each. svilm sets OpenBLAS to one
+// thread on its first product: OpenBLAS's own threads (libgomp's in Debian's OpenMP build) spin
+// while they wait and made the programs 10-50x slower next to another busy process. The cut
+// depends only on the shape and on whether the call is made inside a parallel loop, never on
+// the thread count, so a product gives the same bits for any number of threads.
 #pragma once
 
 #include <algorithm>
@@ -19,6 +27,7 @@
 
 #include <Eigen/Core>
 
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
 
 #if defined(SVILM_HAVE_OPENBLAS)
@@ -60,8 +69,58 @@ inline GemmChoice choose_gemm_backend() {
 }
 
 inline const GemmChoice& gemm_choice() {
-    static const GemmChoice choice = choose_gemm_backend();
+    static const GemmChoice choice = [] {
+#if defined(SVILM_HAVE_OPENBLAS)
+        // One BLAS thread per call: svilm's pool does the splitting. The OpenMP build's
+        // openblas_set_num_threads also sets this thread's OpenMP count; the guard restores it.
+        const SingleOpenMPThread keep_openmp_setting;
+        openblas_set_num_threads(1);
+#endif
+        return choose_gemm_backend();
+    }();
     return choice;
+}
+
+// Products below 2 * gemm_tile_work multiply-adds run as one call; larger ones are cut into at
+// most gemm_max_tiles stripes of at least gemm_tile_work each, widths a multiple of
+// gemm_tile_align (the BLAS kernels' register blocks). Each stripe packs the operand it shares
+// with the others again, and a short stripe reuses each packed block for fewer rows: measured
+// with OpenBLAS 0.3.21 on 2 cores (AMD EPYC), C (1568, 768..3072), K 768: rows beat columns
+// (47 ms against 56-67 ms at N 3072), and 4 stripes of 392 rows came within 0-8% of OpenBLAS's own
+// two threads where 8 of 196 rows lost 5-10%. So stripes of a product whose shared operand
+// exceeds 1 MiB of floats (2^18) are at least gemm_min_stripe_large wide, others at least
+// gemm_min_stripe_small (where the shared operand stays in cache the cost is 2-5% at 64 rows).
+// The count is then 2, 4 or 8 (3 becomes 4, 5 to 7 become 4): an odd count leaves threads idle
+// at the end on the common 2- and 4-core machines (3 stripes on 2 threads: 10% slower).
+inline constexpr double gemm_tile_work = double(1 << 19);
+inline constexpr index_t gemm_max_tiles = 8;
+inline constexpr index_t gemm_tile_align = 16;
+inline constexpr index_t gemm_min_stripe_large = 256;
+inline constexpr index_t gemm_min_stripe_small = 32;
+
+// How gemm() cuts C: by rows (else columns) into `tiles` stripes of `step` (the last may be
+// shorter); tiles == 1 is one call. Depends only on the shape and `nested`, never on the
+// thread count.
+struct GemmSplit {
+    bool by_rows;
+    index_t tiles, step;
+};
+
+inline GemmSplit gemm_split(index_t M, index_t N, index_t K, bool nested) {
+    const double work = double(M) * double(N) * double(std::max<index_t>(K, 1));
+    if (nested || work < 2 * gemm_tile_work) return {true, 1, M};
+    const auto min_stripe = [&](index_t shared_extent) {
+        return double(K) * double(shared_extent) > double(1 << 18) ? gemm_min_stripe_large : gemm_min_stripe_small;
+    };
+    // rows share B (K x N); columns share A (M x K)
+    const bool by_rows = M >= 2 * min_stripe(N) || M >= N;
+    const index_t extent = by_rows ? M : N;
+    index_t tiles = std::min({index_t(work / gemm_tile_work), gemm_max_tiles, extent / min_stripe(by_rows ? N : M)});
+    if (tiles < 2) return {true, 1, M};
+    tiles = tiles >= 8 ? 8 : tiles >= 3 ? 4 : 2;
+    if (extent / tiles < gemm_tile_align) tiles = 2;
+    const index_t step = ((extent + tiles - 1) / tiles + gemm_tile_align - 1) / gemm_tile_align * gemm_tile_align;
+    return {by_rows, (extent + step - 1) / step, step};
 }
 
 template <class T>
@@ -98,6 +157,30 @@ void eigen_gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T
 inline GemmBackend gemm_backend() { return detail::gemm_choice().backend; }
 inline const std::string& gemm_backend_description() { return detail::gemm_choice().description; }
 
+namespace detail {
+
+// One product on the calling thread.
+template <class T>
+void gemm_one_thread(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+                     const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+    // Eigen's product and OpenBLAS's OpenMP build would otherwise open an OpenMP team here.
+    const SingleOpenMPThread one_thread;
+#if defined(SVILM_HAVE_OPENBLAS)
+    if (gemm_backend() == GemmBackend::openblas) {
+        const auto ta = trans_a == Trans::yes ? CblasTrans : CblasNoTrans;
+        const auto tb = trans_b == Trans::yes ? CblasTrans : CblasNoTrans;
+        if constexpr (std::is_same_v<T, float>)
+            cblas_sgemm(CblasRowMajor, ta, tb, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+        else
+            cblas_dgemm(CblasRowMajor, ta, tb, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+        return;
+    }
+#endif
+    eigen_gemm<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace detail
+
 template <class T>
 void gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
           const T* B, index_t ldb, T beta, T* C, index_t ldc) {
@@ -110,18 +193,23 @@ void gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha
         throw ShapeError("gemm: leading dimensions (" + std::to_string(lda) + ", " + std::to_string(ldb) + ", " +
                          std::to_string(ldc) + ") shorter than the rows (" + std::to_string(a_cols) + ", " +
                          std::to_string(b_cols) + ", " + std::to_string(N) + ")");
-#if defined(SVILM_HAVE_OPENBLAS)
-    if (gemm_backend() == GemmBackend::openblas) {
-        const auto ta = trans_a == Trans::yes ? CblasTrans : CblasNoTrans;
-        const auto tb = trans_b == Trans::yes ? CblasTrans : CblasNoTrans;
-        if constexpr (std::is_same_v<T, float>)
-            cblas_sgemm(CblasRowMajor, ta, tb, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
-        else
-            cblas_dgemm(CblasRowMajor, ta, tb, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+    (void)detail::gemm_choice();  // sets OpenBLAS to one thread before the first call
+    // Inside a parallel loop (e.g. attention's blocks) the product is one call.
+    const auto [by_rows, tiles, step] = detail::gemm_split(M, N, K, detail::in_parallel_region());
+    if (tiles < 2) {
+        detail::gemm_one_thread<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-#endif
-    detail::eigen_gemm<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    const index_t extent = by_rows ? M : N;
+    parallel_for(tiles, [&](index_t t) {
+        const index_t lo = t * step, len = std::min(step, extent - lo);
+        if (by_rows)  // rows lo.. of op(A) and C; op(A) = A^T reads columns lo.. of the stored (K, M) A
+            detail::gemm_one_thread<T>(trans_a, trans_b, len, N, K, alpha, trans_a == Trans::yes ? A + lo : A + lo * lda,
+                                       lda, B, ldb, beta, C + lo * ldc, ldc);
+        else  // columns lo.. of op(B) and C; op(B) = B^T reads rows lo.. of the stored (N, K) B
+            detail::gemm_one_thread<T>(trans_a, trans_b, M, len, K, alpha, A, lda,
+                                       trans_b == Trans::yes ? B + lo * ldb : B + lo, ldb, beta, C + lo, ldc);
+    });
 }
 
 // A 2-D view as a GEMM operand: row-major with a leading dimension, or a transposed row-major

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "svilm/ops/detail/vector_math.hpp"
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
@@ -29,33 +30,35 @@ void group_softmax_forward(TensorView<T, 3> y, std::type_identity_t<TensorView<c
     }
     if (!(tau > T(0))) throw ValueError(std::string(op) + ": tau must be positive");
     const T inv_tau = T(1) / tau;
-#pragma omp parallel for schedule(static) if (batch * groups * tokens > 16384)
-    for (index_t b = 0; b < batch; ++b) {
-        std::vector<T> column_max(std::size_t(tokens), -INFINITY), column_sum(std::size_t(tokens), T(0));
-        T* yb = y.data() + b * groups * tokens;
-        const T* lb = logits.data() + b * groups * tokens;
-        const T* nb = noise.data() ? noise.data() + b * groups * tokens : nullptr;
-        for (index_t m = 0; m < groups; ++m) {
-            T* row = yb + m * tokens;
-            for (index_t l = 0; l < tokens; ++l) {
-                row[l] = (lb[m * tokens + l] + (nb ? nb[m * tokens + l] : T(0))) * inv_tau;
-                column_max[l] = std::max(column_max[l], row[l]);
+    parallel_for(
+        batch,
+        [&](index_t b) {
+            std::vector<T> column_max(std::size_t(tokens), -INFINITY), column_sum(std::size_t(tokens), T(0));
+            T* yb = y.data() + b * groups * tokens;
+            const T* lb = logits.data() + b * groups * tokens;
+            const T* nb = noise.data() ? noise.data() + b * groups * tokens : nullptr;
+            for (index_t m = 0; m < groups; ++m) {
+                T* row = yb + m * tokens;
+                for (index_t l = 0; l < tokens; ++l) {
+                    row[l] = (lb[m * tokens + l] + (nb ? nb[m * tokens + l] : T(0))) * inv_tau;
+                    column_max[l] = std::max(column_max[l], row[l]);
+                }
             }
-        }
-        for (index_t m = 0; m < groups; ++m) {
-            T* row = yb + m * tokens;
+            for (index_t m = 0; m < groups; ++m) {
+                T* row = yb + m * tokens;
 #pragma omp simd
-            for (index_t l = 0; l < tokens; ++l) {
-                row[l] = detail::exp_approx(row[l] - column_max[l]);
-                column_sum[l] += row[l];
+                for (index_t l = 0; l < tokens; ++l) {
+                    row[l] = detail::exp_approx(row[l] - column_max[l]);
+                    column_sum[l] += row[l];
+                }
             }
-        }
-        for (index_t m = 0; m < groups; ++m) {
-            T* row = yb + m * tokens;
+            for (index_t m = 0; m < groups; ++m) {
+                T* row = yb + m * tokens;
 #pragma omp simd
-            for (index_t l = 0; l < tokens; ++l) row[l] /= column_sum[l];
-        }
-    }
+                for (index_t l = 0; l < tokens; ++l) row[l] /= column_sum[l];
+            }
+        },
+        batch * groups * tokens > 16384);
 }
 
 // dlogits (B, M, L) = softmax backward along M of dy, divided by tau; assigned.
@@ -70,20 +73,22 @@ void group_softmax_backward(TensorView<T, 3> dlogits, std::type_identity_t<Tenso
     expect_contiguous(op, "dy", dy);
     expect_contiguous(op, "y", y);
     const T inv_tau = T(1) / tau;
-#pragma omp parallel for schedule(static) if (batch * groups * tokens > 16384)
-    for (index_t b = 0; b < batch; ++b) {
-        std::vector<T> inner(std::size_t(tokens), T(0));
-        const index_t base = b * groups * tokens;
-        for (index_t m = 0; m < groups; ++m)
+    parallel_for(
+        batch,
+        [&](index_t b) {
+            std::vector<T> inner(std::size_t(tokens), T(0));
+            const index_t base = b * groups * tokens;
+            for (index_t m = 0; m < groups; ++m)
 #pragma omp simd
-            for (index_t l = 0; l < tokens; ++l) inner[l] += dy.data()[base + m * tokens + l] * y.data()[base + m * tokens + l];
-        for (index_t m = 0; m < groups; ++m)
+                for (index_t l = 0; l < tokens; ++l) inner[l] += dy.data()[base + m * tokens + l] * y.data()[base + m * tokens + l];
+            for (index_t m = 0; m < groups; ++m)
 #pragma omp simd
-            for (index_t l = 0; l < tokens; ++l) {
-                const index_t i = base + m * tokens + l;
-                dlogits.data()[i] = inv_tau * y.data()[i] * (dy.data()[i] - inner[l]);
-            }
-    }
+                for (index_t l = 0; l < tokens; ++l) {
+                    const index_t i = base + m * tokens + l;
+                    dlogits.data()[i] = inv_tau * y.data()[i] * (dy.data()[i] - inner[l]);
+                }
+        },
+        batch * groups * tokens > 16384);
 }
 
 template <class T>
@@ -105,16 +110,18 @@ void gumbel_assign_forward(TensorView<T, 3> y_hard, GumbelAssignSaved<T>& saved,
     const index_t batch = logits.extent(0), groups = logits.extent(1), tokens = logits.extent(2);
     const T* soft = saved.y_soft.data();
     T* hard = y_hard.data();
-#pragma omp parallel for schedule(static) if (batch * groups * tokens > 16384)
-    for (index_t b = 0; b < batch; ++b) {
-        const index_t base = b * groups * tokens;
-        for (index_t l = 0; l < tokens; ++l) {
-            index_t best = 0;
-            for (index_t m = 1; m < groups; ++m)
-                if (soft[base + m * tokens + l] > soft[base + best * tokens + l]) best = m;
-            for (index_t m = 0; m < groups; ++m) hard[base + m * tokens + l] = m == best ? T(1) : T(0);
-        }
-    }
+    parallel_for(
+        batch,
+        [&](index_t b) {
+            const index_t base = b * groups * tokens;
+            for (index_t l = 0; l < tokens; ++l) {
+                index_t best = 0;
+                for (index_t m = 1; m < groups; ++m)
+                    if (soft[base + m * tokens + l] > soft[base + best * tokens + l]) best = m;
+                for (index_t m = 0; m < groups; ++m) hard[base + m * tokens + l] = m == best ? T(1) : T(0);
+            }
+        },
+        batch * groups * tokens > 16384);
 }
 
 // Straight-through: dlogits (B, M, L) is the gradient of y_soft; assigned.
@@ -134,17 +141,19 @@ void assign_normalize_forward(TensorView<T, 3> a, std::type_identity_t<TensorVie
     expect_contiguous(op, "a", a);
     expect_contiguous(op, "y", y);
     const index_t rows = y.extent(0) * y.extent(1), tokens = y.extent(2);
-#pragma omp parallel for schedule(static) if (rows * tokens > 65536)
-    for (index_t r = 0; r < rows; ++r) {
-        const T* in = y.data() + r * tokens;
-        T* out = a.data() + r * tokens;
-        T sum = 0;
+    parallel_for(
+        rows,
+        [&](index_t r) {
+            const T* in = y.data() + r * tokens;
+            T* out = a.data() + r * tokens;
+            T sum = 0;
 #pragma omp simd reduction(+ : sum)
-        for (index_t l = 0; l < tokens; ++l) sum += in[l];
-        const T inv = T(1) / (sum + eps);
+            for (index_t l = 0; l < tokens; ++l) sum += in[l];
+            const T inv = T(1) / (sum + eps);
 #pragma omp simd
-        for (index_t l = 0; l < tokens; ++l) out[l] = in[l] * inv;
-    }
+            for (index_t l = 0; l < tokens; ++l) out[l] = in[l] * inv;
+        },
+        rows * tokens > 65536);
 }
 
 // dy (B, M, L) = (da - sum_l(da * y) / s) / s with s = sum_l y + eps; assigned.
@@ -158,19 +167,21 @@ void assign_normalize_backward(TensorView<T, 3> dy, std::type_identity_t<TensorV
     expect_contiguous(op, "da", da);
     expect_contiguous(op, "y", y);
     const index_t rows = y.extent(0) * y.extent(1), tokens = y.extent(2);
-#pragma omp parallel for schedule(static) if (rows * tokens > 65536)
-    for (index_t r = 0; r < rows; ++r) {
-        const T* in = y.data() + r * tokens;
-        const T* g = da.data() + r * tokens;
-        T* out = dy.data() + r * tokens;
-        T sum = 0;
+    parallel_for(
+        rows,
+        [&](index_t r) {
+            const T* in = y.data() + r * tokens;
+            const T* g = da.data() + r * tokens;
+            T* out = dy.data() + r * tokens;
+            T sum = 0;
 #pragma omp simd reduction(+ : sum)
-        for (index_t l = 0; l < tokens; ++l) sum += in[l];
-        const T s = sum + eps;
-        const T inner = detail::dot(g, in, tokens) / s;
+            for (index_t l = 0; l < tokens; ++l) sum += in[l];
+            const T s = sum + eps;
+            const T inner = detail::dot(g, in, tokens) / s;
 #pragma omp simd
-        for (index_t l = 0; l < tokens; ++l) out[l] = (g[l] - inner) / s;
-    }
+            for (index_t l = 0; l < tokens; ++l) out[l] = (g[l] - inner) / s;
+        },
+        rows * tokens > 65536);
 }
 
 }  // namespace svilm

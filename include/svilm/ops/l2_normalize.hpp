@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "svilm/ops/detail/vector_math.hpp"
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
@@ -23,16 +24,18 @@ void l2_normalize_forward(TensorView<T, 2> y, L2NormalizeSaved<T>& saved, std::t
     expect_contiguous(op, "x", x);
     expect_contiguous(op, "y", y);
     if (saved.norm.extent(0) != rows) saved.norm = Tensor<T, 1>({rows}, uninitialized);
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
-    for (index_t r = 0; r < rows; ++r) {
-        const T* in = x.data() + r * cols;
-        T* out = y.data() + r * cols;
-        const T norm = std::sqrt(detail::dot(in, in, cols));
-        const T inv = T(1) / std::max(norm, eps);
+    parallel_for(
+        rows,
+        [&](index_t r) {
+            const T* in = x.data() + r * cols;
+            T* out = y.data() + r * cols;
+            const T norm = std::sqrt(detail::dot(in, in, cols));
+            const T inv = T(1) / std::max(norm, eps);
 #pragma omp simd
-        for (index_t c = 0; c < cols; ++c) out[c] = in[c] * inv;
-        saved.norm(r) = norm;
-    }
+            for (index_t c = 0; c < cols; ++c) out[c] = in[c] * inv;
+            saved.norm(r) = norm;
+        },
+        rows * cols > 65536);
 }
 
 // dx (R, C), assigned: (dy - y (y . dy)) / ||x|| where ||x|| > eps, dy / eps where clamped.
@@ -48,22 +51,24 @@ void l2_normalize_backward(TensorView<T, 2> dx, std::type_identity_t<TensorView<
     expect_contiguous(op, "dx", dx);
     expect_contiguous(op, "dy", dy);
     expect_contiguous(op, "y", y);
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
-    for (index_t r = 0; r < rows; ++r) {
-        const T* yr = y.data() + r * cols;
-        const T* gr = dy.data() + r * cols;
-        T* dr = dx.data() + r * cols;
-        const T norm = saved.norm(r);
-        if (norm > eps) {
-            const T inner = detail::dot(yr, gr, cols);
-            const T inv = T(1) / norm;
+    parallel_for(
+        rows,
+        [&](index_t r) {
+            const T* yr = y.data() + r * cols;
+            const T* gr = dy.data() + r * cols;
+            T* dr = dx.data() + r * cols;
+            const T norm = saved.norm(r);
+            if (norm > eps) {
+                const T inner = detail::dot(yr, gr, cols);
+                const T inv = T(1) / norm;
 #pragma omp simd
-            for (index_t c = 0; c < cols; ++c) dr[c] = (gr[c] - yr[c] * inner) * inv;
-        } else {
+                for (index_t c = 0; c < cols; ++c) dr[c] = (gr[c] - yr[c] * inner) * inv;
+            } else {
 #pragma omp simd
-            for (index_t c = 0; c < cols; ++c) dr[c] = gr[c] / eps;
-        }
-    }
+                for (index_t c = 0; c < cols; ++c) dr[c] = gr[c] / eps;
+            }
+        },
+        rows * cols > 65536);
 }
 
 }  // namespace svilm

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "svilm/ops/detail/column_sum.hpp"
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
@@ -34,23 +35,25 @@ void layer_norm_forward(TensorView<T, 2> y, LayerNormSaved<T>& saved, std::type_
     if (saved.rstd.extent(0) != rows) saved.rstd = Tensor<T, 1>({rows}, uninitialized);
     const T* w = weight.data();
     const T* b = bias.data();
-#pragma omp parallel for schedule(static) if (rows * cols > 16384)
-    for (index_t r = 0; r < rows; ++r) {
-        const T* xr = x.data() + r * cols;
-        T* yr = y.data() + r * cols;
-        T sum = 0;
+    parallel_for(
+        rows,
+        [&](index_t r) {
+            const T* xr = x.data() + r * cols;
+            T* yr = y.data() + r * cols;
+            T sum = 0;
 #pragma omp simd reduction(+ : sum)
-        for (index_t c = 0; c < cols; ++c) sum += xr[c];
-        const T mean = sum / T(cols);
-        T sq = 0;  // two passes: exact for rows with a large mean
+            for (index_t c = 0; c < cols; ++c) sum += xr[c];
+            const T mean = sum / T(cols);
+            T sq = 0;  // two passes: exact for rows with a large mean
 #pragma omp simd reduction(+ : sq)
-        for (index_t c = 0; c < cols; ++c) sq += (xr[c] - mean) * (xr[c] - mean);
-        const T rstd = T(1) / std::sqrt(sq / T(cols) + eps);
+            for (index_t c = 0; c < cols; ++c) sq += (xr[c] - mean) * (xr[c] - mean);
+            const T rstd = T(1) / std::sqrt(sq / T(cols) + eps);
 #pragma omp simd
-        for (index_t c = 0; c < cols; ++c) yr[c] = (xr[c] - mean) * rstd * w[c] + b[c];
-        saved.mean(r) = mean;
-        saved.rstd(r) = rstd;
-    }
+            for (index_t c = 0; c < cols; ++c) yr[c] = (xr[c] - mean) * rstd * w[c] + b[c];
+            saved.mean(r) = mean;
+            saved.rstd(r) = rstd;
+        },
+        rows * cols > 16384);
 }
 
 // dx (R, C) assigned (empty view to skip); dweight (C), dbias (C) accumulate.
@@ -74,26 +77,28 @@ void layer_norm_backward(TensorView<T, 2> dx, TensorView<T, 1> dweight, TensorVi
     if (dx.data()) {
         expect_shape(op, "dx", dx, x.shape());
         expect_contiguous(op, "dx", dx);
-#pragma omp parallel for schedule(static) if (rows * cols > 16384)
-        for (index_t r = 0; r < rows; ++r) {
-            const T* xr = x.data() + r * cols;
-            const T* gr = dy.data() + r * cols;
-            T* dr = dx.data() + r * cols;
-            // dxhat = dy * w; dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-            T sum_g = 0, sum_gx = 0;
+        parallel_for(
+            rows,
+            [&](index_t r) {
+                const T* xr = x.data() + r * cols;
+                const T* gr = dy.data() + r * cols;
+                T* dr = dx.data() + r * cols;
+                // dxhat = dy * w; dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+                T sum_g = 0, sum_gx = 0;
 #pragma omp simd reduction(+ : sum_g, sum_gx)
-            for (index_t c = 0; c < cols; ++c) {
-                const T g = gr[c] * w[c];
-                sum_g += g;
-                sum_gx += g * (xr[c] - mean[r]) * rstd[r];
-            }
-            const T mean_g = sum_g / T(cols), mean_gx = sum_gx / T(cols);
+                for (index_t c = 0; c < cols; ++c) {
+                    const T g = gr[c] * w[c];
+                    sum_g += g;
+                    sum_gx += g * (xr[c] - mean[r]) * rstd[r];
+                }
+                const T mean_g = sum_g / T(cols), mean_gx = sum_gx / T(cols);
 #pragma omp simd
-            for (index_t c = 0; c < cols; ++c) {
-                const T xhat = (xr[c] - mean[r]) * rstd[r];
-                dr[c] = rstd[r] * (gr[c] * w[c] - mean_g - xhat * mean_gx);
-            }
-        }
+                for (index_t c = 0; c < cols; ++c) {
+                    const T xhat = (xr[c] - mean[r]) * rstd[r];
+                    dr[c] = rstd[r] * (gr[c] * w[c] - mean_g - xhat * mean_gx);
+                }
+            },
+            rows * cols > 16384);
     }
     if (dweight.data()) {
         expect_shape(op, "dweight", dweight, {cols});

@@ -21,8 +21,7 @@ void linear_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const T,
         expect_shape(op, "bias", bias, {weight.extent(0)});
         expect_contiguous(op, "bias", bias);
         const index_t rows = y.extent(0), cols = y.extent(1);
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
-        for (index_t r = 0; r < rows; ++r) std::copy_n(bias.data(), cols, &y(r, 0));
+        parallel_for(rows, [&](index_t r) { std::copy_n(bias.data(), cols, &y(r, 0)); }, rows * cols > 65536);
         beta = T(1);
     }
     matmul<T>(y, x, weight.transpose(0, 1), beta);

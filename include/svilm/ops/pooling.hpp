@@ -2,6 +2,7 @@
 // e.g. the spatial mean of video tokens (B * N_t, N_s, C) -> (B * N_t, C).
 #pragma once
 
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
@@ -16,18 +17,20 @@ void mean_pool_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const
     expect_contiguous(op, "y", y);
     if (n == 0) throw ShapeError(std::string(op) + ": x " + to_string<3>(x.shape()) + " has an empty pooled axis");
     const T inv = T(1) / T(n);
-#pragma omp parallel for schedule(static) if (outer * n * inner > 65536)
-    for (index_t o = 0; o < outer; ++o) {
-        T* out = y.data() + o * inner;
-        std::fill_n(out, inner, T(0));
-        for (index_t j = 0; j < n; ++j) {
-            const T* in = x.data() + (o * n + j) * inner;
+    parallel_for(
+        outer,
+        [&](index_t o) {
+            T* out = y.data() + o * inner;
+            std::fill_n(out, inner, T(0));
+            for (index_t j = 0; j < n; ++j) {
+                const T* in = x.data() + (o * n + j) * inner;
 #pragma omp simd
-            for (index_t i = 0; i < inner; ++i) out[i] += in[i];
-        }
+                for (index_t i = 0; i < inner; ++i) out[i] += in[i];
+            }
 #pragma omp simd
-        for (index_t i = 0; i < inner; ++i) out[i] *= inv;
-    }
+            for (index_t i = 0; i < inner; ++i) out[i] *= inv;
+        },
+        outer * n * inner > 65536);
 }
 
 // dx (O, N, I) = dy (O, I) / N broadcast over N; assigned.
@@ -39,14 +42,17 @@ void mean_pool_backward(TensorView<T, 3> dx, std::type_identity_t<TensorView<con
     expect_contiguous(op, "dx", dx);
     expect_contiguous(op, "dy", dy);
     const T inv = T(1) / T(n);
-#pragma omp parallel for schedule(static) if (outer * n * inner > 65536)
-    for (index_t o = 0; o < outer; ++o)
-        for (index_t j = 0; j < n; ++j) {
-            T* out = dx.data() + (o * n + j) * inner;
-            const T* g = dy.data() + o * inner;
+    parallel_for(
+        outer,
+        [&](index_t o) {
+            for (index_t j = 0; j < n; ++j) {
+                T* out = dx.data() + (o * n + j) * inner;
+                const T* g = dy.data() + o * inner;
 #pragma omp simd
-            for (index_t i = 0; i < inner; ++i) out[i] = g[i] * inv;
-        }
+                for (index_t i = 0; i < inner; ++i) out[i] = g[i] * inv;
+            }
+        },
+        outer * n * inner > 65536);
 }
 
 }  // namespace svilm

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "svilm/ops/detail/vector_math.hpp"
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
@@ -43,19 +44,21 @@ void softmax_forward(TensorView<T, 3> y, std::type_identity_t<TensorView<const T
         expect_shape(op, "mask", mask, {batch, n});
         expect_contiguous(op, "mask", mask);
     }
-#pragma omp parallel for schedule(static) if (batch * rows * n > 16384)
-    for (index_t br = 0; br < batch * rows; ++br) {
-        const T* in = x.data() + br * n;
-        T* out = y.data() + br * n;
-        if (mask.data()) {
-            const T* m = mask.data() + (br / rows) * n;
+    parallel_for(
+        batch * rows,
+        [&](index_t br) {
+            const T* in = x.data() + br * n;
+            T* out = y.data() + br * n;
+            if (mask.data()) {
+                const T* m = mask.data() + (br / rows) * n;
 #pragma omp simd
-            for (index_t i = 0; i < n; ++i) out[i] = in[i] + m[i];
-        } else {
-            std::copy_n(in, n, out);
-        }
-        detail::softmax_row_inplace(out, n);
-    }
+                for (index_t i = 0; i < n; ++i) out[i] = in[i] + m[i];
+            } else {
+                std::copy_n(in, n, out);
+            }
+            detail::softmax_row_inplace(out, n);
+        },
+        batch * rows * n > 16384);
 }
 
 // dx (B, R, N) = y * (dy - sum(dy * y)); assigned. dx may alias dy.
@@ -69,15 +72,17 @@ void softmax_backward(TensorView<T, 3> dx, std::type_identity_t<TensorView<const
     expect_contiguous(op, "dy", dy);
     expect_contiguous(op, "y", y);
     const index_t n = y.extent(2), total_rows = y.extent(0) * y.extent(1);
-#pragma omp parallel for schedule(static) if (total_rows * n > 16384)
-    for (index_t r = 0; r < total_rows; ++r) {
-        const T* yr = y.data() + r * n;
-        const T* gr = dy.data() + r * n;
-        T* dr = dx.data() + r * n;
-        const T inner = detail::dot(gr, yr, n);
+    parallel_for(
+        total_rows,
+        [&](index_t r) {
+            const T* yr = y.data() + r * n;
+            const T* gr = dy.data() + r * n;
+            T* dr = dx.data() + r * n;
+            const T inner = detail::dot(gr, yr, n);
 #pragma omp simd
-        for (index_t i = 0; i < n; ++i) dr[i] = yr[i] * (gr[i] - inner);
-    }
+            for (index_t i = 0; i < n; ++i) dr[i] = yr[i] * (gr[i] - inner);
+        },
+        total_rows * n > 16384);
 }
 
 }  // namespace svilm

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "svilm/core/parallel.hpp"
 #include "svilm/nn/parameter.hpp"
 #include "svilm/optim/adamw_options.hpp"
 
@@ -38,20 +39,23 @@ public:
         T* v = exp_avg_sq.data();
         const std::vector<nn::ParameterInfo>& params = store_->parameters();
         const auto count = std::int64_t(params.size());
-        // one parallel region over all parameters; each element's update is independent
-#pragma omp parallel for schedule(dynamic, 4)
-        for (std::int64_t k = 0; k < count; ++k) {
-            const nn::ParameterInfo& p = params[std::size_t(k)];
-            const T decay = nn::decays(p.role) ? T(1 - lr * options.weight_decay) : T(1);
-            const index_t end = p.offset + p.size;
+        // one parallel loop over all parameters; each element's update is independent. Sizes
+        // differ by orders of magnitude: 16 ranges per thread keep the threads evenly busy.
+        parallel_for(
+            count,
+            [&](std::int64_t k) {
+                const nn::ParameterInfo& p = params[std::size_t(k)];
+                const T decay = nn::decays(p.role) ? T(1 - lr * options.weight_decay) : T(1);
+                const index_t end = p.offset + p.size;
 #pragma omp simd
-            for (index_t i = p.offset; i < end; ++i) {
-                values[i] *= decay;
-                m[i] = b1 * m[i] + (T(1) - b1) * grads[i];
-                v[i] = b2 * v[i] + (T(1) - b2) * grads[i] * grads[i];
-                values[i] -= step_size * m[i] / (std::sqrt(v[i]) / root_c2 + eps);
-            }
-        }
+                for (index_t i = p.offset; i < end; ++i) {
+                    values[i] *= decay;
+                    m[i] = b1 * m[i] + (T(1) - b1) * grads[i];
+                    v[i] = b2 * v[i] + (T(1) - b2) * grads[i] * grads[i];
+                    values[i] -= step_size * m[i] / (std::sqrt(v[i]) / root_c2 + eps);
+                }
+            },
+            true, 16);
     }
     void step() { step(options.lr); }
 
@@ -76,20 +80,21 @@ double clip_grad_norm(nn::ParameterStore<T>& store, double max_norm) {
     T* data = g.data();
     const index_t n = g.size(), chunk = 1 << 16, chunks = (n + chunk - 1) / chunk;
     std::vector<double> partial(std::size_t(chunks), 0.0);
-#pragma omp parallel for schedule(static)
-    for (index_t c = 0; c < chunks; ++c) {
+    parallel_for(chunks, [&](index_t c) {
         double sum = 0;
         const index_t end = std::min(n, (c + 1) * chunk);
         for (index_t i = c * chunk; i < end; ++i) sum += double(data[i]) * double(data[i]);
         partial[std::size_t(c)] = sum;
-    }
+    });
     double total = 0;
     for (const double p : partial) total += p;
     const double norm = std::sqrt(total);
     if (norm > max_norm) {
         const T scale = T(max_norm / (norm + 1e-6));
-#pragma omp parallel for simd schedule(static)
-        for (index_t i = 0; i < n; ++i) data[i] *= scale;
+        parallel_for_ranges(n, [&](index_t lo, index_t hi) {
+#pragma omp simd
+            for (index_t i = lo; i < hi; ++i) data[i] *= scale;
+        });
     }
     return norm;
 }

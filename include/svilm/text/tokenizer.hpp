@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <span>
@@ -19,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
 #include "svilm/text/unicode.hpp"
 #include "svilm/text/utf8.hpp"
@@ -103,18 +105,20 @@ public:
         const index_t batch = index_t(texts.size()), length = index_t(max_length);
         BatchEncoding out{Tensor<std::int64_t, 2>({batch, length}), Tensor<std::uint8_t, 2>({batch, length}), 0};
         std::vector<std::exception_ptr> errors(texts.size());
-        std::size_t truncated = 0;
-#pragma omp parallel for schedule(dynamic, 64) reduction(+ : truncated) if (batch > 256)
-        for (index_t b = 0; b < batch; ++b) {
-            try {
-                const Encoding e = encode(texts[std::size_t(b)], max_length);
-                std::copy(e.ids.begin(), e.ids.end(), &out.ids(b, 0));
-                std::copy(e.attention_mask.begin(), e.attention_mask.end(), &out.attention_mask(b, 0));
-                truncated += e.truncated;
-            } catch (...) {
-                errors[std::size_t(b)] = std::current_exception();
-            }
-        }
+        std::atomic<std::size_t> truncated{0};
+        parallel_for(
+            batch,
+            [&](index_t b) {
+                try {
+                    const Encoding e = encode(texts[std::size_t(b)], max_length);
+                    std::copy(e.ids.begin(), e.ids.end(), &out.ids(b, 0));
+                    std::copy(e.attention_mask.begin(), e.attention_mask.end(), &out.attention_mask(b, 0));
+                    if (e.truncated) truncated.fetch_add(1, std::memory_order_relaxed);
+                } catch (...) {
+                    errors[std::size_t(b)] = std::current_exception();
+                }
+            },
+            batch > 256, 16);
         for (std::size_t b = 0; b < errors.size(); ++b) {
             if (!errors[b]) continue;
             try {
@@ -123,7 +127,7 @@ public:
                 throw TextError("text " + std::to_string(b) + " of the batch: " + e.what());
             }
         }
-        out.truncated = truncated;
+        out.truncated = truncated.load();
         return out;
     }
 

@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "svilm/core/parallel.hpp"
 #include "svilm/core/shape.hpp"
 
 namespace svilm::detail {
@@ -20,12 +21,14 @@ void accumulate_column_sums(T* out, index_t rows, index_t cols, RowTerms row_ter
     const index_t chunks = (rows + column_sum_chunk_rows - 1) / column_sum_chunk_rows;
     if (chunks == 0) return;
     std::vector<T> partial(std::size_t(chunks * cols), T(0));
-#pragma omp parallel for schedule(static) if (chunks > 1)
-    for (index_t k = 0; k < chunks; ++k) {
-        T* p = partial.data() + k * cols;
-        const index_t end = std::min(rows, (k + 1) * column_sum_chunk_rows);
-        for (index_t r = k * column_sum_chunk_rows; r < end; ++r) row_terms(r, p);
-    }
+    parallel_for(
+        chunks,
+        [&](index_t k) {
+            T* p = partial.data() + k * cols;
+            const index_t end = std::min(rows, (k + 1) * column_sum_chunk_rows);
+            for (index_t r = k * column_sum_chunk_rows; r < end; ++r) row_terms(r, p);
+        },
+        chunks > 1);
     for (index_t k = 0; k < chunks; ++k) {
         const T* p = partial.data() + k * cols;
 #pragma omp simd
