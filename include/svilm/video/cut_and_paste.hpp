@@ -1,4 +1,4 @@
-// svilm/video/cut_and_paste.hpp: SPEC 4's temporal scene change for a batch, at pixel level.
+// svilm/video/cut_and_paste.hpp: docs/model.md §4's temporal scene change for a batch, at pixel level.
 // Plain tensor code (no libav): the model and the trainer use it without the video component.
 //
 // For clip i, a background clip j = background[i] != i (a derangement of the batch), a
@@ -6,7 +6,7 @@
 // (inclusive) come from clip i, every other position from clip j, at tubelet granularity
 // (frames [t * s_i, t * (e_i + 1)) with t frames a tubelet). mask[i][p] = 1 for s_i <= p <= e_i.
 //
-// Draws (SPEC 11's order): the derangement, then for i = 0 .. B-1: d_i, s_i.
+// Draws (docs/model.md §11's order): the derangement, then for i = 0 .. B-1: d_i, s_i.
 //   derangement: Fisher-Yates over 0 .. B-1 (for k = B-1 down to 1: swap p[k] and
 //     p[uniform_int(k + 1)]), repeated until no p[i] == i (about e = 2.72 shuffles on average);
 //   d_i = ceil(N_t / 4) + uniform_int(min(ceil(3 N_t / 4), N_t - 1) - ceil(N_t / 4) + 1);
@@ -113,7 +113,7 @@ void cut_and_paste_apply(TensorView<T, 5> out, TensorView<T, 2> mask, TensorView
     }
 }
 
-// Draws a plan (SPEC 11's order) and applies it.
+// Draws a plan (docs/model.md §11's order) and applies it.
 template <class T>
 CutAndPaste<T> cut_and_paste(TensorView<const T, 5> video, index_t tubelet, Generator& rng) {
     const index_t positions = detail::tubelet_positions(video.extent(1), tubelet, "cut_and_paste");

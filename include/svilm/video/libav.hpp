@@ -110,6 +110,16 @@ private:
     AVDictionary* dict_ = nullptr;
 };
 
+namespace detail {
+
+// Display rotations svilm turns frames by: clockwise quarter turns.
+inline void check_rotation(int rotation, const std::string& what) {
+    if (rotation != 0 && rotation != 90 && rotation != 180 && rotation != 270)
+        throw ValueError(what + ": rotation " + std::to_string(rotation) + " is not 0, 90, 180 or 270 degrees");
+}
+
+}  // namespace detail
+
 // Reads a video held in memory through a custom AVIOContext (no file system: the fuzzer and
 // in-memory datasets use it). `bytes` must outlive every context made from it.
 class MemoryInput {

@@ -1,5 +1,5 @@
 // svilm/video/preprocess.hpp: decoded frames to the model's input, (3, S, S) float normalised
-// per SPEC 2, and to plain RGB.
+// per docs/model.md §2, and to plain RGB.
 //
 // One swscale pass per frame does colour conversion, crop and resize straight from the
 // decoder's format (no full-size RGB copy):
@@ -22,8 +22,8 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstddef>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "svilm/core/error.hpp"
@@ -116,20 +116,28 @@ inline FrameTransform random_resized_crop(int width, int height, int size, Gener
 
 namespace detail {
 
-inline void check_rotation(int rotation, const std::string& what) {
-    if (rotation != 0 && rotation != 90 && rotation != 180 && rotation != 270)
-        throw ValueError(what + ": rotation " + std::to_string(rotation) + " is not 0, 90, 180 or 270 degrees");
-}
+// Where the pixels of an upright (w x h) image, mirrored left-right when `flip`, lie in a packed
+// buffer of the source-oriented frame (sw x sh pixels, turned `rotation` degrees clockwise to be
+// upright): pixel (x, y) is at start + x * step_x + y * step_y, in pixels. Turns and mirrors are
+// affine, so one walk serves every case without a branch per pixel.
+struct PixelWalk {
+    std::ptrdiff_t start, step_x, step_y;
+};
 
-// The pixel of a source-oriented (sw x sh) image that lands on (x, y) of the image turned
-// `rotation` degrees clockwise.
-inline std::pair<int, int> unrotate(int x, int y, int rotation, int sw, int sh) {
+inline PixelWalk upright_walk(int rotation, int sw, int sh, bool flip, int w) {
+    const std::ptrdiff_t row = sw;
+    PixelWalk p{0, 1, row};
     switch (rotation) {
-        case 90: return {y, sh - 1 - x};
-        case 180: return {sw - 1 - x, sh - 1 - y};
-        case 270: return {sw - 1 - y, x};
-        default: return {x, y};
+        case 90: p = {(sh - 1) * row, -row, 1}; break;      // (x, y) <- (y, sh - 1 - x)
+        case 180: p = {(sh - 1) * row + sw - 1, -1, -row}; break;  // <- (sw - 1 - x, sh - 1 - y)
+        case 270: p = {sw - 1, row, -1}; break;             // <- (sw - 1 - y, x)
+        default: break;
     }
+    if (flip) {
+        p.start += std::ptrdiff_t(w - 1) * p.step_x;
+        p.step_x = -p.step_x;
+    }
+    return p;
 }
 
 // A box in the upright image as a box in the source-oriented (sw x sh) frame.
@@ -164,11 +172,12 @@ public:
         for (int c = 0; c < 3; ++c)
             for (int v = 0; v < 256; ++v) lut[c][v] = T((float(v) / 255.0f - norm.mean[c]) / norm.std[c]);
         T* planes[3] = {out.data(), out.data() + std::size_t(w) * h, out.data() + 2 * std::size_t(w) * h};
+        const detail::PixelWalk walk = detail::upright_walk(t.rotation, sw, sh, t.flip, w);
         for (int y = 0; y < h; ++y) {
             const std::size_t base = std::size_t(y) * w;
+            const std::uint8_t* row = rgb_.data() + 3 * (walk.start + y * walk.step_y);
             for (int x = 0; x < w; ++x) {
-                const auto [sx, sy] = detail::unrotate(t.flip ? w - 1 - x : x, y, t.rotation, sw, sh);
-                const std::uint8_t* px = rgb_.data() + (std::size_t(sy) * sw + std::size_t(sx)) * 3;
+                const std::uint8_t* px = row + 3 * x * walk.step_x;
                 planes[0][base + std::size_t(x)] = lut[0][px[0]];
                 planes[1][base + std::size_t(x)] = lut[1][px[1]];
                 planes[2][base + std::size_t(x)] = lut[2][px[2]];
@@ -186,10 +195,11 @@ public:
         const bool quarter = rotation % 180 != 0;
         const int w = quarter ? frame.height : frame.width, h = quarter ? frame.width : frame.height;
         Tensor<std::uint8_t, 3> out({h, w, 3}, uninitialized);
+        const detail::PixelWalk walk = detail::upright_walk(rotation, frame.width, frame.height, false, w);
         for (int y = 0; y < h; ++y)
             for (int x = 0; x < w; ++x) {
-                const auto [sx, sy] = detail::unrotate(x, y, rotation, frame.width, frame.height);
-                for (int c = 0; c < 3; ++c) out(y, x, c) = source(sy, sx, c);
+                const std::uint8_t* px = source.data() + 3 * (walk.start + x * walk.step_x + y * walk.step_y);
+                for (int c = 0; c < 3; ++c) out(y, x, c) = px[c];
             }
         return out;
     }

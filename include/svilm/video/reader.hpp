@@ -435,14 +435,12 @@ private:
         bool continuing = false;
         if (positioned_ && last_index_ >= 0 && last_index_ < target) {
             // Once the container has lied about a keyframe, only a verified one is worth a seek.
+            index_t worth_a_seek = anchor;
             if (key_flags_lied_)
-                while (anchor >= 0 && !anchors_[std::size_t(anchor)].verified) --anchor;
-            continuing = anchor < 0 || anchors_[std::size_t(anchor)].index <= last_index_ + 1;
+                while (worth_a_seek >= 0 && !anchors_[std::size_t(worth_a_seek)].verified) --worth_a_seek;
+            continuing = worth_a_seek < 0 || anchors_[std::size_t(worth_a_seek)].index <= last_index_ + 1;
         }
-        if (!continuing) {
-            anchor = seek_anchor(target);
-            seek(anchor);
-        }
+        if (!continuing) seek(anchor);
         for (;;) {
             const bool received = receive();
             if (lied_anchor_ >= 0) {

@@ -71,8 +71,7 @@ public:
         stream->time_base = c->time_base;
         stream->avg_frame_rate = c->framerate;
         if (options_.rotation != 0) {
-            if (options_.rotation != 90 && options_.rotation != 180 && options_.rotation != 270)
-                throw ValueError(name_ + ": rotation " + std::to_string(options_.rotation) + " is not 0, 90, 180 or 270 degrees");
+            detail::check_rotation(options_.rotation, name_);
             auto* matrix = reinterpret_cast<std::int32_t*>(
                 detail::not_null(av_stream_new_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(std::int32_t))));
             av_display_rotation_set(matrix, double(options_.rotation));  // clockwise here; the getter's angle is counter-clockwise
