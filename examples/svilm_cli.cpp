@@ -3,13 +3,13 @@
 //   svilm info [--preset tiny|small|base] [--frames T] | --model FILE
 //       the configuration and the parameter count of each component
 //   svilm init --preset P [--frames T] --out FILE [--seed S] [--vit CKPT] [--bert CKPT] [--overwrite]
-//       a model file with SPEC's random initialisation, optionally with the video encoder from
+//       a model file with the model description's random initialisation, optionally with the video encoder from
 //       an image ViT checkpoint (timm or Hugging Face naming) and the text encoder from a
 //       bert-base-uncased checkpoint; prints what each checkpoint filled and what it left alone
 //
 // With the text and video components (utf8proc, WordNet, libav):
 //   svilm synth --split S --count N --out DIR [--seed S] [--scene-change P] [--overwrite]
-//       synthetic structured videos (SPEC 12) written as .mp4 files with DIR/manifest.csv
+//       synthetic structured videos (docs/model.md §12) written as .mp4 files with DIR/manifest.csv
 //   svilm pretrain --manifest M --out RUN [--preset P | --model FILE] [--steps N] [--batch B]
 //                  [--lr X] [--losses contrastive,temporal,grounding] [--seed S] [--threads N]
 //                  [--resume CKPT | --overwrite]
@@ -558,7 +558,7 @@ int main(int argc, char** argv) {
     init_command->add_flag("--overwrite", o.overwrite, "replace an existing --out file");
 
 #if defined(SVILM_CLI_PIPELINE)
-    auto* synth_command = app.add_subcommand("synth", "write synthetic videos (SPEC 12) and their manifest");
+    auto* synth_command = app.add_subcommand("synth", "write synthetic videos (docs/model.md §12) and their manifest");
     synth_command->add_option("--split", o.split, "train, val, test or test_unseen")
         ->check(one_of({"train", "val", "test", "test_unseen"}));
     // the video loader indexes at most 2^24 items

@@ -1,5 +1,5 @@
 // svilm_demo: the paper's loss ablation (Table 6) in miniature, on the synthetic structured-video
-// benchmark (SPEC 12), on the CPU.
+// benchmark (docs/model.md §12), on the CPU.
 //
 //   1. data: synthetic train clips rendered on the fly; test sets of seen and of held-out
 //      colour-shape pairs, and clips with real scene changes;
@@ -332,7 +332,7 @@ int main(int argc, char** argv) {
         data_config.frames = config.video.frames;
         data_config.seed = 2024;
         data_config.count = index_t(1) << 40;  // endless: item i is rendered when drawn
-        std::printf("\n1. Data: synthetic clips %lldx%lld, %lld frames (SPEC 12); held-out colour-shape pairs never "
+        std::printf("\n1. Data: synthetic clips %lldx%lld, %lld frames (docs/model.md §12); held-out colour-shape pairs never "
                     "trained on\n",
                     (long long)data_config.width, (long long)data_config.height, (long long)data_config.frames);
         data::SyntheticConfig test_config = data_config;

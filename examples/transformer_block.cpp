@@ -111,7 +111,7 @@ double weighted_loss(const Block<double>& block, const Tensor<double, 3>& x, con
 }
 
 // Finite differences on a few entries of every weight matrix. An entry passes when
-// |analytic - numeric| <= 1e-7 + 1e-5 |numeric| (ARCHITECTURE.md section 4); returns the number
+// |analytic - numeric| <= 1e-7 + 1e-5 |numeric| (docs/conventions.md §4); returns the number
 // of entries that fail.
 int check_gradients() {
     Generator rng(2024);

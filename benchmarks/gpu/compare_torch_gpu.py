@@ -4,7 +4,7 @@
 svilm's side is a Google Benchmark JSON file written by svilm_bench_gpu
 (--benchmark_format=json, or --benchmark_out=F --benchmark_out_format=json); its context holds
 `svilm_presets`, the presets as svilm reports them, and this script builds the PyTorch model
-(tests/reference/svilm_ref.py, SPEC initialisation) from those, so both sides run one config.
+(tests/reference/svilm_ref.py, docs/model.md §11 initialisation) from those, so both sides run one config.
 
 Cases (Google Benchmark names; base preset, 224x224, tubelet as in the preset):
 
@@ -32,7 +32,7 @@ each iteration, 3 warm-up iterations, median of --iterations. Memory: each case 
 gc + empty_cache + reset_peak_memory_stats, before its model is built, so peak MiB
 (max_memory_allocated) counts weights, inputs, gradients, activations and workspaces.
 FLOPs: svilm's count (its `tflops` counter x its time) when the JSON has the case, else
-SPEC's GEMM + attention count (video_flops below, the formula of svilm/model/flops.hpp, checked
+the model description's GEMM + attention count (video_flops below, the formula of svilm/model/flops.hpp, checked
 equal to svilm_bench_model's count; Train is 3x the encoder forward).
 
 Usage:
@@ -242,7 +242,7 @@ class Runner:
         torch.backends.cudnn.allow_tf32 = tf32
 
     def build(self, cfg, seed=0):
-        """A fresh copy of the SPEC-initialised reference model's video encoder and video_proj
+        """A fresh copy of the initialised as docs/model.md §11 says reference model's video encoder and video_proj
         (fp32, on the CPU; built once per config, seeded, so every math mode gets the same
         weights)."""
         key = json.dumps(cfg, sort_keys=True)

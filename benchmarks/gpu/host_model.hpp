@@ -12,7 +12,7 @@ namespace svilm::bench {
 
 struct HostModel;
 
-// The whole model with SPEC 11's random initialisation from `seed`.
+// The whole model with docs/model.md §11's random initialisation from `seed`.
 std::shared_ptr<HostModel> make_host_model(const SVilmConfig& config, std::uint64_t seed);
 const nn::ParameterStore<float>& host_parameters(const HostModel& model);
 

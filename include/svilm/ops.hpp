@@ -1,6 +1,6 @@
 // svilm/ops.hpp: CPU ops, each a forward and a backward function side by side.
 //
-// Conventions (ARCHITECTURE.md section 3): outputs come first and are preallocated by the
+// Conventions (docs/conventions.md §3): outputs come first and are preallocated by the
 // caller; input gradients are assigned (=), parameter gradients accumulate (+=); an op that
 // needs state for backward fills a *Saved struct in forward.
 #pragma once

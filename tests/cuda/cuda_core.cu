@@ -1,6 +1,6 @@
 // The CUDA backend against the CPU: copies, the caching pool, cuBLAS GEMM (fp32, TF32, fp64,
 // transposed operands; TF32 and bf16 tensor-core modes), attention, GELU, layer norm, softmax, embedding, L2 normalisation and mean pooling
-// forward/backward, the straight-through assignment, cross-entropy, the residual helpers, with ARCHITECTURE.md's tolerances (normalised
+// forward/backward, the straight-through assignment, cross-entropy, the residual helpers, with docs/conventions.md's tolerances (normalised
 // MSE: fp32 1e-7, TF32 5e-4). Where no GPU exists every test says so and passes without checking
 // anything on a device; the error path runs everywhere.
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
 // The CUDA pre-training losses, AdamW and gradient clipping against the CPU ones, with
-// ARCHITECTURE.md's tolerances: losses, input gradients and the logit scales' gradients, including
+// docs/conventions.md's tolerances: losses, input gradients and the logit scales' gradients, including
 // the clamped scale, clips without a scene change, missing nouns and outputs pre-filled with NaN;
 // a 3-step clipped AdamW run on a small store with every parameter role. Where no GPU exists
 // every test says so and passes without checking anything on a device.

@@ -1,4 +1,4 @@
-// The synthetic structured-video benchmark (SPEC 12): determinism and random access, the caption
+// The synthetic structured-video benchmark (docs/model.md §12): determinism and random access, the caption
 // grammar parsed back to the drawn objects, exact colours and masks of all 64 colour-shape
 // pairs, motion directions and amounts, held-out pairs, non-overlap at the start, scene changes,
 // textured backgrounds and the normalised model input.
@@ -129,7 +129,7 @@ TEST_CASE("synthetic: an item is a pure function of (seed, split, index)") {
     CHECK_FALSE(same_bytes(a.item(3).frames, SyntheticDataset(other_split).item(3).frames));
 }
 
-TEST_CASE("synthetic: captions follow SPEC 12's grammar and parse back to the drawn objects") {
+TEST_CASE("synthetic: captions follow docs/model.md §12's grammar and parse back to the drawn objects") {
     SceneObject star{Shape::star, Colour::blue, Motion::grows, 0};
     SceneObject ring{Shape::ring, Colour::white, Motion::stays_still, 0};
     SceneObject square{Shape::square, Colour::green, Motion::moves_up, 0};

@@ -5,7 +5,7 @@
 //      gradients are pre-filled with NaN and must be assigned;
 //   2. for every parameter tensor, a few entries (first, middle, last and two random ones) and
 //      for every input a sample of entries are compared with central differences:
-//      |analytic - numeric| <= 1e-7 + 1e-5 |numeric| (ARCHITECTURE.md section 4).
+//      |analytic - numeric| <= 1e-7 + 1e-5 |numeric| (docs/conventions.md §4).
 // Probing entries of every named tensor, not a random subset of the flat buffer, proves each
 // parameter is wired into backward.
 #pragma once

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Independent PyTorch reference of the S-ViLM model, and the model fixtures of the C++ tests.
 
-Implements `shared/SPEC.md` sections 2, 2.1, 3, 4, 5 and 11 from the specification alone, and
+Implements `docs/model.md` sections 2, 2.1, 3, 4, 5 and 11 from the specification alone, and
 writes the files that `tests/reference/MODEL_FIXTURES.md` defines into `tests/data/`:
 
     svilm_tiny_fixture.safetensors   weights, inputs, Gumbel noise, every intermediate, losses,
@@ -20,7 +20,7 @@ Run with Debian's python3 and python3-torch (torch 1.13; nothing else):
                                                                      # files in DIR with a rebuild
 
 Importable: `import svilm_ref; m = svilm_ref.build_model(svilm_ref.BASE_CONFIG)`; the module's
-`state_dict()` keys are SPEC 11's parameter names; `svilm_forward(m, ...)` (also `m(...)`) runs
+`state_dict()` keys are docs/model.md §11's parameter names; `svilm_forward(m, ...)` (also `m(...)`) runs
 the model and the three losses.
 
 Deterministic: one thread, `torch.use_deterministic_algorithms(True)`, fixed seeds; two runs
@@ -30,7 +30,7 @@ tensor bytes in sorted key order), with the config as JSON in `__metadata__["con
 
 Decisions
 ---------
-Details that neither SPEC.md nor MODEL_FIXTURES.md fixes, with the reading taken here:
+Details that neither docs/model.md nor MODEL_FIXTURES.md fixes, with the reading taken here:
 
 D1  Straight-through forward value. The forward value of the hard assignment is exactly
     `y_hard` (a custom autograd function returns the one-hot and passes the incoming gradient
@@ -44,14 +44,14 @@ D3  Scales: the grouping block's cross-attention (step 3) scales scores by head_
     division by sqrt(.) of the scores.
 D4  Grouping MLPs (pre-assignment MLP and `mlp_channels`) have hidden width 4C regardless of
     `video.mlp_hidden`; token mixing `mlp_inter` is Linear(M, C/2) -> GELU -> Linear(C/2, M)
-    applied along the group axis with a residual (SPEC 2.1 step 2). `C/2` is integer division.
+    applied along the group axis with a residual (docs/model.md §2.1 step 2). `C/2` is integer division.
 D5  Order of additions where rounding could differ: video token = (patch + pos_spatial[s]) +
     pos_temporal[n_t]; text embedding = LN((word + position) + token_type[0]).
 D6  `token_type_embeddings` has 2 rows (BERT's type_vocab_size, config key
     `text.type_vocab_size`, default 2); only row 0 is ever used, so row 1's gradient is zero.
 D7  `logit_scale` and `grounding_logit_scale` are 0-dimensional tensors (shape ()).
 D8  Temporal loss: p is computed as `softmax([cos_f, cos_b] / tau_t)[0]` (mathematically the
-    SPEC formula, overflow-free). The centre denominators `sum_t m` and `sum_t (1 - m)` are
+    docs/model.md formula, overflow-free). The centre denominators `sum_t m` and `sum_t (1 - m)` are
     clamped at >= 1 so that a sample without scene change gives finite (excluded) values
     instead of 0/0; its p is still reported in `out.temporal_p`. The loss is the mean of
     (p - m)^2 over the valid samples' N_t entries (n_valid * N_t terms); 0 if none.
@@ -86,7 +86,7 @@ D15 Every file's `__metadata__` has `config` (the fixture config, JSON with sort
 D16 The cut-and-paste sampler (`draw_cut_and_paste`, not used by the fixture, whose values are
     fixed by the contract) draws the derangement by rejection (torch.randperm until no fixed
     point), then for each i: d_i, then s_i, with torch.randint on the caller's generator.
-D17 `build_model` applies SPEC 2's default init (trunc-normal std 0.02 cut at +-2 std for
+D17 `build_model` applies docs/model.md §2's default init (trunc-normal std 0.02 cut at +-2 std for
     Linear, patch, embedding weights, the spatial position table and the group tokens; biases
     0; LN 1/0; temporal positions 0; logit scales log(1/0.07)) using torch's global RNG.
 D18 AdamW: `torch.optim.AdamW(foreach=False)`, two parameter groups (decay, no decay) in that
@@ -120,7 +120,7 @@ FIXTURE_CONFIG = {
     "embed_dim": 16, "num_nouns": 2, "tau_temporal": 0.1, "tau_assign": 0.1, "gumbel_tau": 1.0,
 }
 
-# SPEC's `base` preset (ViT-B/16 video side, bert-base text side); 32 frames as in the paper.
+# the model description's `base` preset (ViT-B/16 video side, bert-base text side); 32 frames as in the paper.
 BASE_CONFIG = {
     "video": {"image_size": 224, "patch_size": 16, "frames": 32, "tubelet": 2, "width": 768,
               "depth": 12, "heads": 12, "mlp_hidden": 3072, "num_group_tokens": 32,
@@ -139,12 +139,12 @@ LOGIT_SCALE_INIT = math.log(1.0 / 0.07)
 # =========================================================================== small functions
 
 def l2_normalize(x):
-    """x / max(||x||, 1e-12) along the last axis (SPEC 11)."""
+    """x / max(||x||, 1e-12) along the last axis (docs/model.md §11)."""
     return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
 def cosine(a, b):
-    """a.b / (max(||a||, 1e-8) max(||b||, 1e-8)) along the last axis (SPEC 11)."""
+    """a.b / (max(||a||, 1e-8) max(||b||, 1e-8)) along the last axis (docs/model.md §11)."""
     na = a.norm(dim=-1).clamp_min(1e-8)
     nb = b.norm(dim=-1).clamp_min(1e-8)
     return (a * b).sum(-1) / (na * nb)
@@ -284,7 +284,7 @@ class AssignAttention(nn.Module):
     """Single-head assignment attention with hard (straight-through) Gumbel assignment.
 
     assign_mode:
-      "hard"   SPEC: forward one-hot, backward through y_soft (StraightThrough).
+      "hard"   docs/model.md: forward one-hot, backward through y_soft (StraightThrough).
       "soft"   y = y_soft (for gradchecks of the differentiable parts only).
       "frozen" y = y_hard0 + (y_soft - y_soft0) with (y_hard0, y_soft0) constants given in
                `frozen`: equal in value and derivative to "hard" at the point where the
@@ -323,7 +323,7 @@ class AssignAttention(nn.Module):
 
 
 class GroupingBlock(nn.Module):
-    """SPEC 2.1: updates the group tokens from the video tokens; video tokens are unchanged."""
+    """docs/model.md §2.1: updates the group tokens from the video tokens; video tokens are unchanged."""
 
     def __init__(self, dim, num_groups, heads, eps):
         super().__init__()
@@ -517,7 +517,7 @@ class SViLM(nn.Module):
 
 
 def spec_init_(model):
-    """SPEC 2 / 11 default random init (Decision D17)."""
+    """docs/model.md §2 / 11 default random init (Decision D17)."""
     tn = lambda p: nn.init.trunc_normal_(p, std=0.02, a=-0.04, b=0.04)
     with torch.no_grad():
         for m in model.modules():
@@ -538,11 +538,11 @@ def spec_init_(model):
 
 
 def build_model(config_dict):
-    """The SPEC model for a config shaped like FIXTURE_CONFIG / BASE_CONFIG, SPEC-initialised."""
+    """The model of docs/model.md for a config shaped like FIXTURE_CONFIG / BASE_CONFIG, initialised as docs/model.md §11 says."""
     return spec_init_(SViLM(config_dict))
 
 
-# =========================================================================== losses (SPEC 5)
+# =========================================================================== losses (docs/model.md §5)
 
 def contrastive_loss(v, c, logit_scale):
     """Symmetric InfoNCE; v, c (B, D) L2-normalised. Returns (loss, logits)."""
@@ -637,7 +637,7 @@ def svilm_forward(model, blended, mask, caption_ids, caption_mask, prompt_ids=No
     return out
 
 
-# =========================================================================== cut-and-paste (SPEC 4)
+# =========================================================================== cut-and-paste (docs/model.md §4)
 
 def cut_and_paste(clips, tubelet, background, fg_start, fg_end):
     """Blend: frames [t*s, t*(e+1)) from clip i, all others from clip background[i].
@@ -655,7 +655,7 @@ def cut_and_paste(clips, tubelet, background, fg_start, fg_end):
 
 
 def draw_cut_and_paste(batch, num_t, gen):
-    """SPEC 4's draw on `gen` (Decision D16): derangement, then d_i, s_i for i = 0..B-1."""
+    """docs/model.md §4's draw on `gen` (Decision D16): derangement, then d_i, s_i for i = 0..B-1."""
     assert batch >= 2 and num_t >= 2
     while True:
         perm = torch.randperm(batch, generator=gen)
@@ -1058,7 +1058,7 @@ def all_files():
 # =========================================================================== self-checks
 
 def spec_parameter_names(cfg):
-    """SPEC 11's parameter list, expanded for a config."""
+    """docs/model.md §11's parameter list, expanded for a config."""
     names = ["logit_scale", "grounding_logit_scale", "video.patch_embed.proj.weight",
              "video.patch_embed.proj.bias", "video.pos_embed_spatial", "video.pos_embed_temporal",
              "video.group_token", "video.norm.weight", "video.norm.bias"]
@@ -1218,7 +1218,7 @@ def self_check():
         set(got).symmetric_difference(want)
     base = list(SViLM(BASE_CONFIG).state_dict().keys())
     assert sorted(base) == sorted(spec_parameter_names(BASE_CONFIG))
-    print("  state_dict keys == SPEC 11 names (%d tiny, %d base)" % (len(got), len(base)))
+    print("  state_dict keys == docs/model.md §11 names (%d tiny, %d base)" % (len(got), len(base)))
     # 2. Patch embedding == Conv3d; inflated 2-D patch on a static clip == image patch.
     clips = inp["input.blended"]
     ref = F.conv3d(clips.permute(0, 2, 1, 3, 4), model.video.patch_embed.proj.weight,

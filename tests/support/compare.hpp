@@ -1,5 +1,5 @@
 // tests/support/compare.hpp: element-wise comparison with the numerics policy of
-// ARCHITECTURE.md section 4: |ours - ref| <= atol + rtol * |ref|, after checking that every
+// docs/conventions.md §4: |ours - ref| <= atol + rtol * |ref|, after checking that every
 // element is finite, printing the first mismatches with their indices.
 #pragma once
 

@@ -7,7 +7,7 @@
 //      gradients with 0.5, runs backward: input gradients must be assigned (finite), parameter
 //      gradients must accumulate onto the 0.5;
 //   3. compares with central differences of loss = sum(forward(x) * dy):
-//      |analytic - numeric| <= 1e-7 + 1e-5 |numeric| (ARCHITECTURE.md section 4).
+//      |analytic - numeric| <= 1e-7 + 1e-5 |numeric| (docs/conventions.md §4).
 // A case whose forward value is not differentiable (the straight-through hard assignment) gives
 // the `surrogate` whose derivative its backward claims to compute.
 #pragma once

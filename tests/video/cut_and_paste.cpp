@@ -1,4 +1,4 @@
-// Cut-and-paste (SPEC 4, draw order of SPEC 11): the plan's ranges and derangement, the blended
+// Cut-and-paste (docs/model.md §4, draw order of docs/model.md §11): the plan's ranges and derangement, the blended
 // frames and the mask, the apply step with the model fixture's explicit plan.
 #include <doctest/doctest.h>
 
@@ -21,7 +21,7 @@ Tensor<float, 5> labelled(index_t batch, index_t frames, index_t side = 2) {
 
 float source_of(const Tensor<float, 5>& v, index_t b, index_t f) { return v(b, f, 0, 0, 0); }
 
-TEST_CASE("the plan: a derangement, then d and s per clip in SPEC 4's ranges") {
+TEST_CASE("the plan: a derangement, then d and s per clip in docs/model.md §4's ranges") {
     Generator rng(17);
     std::set<index_t> durations;
     for (int trial = 0; trial < 300; ++trial) {

@@ -1,4 +1,4 @@
-// Preprocessing: normalisation per SPEC 2 (exact on lossless RGB video), crop geometry, flips,
+// Preprocessing: normalisation per docs/model.md §2 (exact on lossless RGB video), crop geometry, flips,
 // torchvision's random resized crop, and whole clips with their generator draws.
 #include <doctest/doctest.h>
 

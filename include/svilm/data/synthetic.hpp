@@ -1,4 +1,4 @@
-// svilm/data/synthetic.hpp: the synthetic structured-video benchmark (SPEC 12), the one header to
+// svilm/data/synthetic.hpp: the synthetic structured-video benchmark (docs/model.md §12), the one header to
 // include for it: a random-access dataset of rendered videos with their captions, noun phrases,
 // per-object masks and boxes, and scene-change frames, and the conversion of its frames to the
 // model's normalised input.
@@ -108,7 +108,7 @@ private:
     SyntheticConfig config_;
 };
 
-// ImageNet statistics the video encoder expects (SPEC 2).
+// ImageNet statistics the video encoder expects (docs/model.md §2).
 inline constexpr std::array<double, 3> imagenet_mean = {0.485, 0.456, 0.406};
 inline constexpr std::array<double, 3> imagenet_std = {0.229, 0.224, 0.225};
 

@@ -1,4 +1,4 @@
-// svilm/data/synthetic_scene.hpp: what a synthetic structured video shows (SPEC 12), before any
+// svilm/data/synthetic_scene.hpp: what a synthetic structured video shows (docs/model.md §12), before any
 // pixel is drawn: the vocabulary (8 shapes, 8 colours, 7 motions), the caption grammar, the
 // held-out colour-shape pairs of the "unseen combinations" split, and the seeded sampling of a
 // scene script.
@@ -170,7 +170,7 @@ struct SceneScript {
     }
 };
 
-// "red circle": the noun phrase grounding uses (SPEC 12).
+// "red circle": the noun phrase grounding uses (docs/model.md §12).
 inline std::string noun_phrase(const SceneObject& o) {
     return std::string(name(o.colour)) + " " + std::string(name(o.shape));
 }

@@ -1,9 +1,9 @@
-// svilm/eval/grounding.hpp: how well group tokens ground noun phrases (SPEC 10, Figure 4), as pure
+// svilm/eval/grounding.hpp: how well group tokens ground noun phrases (docs/model.md §10, Figure 4), as pure
 // functions on tensors (no model dependency).
 //
 // For a noun phrase of a caption: the group whose embedding is most similar to the noun's prompt
 // embedding is chosen; its assignment map over the L = N_t * h * w video tokens (time-major,
-// then row-major: SPEC 11) is reshaped to (N_t, h, w), upsampled bilinearly (PyTorch's
+// then row-major: docs/model.md §11) is reshaped to (N_t, h, w), upsampled bilinearly (PyTorch's
 // align_corners=false) to the frame size, and each tubelet's map is used for that tubelet's
 // frames. Against the object's ground-truth mask (T, H, W), over the frames where the object is
 // visible:

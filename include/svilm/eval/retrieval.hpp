@@ -1,4 +1,4 @@
-// svilm/eval/retrieval.hpp: text-video retrieval metrics (SPEC 8): R@1, R@5, R@10, median and
+// svilm/eval/retrieval.hpp: text-video retrieval metrics (docs/model.md §8): R@1, R@5, R@10, median and
 // mean rank in both directions, with the protocol printed next to the numbers.
 //
 // Protocol: row i of text (N, D) and row i of video (N, D) are a pair (one caption per video);

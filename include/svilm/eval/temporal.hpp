@@ -1,4 +1,4 @@
-// svilm/eval/temporal.hpp: how well per-time-step features separate a scene change (SPEC 4-5,
+// svilm/eval/temporal.hpp: how well per-time-step features separate a scene change (docs/model.md §4-5,
 // Figures 2 left and 5): foreground accuracy of p_t, and the block structure of the N_t x N_t
 // cosine-similarity matrix of z_t.
 #pragma once
@@ -64,7 +64,7 @@ ForegroundAccuracy foreground_accuracy(std::type_identity_t<TensorView<const T, 
 }
 
 // (N, N) cosine similarities of the rows of z (N, D): a.b / (max(|a|, 1e-8) max(|b|, 1e-8)),
-// the epsilon of the temporal loss (SPEC 11).
+// the epsilon of the temporal loss (docs/model.md §11).
 template <class T>
 Tensor<T, 2> cosine_similarity_matrix(std::type_identity_t<TensorView<const T, 2>> z) {
     const index_t N = z.extent(0), D = z.extent(1);

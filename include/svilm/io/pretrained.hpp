@@ -1,5 +1,5 @@
 // svilm/io/pretrained.hpp: initialise S-ViLM's encoders from public image-ViT and BERT
-// checkpoints (safetensors) through documented name maps (SPEC 2 and 3).
+// checkpoints (safetensors) through documented name maps (docs/model.md §2 and 3).
 //
 // Video side, from an image ViT in either common naming:
 //   timm `vit_base_patch16_224`                 Hugging Face `google/vit-base-patch16-224`

@@ -1,6 +1,6 @@
 // svilm/io/weights.hpp: a parameter store to and from safetensors, by name.
 //
-// Names are the reference PyTorch state_dict keys (SPEC 11), so a file written here loads in
+// Names are the reference PyTorch state_dict keys (docs/model.md §11), so a file written here loads in
 // PyTorch with `model.load_state_dict(safetensors.torch.load_file(path))` and the other way
 // round. Loading converts from any floating dtype (F64, F32, F16, BF16, F8_E4M3, F8_E5M2); an
 // integer or BOOL tensor where a parameter is expected is an error. A mis-shaped tensor is

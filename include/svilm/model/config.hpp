@@ -29,7 +29,7 @@ struct VideoConfig {
     index_t num_group_tokens = 32;  // M
     std::vector<index_t> grouping_after{6, 9, 12};  // 1-based layer numbers
     double layer_norm_eps = 1e-6;
-    // SPEC 2.1's hard straight-through assignment; false gives GroupViT's soft assignment, which
+    // docs/model.md §2.1's hard straight-through assignment; false gives GroupViT's soft assignment, which
     // is differentiable everywhere (finite-difference gradient checks of whole encoders use it).
     bool hard_assignment = true;
 

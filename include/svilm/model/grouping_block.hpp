@@ -1,4 +1,4 @@
-// svilm/model/grouping_block.hpp: the GroupViT-style grouping block of SPEC 2.1.
+// svilm/model/grouping_block.hpp: the GroupViT-style grouping block of docs/model.md §2.1.
 //
 // Inputs: video tokens x (B, L, C) and group tokens g (B, M, C). Output: new group tokens
 // (B, M, C), with the hard assignment (the forward value of the straight-through estimator) and
@@ -41,7 +41,7 @@ template <class T>
 class GroupingBlock {
 public:
     GroupingBlock() = default;
-    // Parameters under `<name>.` with SPEC 11's names.
+    // Parameters under `<name>.` with docs/model.md §11's names.
     GroupingBlock(nn::ParameterStore<T>& store, const std::string& name, index_t width, index_t groups, index_t heads,
                   double eps, double gumbel_tau, bool hard_assignment = true)
         : width(width), groups(groups), tau(T(gumbel_tau)), hard(hard_assignment),

@@ -1,6 +1,6 @@
-// svilm/model/losses.hpp: the three pre-training losses of SPEC 5, forward and backward.
+// svilm/model/losses.hpp: the three pre-training losses of docs/model.md §5, forward and backward.
 //
-// All inputs are L2-normalised embeddings. Logit scales are stored as logs (SPEC 11); the scale
+// All inputs are L2-normalised embeddings. Logit scales are stored as logs (docs/model.md §11); the scale
 // used is exp(param) clamped at 100 (svilm/model/loss_common.hpp).
 #pragma once
 
@@ -22,7 +22,7 @@ namespace svilm {
 
 namespace detail {
 
-// d cos(a, b) / d a, with cos = a.b / (max(|a|, eps) max(|b|, eps)) (SPEC 11, eps = 1e-8).
+// d cos(a, b) / d a, with cos = a.b / (max(|a|, eps) max(|b|, eps)) (docs/model.md §11, eps = 1e-8).
 template <class T>
 void cosine_grad_into(T* grad_a, T scale, const T* a, const T* b, index_t n, T cos, T norm_a, T norm_b, T eps) {
     const T na = std::max(norm_a, eps), nb = std::max(norm_b, eps);

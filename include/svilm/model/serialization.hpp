@@ -1,5 +1,5 @@
 // svilm/model/serialization.hpp: a whole S-ViLM model as one safetensors file: every parameter
-// under its SPEC 11 name, the configuration as JSON in the metadata (`config`), so that
+// under its docs/model.md §11 name, the configuration as JSON in the metadata (`config`), so that
 // load_model needs nothing but the file.
 #pragma once
 

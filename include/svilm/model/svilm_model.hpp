@@ -1,4 +1,4 @@
-// svilm/model/svilm_model.hpp: the whole S-ViLM model (SPEC 1-5): video encoder, text encoder,
+// svilm/model/svilm_model.hpp: the whole S-ViLM model (docs/model.md §1-5): video encoder, text encoder,
 // the four projection heads, the two logit scales, and the three pre-training losses.
 //
 //   auto model = svilm::SVilm<float>(svilm::preset("tiny"), seed);
@@ -8,7 +8,7 @@
 //   model.backward(state);              // every parameter gradient of state.losses.total
 //
 // The state is the context forward fills and backward consumes (it refers to the batch's
-// tensors, which must outlive it). Parameters live in one flat store with SPEC 11's names.
+// tensors, which must outlive it). Parameters live in one flat store with docs/model.md §11's names.
 #pragma once
 
 #include <cstdint>
@@ -65,7 +65,7 @@ private:
 
 template <class T>
 struct VideoEmbeddings {
-    Tensor<T, 2> global;    // (B, D) the clip (SPEC 11: mean, LN, video_proj, L2)
+    Tensor<T, 2> global;    // (B, D) the clip (docs/model.md §11: mean, LN, video_proj, L2)
     Tensor<T, 3> temporal;  // (B, N_t, D) z_{i,t}
     Tensor<T, 3> groups;    // (B, M, D) g_{j,m}
 };
@@ -73,7 +73,7 @@ struct VideoEmbeddings {
 template <class T>
 class SVilm<T, cpu> {
 public:
-    // Random initialisation (SPEC 11) from `seed`.
+    // Random initialisation (docs/model.md §11) from `seed`.
     explicit SVilm(const SVilmConfig& config, std::uint64_t seed = 0)
         : config_((config.validate(), config)), store_(std::make_unique<nn::ParameterStore<T>>()),
           video(*store_, config.video, "video", config.gumbel_tau), text(*store_, config.text, "text"),

@@ -1,4 +1,4 @@
-// svilm/model/text_encoder.hpp: the BERT-style text encoder of SPEC 3 (post-norm layers,
+// svilm/model/text_encoder.hpp: the BERT-style text encoder of docs/model.md §3 (post-norm layers,
 // LayerNorm eps 1e-12, padded keys masked, segment ids all 0). Parameter names are BERT's own
 // under `text.`, so a bert-base-uncased checkpoint maps by prefix. The caption (or noun prompt)
 // feature is the last layer's [CLS] state (B, C); `text_proj` turns it into an embedding.

@@ -1,4 +1,4 @@
-// svilm/model/video_encoder.hpp: the S-ViLM video encoder (SPEC 2 and 11).
+// svilm/model/video_encoder.hpp: the S-ViLM video encoder (docs/model.md §2 and 11).
 //
 // Tubelet tokens (B, L, C) plus spatial and temporal position embeddings, joined by M learnable
 // group tokens: every pre-norm ViT layer attends over [video tokens (L) ; group tokens (M)] and
@@ -47,7 +47,7 @@ template <class T>
 class VideoEncoder<T, cpu> {
 public:
     VideoEncoder() = default;
-    // Registers every `video.*` parameter of SPEC 11 in `store` under `name`.
+    // Registers every `video.*` parameter of docs/model.md §11 in `store` under `name`.
     VideoEncoder(nn::ParameterStore<T>& store, const VideoConfig& config, const std::string& name, double gumbel_tau)
         : config((config.validate(), config)),
           patch_embed(store, nn::join(name, "patch_embed.proj"), config.width, config.tubelet, config.patch_size),

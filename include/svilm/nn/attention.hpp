@@ -1,7 +1,7 @@
 // svilm/nn/attention.hpp: multi-head attention modules over the blockwise attention op.
 //
 // FusedSelfAttention is the ViT form: one qkv Linear(C, 3C) whose output is split [q | k | v]
-// (SPEC 11) and read in place by the op through strided views. MultiHeadAttention has separate
+// (docs/model.md §11) and read in place by the op through strided views. MultiHeadAttention has separate
 // q / k / v / output Linears, named by the caller: BERT's self-attention and the grouping
 // block's cross-attention (queries from group tokens, keys and values from video tokens).
 #pragma once

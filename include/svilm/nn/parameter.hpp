@@ -7,7 +7,7 @@
 // zeroing and checkpoints one loop each, and makes names (the PyTorch state_dict keys) the only
 // way weights move in and out.
 //
-// Rule for every module (ARCHITECTURE.md 3.2): backward ACCUMULATES into parameter gradients
+// Rule for every module (docs/conventions.md §3.2): backward ACCUMULATES into parameter gradients
 // (+=) and ASSIGNS input gradients (=). Call zero_grad() before a step's first backward.
 #pragma once
 
@@ -21,7 +21,7 @@
 
 namespace svilm::nn {
 
-// What a parameter is decides its initialisation and whether AdamW decays it (SPEC 7: no decay
+// What a parameter is decides its initialisation and whether AdamW decays it (docs/model.md §7: no decay
 // on biases, norms, embeddings, group tokens and logit scales).
 enum class Role { weight, bias, norm_weight, norm_bias, embedding, zero_embedding, scalar };
 
@@ -86,7 +86,7 @@ public:
         return Param<T, Rank>(this, infos_.back().offset, shape);
     }
 
-    // Allocates the values and initialises them by role (SPEC 11). The gradient buffer is
+    // Allocates the values and initialises them by role (docs/model.md §11). The gradient buffer is
     // allocated (zero) on first use, so a model used only for inference never holds it.
     void allocate(Generator& rng) {
         if (allocated_) throw ValueError("ParameterStore: allocated twice");
@@ -96,7 +96,7 @@ public:
     }
     bool allocated() const { return allocated_; }
 
-    // SPEC 11: truncated normal (std 0.02, cut at 2 std) for weights and embeddings; biases and
+    // docs/model.md §11: truncated normal (std 0.02, cut at 2 std) for weights and embeddings; biases and
     // the temporal position embedding 0; LayerNorm weight 1, bias 0; scalars their own value.
     void initialize(const ParameterInfo& p, Generator& rng) {
         TensorView<T, 1> v = values_.view().narrow(0, p.offset, p.offset + p.size);

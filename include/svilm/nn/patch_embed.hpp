@@ -1,5 +1,5 @@
 // svilm/nn/patch_embed.hpp: tubelet embedding, the Conv3d(3, C, kernel = stride = (t, p, p))
-// of a video written as an unfold followed by one GEMM (SPEC 2 and 11).
+// of a video written as an unfold followed by one GEMM (docs/model.md §2 and 11).
 //
 // Video (B, T, 3, H, W) -> tokens (B, L, C) with L = N_t * N_s, N_t = T / t,
 // N_s = (H / p) * (W / p), token l = n_t * N_s + row * (W / p) + col (time-major, then

@@ -1,7 +1,7 @@
 // svilm/nn/transformer_block.hpp: the two transformer layer forms of S-ViLM.
 //
-// PreNormBlock (ViT, SPEC 2):  x1 = x + attn(LN1(x));  y = x1 + mlp(LN2(x1))
-// PostNormBlock (BERT, SPEC 3): h = LN1(x + attn(x));  y = LN2(h + mlp(h))
+// PreNormBlock (ViT, docs/model.md §2):  x1 = x + attn(LN1(x));  y = x1 + mlp(LN2(x1))
+// PostNormBlock (BERT, docs/model.md §3): h = LN1(x + attn(x));  y = LN2(h + mlp(h))
 // Shapes (B, N, C) with rows flattened to (B * N, C) for the row-wise parts.
 #pragma once
 

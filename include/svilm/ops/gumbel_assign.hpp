@@ -1,4 +1,4 @@
-// svilm/ops/gumbel_assign.hpp: the grouping block's assignment (SPEC 2.1, step 4).
+// svilm/ops/gumbel_assign.hpp: the grouping block's assignment (docs/model.md §2.1, step 4).
 //
 // Each video token distributes over the M groups: softmax over the group axis of (B, M, L).
 // Training adds Gumbel noise and uses a hard one-hot with the straight-through estimator:

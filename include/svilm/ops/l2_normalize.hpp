@@ -14,7 +14,7 @@ struct L2NormalizeSaved {
     Tensor<T, 1> norm;  // (R): ||x_r||, before clamping at eps
 };
 
-// y (R, C) = x / max(||x||, eps), eps = 1e-12 in SPEC section 11.
+// y (R, C) = x / max(||x||, eps), eps = 1e-12 in docs/model.md §11.
 template <class T>
 void l2_normalize_forward(TensorView<T, 2> y, L2NormalizeSaved<T>& saved, std::type_identity_t<TensorView<const T, 2>> x,
                           T eps = T(1e-12)) {

@@ -1,7 +1,7 @@
 // svilm/optim/adamw.hpp: AdamW (decoupled weight decay, Loshchilov & Hutter) over a parameter
 // store's flat buffers, with torch.optim.AdamW's exact update, and clipping by global norm.
 //
-// Weight decay applies to Role::weight parameters only: SPEC 7 excludes biases, norms,
+// Weight decay applies to Role::weight parameters only: docs/model.md §7 excludes biases, norms,
 // embeddings, group tokens and logit scales.
 #pragma once
 

@@ -1,4 +1,4 @@
-// svilm/optim/adamw_options.hpp: AdamW's hyper-parameters (SPEC 7 defaults), shared by the CPU
+// svilm/optim/adamw_options.hpp: AdamW's hyper-parameters (docs/model.md §7 defaults), shared by the CPU
 // optimizer and the CUDA one.
 #pragma once
 

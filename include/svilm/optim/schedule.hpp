@@ -1,4 +1,4 @@
-// svilm/optim/schedule.hpp: the learning-rate schedule of SPEC 7: linear warm-up from 0 to the
+// svilm/optim/schedule.hpp: the learning-rate schedule of docs/model.md §7: linear warm-up from 0 to the
 // peak over the first warmup_steps, then cosine decay to min_lr at total_steps.
 #pragma once
 

@@ -1,4 +1,4 @@
-// svilm/text/nouns.hpp: noun phrases of a caption from WordNet 3.0 (SPEC section 6), for the
+// svilm/text/nouns.hpp: noun phrases of a caption from WordNet 3.0 (docs/model.md §6), for the
 // spatial grounding loss.
 //
 // The rule (spaCy does not exist in C++, so the lexicon does the work):
@@ -13,7 +13,7 @@
 //     without a following noun is predicative ("the car is red");
 //   - elsewhere a word is a noun when its noun tag-sense count is at least its verb, adjective
 //     and adverb counts, or when it opens the caption ("people watch a show" ->
-//     "people", then "show" after "a"); the adverb count [ours, beyond SPEC 6's files] keeps
+//     "people", then "show" after "a"); the adverb count [ours, beyond docs/model.md §6's files] keeps
 //     "moves right" from yielding the noun "right" (noun 7, adjective 6, adverb 9 tagged senses);
 //     measured on the synthetic captions: 1725 of 2000 captions exactly right without it, every
 //     miss that case;

@@ -1,4 +1,4 @@
-// svilm/text/prompts.hpp: noun prompts for the spatial grounding loss (SPEC 5): each noun phrase
+// svilm/text/prompts.hpp: noun prompts for the spatial grounding loss (docs/model.md §5): each noun phrase
 // wrapped in one or more templates ("a video of a {}.") and encoded, with a validity mask for
 // captions that have fewer than K phrases.
 #pragma once
@@ -56,7 +56,7 @@ inline PromptBatch encode_prompts(const Tokenizer& tokenizer, std::span<const st
     return out;
 }
 
-// The single default template, "a video of a {}." (SPEC 5).
+// The single default template, "a video of a {}." (docs/model.md §5).
 inline PromptBatch encode_prompts(const Tokenizer& tokenizer, std::span<const std::vector<std::string>> phrases,
                                   std::size_t phrases_per_caption, std::size_t max_length) {
     const std::string only[] = {std::string(default_prompt_template)};

@@ -1,7 +1,7 @@
 // svilm/train/checkpoint.hpp: everything a training run needs to continue bit for bit, in one
 // safetensors file written atomically (temporary file, fsync, rename, fsync of the folder):
 //
-//   tensors   model.<name>         every parameter (SPEC 11 names)
+//   tensors   model.<name>         every parameter (docs/model.md §11 names)
 //             adamw.exp_avg.<name>, adamw.exp_avg_sq.<name>   AdamW's moments
 //   metadata  config               the model configuration (JSON)
 //             training             {"step", "adamw": {options, step_count}, "schedule": {peak_lr,

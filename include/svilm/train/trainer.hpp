@@ -1,7 +1,7 @@
-// svilm/train/trainer.hpp: S-ViLM pre-training (SPEC 5 and 7).
+// svilm/train/trainer.hpp: S-ViLM pre-training (docs/model.md §5 and 7).
 //
 // One optimiser step = `micro_batches` times: draw a batch of raw clips with captions from the
-// source, cut-and-paste it (SPEC 4), tokenize captions and noun prompts, forward (all losses
+// source, cut-and-paste it (docs/model.md §4), tokenize captions and noun prompts, forward (all losses
 // that are on), backward (gradients accumulate); then average the micro-batch gradients, clip by
 // global norm, and take an AdamW step at the warm-up + cosine learning rate.
 //

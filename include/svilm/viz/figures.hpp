@@ -1,4 +1,4 @@
-// svilm/viz/figures.hpp: the paper's figures as images (SPEC 10), drawn without text: a heat map
+// svilm/viz/figures.hpp: the paper's figures as images (docs/model.md §10), drawn without text: a heat map
 // of a matrix (Figure 2 left: the N_t x N_t similarity of z_t), a heat map over a strip of frames
 // (Figure 4: a noun's group assignment map), a strip of frames with a bar per frame (Figure 5:
 // p_t), and loss curves. Each returns an Image (H, W, 3); write it with write_png (png.hpp).

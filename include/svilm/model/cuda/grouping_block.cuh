@@ -1,4 +1,4 @@
-// svilm/model/cuda/grouping_block.cuh: the GroupViT-style grouping block of SPEC 2.1 on the
+// svilm/model/cuda/grouping_block.cuh: the GroupViT-style grouping block of docs/model.md §2.1 on the
 // device, the CUDA twin of svilm/model/grouping_block.hpp (same names, same math, the per-clip
 // products as strided-batched GEMMs):
 //

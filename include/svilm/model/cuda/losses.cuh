@@ -1,4 +1,4 @@
-// svilm/model/cuda/losses.cuh: the three pre-training losses of SPEC 5 on the device, forward and
+// svilm/model/cuda/losses.cuh: the three pre-training losses of docs/model.md §5 on the device, forward and
 // backward: the CUDA twins of svilm/model/losses.hpp, with the same math and argument meaning.
 //
 // Host and device:

@@ -1,5 +1,5 @@
 // svilm/model/cuda/text_encoder.cuh: the BERT-style text encoder on the device,
-// TextEncoder<T, cuda>, the twin of svilm/model/text_encoder.hpp (SPEC 3): BERT's parameter
+// TextEncoder<T, cuda>, the twin of svilm/model/text_encoder.hpp (docs/model.md §3): BERT's parameter
 // names under `text.`, post-norm layers, padded keys masked, the [CLS] state as the feature.
 // Token ids and masks come from the host (they are small, and ids are checked there, so a bad
 // id is a ValueError naming its position rather than a device fault).

@@ -1,5 +1,5 @@
 // svilm/model/cuda/video_encoder.cuh: the S-ViLM video encoder on the device,
-// VideoEncoder<T, cuda>, the twin of svilm/model/video_encoder.hpp (SPEC 2 and 11): the same
+// VideoEncoder<T, cuda>, the twin of svilm/model/video_encoder.hpp (docs/model.md §2 and 11): the same
 // parameters (read from a DeviceParameters mirror of the host store), the same outputs, the
 // same forward / backward contract; float only.
 //
@@ -91,7 +91,7 @@ public:
     using Saved = VideoEncoderSavedCuda<T>;
 
     VideoEncoder() = default;
-    // Binds every `video.*` parameter of SPEC 11 under `name` in `params`; ValueError naming the
+    // Binds every `video.*` parameter of docs/model.md §11 under `name` in `params`; ValueError naming the
     // first one missing or mis-shaped.
     VideoEncoder(const nn::DeviceParameters<T>& params, const VideoConfig& config, const std::string& name, double gumbel_tau)
         : config((config.validate(), config)),

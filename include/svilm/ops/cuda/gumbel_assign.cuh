@@ -1,4 +1,4 @@
-// svilm/ops/cuda/gumbel_assign.cuh: the grouping block's assignment (SPEC 2.1, step 4) on the
+// svilm/ops/cuda/gumbel_assign.cuh: the grouping block's assignment (docs/model.md §2.1, step 4) on the
 // device, the CUDA twin of svilm/ops/gumbel_assign.hpp: softmax over the group axis M of
 // (B, M, L) with optional Gumbel noise and temperature, the hard one-hot of the
 // straight-through estimator (ties to the lowest group), and the eps = 1 normalisation over the

@@ -41,7 +41,7 @@ __global__ void l2_normalize_backward(T* dx, const T* dy, const T* y, const T* n
 
 }  // namespace kernels
 
-// y (R, C) = x / max(||x||, eps), eps = 1e-12 in SPEC section 11.
+// y (R, C) = x / max(||x||, eps), eps = 1e-12 in docs/model.md §11.
 template <class T>
 void l2_normalize_forward(const CudaContext& ctx, TensorView<T, 2, cuda> y, L2NormalizeSaved<T>& saved,
                           std::type_identity_t<TensorView<const T, 2, cuda>> x, T eps = T(1e-12)) {
