@@ -180,6 +180,36 @@ void gumbel_assign_case() {
     expect_matches<T, 3>("gumbel_assign.dlogits", dlogits, fp32_tolerance);
 }
 
+// The same op at tau = 0.6 (the fixture stores tau): the only case where dividing the noisy
+// logits by tau, (logits + noise) / tau, differs from logits / tau + noise. The reference was
+// checked when written to flip the argmax of several tokens under the other order.
+template <class T>
+void gumbel_assign_tau_case() {
+    const auto logits = load<T, 3>("gumbel_assign_tau.logits"), noise = load<T, 3>("gumbel_assign_tau.noise");
+    const auto dy = load<T, 3>("gumbel_assign_tau.dy");
+    const T tau = load<T, 0>("gumbel_assign_tau.tau")();
+    Tensor<T, 3> hard(logits.shape()), dlogits(logits.shape());
+    GumbelAssignSaved<T> saved;
+    gumbel_assign_forward<T>(hard, saved, logits, noise, tau);
+    gumbel_assign_backward<T>(dlogits, dy, saved, tau);
+    expect_matches<T, 3>("gumbel_assign_tau.y_hard", hard, Tolerance{0, 0});
+    expect_matches<T, 3>("gumbel_assign_tau.y_soft", saved.y_soft, fp32_tolerance);
+    expect_matches<T, 3>("gumbel_assign_tau.dlogits", dlogits, fp32_tolerance);
+}
+
+// The soft assignment alone (no straight-through) with noise at tau = 0.6.
+template <class T>
+void group_softmax_tau_case() {
+    const auto logits = load<T, 3>("group_softmax_tau.logits"), noise = load<T, 3>("group_softmax_tau.noise");
+    const auto dy = load<T, 3>("group_softmax_tau.dy");
+    const T tau = load<T, 0>("group_softmax_tau.tau")();
+    Tensor<T, 3> y(logits.shape()), dlogits(logits.shape());
+    group_softmax_forward<T>(y, logits, noise, tau);
+    group_softmax_backward<T>(dlogits, dy, y, tau);
+    expect_matches<T, 3>("group_softmax_tau.y", y, fp32_tolerance);
+    expect_matches<T, 3>("group_softmax_tau.dlogits", dlogits, fp32_tolerance);
+}
+
 template <class T>
 void assign_normalize_case() {
     const auto y = load<T, 3>("assign_normalize.y"), dy = load<T, 3>("assign_normalize.dy");
@@ -214,6 +244,8 @@ void all_cases() {
     l2_normalize_case<T>();
     cross_entropy_case<T>();
     gumbel_assign_case<T>();
+    gumbel_assign_tau_case<T>();
+    group_softmax_tau_case<T>();
     assign_normalize_case<T>();
     residual_add_case<T>();
 }
@@ -223,7 +255,8 @@ TEST_CASE("every CPU op matches the PyTorch fixtures in double" * doctest::test_
 
 TEST_CASE("the fixture file covers every op case" * doctest::test_suite("parity")) {
     for (const char* c : {"matmul", "linear", "layer_norm", "gelu", "softmax", "attention", "embedding", "mean_pool",
-                          "l2_normalize", "cross_entropy", "gumbel_assign", "assign_normalize", "residual_add"}) {
+                          "l2_normalize", "cross_entropy", "gumbel_assign", "gumbel_assign_tau", "group_softmax_tau",
+                          "assign_normalize", "residual_add"}) {
         bool found = false;
         for (const auto& [key, info] : fixtures().tensors()) found = found || key.rfind(std::string(c) + ".", 0) == 0;
         CHECK_MESSAGE(found, "no fixture tensors for " << c);

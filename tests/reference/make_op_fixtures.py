@@ -200,6 +200,58 @@ def case_residual_add():
     return dict(a=a, b=b, dy=dy, y=y, da=ta.grad, db=tb.grad)
 
 
+# Gumbel noise at a temperature other than 1 (docs/model.md §2.1 step 4 and §11 "Randomness":
+# y_soft = softmax over the group axis of (logits + G) / tau, with G = -log(-log U)). With
+# tau = 1 the formula cannot tell "(logits + G) / tau" from "logits / tau + G", so these two
+# cases use TAU and check, before writing, that the other order would give visibly different
+# soft values and, for the hard case, a different argmax for some tokens.
+TAU = 0.6
+
+
+def gumbel(*shape):
+    u = rand(*shape).clamp(1e-10, 1.0 - 1e-7)  # keep U strictly inside (0, 1)
+    return -torch.log(-torch.log(u))
+
+
+def check_tau_sensitive(case, logits, noise, tau, y_soft, need_argmax_flips):
+    """Refuse to write a fixture that cannot tell (l + G) / tau from l / tau + G."""
+    other = torch.softmax(logits / tau + noise, dim=1)
+    soft_gap = (other - y_soft.detach()).abs().max().item()
+    flips = int((other.argmax(dim=1) != y_soft.detach().argmax(dim=1)).sum())
+    top2 = y_soft.detach().topk(2, dim=1).values
+    margin = (top2[:, 0] - top2[:, 1]).min().item()
+    print("%s: tau %g, max |soft difference| of the other order %.3f, argmax flips %d of %d, "
+          "smallest top-2 margin %.2e" % (case, tau, soft_gap, flips, y_soft[:, 0].numel(), margin))
+    assert soft_gap > 0.05, "%s: the other noise order barely changes y_soft" % case
+    assert flips >= need_argmax_flips, "%s: the other noise order changes no argmax" % case
+    # The C++ test compares y_hard exactly: no token may be a near-tie between two groups.
+    assert margin > 1e-3, "%s: near-tie in y_soft, the exact one-hot comparison would be fragile" % case
+
+
+def case_gumbel_assign_tau():
+    logits, noise, dy = randn(2, 5, 12), gumbel(2, 5, 12), randn(2, 5, 12)
+    tau = torch.tensor(TAU, dtype=torch.float32)
+    tl = leaf(logits)
+    y_soft = torch.softmax((tl + noise) / tau, dim=1)  # over the group axis M
+    index = y_soft.argmax(dim=1, keepdim=True)
+    y_hard = torch.zeros_like(y_soft).scatter_(1, index, 1.0)
+    y = y_hard - y_soft.detach() + y_soft  # straight-through
+    y.backward(dy)
+    check_tau_sensitive("gumbel_assign_tau", logits, noise, tau, y_soft, need_argmax_flips=3)
+    return dict(logits=logits, noise=noise, dy=dy, tau=tau, y_hard=y_hard, y_soft=y_soft,
+                dlogits=tl.grad)
+
+
+def case_group_softmax_tau():
+    logits, noise, dy = randn(3, 4, 9), gumbel(3, 4, 9), randn(3, 4, 9)
+    tau = torch.tensor(TAU, dtype=torch.float32)
+    tl = leaf(logits)
+    y = torch.softmax((tl + noise) / tau, dim=1)  # soft assignment, no straight-through
+    y.backward(dy)
+    check_tau_sensitive("group_softmax_tau", logits, noise, tau, y, need_argmax_flips=0)
+    return dict(logits=logits, noise=noise, dy=dy, tau=tau, y=y, dlogits=tl.grad)
+
+
 CASES = [  # table order of FIXTURES.md == draw order
     ("matmul", case_matmul),
     ("linear", case_linear),
@@ -214,6 +266,8 @@ CASES = [  # table order of FIXTURES.md == draw order
     ("gumbel_assign", case_gumbel_assign),
     ("assign_normalize", case_assign_normalize),
     ("residual_add", case_residual_add),
+    ("gumbel_assign_tau", case_gumbel_assign_tau),  # appended last: earlier draws unchanged
+    ("group_softmax_tau", case_group_softmax_tau),
 ]
 
 
