@@ -33,6 +33,9 @@ namespace {
 
 using namespace svilm;
 
+// CPU ops and modules take this context first (svilm/core/context.hpp).
+const Context<cpu> cpu_ctx;
+
 // A preset at 224x224 and `frames` frames (tubelet 2: 8 frames are 784 tokens, 16 are 1568).
 SVilmConfig bench_config(const std::string& name, index_t frames) {
     SVilmConfig c = preset(name);
@@ -75,11 +78,11 @@ double saved_bytes(const VideoEncoderSaved<float>& s) {
 
 void BM_VideoEncoderForward(benchmark::State& state) {
     const SVilmConfig config = bench_config(preset_name(state.range(0)), state.range(1));
-    const SVilm<float> model(config, 1);
+    const SVilm<float> model(cpu_ctx, config, 1);
     Tensor<float, 5> clip({1, config.video.frames, 3, config.video.image_size, config.video.image_size});
     Generator(2).normal<float, 5>(clip);
     for (auto _ : state) {
-        Tensor<float, 2> embedding = model.encode_video(clip);
+        Tensor<float, 2> embedding = model.encode_video(cpu_ctx, clip);
         benchmark::DoNotOptimize(embedding.data());
     }
     set_counters(state, video_encoder_flops(config.video, 1), 1, "clips/s");
@@ -87,27 +90,27 @@ void BM_VideoEncoderForward(benchmark::State& state) {
 
 void BM_VideoEncoderTrain(benchmark::State& state) {
     const SVilmConfig config = bench_config(preset_name(state.range(0)), state.range(1));
-    SVilm<float> model(config, 1);
+    SVilm<float> model(cpu_ctx, config, 1);
     const VideoConfig& v = config.video;
     Tensor<float, 5> clip({1, v.frames, 3, v.image_size, v.image_size});
     Generator rng(2);
     rng.normal<float, 5>(clip);
     std::vector<Tensor<float, 3>> noise;
     std::vector<TensorView<const float, 3>> views;
-    for (std::size_t k = 0; k < v.grouping_after.size(); ++k) {
-        noise.emplace_back(Extents<3>{1, v.num_group_tokens, v.tokens()});
+    for (std::size_t k = 0; k < v.grouping.after.size(); ++k) {
+        noise.emplace_back(Extents<3>{1, v.grouping.num_group_tokens, v.tokens()});
         rng.gumbel<float, 3>(noise.back());
     }
     for (const auto& n : noise) views.push_back(n);
-    Tensor<float, 3> d_tokens({1, v.tokens(), v.width}), d_groups({1, v.num_group_tokens, v.width});
+    Tensor<float, 3> d_tokens({1, v.tokens(), v.width}), d_groups({1, v.grouping.num_group_tokens, v.width});
     Tensor<float, 2> d_pooled({1, v.width});
     rng.normal<float, 3>(d_tokens);
     rng.normal<float, 3>(d_groups);
     rng.normal<float, 2>(d_pooled);
     VideoEncoderSaved<float> saved;
     for (auto _ : state) {
-        model.video.forward(saved, clip, views);
-        model.video.backward(d_tokens, d_groups, d_pooled, saved);
+        model.video.forward(cpu_ctx, saved, clip, views);
+        model.video.backward(cpu_ctx, d_tokens, d_groups, d_pooled, saved);
     }
     state.counters["saved_MB"] = saved_bytes(saved) / (1 << 20);
     set_counters(state, 3 * video_encoder_flops(v, 1), 1, "clips/s");
@@ -115,13 +118,13 @@ void BM_VideoEncoderTrain(benchmark::State& state) {
 
 void BM_TextEncoderForward(benchmark::State& state) {
     const SVilmConfig config = preset(preset_name(state.range(0)));
-    const SVilm<float> model(config, 1);
+    const SVilm<float> model(cpu_ctx, config, 1);
     const index_t B = 32, N = 32;
     Tensor<std::int64_t, 2> ids({B, N});
     const auto mask = Tensor<std::uint8_t, 2>::full({B, N}, 1);
     for (index_t i = 0; i < ids.size(); ++i) ids.data()[i] = (i * 7919) % config.text.vocab_size;
     for (auto _ : state) {
-        Tensor<float, 2> embedding = model.encode_text(ids, mask);
+        Tensor<float, 2> embedding = model.encode_text(cpu_ctx, ids, mask);
         benchmark::DoNotOptimize(embedding.data());
     }
     set_counters(state, text_encoder_flops(config.text, B, N), double(B), "captions/s");
@@ -131,7 +134,7 @@ void BM_TextEncoderForward(benchmark::State& state) {
 // noun prompts each of 16 tokens, all three losses.
 struct TinyTrainStep {
     SVilmConfig config = preset("tiny");
-    SVilm<float> model{config, 1};
+    SVilm<float> model{cpu_ctx, config, 1};
     optim::AdamW<float> adamw{model.parameters(), {}};
     const VideoConfig& v = config.video;
     const index_t B = 8, K = config.num_nouns, N = 16, Nt = v.temporal_positions();
@@ -151,9 +154,9 @@ struct TinyTrainStep {
     }
     void run() {
         const SVilmBatch<float> batch{video, mask, ids, am, pids, pm, valid};
-        model.forward(s, batch, rng);
+        model.forward(cpu_ctx, s, batch, rng);
         model.parameters().zero_grad();
-        model.backward(s);
+        model.backward(cpu_ctx, s);
         optim::clip_grad_norm(model.parameters(), 1.0);
         adamw.step();
     }

@@ -21,6 +21,9 @@ namespace {
 
 using namespace svilm;
 
+// CPU ops and modules take this context first (svilm/core/context.hpp).
+const Context<cpu> cpu_ctx;
+
 template <int Rank>
 Tensor<float, Rank> random_tensor(const Extents<Rank>& shape, std::uint64_t seed) {
     Tensor<float, Rank> t(shape, uninitialized);
@@ -50,7 +53,7 @@ void BM_Gemm(benchmark::State& state) {
     const auto a = random_tensor<2>({M, K}, 1), b = random_tensor<2>({K, N}, 2);
     Tensor<float, 2> c({M, N});
     for (auto _ : state) {
-        matmul<float>(c, a, b);
+        matmul<float>(cpu_ctx, c, a, b);
         benchmark::DoNotOptimize(c.data());
     }
     set_flops(state, 2.0 * M * N * K);
@@ -124,7 +127,7 @@ void BM_Attention(benchmark::State& state) {
     Tensor<float, 3> out({B, N, C});
     AttentionSaved<float> saved;
     for (auto _ : state) {
-        attention_forward<float>(out, saved, q, k, v, {}, H);
+        attention_forward<float>(cpu_ctx, out, saved, q, k, v, {}, H);
         benchmark::DoNotOptimize(out.data());
     }
     set_flops(state, 4.0 * B * H * N * N * d);
@@ -138,9 +141,9 @@ void BM_AttentionBackward(benchmark::State& state) {
     const auto dout = random_tensor<3>({B, N, C}, 4);
     Tensor<float, 3> out({B, N, C}), dq({B, N, C}), dk({B, N, C}), dv({B, N, C});
     AttentionSaved<float> saved;
-    attention_forward<float>(out, saved, q, k, v, {}, H);
+    attention_forward<float>(cpu_ctx, out, saved, q, k, v, {}, H);
     for (auto _ : state) {
-        attention_backward<float>(dq, dk, dv, dout, saved, q, k, v, out, {}, H);
+        attention_backward<float>(cpu_ctx, dq, dk, dv, dout, saved, q, k, v, out, {}, H);
         benchmark::DoNotOptimize(dq.data());
     }
     set_flops(state, 8.0 * B * H * N * N * d);  // nominal: the recomputed scores are not counted
@@ -159,10 +162,10 @@ void BM_MhaBlock(benchmark::State& state) {
     Tensor<float, 2> y({N, C});
     AttentionSaved<float> saved;
     for (auto _ : state) {
-        linear_forward<float>(as_matrix(qkv.view()), x, w_qkv, b_qkv);
-        attention_forward<float>(attended, saved, qkv.view().narrow(2, 0, C), qkv.view().narrow(2, C, 2 * C),
+        linear_forward<float>(cpu_ctx, as_matrix(qkv.view()), x, w_qkv, b_qkv);
+        attention_forward<float>(cpu_ctx, attended, saved, qkv.view().narrow(2, 0, C), qkv.view().narrow(2, C, 2 * C),
                                  qkv.view().narrow(2, 2 * C, 3 * C), {}, H);
-        linear_forward<float>(y, as_matrix(attended.view()), w_out, b_out);
+        linear_forward<float>(cpu_ctx, y, as_matrix(attended.view()), w_out, b_out);
         benchmark::DoNotOptimize(y.data());
     }
     set_flops(state, 4.0 * N * N * C + 2.0 * N * C * 3 * C + 2.0 * N * C * C);
@@ -176,7 +179,7 @@ void BM_LayerNorm(benchmark::State& state) {
     Tensor<float, 2> y({R, C});
     LayerNormSaved<float> saved;
     for (auto _ : state) {
-        layer_norm_forward<float>(y, saved, x, w, b, 1e-6f);
+        layer_norm_forward<float>(cpu_ctx, y, saved, x, w, b, 1e-6f);
         benchmark::DoNotOptimize(y.data());
     }
     set_bytes(state, 2.0 * R * C * sizeof(float));
@@ -188,7 +191,7 @@ void BM_Gelu(benchmark::State& state) {
     const auto x = random_tensor<1>({R * C}, 1);
     Tensor<float, 1> y({R * C});
     for (auto _ : state) {
-        gelu_forward<float>(y, x);
+        gelu_forward<float>(cpu_ctx, y, x);
         benchmark::DoNotOptimize(y.data());
     }
     set_bytes(state, 2.0 * R * C * sizeof(float));
@@ -200,7 +203,7 @@ void BM_Softmax(benchmark::State& state) {
     const auto x = random_tensor<3>({1, R, N}, 1);
     Tensor<float, 3> y({1, R, N});
     for (auto _ : state) {
-        softmax_forward<float>(y, x, {});
+        softmax_forward<float>(cpu_ctx, y, x, {});
         benchmark::DoNotOptimize(y.data());
     }
     set_bytes(state, 2.0 * R * N * sizeof(float));

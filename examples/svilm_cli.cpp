@@ -58,6 +58,9 @@
 namespace {
 
 using namespace svilm;
+
+// CPU ops and modules take this context first (svilm/core/context.hpp).
+const Context<cpu> cpu_ctx;
 namespace fs = std::filesystem;
 
 constexpr int exit_failed = 1, exit_usage = 2;
@@ -242,10 +245,10 @@ void info(const Options& o) {
     std::printf("%s\n", to_json(config).dump(2).c_str());
     std::printf("tokens per clip: %lld video (%lld x %lld) + %lld group\n", (long long)config.video.tokens(),
                 (long long)config.video.temporal_positions(), (long long)config.video.spatial_positions(),
-                (long long)config.video.num_group_tokens);
+                (long long)config.video.grouping.num_group_tokens);
     std::printf("video encoder forward: %.1f GFLOP per clip\n", video_encoder_flops(config.video, 1) / 1e9);
     nn::ParameterStore<float> store;  // registration only: nothing is allocated
-    const VideoEncoder<float> video(store, config.video, "video", config.gumbel_tau);
+    const VideoEncoder<float> video(store, config.video, "video");
     const TextEncoder<float> text(store, config.text, "text");
     for (const char* head : {"video_proj", "temporal_proj", "group_proj"})
         nn::Linear<float>(store, head, config.video.width, config.embed_dim);
@@ -266,7 +269,7 @@ void init(const Options& o) {
     check_new_file("--out", o.out, o.overwrite);
     if (!o.vit.empty()) open_safetensors("--vit", o.vit);  // before the seconds a large model takes
     if (!o.bert.empty()) open_safetensors("--bert", o.bert);
-    SVilm<float> model(preset_config(o), o.seed);
+    SVilm<float> model(cpu_ctx, preset_config(o), o.seed);
     if (!o.vit.empty())
         print_report(o.vit.c_str(), from_option("--vit", [&] {
                          return io::load_vit_checkpoint(model.parameters(), model.config().video, o.vit);
@@ -333,7 +336,7 @@ SVilm<float> load_model_or_checkpoint(const std::string& path) {
     return from_option("--model", [&] {
         const auto format = file.metadata().find("format");
         const bool checkpoint = format != file.metadata().end() && format->second == train::checkpoint_format;
-        SVilm<float> model(load_model_config(file));
+        SVilm<float> model(cpu_ctx, load_model_config(file));
         io::load_parameters(model.parameters(), file, {true, checkpoint ? "model." : ""});
         return model;
     });
@@ -453,7 +456,7 @@ void pretrain(const Options& o) {
     set_num_threads(o.threads);
     const text::Tokenizer tokenizer = load_tokenizer();
     say("vocabulary: %zu tokens", tokenizer.vocabulary().size());
-    SVilm<float> model = o.model.empty() ? SVilm<float>(preset_config(o), o.seed) : load_model_or_checkpoint(o.model);
+    SVilm<float> model = o.model.empty() ? SVilm<float>(cpu_ctx, preset_config(o), o.seed) : load_model_or_checkpoint(o.model);
     const std::string origin = o.model.empty() ? "preset " + o.preset + ", seed " + std::to_string(o.seed) : o.model;
     say("model: %s, %lld parameters", origin.c_str(), (long long)model.parameters().parameter_count());
     say("manifest: %s, %zu videos", o.manifest.c_str(), manifest.size());
@@ -501,9 +504,9 @@ void evaluate(const Options& o) {
         std::vector<float> videos, texts;
         index_t n = 0;
         while (auto b = loader.next()) {
-            const Tensor<float, 2> e = model.encode_video(b->video);
+            const Tensor<float, 2> e = model.encode_video(cpu_ctx, b->video);
             const text::BatchEncoding enc = tokenizer.encode_batch(b->captions, std::size_t(model.config().text.max_length));
-            const Tensor<float, 2> t = model.encode_text(enc.ids, enc.attention_mask);
+            const Tensor<float, 2> t = model.encode_text(cpu_ctx, enc.ids, enc.attention_mask);
             videos.insert(videos.end(), e.data(), e.data() + e.size());
             texts.insert(texts.end(), t.data(), t.data() + t.size());
             n += e.extent(0);

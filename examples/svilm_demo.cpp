@@ -32,6 +32,9 @@
 namespace {
 
 using namespace svilm;
+
+// CPU ops and modules take this context first (svilm/core/context.hpp).
+const Context<cpu> cpu_ctx;
 namespace fs = std::filesystem;
 
 // The trainer's clip source: item after item of one synthetic split, nouns from the ground truth.
@@ -94,7 +97,7 @@ Tensor<float, 2> embed_texts(const SVilm<float>& model, const text::Tokenizer& t
         const index_t end = std::min(N, start + eval_batch);
         const std::vector<std::string> part(texts.begin() + start, texts.begin() + end);
         const text::BatchEncoding enc = tokenizer.encode_batch(part, std::size_t(model.config().text.max_length));
-        const Tensor<float, 2> e = model.encode_text(enc.ids, enc.attention_mask);
+        const Tensor<float, 2> e = model.encode_text(cpu_ctx, enc.ids, enc.attention_mask);
         std::copy_n(e.data(), e.size(), out.data() + start * D);
     }
     return out;
@@ -107,7 +110,7 @@ void embed_videos(const SVilm<float>& model, TensorView<const float, 5> clips, E
     for (index_t start = 0; start < N; start += eval_batch) {
         const index_t end = std::min(N, start + eval_batch);
         VideoEncoderSaved<float> encoder;
-        const VideoEmbeddings<float> e = model.embed_video(clips.narrow(0, start, end), encoder);
+        const VideoEmbeddings<float> e = model.embed_video(cpu_ctx, clips.narrow(0, start, end), encoder);
         each(start, e, encoder);
     }
 }
@@ -116,7 +119,7 @@ void embed_videos(const SVilm<float>& model, TensorView<const float, 5> clips, E
 Tensor<float, 2> step_similarity(const VideoEmbeddings<float>& e, index_t i) {
     const auto z = e.temporal.view().select(0, i);
     Tensor<float, 2> zc(z.shape(), uninitialized);
-    copy<float, 2>(zc, z);
+    copy<float, 2>(cpu_ctx, zc, z);
     return eval::cosine_similarity_matrix<float>(zc);
 }
 
@@ -167,9 +170,9 @@ Scores evaluate(const SVilm<float>& model, const text::Tokenizer& tokenizer, con
         const index_t B = e.temporal.extent(0);
         const auto mask = composite.mask.view().narrow(0, start, start + B);
         Tensor<float, 2> m(mask.shape(), uninitialized);
-        copy<float, 2>(m, mask);
+        copy<float, 2>(cpu_ctx, m, mask);
         TemporalGroupingSaved<float> t;
-        temporal_grouping_loss_forward<float>(t, e.temporal, m, float(model.config().tau_temporal));
+        temporal_grouping_loss_forward<float>(cpu_ctx, t, e.temporal, m, float(model.config().tau_temporal));
         s.foreground += eval::foreground_accuracy<float>(t.p, m);
         for (index_t i = 0; i < B; ++i) {
             std::vector<int> segment;
@@ -239,7 +242,7 @@ void write_similarity_figure(const fs::path& path, const std::vector<const SVilm
     std::vector<viz::Image> panels;
     for (const SVilm<float>* model : models) {
         VideoEncoderSaved<float> enc;
-        const VideoEmbeddings<float> e = model->embed_video(changes.clips.view().narrow(0, pick, pick + 1), enc);
+        const VideoEmbeddings<float> e = model->embed_video(cpu_ctx, changes.clips.view().narrow(0, pick, pick + 1), enc);
         panels.push_back(viz::heat_map<float>(step_similarity(e, 0), 24, viz::ValueRange{-1, 1}));
     }
     panels.push_back(viz::frame_strip(changes.videos[std::size_t(pick)].frames));
@@ -255,7 +258,7 @@ void write_grounding_figure(const fs::path& path, const SVilm<float>& model, con
     for (index_t i = 0; i < std::min<index_t>(4, index_t(unseen.videos.size())); ++i) {
         const data::SyntheticVideo& v = unseen.videos[std::size_t(i)];
         VideoEncoderSaved<float> enc;
-        const VideoEmbeddings<float> e = model.embed_video(unseen.clips.view().narrow(0, i, i + 1), enc);
+        const VideoEmbeddings<float> e = model.embed_video(cpu_ctx, unseen.clips.view().narrow(0, i, i + 1), enc);
         const Tensor<float, 2> noun =
             embed_texts(model, tokenizer, {text::format_prompt(text::default_prompt_template, v.nouns.front())});
         const index_t group = eval::most_similar_group<float>(noun.view().select(0, 0), e.groups.view().select(0, 0));
@@ -277,9 +280,9 @@ void write_foreground_figure(const fs::path& path, const SVilm<float>& model, co
     const video::CutAndPaste<float> composite =
         video::cut_and_paste<float>(seen.clips.view().narrow(0, 0, B), vc.tubelet, rng);
     VideoEncoderSaved<float> enc;
-    const VideoEmbeddings<float> e = model.embed_video(composite.video, enc);
+    const VideoEmbeddings<float> e = model.embed_video(cpu_ctx, composite.video, enc);
     TemporalGroupingSaved<float> t;
-    temporal_grouping_loss_forward<float>(t, e.temporal, composite.mask, float(model.config().tau_temporal));
+    temporal_grouping_loss_forward<float>(cpu_ctx, t, e.temporal, composite.mask, float(model.config().tau_temporal));
     std::vector<viz::Image> strips;
     for (index_t i = 0; i < B; ++i) {
         // the composite's frames: clip i inside its segment, its background clip elsewhere
@@ -288,7 +291,7 @@ void write_foreground_figure(const fs::path& path, const SVilm<float>& model, co
         for (index_t f = 0; f < F; ++f) {
             const bool inside = composite.mask(i, f / vc.tubelet) != 0;
             const auto& src = seen.videos[std::size_t(inside ? i : j)].frames;
-            copy<std::uint8_t, 3>(frames.view().select(0, f), src.view().select(0, f));
+            copy<std::uint8_t, 3>(cpu_ctx, frames.view().select(0, f), src.view().select(0, f));
         }
         std::vector<float> p, m;
         for (index_t s = 0; s < vc.temporal_positions(); ++s) {
@@ -346,7 +349,7 @@ int main(int argc, char** argv) {
         std::printf("   test: %lld held-out-pair clips (e.g. \"%s\"), %lld seen-pair clips, %lld with a scene change\n",
                     (long long)test_count, unseen.captions.front().c_str(), (long long)test_count, (long long)(test_count / 2));
 
-        const SVilm<float> untrained(config, seed);
+        const SVilm<float> untrained(cpu_ctx, config, seed);
         std::vector<std::pair<std::string, LossSwitches>> runs = {{"contrastive only", {true, false, false}},
                                                                   {"S-ViLM (all three)", {true, true, true}}};
         std::vector<SVilm<float>> trained;
@@ -355,7 +358,7 @@ int main(int argc, char** argv) {
             std::printf("\n2.%zu Pre-training `tiny` (%lld parameters): %s, %lld steps of %lld clips\n", r + 1,
                         (long long)untrained.parameters().parameter_count(), runs[r].first.c_str(), (long long)steps,
                         (long long)batch);
-            trained.emplace_back(config, seed);
+            trained.emplace_back(cpu_ctx, config, seed);
             SyntheticSource source(data_config);
             train::TrainerOptions options;
             options.steps = steps;

@@ -18,6 +18,9 @@ namespace {
 
 using namespace svilm;
 
+// CPU ops and modules take this context first (svilm/core/context.hpp).
+const Context<cpu> cpu_ctx;
+
 template <class T>
 struct Block {
     index_t width, heads, hidden;
@@ -40,7 +43,7 @@ struct Block {
     };
 
     // y (B, N, C) from x (B, N, C).
-    void forward(TensorView<T, 3> y, Saved& s, TensorView<const T, 3> x) const {
+    void forward(const Context<cpu>& ctx, TensorView<T, 3> y, Saved& s, TensorView<const T, 3> x) const {
         const index_t B = x.extent(0), N = x.extent(1), R = B * N, C = width;
         const auto x2 = as_matrix(x);
         s.ln1 = Tensor<T, 2>({R, C});
@@ -50,52 +53,52 @@ struct Block {
         s.ln2 = Tensor<T, 2>({R, C});
         s.hidden_pre = Tensor<T, 2>({R, hidden});
         s.hidden_act = Tensor<T, 2>({R, hidden});
-        layer_norm_forward<T>(s.ln1, s.ln1_stats, x2, ln1_w, ln1_b, T(1e-6));
-        linear_forward<T>(s.qkv, s.ln1, qkv_w, qkv_b);
+        layer_norm_forward<T>(ctx, s.ln1, s.ln1_stats, x2, ln1_w, ln1_b, T(1e-6));
+        linear_forward<T>(ctx, s.qkv, s.ln1, qkv_w, qkv_b);
         const auto qkv3 = s.qkv.view().template reshape<3>({B, N, 3 * C});
-        attention_forward<T>(s.attended.view().template reshape<3>({B, N, C}), s.attention, qkv3.narrow(2, 0, C),
+        attention_forward<T>(ctx, s.attended.view().template reshape<3>({B, N, C}), s.attention, qkv3.narrow(2, 0, C),
                              qkv3.narrow(2, C, 2 * C), qkv3.narrow(2, 2 * C, 3 * C), {}, heads);
-        linear_forward<T>(s.x1, s.attended, proj_w, proj_b);
-        add_into<T, 2>(s.x1, x2);
-        layer_norm_forward<T>(s.ln2, s.ln2_stats, s.x1, ln2_w, ln2_b, T(1e-6));
-        linear_forward<T>(s.hidden_pre, s.ln2, fc1_w, fc1_b);
-        gelu_forward<T>(s.hidden_act.view().template reshape<1>({R * hidden}), s.hidden_pre.view().template reshape<1>({R * hidden}));
+        linear_forward<T>(ctx, s.x1, s.attended, proj_w, proj_b);
+        add_into<T, 2>(ctx, s.x1, x2);
+        layer_norm_forward<T>(ctx, s.ln2, s.ln2_stats, s.x1, ln2_w, ln2_b, T(1e-6));
+        linear_forward<T>(ctx, s.hidden_pre, s.ln2, fc1_w, fc1_b);
+        gelu_forward<T>(ctx, s.hidden_act.view().template reshape<1>({R * hidden}), s.hidden_pre.view().template reshape<1>({R * hidden}));
         const auto y2 = as_matrix(y);
-        linear_forward<T>(y2, s.hidden_act, fc2_w, fc2_b);
-        add_into<T, 2>(y2, s.x1);
+        linear_forward<T>(ctx, y2, s.hidden_act, fc2_w, fc2_b);
+        add_into<T, 2>(ctx, y2, s.x1);
     }
 
     // dx assigned; every parameter gradient in `grad` accumulates.
-    void backward(TensorView<T, 3> dx, Block& grad, TensorView<const T, 3> dy, const Saved& s, TensorView<const T, 3> x) const {
+    void backward(const Context<cpu>& ctx, TensorView<T, 3> dx, Block& grad, TensorView<const T, 3> dy, const Saved& s, TensorView<const T, 3> x) const {
         const index_t B = x.extent(0), N = x.extent(1), R = B * N, C = width;
         const auto dy2 = as_matrix(dy);
         Tensor<T, 2> d_hidden({R, hidden}), dx1({R, C}), d_ln({R, C}), d_attended({R, C}), d_qkv({R, 3 * C});
-        linear_backward<T>(d_hidden, grad.fc2_w, grad.fc2_b, dy2, s.hidden_act, fc2_w);
-        gelu_backward<T>(d_hidden.view().template reshape<1>({R * hidden}), d_hidden.view().template reshape<1>({R * hidden}),
+        linear_backward<T>(ctx, d_hidden, grad.fc2_w, grad.fc2_b, dy2, s.hidden_act, fc2_w);
+        gelu_backward<T>(ctx, d_hidden.view().template reshape<1>({R * hidden}), d_hidden.view().template reshape<1>({R * hidden}),
                          s.hidden_pre.view().template reshape<1>({R * hidden}));
-        linear_backward<T>(d_ln, grad.fc1_w, grad.fc1_b, d_hidden, s.ln2, fc1_w);
-        layer_norm_backward<T>(dx1, grad.ln2_w, grad.ln2_b, d_ln, s.ln2_stats, s.x1, ln2_w);
-        add_into<T, 2>(dx1, dy2);  // the residual branch
-        linear_backward<T>(d_attended, grad.proj_w, grad.proj_b, dx1, s.attended, proj_w);
+        linear_backward<T>(ctx, d_ln, grad.fc1_w, grad.fc1_b, d_hidden, s.ln2, fc1_w);
+        layer_norm_backward<T>(ctx, dx1, grad.ln2_w, grad.ln2_b, d_ln, s.ln2_stats, s.x1, ln2_w);
+        add_into<T, 2>(ctx, dx1, dy2);  // the residual branch
+        linear_backward<T>(ctx, d_attended, grad.proj_w, grad.proj_b, dx1, s.attended, proj_w);
         const auto qkv3 = s.qkv.view().template reshape<3>({B, N, 3 * C});
         const auto dqkv3 = d_qkv.view().template reshape<3>({B, N, 3 * C});
-        attention_backward<T>(dqkv3.narrow(2, 0, C), dqkv3.narrow(2, C, 2 * C), dqkv3.narrow(2, 2 * C, 3 * C),
+        attention_backward<T>(ctx, dqkv3.narrow(2, 0, C), dqkv3.narrow(2, C, 2 * C), dqkv3.narrow(2, 2 * C, 3 * C),
                               d_attended.view().template reshape<3>({B, N, C}), s.attention, qkv3.narrow(2, 0, C),
                               qkv3.narrow(2, C, 2 * C), qkv3.narrow(2, 2 * C, 3 * C),
                               s.attended.view().template reshape<3>({B, N, C}), {}, heads);
-        linear_backward<T>(d_ln, grad.qkv_w, grad.qkv_b, d_qkv, s.ln1, qkv_w);
+        linear_backward<T>(ctx, d_ln, grad.qkv_w, grad.qkv_b, d_qkv, s.ln1, qkv_w);
         const auto dx2 = as_matrix(dx);
-        layer_norm_backward<T>(dx2, grad.ln1_w, grad.ln1_b, d_ln, s.ln1_stats, x.template reshape<2>({R, C}), ln1_w);
-        add_into<T, 2>(dx2, dx1);
+        layer_norm_backward<T>(ctx, dx2, grad.ln1_w, grad.ln1_b, d_ln, s.ln1_stats, x.template reshape<2>({R, C}), ln1_w);
+        add_into<T, 2>(ctx, dx2, dx1);
     }
 
     // A zeroed block of the same shapes, to receive gradients.
     Block zeros_like() const {
         Generator unused(0);
         Block g(width, heads, unused);
-        for (Tensor<T, 2>* w : {&g.qkv_w, &g.proj_w, &g.fc1_w, &g.fc2_w}) fill<T, 2>(*w, T(0));
+        for (Tensor<T, 2>* w : {&g.qkv_w, &g.proj_w, &g.fc1_w, &g.fc2_w}) fill<T, 2>(cpu_ctx, *w, T(0));
         for (Tensor<T, 1>* b : {&g.ln1_w, &g.ln1_b, &g.ln2_w, &g.ln2_b, &g.qkv_b, &g.proj_b, &g.fc1_b, &g.fc2_b})
-            fill<T, 1>(*b, T(0));
+            fill<T, 1>(cpu_ctx, *b, T(0));
         return g;
     }
 };
@@ -104,7 +107,7 @@ struct Block {
 double weighted_loss(const Block<double>& block, const Tensor<double, 3>& x, const Tensor<double, 3>& dy) {
     Tensor<double, 3> y(x.shape());
     Block<double>::Saved saved;
-    block.forward(y, saved, x);
+    block.forward(cpu_ctx, y, saved, x);
     double loss = 0;
     for (index_t i = 0; i < y.size(); ++i) loss += y.data()[i] * dy.data()[i];
     return loss;
@@ -121,9 +124,9 @@ int check_gradients() {
     rng.normal<double, 3>(dy);
     Block<double>::Saved saved;
     Tensor<double, 3> y(x.shape());
-    block.forward(y, saved, x);
+    block.forward(cpu_ctx, y, saved, x);
     Block<double> grad = block.zeros_like();
-    block.backward(dx, grad, dy, saved, x);
+    block.backward(cpu_ctx, dx, grad, dy, saved, x);
 
     int failures = 0;
     const std::pair<const char*, Tensor<double, 2> Block<double>::*> weights[] = {
@@ -184,9 +187,9 @@ int main(int argc, char** argv) {
         double forward_s = 0, backward_s = 0;
         for (int step = 1; step <= steps; ++step) {
             auto t0 = std::chrono::steady_clock::now();
-            block.forward(y, saved, x);
+            block.forward(cpu_ctx, y, saved, x);
             auto t1 = std::chrono::steady_clock::now();
-            block.backward(dx, grad, dy, saved, x);
+            block.backward(cpu_ctx, dx, grad, dy, saved, x);
             auto t2 = std::chrono::steady_clock::now();
             forward_s += std::chrono::duration<double>(t1 - t0).count();
             backward_s += std::chrono::duration<double>(t2 - t1).count();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "svilm/io/mapped_file.hpp"
+#include "svilm/io/model_file.hpp"
 #include "svilm/io/pretrained.hpp"
 #include "svilm/io/safetensors.hpp"
 #include "svilm/io/weights.hpp"

@@ -1,12 +1,12 @@
-// svilm/model.hpp: the S-ViLM model: configuration presets, encoders, grouping blocks, losses,
-// and the whole model.
+// svilm/model.hpp: the S-ViLM model on the CPU: configuration presets, encoders, grouping blocks
+// and the whole model, with the CPU ops they call (the losses are ops: svilm/ops/losses.hpp).
+// The same model headers serve CUDA through svilm/cuda.hpp.
 #pragma once
 
+#include "svilm/ops.hpp"
 #include "svilm/model/config.hpp"
 #include "svilm/model/flops.hpp"
 #include "svilm/model/grouping_block.hpp"
-#include "svilm/model/losses.hpp"
-#include "svilm/model/serialization.hpp"
 #include "svilm/model/svilm_model.hpp"
 #include "svilm/model/text_encoder.hpp"
 #include "svilm/model/video_encoder.hpp"

@@ -1,6 +1,8 @@
 // svilm/nn.hpp: modules with named parameters, each a forward and a backward side by side.
 #pragma once
 
+#include "svilm/ops.hpp"
+
 #include "svilm/nn/attention.hpp"
 #include "svilm/nn/linear.hpp"
 #include "svilm/nn/mlp.hpp"

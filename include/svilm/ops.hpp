@@ -1,4 +1,6 @@
-// svilm/ops.hpp: CPU ops, each a forward and a backward function side by side.
+// svilm/ops.hpp: CPU ops, each a forward and a backward function side by side, every one taking a
+// Context<cpu> first. The CUDA ops have the same names and signatures (svilm/cuda.hpp); modules
+// and models are written once and call whichever the context's device selects.
 //
 // Conventions (docs/conventions.md §3): outputs come first and are preallocated by the
 // caller; input gradients are assigned (=), parameter gradients accumulate (+=); an op that
@@ -15,5 +17,8 @@
 #include "svilm/ops/l2_normalize.hpp"
 #include "svilm/ops/layer_norm.hpp"
 #include "svilm/ops/linear.hpp"
+#include "svilm/ops/losses.hpp"
+#include "svilm/ops/optimizer.hpp"
 #include "svilm/ops/pooling.hpp"
 #include "svilm/ops/softmax.hpp"
+#include "svilm/ops/video.hpp"

@@ -125,7 +125,7 @@ TEST_CASE("a split GEMM gives the same bits for 1, 2 and 3 threads, and the Open
             const int openmp_before = omp_get_max_threads();
 #endif
             Tensor<float, 1> out({c.M * c.N});
-            gemm<float>(c.ta, c.tb, c.M, c.N, c.K, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, out.data(), c.N);
+            gemm<float>(Context<cpu>{}, c.ta, c.tb, c.M, c.N, c.K, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, out.data(), c.N);
 #if defined(_OPENMP)
             CHECK(omp_get_max_threads() == openmp_before);
 #endif

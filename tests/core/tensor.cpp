@@ -59,7 +59,7 @@ TEST_CASE("views narrow, select, transpose and reshape without copying") {
     CHECK_THROWS_AS(tr.reshape<1>({12}), ShapeError);
     CHECK_THROWS_AS(t.view().narrow(0, 2, 5), ShapeError);
     Tensor<int, 2> dense({4, 3});
-    copy<int, 2>(dense, tr);
+    copy<int, 2>(Context<cpu>{}, dense, tr);
     CHECK(dense(3, 1) == 7);
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "support/context.hpp"
 #include "model/module_gradcheck.hpp"
 #include "svilm/model.hpp"
 
@@ -40,9 +41,9 @@ void randomize(nn::ParameterStore<double>& store, std::uint64_t seed) {
 TEST_CASE("gradcheck: grouping block with the soft assignment, Gumbel noise, x and g inputs") {
     const index_t B = 2, L = 6, M = 3, C = 8;
     nn::ParameterStore<double> store;
-    GroupingBlock<double> block(store, "grouping", C, M, 2, 1e-6, 1.0, false);
+    GroupingBlock<double> block(store, "grouping", C, 2, 1e-6, GroupingConfig{M, {1}, 1.0, false});
     Generator rng(5);
-    store.allocate(rng);
+    store.allocate(cpu_ctx, rng);
     randomize(store, 6);
     Tensor<double, 3> x = random_tensor<3>(rng, {B, L, C}), g = random_tensor<3>(rng, {B, M, C});
     Tensor<double, 3> noise({B, M, L}), dy = random_tensor<3>(rng, {B, M, C});
@@ -51,14 +52,14 @@ TEST_CASE("gradcheck: grouping block with the soft assignment, Gumbel noise, x a
     auto loss = [&] {
         GroupingBlockSaved<double> s;
         Tensor<double, 3> out({B, M, C});
-        block.forward(out, s, x, g, noise);
+        block.forward(cpu_ctx, out, s, x, g, noise);
         return dot(out.data(), dy.data(), out.size());
     };
     ModuleCheck check{"grouping_block", &store, loss, [&] {
                           GroupingBlockSaved<double> s;
                           Tensor<double, 3> out({B, M, C});
-                          block.forward(out, s, x, g, noise);
-                          block.backward(dx, dg, dy, s, x, g);
+                          block.forward(cpu_ctx, out, s, x, g, noise);
+                          block.backward(cpu_ctx, dx, dg, dy, s, x, g);
                       }};
     check.inputs = {{"x", span_of(x), span_of(dx)}, {"g", span_of(g), span_of(dg)}};
     run_module_check(check);
@@ -67,13 +68,13 @@ TEST_CASE("gradcheck: grouping block with the soft assignment, Gumbel noise, x a
 TEST_CASE("gradcheck: the hard assignment's forward value is one-hot and A sums below 1 per group") {
     const index_t B = 2, L = 7, M = 3, C = 8;
     nn::ParameterStore<double> store;
-    GroupingBlock<double> block(store, "grouping", C, M, 2, 1e-6, 1.0, true);
+    GroupingBlock<double> block(store, "grouping", C, 2, 1e-6, GroupingConfig{M, {1}, 1.0, true});
     Generator rng(8);
-    store.allocate(rng);
+    store.allocate(cpu_ctx, rng);
     randomize(store, 9);
     Tensor<double, 3> x = random_tensor<3>(rng, {B, L, C}), g = random_tensor<3>(rng, {B, M, C}), out({B, M, C});
     GroupingBlockSaved<double> s;
-    block.forward(out, s, x, g, {});
+    block.forward(cpu_ctx, out, s, x, g, {});
     for (index_t b = 0; b < B; ++b)
         for (index_t l = 0; l < L; ++l) {
             double sum = 0;
@@ -98,18 +99,18 @@ TEST_CASE("gradcheck: contrastive loss, including the logit scale and its clamp 
         nn::ParameterStore<double> store;
         const auto scale = store.add<0>("logit_scale", {}, nn::Role::scalar, log_scale);
         Generator rng(3);
-        store.allocate(rng);
+        store.allocate(cpu_ctx, rng);
         Tensor<double, 2> v = random_tensor<2>(rng, {B, D}, 0.3), c = random_tensor<2>(rng, {B, D}, 0.3);
         Tensor<double, 2> dv({B, D}), dc({B, D});
         const double dloss = 0.7;
         auto loss = [&] {
             ContrastiveSaved<double> s;
-            return dloss * contrastive_loss_forward<double>(s, v, c, scale.value()());
+            return dloss * contrastive_loss_forward<double>(cpu_ctx, s, v, c, scale.value()());
         };
         ModuleCheck check{"contrastive", &store, loss, [&] {
                               ContrastiveSaved<double> s;
-                              contrastive_loss_forward<double>(s, v, c, scale.value()());
-                              contrastive_loss_backward<double>(dv, dc, scale.grad()(), dloss, s, v, c);
+                              contrastive_loss_forward<double>(cpu_ctx, s, v, c, scale.value()());
+                              contrastive_loss_backward<double>(cpu_ctx, dv, dc, scale.grad(), dloss, s, v, c);
                           }};
         check.inputs = {{"v", span_of(v), span_of(dv)}, {"c", span_of(c), span_of(dc)}};
         run_module_check(check);
@@ -126,16 +127,16 @@ TEST_CASE("gradcheck: temporal grouping loss; a clip without a scene change is l
     mask(2, 4) = 1;
     const double tau = 0.5, dloss = 1.3;
     nn::ParameterStore<double> store;
-    store.allocate(rng);
+    store.allocate(cpu_ctx, rng);
     auto loss = [&] {
         TemporalGroupingSaved<double> s;
-        return dloss * temporal_grouping_loss_forward<double>(s, z, mask, tau);
+        return dloss * temporal_grouping_loss_forward<double>(cpu_ctx, s, z, mask, tau);
     };
     ModuleCheck check{"temporal_grouping", &store, loss, [&] {
                           TemporalGroupingSaved<double> s;
-                          temporal_grouping_loss_forward<double>(s, z, mask, tau);
+                          temporal_grouping_loss_forward<double>(cpu_ctx, s, z, mask, tau);
                           CHECK(s.valid_count == 2);
-                          temporal_grouping_loss_backward<double>(dz, dloss, s, z, mask, tau);
+                          temporal_grouping_loss_backward<double>(cpu_ctx, dz, dloss, s, z, tau);
                       }};
     check.inputs = {{"z", span_of(z), span_of(dz)}};
     run_module_check(check);
@@ -144,9 +145,9 @@ TEST_CASE("gradcheck: temporal grouping loss; a clip without a scene change is l
 
     Tensor<double, 2> no_change({B, Nt});
     TemporalGroupingSaved<double> s;
-    CHECK(temporal_grouping_loss_forward<double>(s, z, no_change, tau) == 0.0);
+    CHECK(temporal_grouping_loss_forward<double>(cpu_ctx, s, z, no_change, tau) == 0.0);
     Tensor<double, 2> bad = Tensor<double, 2>::full({B, Nt}, 0.5);
-    CHECK_THROWS_AS(temporal_grouping_loss_forward<double>(s, z, bad, tau), ValueError);
+    CHECK_THROWS_AS(temporal_grouping_loss_forward<double>(cpu_ctx, s, z, bad, tau), ValueError);
 }
 
 TEST_CASE("gradcheck: spatial grounding loss with missing nouns and the grounding logit scale") {
@@ -158,17 +159,17 @@ TEST_CASE("gradcheck: spatial grounding loss with missing nouns and the groundin
     valid(0, 0) = valid(0, 1) = valid(1, 0) = 1;  // caption 1 has one noun, caption 2 none
     nn::ParameterStore<double> store;
     const auto scale = store.add<0>("grounding_logit_scale", {}, nn::Role::scalar, std::log(1 / 0.07));
-    store.allocate(rng);
+    store.allocate(cpu_ctx, rng);
     const double tau_a = 0.3, dloss = 0.9;
     auto loss = [&] {
         GroundingSaved<double> s;
-        return dloss * grounding_loss_forward<double>(s, nouns, valid, groups, scale.value()(), tau_a);
+        return dloss * grounding_loss_forward<double>(cpu_ctx, s, nouns, valid, groups, scale.value()(), tau_a);
     };
     ModuleCheck check{"grounding", &store, loss, [&] {
                           GroundingSaved<double> s;
-                          grounding_loss_forward<double>(s, nouns, valid, groups, scale.value()(), tau_a);
+                          grounding_loss_forward<double>(cpu_ctx, s, nouns, valid, groups, scale.value()(), tau_a);
                           CHECK(s.valid_count == 3);
-                          grounding_loss_backward<double>(dn, dg, scale.grad()(), dloss, s, nouns, valid, groups, tau_a);
+                          grounding_loss_backward<double>(cpu_ctx, dn, dg, scale.grad(), dloss, s, nouns, groups, tau_a);
                       }};
     check.inputs = {{"nouns", span_of(nouns), span_of(dn)}, {"groups", span_of(groups), span_of(dg)}};
     run_module_check(check);
@@ -177,12 +178,12 @@ TEST_CASE("gradcheck: spatial grounding loss with missing nouns and the groundin
 
     Tensor<std::uint8_t, 2> none({B, K});
     GroundingSaved<double> s;
-    CHECK(grounding_loss_forward<double>(s, nouns, none, groups, 1.0, tau_a) == 0.0);
+    CHECK(grounding_loss_forward<double>(cpu_ctx, s, nouns, none, groups, 1.0, tau_a) == 0.0);
 }
 
 SVilmConfig small_config() {
     SVilmConfig c;
-    c.video = {16, 8, 4, 2, 8, 2, 2, 16, 3, {1, 2}, 1e-6, false};  // 16x16 frames, 8x8 patches, N_t = 2, L = 8
+    c.video = {16, 8, 4, 2, 8, 2, 2, 16, 1e-6, {3, {1, 2}, 1.0, false}};  // 16x16 frames, 8x8 patches, N_t = 2, L = 8
     c.text = {20, 6, 8, 2, 2, 16, 1e-12};
     c.embed_dim = 6;
     c.num_nouns = 2;
@@ -193,15 +194,15 @@ SVilmConfig small_config() {
 
 void check_video_encoder(const VideoConfig& vc, const std::string& name) {
     nn::ParameterStore<double> store;
-    VideoEncoder<double> encoder(store, vc, "video", 1.0);
+    VideoEncoder<double> encoder(store, vc, "video");
     Generator rng(21);
-    store.allocate(rng);
+    store.allocate(cpu_ctx, rng);
     randomize(store, 22);
-    const index_t B = 2, L = vc.tokens(), M = vc.num_group_tokens, C = vc.width;
+    const index_t B = 2, L = vc.tokens(), M = vc.grouping.num_group_tokens, C = vc.width;
     Tensor<double, 5> video = random_tensor<5>(rng, {B, vc.frames, 3, vc.image_size, vc.image_size});
     std::vector<Tensor<double, 3>> noise;
     std::vector<TensorView<const double, 3>> noise_views;
-    for (std::size_t k = 0; k < vc.grouping_after.size(); ++k) {
+    for (std::size_t k = 0; k < vc.grouping.after.size(); ++k) {
         noise.emplace_back(Extents<3>{B, M, L});
         rng.gumbel<double, 3>(noise.back());
     }
@@ -210,14 +211,14 @@ void check_video_encoder(const VideoConfig& vc, const std::string& name) {
     Tensor<double, 2> dp = random_tensor<2>(rng, {B, C});
     auto loss = [&] {
         VideoEncoderSaved<double> s;
-        encoder.forward(s, video, noise_views);
+        encoder.forward(cpu_ctx, s, video, noise_views);
         return dot(s.tokens.data(), dt.data(), dt.size()) + dot(s.groups.data(), dg.data(), dg.size()) +
                dot(s.pooled.data(), dp.data(), dp.size());
     };
     ModuleCheck check{name, &store, loss, [&] {
                           VideoEncoderSaved<double> s;
-                          encoder.forward(s, video, noise_views);
-                          encoder.backward(dt, dg, dp, s);
+                          encoder.forward(cpu_ctx, s, video, noise_views);
+                          encoder.backward(cpu_ctx, dt, dg, dp, s);
                       }};
     run_module_check(check);
 }
@@ -229,7 +230,7 @@ TEST_CASE("gradcheck: 2-layer video encoder (grouping after both layers) into to
 TEST_CASE("gradcheck: 3-layer video encoder whose only grouping block is not the last layer") {
     VideoConfig vc = small_config().video;
     vc.depth = 3;
-    vc.grouping_after = {1};  // the group output feeds two more layers and is also an output
+    vc.grouping.after = {1};  // the group output feeds two more layers and is also an output
     check_video_encoder(vc, "video_encoder_early_grouping");
 }
 
@@ -238,7 +239,7 @@ TEST_CASE("gradcheck: text encoder with padded captions into the [CLS] state") {
     nn::ParameterStore<double> store;
     TextEncoder<double> encoder(store, config.text, "text");
     Generator rng(31);
-    store.allocate(rng);
+    store.allocate(cpu_ctx, rng);
     randomize(store, 32);
     const index_t B = 3, N = 5;
     Tensor<std::int64_t, 2> ids({B, N});
@@ -251,20 +252,20 @@ TEST_CASE("gradcheck: text encoder with padded captions into the [CLS] state") {
     Tensor<double, 2> dcls = random_tensor<2>(rng, {B, config.text.width});
     auto loss = [&] {
         TextEncoderSaved<double> s;
-        encoder.forward(s, ids, mask);
+        encoder.forward(cpu_ctx, s, ids, mask);
         return dot(s.cls.data(), dcls.data(), dcls.size());
     };
     ModuleCheck check{"text_encoder", &store, loss, [&] {
                           TextEncoderSaved<double> s;
-                          encoder.forward(s, ids, mask);
-                          encoder.backward(dcls, s);
+                          encoder.forward(cpu_ctx, s, ids, mask);
+                          encoder.backward(cpu_ctx, dcls, s);
                       }};
     run_module_check(check);
 }
 
 TEST_CASE("gradcheck: the whole model's total loss into every parameter") {
     const SVilmConfig config = small_config();
-    SVilm<double> model(config, 41);
+    SVilm<double> model(cpu_ctx, config, 41);
     randomize(model.parameters(), 42);
     const VideoConfig& vc = config.video;
     const index_t B = 3, K = config.num_nouns, N = 5, Nt = vc.temporal_positions();
@@ -289,23 +290,23 @@ TEST_CASE("gradcheck: the whole model's total loss into every parameter") {
     const SVilmBatch<double> batch{video, mask, ids, am, pids, pm, valid};
     std::vector<Tensor<double, 3>> noise;
     std::vector<TensorView<const double, 3>> noise_views;
-    for (std::size_t k = 0; k < vc.grouping_after.size(); ++k) {
-        noise.emplace_back(Extents<3>{B, vc.num_group_tokens, vc.tokens()});
+    for (std::size_t k = 0; k < vc.grouping.after.size(); ++k) {
+        noise.emplace_back(Extents<3>{B, vc.grouping.num_group_tokens, vc.tokens()});
         rng.gumbel<double, 3>(noise.back());
     }
     for (const auto& n : noise) noise_views.push_back(n);
     auto loss = [&] {
         SVilmState<double> s;
-        model.forward(s, batch, noise_views);
+        model.forward(cpu_ctx, s, batch, noise_views);
         return s.losses.total;
     };
     ModuleCheck check{"svilm", &model.parameters(), loss, [&] {
                           SVilmState<double> s;
-                          model.forward(s, batch, noise_views);
+                          model.forward(cpu_ctx, s, batch, noise_views);
                           CHECK(s.losses.contrastive > 0);
                           CHECK(s.losses.temporal > 0);
                           CHECK(s.losses.grounding > 0);
-                          model.backward(s);
+                          model.backward(cpu_ctx, s);
                       }};
     run_module_check(check);
 }
@@ -319,10 +320,10 @@ namespace {
 TEST_CASE("model: inference encode_video equals the forward's embedding; K = 0; empty and bad batches are errors") {
     SVilmConfig config = small_config();
     config.video.depth = 3;
-    config.video.grouping_after = {2};
-    config.video.hard_assignment = true;
+    config.video.grouping.after = {2};
+    config.video.grouping.hard_assignment = true;
     config.num_nouns = 0;
-    SVilm<double> model(config, 51);
+    SVilm<double> model(cpu_ctx, config, 51);
     randomize(model.parameters(), 52);
     const VideoConfig& vc = config.video;
     Generator rng(53);
@@ -334,25 +335,25 @@ TEST_CASE("model: inference encode_video equals the forward's embedding; K = 0; 
     const auto am = Tensor<std::uint8_t, 2>::full({1, 4}, 1);
     const SVilmBatch<double> batch{video, mask, ids, am, {}, {}, {}};
     SVilmState<double> s;
-    model.forward(s, batch, std::span<const TensorView<const double, 3>>{});
-    const Tensor<double, 2> embedded = model.encode_video(video);
+    model.forward(cpu_ctx, s, batch, std::span<const TensorView<const double, 3>>{});
+    const Tensor<double, 2> embedded = model.encode_video(cpu_ctx, video);
     expect_close<double, double, 2>("encode_video vs forward", embedded, s.video_embed(), Tolerance{1e-12, 1e-12});
     CHECK(s.losses.grounding == 0.0);    // K = 0: no nouns, no grounding
     CHECK(s.losses.contrastive == 0.0);  // one pair: the softmax over one caption is certain
     CHECK(s.losses.temporal > 0.0);
     model.parameters().zero_grad();
-    model.backward(s);
+    model.backward(cpu_ctx, s);
 
-    CHECK_THROWS_WITH_AS(model.encode_video(Tensor<double, 5>({0, vc.frames, 3, vc.image_size, vc.image_size})),
+    CHECK_THROWS_WITH_AS(model.encode_video(cpu_ctx, Tensor<double, 5>({0, vc.frames, 3, vc.image_size, vc.image_size})),
                          doctest::Contains("empty batch"), ShapeError);
-    CHECK_THROWS_WITH_AS(model.encode_text(Tensor<std::int64_t, 2>({0, 4}), Tensor<std::uint8_t, 2>({0, 4})),
+    CHECK_THROWS_WITH_AS(model.encode_text(cpu_ctx, Tensor<std::int64_t, 2>({0, 4}), Tensor<std::uint8_t, 2>({0, 4})),
                          doctest::Contains("empty batch"), ShapeError);
     ids(0, 2) = config.text.vocab_size;
     SVilmState<double> bad;
     Generator untouched(7);
-    CHECK_THROWS_WITH_AS(model.forward(bad, batch, untouched), doctest::Contains("caption_ids[0, 2]"), ValueError);
+    CHECK_THROWS_WITH_AS(model.forward(cpu_ctx, bad, batch, untouched), doctest::Contains("caption_ids[0, 2]"), ValueError);
     CHECK(untouched.state().offset == 0);
-    CHECK_THROWS_WITH_AS(model.backward(bad), doctest::Contains("not from a completed forward"), ValueError);
+    CHECK_THROWS_WITH_AS(model.backward(cpu_ctx, bad), doctest::Contains("not from a completed forward"), ValueError);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "support/context.hpp"
 #include "support/compare.hpp"
 #include "svilm/nn/parameter.hpp"
 

@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "support/context.hpp"
 #include "support/compare.hpp"
+#include "svilm/io/model_file.hpp"
 #include "svilm/io/weights.hpp"
 #include "svilm/model.hpp"
 #include "svilm/optim/adamw.hpp"
@@ -52,7 +54,7 @@ void expect_scalar(const std::string& key, T ours, Tolerance tol = Precision<T>:
 template <class T, int Rank>
 Tensor<T, Rank> contiguous(TensorView<const T, Rank> view) {
     Tensor<T, Rank> out(view.shape(), uninitialized);
-    copy<T, Rank>(out, view);
+    copy<T, Rank>(cpu_ctx, out, view);
     return out;
 }
 
@@ -91,7 +93,7 @@ struct FixtureBatch {
 
 template <class T>
 SVilm<T> fixture_model() {
-    SVilm<T> model(load_model_config(fixture()));
+    SVilm<T> model = SVilm<T>::zeroed(cpu_ctx, load_model_config(fixture()));
     const io::LoadReport report = io::load_parameters(model.parameters(), fixture(), {true, "weight."});
     REQUIRE(report.loaded.size() == model.parameters().parameters().size());
     return model;
@@ -101,10 +103,10 @@ template <class T>
 void check_forward_and_gradients() {
     SVilm<T> model = fixture_model<T>();
     const SVilmConfig& config = model.config();
-    const index_t L = config.video.tokens(), M = config.video.num_group_tokens;
-    FixtureBatch<T> data(config.video.grouping_after.size());
+    const index_t L = config.video.tokens(), M = config.video.grouping.num_group_tokens;
+    FixtureBatch<T> data(config.video.grouping.after.size());
     SVilmState<T> s;
-    model.forward(s, data.batch(), data.noise_views);
+    model.forward(cpu_ctx, s, data.batch(), data.noise_views);
 
     // video encoder, layer by layer
     expect_matches<T, 3>("video.embed_tokens", contiguous<T, 3>(s.video.streams[0].view().narrow(1, 0, L)));
@@ -112,7 +114,7 @@ void check_forward_and_gradients() {
     for (index_t i = 0; i < config.video.depth; ++i) {
         const std::string layer = "video.layer." + std::to_string(i);
         const auto out = s.video.streams[std::size_t(i + 1)].view();
-        const bool grouped = k < config.video.grouping_after.size() && config.video.grouping_after[k] == i + 1;
+        const bool grouped = k < config.video.grouping.after.size() && config.video.grouping.after[k] == i + 1;
         expect_matches<T, 3>(layer + ".x", contiguous<T, 3>(out.narrow(1, 0, L)));
         if (!grouped) {
             expect_matches<T, 3>(layer + ".groups", contiguous<T, 3>(out.narrow(1, L, L + M)));
@@ -146,7 +148,7 @@ void check_forward_and_gradients() {
     // every parameter gradient of loss.total
     nn::ParameterStore<T>& store = model.parameters();
     store.zero_grad();
-    model.backward(s);
+    model.backward(cpu_ctx, s);
     for (const nn::ParameterInfo& p : store.parameters()) {
         const Tensor<double, 1> ref = [&] {
             Tensor<double, 1> flat({p.size}, uninitialized);
@@ -159,8 +161,8 @@ void check_forward_and_gradients() {
 
     // inference mode: no noise
     SVilmState<T> eval;
-    model.forward(eval, data.batch(), {});
-    for (std::size_t b = 0; b < config.video.grouping_after.size(); ++b)
+    model.forward(cpu_ctx, eval, data.batch(), {});
+    for (std::size_t b = 0; b < config.video.grouping.after.size(); ++b)
         expect_matches<T, 3>("eval.video.grouping." + std::to_string(b) + ".hard", eval.video.grouping[b].block.assignment);
     expect_matches<T, 3>("eval.out.group_embed", eval.group_embed());
     expect_matches<T, 2>("eval.out.video_embed", eval.video_embed());
@@ -176,20 +178,20 @@ TEST_CASE("model parity: forward, losses and every parameter gradient match the 
 template <class T>
 void check_adamw_run(Tolerance loss_tolerance, bool compare_parameters) {
     SVilm<T> model = fixture_model<T>();
-    FixtureBatch<T> data(model.config().video.grouping_after.size());
+    FixtureBatch<T> data(model.config().video.grouping.after.size());
     optim::AdamW<T> adamw(model.parameters(), {1e-3, 0.9, 0.999, 1e-8, 0.05});
     Tensor<T, 1> totals({6});
     Tensor<T, 2> terms({6, 3});
     SVilmState<T> s;
     for (index_t step = 0; step <= 5; ++step) {
-        model.forward(s, data.batch(), data.noise_views);
+        model.forward(cpu_ctx, s, data.batch(), data.noise_views);
         totals(step) = s.losses.total;
         terms(step, 0) = s.losses.contrastive;
         terms(step, 1) = s.losses.temporal;
         terms(step, 2) = s.losses.grounding;
         if (step == 5) break;
         model.parameters().zero_grad();
-        model.backward(s);
+        model.backward(cpu_ctx, s);
         adamw.step();
     }
     expect_matches<T, 1>("adamw.loss_total", totals, loss_tolerance);

@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "support/context.hpp"
 #include "support/compare.hpp"
 #include "support/temp_dir.hpp"
+#include "svilm/io/model_file.hpp"
 #include "svilm/io/pretrained.hpp"
 #include "svilm/model.hpp"
 
@@ -55,14 +57,14 @@ struct Probe {
 
 void check_roundtrip(const SVilmConfig& config) {
     TempDir dir;
-    const SVilm<float> model(config, 123);
+    const SVilm<float> model(cpu_ctx, config, 123);
     save_model(model, dir.path / "model.safetensors");
-    const SVilm<float> loaded = load_model<float>(dir.path / "model.safetensors");
+    const SVilm<float> loaded = load_model<float>(cpu_ctx, dir.path / "model.safetensors");
     CHECK(to_json(loaded.config()) == to_json(config));
     CHECK(same_bits<float>(loaded.parameters().values(), model.parameters().values()));
     const Probe probe(config);
-    CHECK(same_bits(loaded.encode_video(probe.video), model.encode_video(probe.video)));
-    CHECK(same_bits(loaded.encode_text(probe.ids, probe.mask), model.encode_text(probe.ids, probe.mask)));
+    CHECK(same_bits(loaded.encode_video(cpu_ctx, probe.video), model.encode_video(cpu_ctx, probe.video)));
+    CHECK(same_bits(loaded.encode_text(cpu_ctx, probe.ids, probe.mask), model.encode_text(cpu_ctx, probe.ids, probe.mask)));
 }
 
 TEST_CASE("weights: a tiny model saves and reloads to identical parameters and outputs") {
@@ -71,7 +73,7 @@ TEST_CASE("weights: a tiny model saves and reloads to identical parameters and o
 
 TEST_CASE("weights: the file names every parameter as the PyTorch state_dict does") {
     TempDir dir;
-    const SVilm<float> model(fixture_config(), 1);
+    const SVilm<float> model(cpu_ctx, fixture_config(), 1);
     save_model(model, dir.path / "m.safetensors");
     const io::SafetensorsFile file(dir.path / "m.safetensors");
     const io::SafetensorsFile reference(std::string(SVILM_TEST_DATA_DIR) + "/svilm_tiny_fixture.safetensors");
@@ -85,7 +87,7 @@ TEST_CASE("weights: the file names every parameter as the PyTorch state_dict doe
 
 TEST_CASE("weights: strict loading names missing, unexpected and mis-shaped keys; lenient loading reports them") {
     TempDir dir;
-    SVilm<float> model(fixture_config(), 2);
+    SVilm<float> model(cpu_ctx, fixture_config(), 2);
     const nn::ParameterStore<float>& store = model.parameters();
     auto write_without = [&](const std::string& skipped, const fs::path& path, bool extra, const std::string& reshaped) {
         io::SafetensorsWriter w;
@@ -106,9 +108,9 @@ TEST_CASE("weights: strict loading names missing, unexpected and mis-shaped keys
     write_without("", extra, true, "");
     write_without("", shaped, false, "text_proj.weight");
 
-    SVilm<float> target(fixture_config(), 3);
+    SVilm<float> target(cpu_ctx, fixture_config(), 3);
     Tensor<float, 1> before(target.parameters().values().shape());
-    copy<float, 1>(before, target.parameters().values());
+    copy<float, 1>(cpu_ctx, before, target.parameters().values());
     try {
         io::load_parameters(target.parameters(), missing);
         FAIL("expected a FormatError");
@@ -157,7 +159,7 @@ TEST_CASE("weights: strict loading names missing, unexpected and mis-shaped keys
 
 TEST_CASE("weights: truncated, empty, foreign and absent files are clear errors") {
     TempDir dir;
-    const SVilm<float> model(fixture_config(), 4);
+    const SVilm<float> model(cpu_ctx, fixture_config(), 4);
     const fs::path good = dir.path / "good.safetensors";
     save_model(model, good);
     const auto size = fs::file_size(good);
@@ -166,20 +168,20 @@ TEST_CASE("weights: truncated, empty, foreign and absent files are clear errors"
         const fs::path bad = dir.path / "cut.safetensors";
         fs::copy_file(good, bad, fs::copy_options::overwrite_existing);
         fs::resize_file(bad, cut);
-        CHECK_THROWS_AS(load_model<float>(bad), Error);
+        CHECK_THROWS_AS(load_model<float>(cpu_ctx, bad), Error);
         try {
-            load_model<float>(bad);
+            load_model<float>(cpu_ctx, bad);
         } catch (const Error& e) {
             CHECK(std::string(e.what()).find("cut.safetensors") != std::string::npos);
         }
     }
-    CHECK_THROWS_AS(load_model<float>(dir.path / "absent.safetensors"), IoError);
+    CHECK_THROWS_AS(load_model<float>(cpu_ctx, dir.path / "absent.safetensors"), IoError);
     const fs::path foreign = dir.path / "foreign.safetensors";
     io::SafetensorsWriter w;
     const Tensor<float, 1> one = Tensor<float, 1>::full({1}, 1.0f);
     w.add<float, 1>("x", one);
     w.write(foreign);
-    CHECK_THROWS_WITH_AS(load_model<float>(foreign), doctest::Contains("no 'config'"), FormatError);
+    CHECK_THROWS_WITH_AS(load_model<float>(cpu_ctx, foreign), doctest::Contains("no 'config'"), FormatError);
 }
 
 void expect_expected(const nn::ParameterStore<float>& store, const std::string& prefix, const io::LoadReport& report) {
@@ -202,7 +204,7 @@ void expect_expected(const nn::ParameterStore<float>& store, const std::string& 
 TEST_CASE("pretrained: timm and Hugging Face ViT checkpoints initialise the video encoder as the reference maps them") {
     for (const char* which : {"timm", "hf"}) {
         INFO(which);
-        SVilm<float> model(fixture_config(), 5);
+        SVilm<float> model(cpu_ctx, fixture_config(), 5);
         const std::string path = std::string(SVILM_TEST_DATA_DIR) + "/ckpt_vit_" + which + ".safetensors";
         const io::LoadReport report = io::load_vit_checkpoint(model.parameters(), model.config().video, path);
         expect_expected(model.parameters(), std::string(which) + ".", report);
@@ -214,12 +216,12 @@ TEST_CASE("pretrained: timm and Hugging Face ViT checkpoints initialise the vide
         CHECK(has("video.pos_embed_temporal"));
         CHECK(has("video.grouping.0.assign.q_proj.weight"));
         CHECK(!has("video.blocks.0.attn.qkv.weight"));
-        SVilm<float> strict_model(fixture_config(), 5);
+        SVilm<float> strict_model(cpu_ctx, fixture_config(), 5);
         CHECK_NOTHROW(io::load_vit_checkpoint(strict_model.parameters(), strict_model.config().video, path, true));
     }
     SVilmConfig deeper = fixture_config();
     deeper.video.depth = 5;  // one block more than the checkpoint has
-    SVilm<float> model(deeper, 5);
+    SVilm<float> model(cpu_ctx, deeper, 5);
     const std::string path = std::string(SVILM_TEST_DATA_DIR) + "/ckpt_vit_timm.safetensors";
     CHECK_THROWS_WITH_AS(io::load_vit_checkpoint(model.parameters(), deeper.video, path, true),
                          doctest::Contains("video.blocks.4."), FormatError);
@@ -229,7 +231,7 @@ TEST_CASE("pretrained: timm and Hugging Face ViT checkpoints initialise the vide
 }
 
 TEST_CASE("pretrained: a bert-base-uncased checkpoint initialises the text encoder; wrong files are named") {
-    SVilm<float> model(fixture_config(), 6);
+    SVilm<float> model(cpu_ctx, fixture_config(), 6);
     const std::string path = std::string(SVILM_TEST_DATA_DIR) + "/ckpt_bert_hf.safetensors";
     const io::LoadReport report = io::load_bert_checkpoint(model.parameters(), model.config().text, path);
     expect_expected(model.parameters(), "bert.", report);
@@ -242,7 +244,7 @@ TEST_CASE("pretrained: a bert-base-uncased checkpoint initialises the text encod
                          doctest::Contains("ViT naming"), FormatError);
     SVilmConfig wider = fixture_config();
     wider.video.image_size = 32;  // a 4x4 grid: the checkpoint's 2x2 position table does not fit
-    SVilm<float> other(wider, 7);
+    SVilm<float> other(cpu_ctx, wider, 7);
     CHECK_THROWS_WITH_AS(io::load_vit_checkpoint(other.parameters(), wider.video,
                                                  std::string(SVILM_TEST_DATA_DIR) + "/ckpt_vit_timm.safetensors"),
                          doctest::Contains("pos_embed"), FormatError);
@@ -257,7 +259,7 @@ TEST_CASE("config: JSON round trip, presets, and invalid sizes named") {
     CHECK(preset("base").text.vocab_size == 30522);
     CHECK_THROWS_AS(preset("huge"), ValueError);
     SVilmConfig bad = preset("tiny");
-    bad.video.grouping_after = {3, 2};
+    bad.video.grouping.after = {3, 2};
     CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("grouping_after"), ValueError);
     bad = preset("tiny");
     bad.video.heads = 5;
@@ -275,7 +277,7 @@ TEST_CASE("config: JSON round trip, presets, and invalid sizes named") {
 TEST_CASE("determinism: the same seed twice gives bitwise-equal losses and gradients") {
     const SVilmConfig config = fixture_config();
     auto run = [&](Tensor<float, 1>& grads) {
-        SVilm<float> model(config, 77);
+        SVilm<float> model(cpu_ctx, config, 77);
         const index_t B = 3, K = config.num_nouns, Nt = config.video.temporal_positions();
         Generator rng(78);
         Tensor<float, 5> video({B, config.video.frames, 3, config.video.image_size, config.video.image_size});
@@ -288,11 +290,11 @@ TEST_CASE("determinism: the same seed twice gives bitwise-equal losses and gradi
         for (index_t i = 0; i < ids.size(); ++i) ids.data()[i] = (i * 7) % config.text.vocab_size;
         for (index_t i = 0; i < pids.size(); ++i) pids.data()[i] = (i * 3) % config.text.vocab_size;
         SVilmState<float> s;
-        model.forward(s, {video, mask, ids, am, pids, pm, valid}, rng);
+        model.forward(cpu_ctx, s, {video, mask, ids, am, pids, pm, valid}, rng);
         model.parameters().zero_grad();
-        model.backward(s);
+        model.backward(cpu_ctx, s);
         grads = Tensor<float, 1>(model.parameters().grads().shape());
-        copy<float, 1>(grads, model.parameters().grads());
+        copy<float, 1>(cpu_ctx, grads, model.parameters().grads());
         return s.losses.total;
     };
     Tensor<float, 1> a, b;

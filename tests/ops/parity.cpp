@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "support/context.hpp"
 #include "support/compare.hpp"
 #include "svilm/io/safetensors.hpp"
 #include "svilm/ops.hpp"
@@ -34,8 +35,8 @@ template <class T>
 void matmul_case() {
     const auto a = load<T, 2>("matmul.a"), b = load<T, 2>("matmul.b"), dy = load<T, 2>("matmul.dy");
     Tensor<T, 2> y({a.extent(0), b.extent(1)}), da(a.shape()), db(b.shape());
-    matmul_forward<T>(y, a, b);
-    matmul_backward<T>(da, db, dy, a, b);
+    matmul_forward<T>(cpu_ctx, y, a, b);
+    matmul_backward<T>(cpu_ctx, da, db, dy, a, b);
     expect_matches<T, 2>("matmul.y", y, gemm_tolerance);
     expect_matches<T, 2>("matmul.da", da, gemm_tolerance);
     expect_matches<T, 2>("matmul.db", db, gemm_tolerance);
@@ -51,8 +52,8 @@ void linear_case() {
     Tensor<T, 3> dx(x3.shape());
     Tensor<T, 2> dw(w.shape());
     Tensor<T, 1> db(b.shape());
-    linear_forward<T>(as_matrix(y.view()), x, w, b);
-    linear_backward<T>(as_matrix(dx.view()), dw, db, dy, x, w);
+    linear_forward<T>(cpu_ctx, as_matrix(y.view()), x, w, b);
+    linear_backward<T>(cpu_ctx, as_matrix(dx.view()), dw, db, dy, x, w);
     expect_matches<T, 3>("linear.y", y, gemm_tolerance);
     expect_matches<T, 3>("linear.dx", dx, gemm_tolerance);
     expect_matches<T, 2>("linear.dweight", dw, gemm_tolerance);
@@ -66,8 +67,8 @@ void layer_norm_case() {
     Tensor<T, 2> y(x.shape()), dx(x.shape());
     Tensor<T, 1> dw(w.shape()), db(b.shape());
     LayerNormSaved<T> saved;
-    layer_norm_forward<T>(y, saved, x, w, b, T(1e-6));
-    layer_norm_backward<T>(dx, dw, db, dy, saved, x, w);
+    layer_norm_forward<T>(cpu_ctx, y, saved, x, w, b, T(1e-6));
+    layer_norm_backward<T>(cpu_ctx, dx, dw, db, dy, saved, x, w);
     expect_matches<T, 2>("layer_norm.y", y, fp32_tolerance);
     expect_matches<T, 2>("layer_norm.dx", dx, fp32_tolerance);
     expect_matches<T, 1>("layer_norm.dweight", dw, fp32_tolerance);
@@ -78,8 +79,8 @@ template <class T>
 void gelu_case() {
     const auto x = load<T, 2>("gelu.x"), dy = load<T, 2>("gelu.dy");
     Tensor<T, 2> y(x.shape()), dx(x.shape());
-    gelu_forward<T>(y.view().template reshape<1>({y.size()}), x.view().template reshape<1>({x.size()}));
-    gelu_backward<T>(dx.view().template reshape<1>({dx.size()}), dy.view().template reshape<1>({dy.size()}),
+    gelu_forward<T>(cpu_ctx, y.view().template reshape<1>({y.size()}), x.view().template reshape<1>({x.size()}));
+    gelu_backward<T>(cpu_ctx, dx.view().template reshape<1>({dx.size()}), dy.view().template reshape<1>({dy.size()}),
                      x.view().template reshape<1>({x.size()}));
     expect_matches<T, 2>("gelu.y", y, fp32_tolerance);
     expect_matches<T, 2>("gelu.dx", dx, fp32_tolerance);
@@ -90,8 +91,8 @@ void softmax_case() {
     const auto x = load<T, 3>("softmax.x"), dy = load<T, 3>("softmax.dy");
     const auto mask = load<T, 2>("softmax.mask");
     Tensor<T, 3> y(x.shape()), dx(x.shape());
-    softmax_forward<T>(y, x, mask);
-    softmax_backward<T>(dx, dy, y);
+    softmax_forward<T>(cpu_ctx, y, x, mask);
+    softmax_backward<T>(cpu_ctx, dx, dy, y);
     expect_matches<T, 3>("softmax.y", y, fp32_tolerance);
     expect_matches<T, 3>("softmax.dx", dx, fp32_tolerance);
 }
@@ -105,8 +106,8 @@ void attention_case() {
     for (index_t i = 0; i < keep.size(); ++i) keep.data()[i] = keep_float.data()[i] != 0.0f;
     Tensor<T, 3> y(q.shape()), dq(q.shape()), dk(k.shape()), dv(v.shape());
     AttentionSaved<T> saved;
-    attention_forward<T>(y, saved, q, k, v, keep, 3);
-    attention_backward<T>(dq, dk, dv, dy, saved, q, k, v, y, keep, 3);
+    attention_forward<T>(cpu_ctx, y, saved, q, k, v, keep, 3);
+    attention_backward<T>(cpu_ctx, dq, dk, dv, dy, saved, q, k, v, y, keep, 3);
     expect_matches<T, 3>("attention.y", y, gemm_tolerance);
     expect_matches<T, 3>("attention.dq", dq, gemm_tolerance);
     expect_matches<T, 3>("attention.dk", dk, gemm_tolerance);
@@ -121,8 +122,8 @@ void embedding_case() {
     const auto ids = ids2.view().template reshape<1>({ids2.size()});
     Tensor<T, 3> y({ids2.extent(0), ids2.extent(1), w.extent(1)});
     Tensor<T, 2> dw(w.shape());
-    embedding_forward<T>(as_matrix(y.view()), w, ids);
-    embedding_backward<T>(dw, as_matrix(dy3.view()), ids);
+    embedding_forward<T>(cpu_ctx, as_matrix(y.view()), w, ids);
+    embedding_backward<T>(cpu_ctx, dw, as_matrix(dy3.view()), ids);
     expect_matches<T, 3>("embedding.y", y, fp32_tolerance);
     expect_matches<T, 2>("embedding.dweight", dw, fp32_tolerance);
 }
@@ -134,8 +135,8 @@ void mean_pool_case() {
     const auto x = x4.view().template reshape<3>({x4.extent(0) * x4.extent(1), x4.extent(2), x4.extent(3)});
     Tensor<T, 3> y(dy.shape());
     Tensor<T, 4> dx(x4.shape());
-    mean_pool_forward<T>(y.view().template reshape<2>({x.extent(0), x.extent(2)}), x);
-    mean_pool_backward<T>(dx.view().template reshape<3>(x.shape()), dy.view().template reshape<2>({x.extent(0), x.extent(2)}));
+    mean_pool_forward<T>(cpu_ctx, y.view().template reshape<2>({x.extent(0), x.extent(2)}), x);
+    mean_pool_backward<T>(cpu_ctx, dx.view().template reshape<3>(x.shape()), dy.view().template reshape<2>({x.extent(0), x.extent(2)}));
     expect_matches<T, 3>("mean_pool.y", y, fp32_tolerance);
     expect_matches<T, 4>("mean_pool.dx", dx, fp32_tolerance);
 }
@@ -145,8 +146,8 @@ void l2_normalize_case() {
     const auto x = load<T, 2>("l2_normalize.x"), dy = load<T, 2>("l2_normalize.dy");
     Tensor<T, 2> y(x.shape()), dx(x.shape());
     L2NormalizeSaved<T> saved;
-    l2_normalize_forward<T>(y, saved, x);
-    l2_normalize_backward<T>(dx, dy, y, saved);
+    l2_normalize_forward<T>(cpu_ctx, y, saved, x);
+    l2_normalize_backward<T>(cpu_ctx, dx, dy, y, saved);
     expect_matches<T, 2>("l2_normalize.y", y, fp32_tolerance);
     expect_matches<T, 2>("l2_normalize.dx", dx, fp32_tolerance);
 }
@@ -158,9 +159,9 @@ void cross_entropy_case() {
     const T dloss = load<T, 0>("cross_entropy.dy")();
     CrossEntropySaved<T> saved;
     Tensor<T, 0> loss(Extents<0>{});
-    loss() = cross_entropy_forward<T>(saved, logits, targets);
+    loss() = cross_entropy_forward<T>(cpu_ctx, saved, logits, targets);
     Tensor<T, 2> dlogits(logits.shape());
-    cross_entropy_backward<T>(dlogits, dloss, saved, logits, targets);
+    cross_entropy_backward<T>(cpu_ctx, dlogits, dloss, saved, logits, targets);
     expect_matches<T, 0>("cross_entropy.loss", loss, fp32_tolerance);
     expect_matches<T, 2>("cross_entropy.dlogits", dlogits, fp32_tolerance);
 }
@@ -171,9 +172,9 @@ void gumbel_assign_case() {
     const auto dy = load<T, 3>("gumbel_assign.dy");
     Tensor<T, 3> hard(logits.shape()), soft_map(logits.shape()), dlogits(logits.shape());
     GumbelAssignSaved<T> saved;
-    gumbel_assign_forward<T>(hard, saved, logits, noise, T(1));
-    gumbel_assign_backward<T>(dlogits, dy, saved, T(1));
-    group_softmax_forward<T>(soft_map, logits, {}, T(1));
+    gumbel_assign_forward<T>(cpu_ctx, hard, saved, logits, noise, T(1));
+    gumbel_assign_backward<T>(cpu_ctx, dlogits, dy, saved, T(1));
+    group_softmax_forward<T>(cpu_ctx, soft_map, logits, {}, T(1));
     expect_matches<T, 3>("gumbel_assign.y_hard", hard, Tolerance{0, 0});
     expect_matches<T, 3>("gumbel_assign.y_soft", saved.y_soft, fp32_tolerance);
     expect_matches<T, 3>("gumbel_assign.soft_map", soft_map, fp32_tolerance);
@@ -190,8 +191,8 @@ void gumbel_assign_tau_case() {
     const T tau = load<T, 0>("gumbel_assign_tau.tau")();
     Tensor<T, 3> hard(logits.shape()), dlogits(logits.shape());
     GumbelAssignSaved<T> saved;
-    gumbel_assign_forward<T>(hard, saved, logits, noise, tau);
-    gumbel_assign_backward<T>(dlogits, dy, saved, tau);
+    gumbel_assign_forward<T>(cpu_ctx, hard, saved, logits, noise, tau);
+    gumbel_assign_backward<T>(cpu_ctx, dlogits, dy, saved, tau);
     expect_matches<T, 3>("gumbel_assign_tau.y_hard", hard, Tolerance{0, 0});
     expect_matches<T, 3>("gumbel_assign_tau.y_soft", saved.y_soft, fp32_tolerance);
     expect_matches<T, 3>("gumbel_assign_tau.dlogits", dlogits, fp32_tolerance);
@@ -204,8 +205,8 @@ void group_softmax_tau_case() {
     const auto dy = load<T, 3>("group_softmax_tau.dy");
     const T tau = load<T, 0>("group_softmax_tau.tau")();
     Tensor<T, 3> y(logits.shape()), dlogits(logits.shape());
-    group_softmax_forward<T>(y, logits, noise, tau);
-    group_softmax_backward<T>(dlogits, dy, y, tau);
+    group_softmax_forward<T>(cpu_ctx, y, logits, noise, tau);
+    group_softmax_backward<T>(cpu_ctx, dlogits, dy, y, tau);
     expect_matches<T, 3>("group_softmax_tau.y", y, fp32_tolerance);
     expect_matches<T, 3>("group_softmax_tau.dlogits", dlogits, fp32_tolerance);
 }
@@ -214,8 +215,8 @@ template <class T>
 void assign_normalize_case() {
     const auto y = load<T, 3>("assign_normalize.y"), dy = load<T, 3>("assign_normalize.dy");
     Tensor<T, 3> a(y.shape()), dy_in(y.shape());
-    assign_normalize_forward<T>(a, y);
-    assign_normalize_backward<T>(dy_in, dy, y);
+    assign_normalize_forward<T>(cpu_ctx, a, y);
+    assign_normalize_backward<T>(cpu_ctx, dy_in, dy, y);
     expect_matches<T, 3>("assign_normalize.a", a, fp32_tolerance);
     expect_matches<T, 3>("assign_normalize.dy_in", dy_in, fp32_tolerance);
 }
@@ -224,8 +225,8 @@ template <class T>
 void residual_add_case() {
     const auto a = load<T, 2>("residual_add.a"), b = load<T, 2>("residual_add.b"), dy = load<T, 2>("residual_add.dy");
     Tensor<T, 2> y(a.shape()), da(a.shape()), db(b.shape());
-    add_forward<T, 2>(y, a, b);
-    add_backward<T, 2>(da, db, dy);
+    add_forward<T, 2>(cpu_ctx, y, a, b);
+    add_backward<T, 2>(cpu_ctx, da, db, dy);
     expect_matches<T, 2>("residual_add.y", y, fp32_tolerance);
     expect_matches<T, 2>("residual_add.da", da, fp32_tolerance);
     expect_matches<T, 2>("residual_add.db", db, fp32_tolerance);

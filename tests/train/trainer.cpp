@@ -10,9 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "support/context.hpp"
 #include "support/temp_dir.hpp"
 #include "svilm/text/tokenizer.hpp"
-#include "svilm/train/trainer.hpp"
+#include "svilm/train.hpp"
 
 namespace svilm::testing {
 namespace {
@@ -52,7 +53,7 @@ private:
 
 SVilmConfig small_config() {
     SVilmConfig c;
-    c.video = {16, 8, 8, 2, 16, 2, 2, 32, 4, {1, 2}, 1e-6, true};
+    c.video = {16, 8, 8, 2, 16, 2, 2, 32, 1e-6, {4, {1, 2}, 1.0, true}};
     c.text = {30522, 12, 16, 1, 2, 32, 1e-12};
     c.embed_dim = 8;
     return c;
@@ -83,20 +84,20 @@ bool same_values(const SVilm<float>& a, const SVilm<float>& b) {
 
 TEST_CASE("trainer: 4 steps straight equal 2 steps, a checkpoint, a fresh process state and 2 more steps") {
     TempDir straight_dir, split_dir;
-    SVilm<float> straight(small_config(), 5);
+    SVilm<float> straight(cpu_ctx, small_config(), 5);
     IndexedSource straight_source(small_config(), 100);
     train::Trainer a(straight, tokenizer(), straight_source, options(straight_dir.path));
     const std::vector<train::StepResult> full = a.run();
     REQUIRE(full.size() == 4);
 
-    SVilm<float> first_half(small_config(), 5);
+    SVilm<float> first_half(cpu_ctx, small_config(), 5);
     IndexedSource first_source(small_config(), 100);
     const train::TrainerOptions two = options(split_dir.path);
     train::Trainer b(first_half, tokenizer(), first_source, two);
     for (int i = 0; i < 2; ++i) b.step();
     b.save(split_dir.path / "half.safetensors");
 
-    SVilm<float> resumed(small_config(), 12345);  // different initial weights: all must come from the file
+    SVilm<float> resumed(cpu_ctx, small_config(), 12345);  // different initial weights: all must come from the file
     IndexedSource resumed_source(small_config(), 100);
     train::Trainer c(resumed, tokenizer(), resumed_source, two);
     c.resume(split_dir.path / "half.safetensors");
@@ -115,7 +116,7 @@ TEST_CASE("trainer: 4 steps straight equal 2 steps, a checkpoint, a fresh proces
     }
     CHECK(fs::exists(straight_dir.path / "checkpoint.safetensors"));
     CHECK(fs::file_size(straight_dir.path / "log.csv") > 0);
-    const SVilm<float> exported = train::load_checkpoint_model<float>(straight_dir.path / "checkpoint.safetensors");
+    const SVilm<float> exported = train::load_checkpoint_model<float>(cpu_ctx, straight_dir.path / "checkpoint.safetensors");
     CHECK(same_values(exported, straight));
 }
 
@@ -130,13 +131,13 @@ TEST_CASE("trainer: warm-up then cosine; the first step already moves") {
 
 TEST_CASE("trainer: a NaN loss stops the step before anything is applied") {
     TempDir dir;
-    SVilm<float> model(small_config(), 6);
+    SVilm<float> model(cpu_ctx, small_config(), 6);
     IndexedSource source(small_config(), 7);
     train::Trainer trainer(model, tokenizer(), source, options(dir.path));
     const nn::ParameterInfo& p = *model.parameters().find("video.patch_embed.proj.bias");
     model.parameters().value(p)(0) = NAN;
     Tensor<float, 1> before(model.parameters().values().shape());
-    copy<float, 1>(before, model.parameters().values());
+    copy<float, 1>(cpu_ctx, before, model.parameters().values());
     CHECK_THROWS_WITH_AS(trainer.step(), doctest::Contains("training step 1"), train::DivergedError);
     CHECK(std::memcmp(before.data(), model.parameters().values().data(), before.bytes()) == 0);
     CHECK(trainer.steps_done() == 0);
@@ -144,14 +145,14 @@ TEST_CASE("trainer: a NaN loss stops the step before anything is applied") {
 
 TEST_CASE("trainer: a checkpoint of another configuration, optimiser or schedule, or a plain model file, is refused") {
     TempDir dir;
-    SVilm<float> model(small_config(), 6);
+    SVilm<float> model(cpu_ctx, small_config(), 6);
     IndexedSource source(small_config(), 7);
     train::Trainer trainer(model, tokenizer(), source, options(dir.path));
     trainer.step();
     trainer.save(dir.path / "c.safetensors");
     SVilmConfig other = small_config();
     other.embed_dim = 12;
-    SVilm<float> different(other, 6);
+    SVilm<float> different(cpu_ctx, other, 6);
     train::Trainer wrong(different, tokenizer(), source, options(dir.path));
     CHECK_THROWS_WITH_AS(wrong.resume(dir.path / "c.safetensors"), doctest::Contains("configuration differs"), FormatError);
     save_model(model, dir.path / "plain.safetensors");
@@ -183,7 +184,7 @@ TEST_CASE("trainer: a run from step 0 replaces the logs; a resumed run keeps the
     std::ofstream(csv) << "step,lr,loss_total,loss_contrastive,loss_temporal,loss_grounding,grad_norm,clips,seconds\n"
                        << "1,9,9,9,9,9,9,9,9\n";
     std::ofstream(jsonl) << "{\"step\": 1, \"lr\": 9}\n";
-    SVilm<float> model(small_config(), 5);
+    SVilm<float> model(cpu_ctx, small_config(), 5);
     IndexedSource source(small_config(), 100);
     train::Trainer straight(model, tokenizer(), source, options(dir.path));
     straight.run();
@@ -194,7 +195,7 @@ TEST_CASE("trainer: a run from step 0 replaces the logs; a resumed run keeps the
     CHECK(lines(jsonl).size() == 4);
 
     // Stopped after step 4 with its last checkpoint at step 2, in the middle of writing step 5.
-    SVilm<float> half_model(small_config(), 5);
+    SVilm<float> half_model(cpu_ctx, small_config(), 5);
     IndexedSource half_source(small_config(), 100);
     train::Trainer half(half_model, tokenizer(), half_source, options(dir.path));
     for (int i = 0; i < 2; ++i) half.step();
@@ -202,7 +203,7 @@ TEST_CASE("trainer: a run from step 0 replaces the logs; a resumed run keeps the
     std::ofstream(csv, std::ios::app) << "5,0.0001,1.6";
     std::ofstream(jsonl, std::ios::app) << "{\"step\": 5, \"lr";
 
-    SVilm<float> resumed_model(small_config(), 5);
+    SVilm<float> resumed_model(cpu_ctx, small_config(), 5);
     IndexedSource resumed_source(small_config(), 100);
     train::Trainer resumed(resumed_model, tokenizer(), resumed_source, options(dir.path));
     resumed.resume(dir.path / "half.safetensors");

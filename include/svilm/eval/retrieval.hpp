@@ -97,7 +97,7 @@ std::vector<index_t> pessimistic_ranks(TensorView<const T, 2> queries, TensorVie
     for (index_t begin = 0; begin < N; begin += chunk_rows) {
         const index_t rows = std::min(chunk_rows, N - begin);
         TensorView<T, 2> chunk = scores.view().narrow(0, 0, rows);
-        matmul<T>(chunk, queries.narrow(0, begin, begin + rows), targets.transpose(0, 1));
+        matmul<T>(Context<cpu>{}, chunk, queries.narrow(0, begin, begin + rows), targets.transpose(0, 1));
         for (index_t r = 0; r < rows; ++r) {
             const index_t i = begin + r;
             const T own = chunk(r, i);

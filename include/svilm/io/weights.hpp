@@ -48,9 +48,10 @@ inline std::string name_list(const std::vector<std::string>& names) {
 
 // Loads every parameter of `store` found in `file`. Throws FormatError naming the file and key
 // on a shape or dtype mismatch, and in strict mode on any missing or unexpected key (before
-// anything is written, so a failed strict load leaves the store unchanged).
-template <class T>
-LoadReport load_parameters(nn::ParameterStore<T>& store, const SafetensorsFile& file, const LoadOptions& options = {}) {
+// anything is written, so a failed strict load leaves the store unchanged). A store on a device
+// is loaded through one host copy of its buffer.
+template <class T, class Device>
+LoadReport load_parameters(nn::ParameterStore<T, Device>& store, const SafetensorsFile& file, const LoadOptions& options = {}) {
     LoadReport report;
     const std::string where = file.path().string();
     for (const nn::ParameterInfo& p : store.parameters()) {
@@ -78,26 +79,39 @@ LoadReport load_parameters(nn::ParameterStore<T>& store, const SafetensorsFile& 
     if (options.strict && !report.unexpected.empty())
         throw FormatError(where + ": " + std::to_string(report.unexpected.size()) +
                           " unexpected tensor(s): " + detail::name_list(report.unexpected));
+    Tensor<T, 1> staging;
+    T* values = store.values().data();
+    if constexpr (!is_cpu_v<Device>) {
+        staging = to_host<T, 1, Device>(store.context(), store.values());
+        values = staging.data();
+    }
     for (const std::string& name : report.loaded) {
         const nn::ParameterInfo& p = *store.find(name);
-        file.read_into<T>(options.file_prefix + name, store.value(p).data(), std::size_t(p.size));
+        file.read_into<T>(options.file_prefix + name, values + p.offset, std::size_t(p.size));
     }
+    if constexpr (!is_cpu_v<Device>) upload<T, 1, Device>(store.context(), store.values(), staging);
     return report;
 }
 
-template <class T>
-LoadReport load_parameters(nn::ParameterStore<T>& store, const std::filesystem::path& path,
+template <class T, class Device>
+LoadReport load_parameters(nn::ParameterStore<T, Device>& store, const std::filesystem::path& path,
                            const LoadOptions& options = {}) {
     return load_parameters(store, SafetensorsFile(path), options);
 }
 
-// Writes every parameter under its name (dtype of T), atomically, with string metadata.
-template <class T>
-void save_parameters(const nn::ParameterStore<T>& store, const std::filesystem::path& path,
+// Writes every parameter under its name (dtype of T), atomically, with string metadata. A store
+// on a device is written from one host copy of its buffer.
+template <class T, class Device>
+void save_parameters(const nn::ParameterStore<T, Device>& store, const std::filesystem::path& path,
                      const std::map<std::string, std::string>& metadata = {}) {
+    Tensor<T, 1> staging;
+    const T* values = store.values().data();
+    if constexpr (!is_cpu_v<Device>) {
+        staging = to_host<T, 1, Device>(store.context(), store.values());
+        values = staging.data();
+    }
     SafetensorsWriter writer;
-    for (const nn::ParameterInfo& p : store.parameters())
-        writer.add<T>(p.name, store.values().data() + p.offset, p.shape);
+    for (const nn::ParameterInfo& p : store.parameters()) writer.add<T>(p.name, values + p.offset, p.shape);
     for (const auto& [key, value] : metadata) writer.set_metadata(key, value);
     writer.write(path);
 }

@@ -17,6 +17,20 @@ namespace svilm {
 
 inline constexpr index_t max_config_size = index_t(1) << 20;
 
+// The grouping blocks' settings (docs/model.md §2.1), one place for all of them: how many group
+// tokens, after which layers a block regroups them, the Gumbel-softmax temperature, hard or soft
+// assignment, and the width of the blocks' MLPs.
+struct GroupingConfig {
+    index_t num_group_tokens = 32;              // M
+    std::vector<index_t> after{6, 9, 12};       // 1-based layer numbers, increasing
+    double gumbel_tau = 1.0;                    // softmax((logits + G) / tau)
+    // docs/model.md §2.1's hard straight-through assignment; false gives GroupViT's soft
+    // assignment, which is differentiable everywhere (finite-difference gradient checks of whole
+    // encoders use it).
+    bool hard_assignment = true;
+    index_t mlp_ratio = 4;                      // the pre-assignment and channel MLPs: C -> ratio C -> C
+};
+
 struct VideoConfig {
     index_t image_size = 224;  // square frames, H = W
     index_t patch_size = 16;
@@ -26,12 +40,8 @@ struct VideoConfig {
     index_t depth = 12;
     index_t heads = 12;
     index_t mlp_hidden = 3072;
-    index_t num_group_tokens = 32;  // M
-    std::vector<index_t> grouping_after{6, 9, 12};  // 1-based layer numbers
     double layer_norm_eps = 1e-6;
-    // docs/model.md §2.1's hard straight-through assignment; false gives GroupViT's soft assignment, which
-    // is differentiable everywhere (finite-difference gradient checks of whole encoders use it).
-    bool hard_assignment = true;
+    GroupingConfig grouping;
 
     index_t temporal_positions() const { return frames / tubelet; }  // N_t
     index_t spatial_positions() const {  // N_s
@@ -47,16 +57,20 @@ struct VideoConfig {
         if (tubelet <= 0 || frames <= 0 || frames % tubelet) fail("video.frames must be a positive multiple of video.tubelet");
         if (width <= 0 || heads <= 0 || width % heads) fail("video.width must be a positive multiple of video.heads");
         if (width % 2) fail("video.width must be even (token mixing uses width / 2)");
-        if (depth <= 0 || mlp_hidden <= 0 || num_group_tokens <= 0) fail("video.depth, mlp_hidden, num_group_tokens must be positive");
-        if (grouping_after.empty()) fail("video.grouping_after needs at least one grouping block (spatial grounding reads it)");
-        for (std::size_t k = 0; k < grouping_after.size(); ++k) {
-            const index_t layer = grouping_after[k];
-            if (layer < 1 || layer > depth || (k && layer <= grouping_after[k - 1]))
+        const GroupingConfig& g = grouping;
+        if (depth <= 0 || mlp_hidden <= 0 || g.num_group_tokens <= 0)
+            fail("video.depth, mlp_hidden, num_group_tokens must be positive");
+        if (g.after.empty()) fail("video.grouping_after needs at least one grouping block (spatial grounding reads it)");
+        for (std::size_t k = 0; k < g.after.size(); ++k) {
+            const index_t layer = g.after[k];
+            if (layer < 1 || layer > depth || (k && layer <= g.after[k - 1]))
                 fail("video.grouping_after must be increasing layer numbers in [1, depth]");
         }
+        if (!(g.gumbel_tau > 0) || !std::isfinite(g.gumbel_tau)) fail("temperatures must be positive and finite");
+        if (g.mlp_ratio < 1 || g.mlp_ratio > 64) fail("video.grouping_mlp_ratio must be in [1, 64]");
         if (!(layer_norm_eps > 0) || !std::isfinite(layer_norm_eps)) fail("video.layer_norm_eps must be positive and finite");
         // each size below 2^20, so the products the model forms stay far from overflow
-        for (const index_t n : {image_size, frames, width, depth, mlp_hidden, num_group_tokens})
+        for (const index_t n : {image_size, frames, width, depth, mlp_hidden, g.num_group_tokens})
             if (n > max_config_size) fail("a video size exceeds 2^20");
     }
 };
@@ -88,7 +102,6 @@ struct SVilmConfig {
     index_t num_nouns = 2;  // K
     double tau_temporal = 0.1;
     double tau_assign = 0.1;
-    double gumbel_tau = 1.0;
 
     // Throws ValueError naming the first inconsistent field.
     void validate() const {
@@ -97,7 +110,7 @@ struct SVilmConfig {
         auto fail = [](const std::string& what) { throw ValueError("SVilmConfig: " + what); };
         if (embed_dim <= 0 || num_nouns < 0) fail("embed_dim must be positive and num_nouns non-negative");
         if (embed_dim > max_config_size || num_nouns > max_config_size) fail("a size exceeds 2^20");
-        for (const double t : {tau_temporal, tau_assign, gumbel_tau})
+        for (const double t : {tau_temporal, tau_assign})
             if (!(t > 0) || !std::isfinite(t)) fail("temperatures must be positive and finite");
     }
 };
@@ -114,7 +127,7 @@ inline SVilmConfig preset(const std::string& name) {
         c.video.width = 384;
         c.video.heads = 6;
         c.video.mlp_hidden = 1536;
-        c.video.num_group_tokens = 16;
+        c.video.grouping.num_group_tokens = 16;
         c.text.width = 384;
         c.text.depth = 6;
         c.text.heads = 6;
@@ -127,8 +140,8 @@ inline SVilmConfig preset(const std::string& name) {
         c.video.depth = 4;
         c.video.heads = 3;
         c.video.mlp_hidden = 384;
-        c.video.num_group_tokens = 8;
-        c.video.grouping_after = {2, 3, 4};
+        c.video.grouping.num_group_tokens = 8;
+        c.video.grouping.after = {2, 3, 4};
         c.text.width = 96;
         c.text.depth = 2;
         c.text.heads = 3;
@@ -152,10 +165,11 @@ void visit_fields(V& v, F&& field) {
     field("depth", v.depth);
     field("heads", v.heads);
     field("mlp_hidden", v.mlp_hidden);
-    field("num_group_tokens", v.num_group_tokens);
-    field("grouping_after", v.grouping_after);
+    field("num_group_tokens", v.grouping.num_group_tokens);
+    field("grouping_after", v.grouping.after);
     field("layer_norm_eps", v.layer_norm_eps);
-    field("hard_assignment", v.hard_assignment);
+    field("hard_assignment", v.grouping.hard_assignment);
+    field("grouping_mlp_ratio", v.grouping.mlp_ratio);
 }
 template <class V, class F>
     requires std::same_as<std::remove_const_t<V>, TextConfig>
@@ -176,7 +190,7 @@ void visit_fields(V& c, F&& field) {
     field("num_nouns", c.num_nouns);
     field("tau_temporal", c.tau_temporal);
     field("tau_assign", c.tau_assign);
-    field("gumbel_tau", c.gumbel_tau);
+    field("gumbel_tau", c.video.grouping.gumbel_tau);  // top level: where model files have always kept it
 }
 
 inline nlohmann::json to_json(const SVilmConfig& c) {

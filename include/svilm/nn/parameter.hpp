@@ -1,5 +1,6 @@
-// svilm/nn/parameter.hpp: every parameter of a model lives in one flat buffer, its gradient in a
-// second one of the same layout (tiny-cuda-nn's single parameter buffer).
+// svilm/nn/parameter.hpp: every parameter of a model lives in one flat buffer on the model's
+// device, its gradient in a second one of the same layout (tiny-cuda-nn's single parameter
+// buffer).
 //
 // Modules register their parameters by name while they are constructed (`add` returns a handle
 // that records an offset), then the owner calls `allocate` once. A handle turns into a typed view
@@ -11,10 +12,13 @@
 // (+=) and ASSIGNS input gradients (=). Call zero_grad() before a step's first backward.
 #pragma once
 
+#include <algorithm>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
+#include "svilm/core/context.hpp"
 #include "svilm/core/error.hpp"
 #include "svilm/core/rng.hpp"
 #include "svilm/core/tensor.hpp"
@@ -36,29 +40,34 @@ struct ParameterInfo {
     double initial_value = 0;  // Role::scalar only
 };
 
-template <class T>
+template <class T, class Device = cpu>
 class ParameterStore;
 
 // A typed handle to one registered parameter; valid once the store is allocated.
-template <class T, int Rank>
+template <class T, int Rank, class Device = cpu>
 class Param {
 public:
     Param() = default;
-    Param(ParameterStore<T>* store, index_t offset, const Extents<Rank>& shape)
+    Param(const ParameterStore<T, Device>* store, index_t offset, const Extents<Rank>& shape)
         : store_(store), offset_(offset), shape_(shape) {}
 
-    // ValueError before the store is allocated (a module used before its owner finished building).
-    TensorView<T, Rank> value() const { return TensorView<T, Rank>(store_->value_data() + offset_, shape_); }
-    TensorView<T, Rank> grad() const { return TensorView<T, Rank>(store_->grad_data() + offset_, shape_); }
+    // Mutable views from a const module: modules are const while they compute, the optimiser
+    // writes through the same buffers. ValueError before the store is allocated.
+    TensorView<T, Rank, Device> value() const { return TensorView<T, Rank, Device>(store_->value_data() + offset_, shape_); }
+    TensorView<T, Rank, Device> grad() const { return TensorView<T, Rank, Device>(store_->grad_data() + offset_, shape_); }
     const Extents<Rank>& shape() const { return shape_; }
 
 private:
-    ParameterStore<T>* store_ = nullptr;
+    const ParameterStore<T, Device>* store_ = nullptr;
     index_t offset_ = 0;
     Extents<Rank> shape_{};
 };
 
-template <class T>
+// The parameters of one model on one device. Registration (names, shapes, roles, offsets) is
+// device-free; allocate() puts the values on the context's device, initialised on the host from
+// the generator, so a model built from one seed starts from the same values on every device.
+// copy_values_from() moves a whole store between devices (same layout: same model).
+template <class T, class Device>
 class ParameterStore {
 public:
     ParameterStore() = default;
@@ -67,7 +76,7 @@ public:
 
     // Registers `name`; throws ValueError on a duplicate name or after allocate().
     template <int Rank>
-    Param<T, Rank> add(const std::string& name, const Extents<Rank>& shape, Role role, double initial_value = 0) {
+    Param<T, Rank, Device> add(const std::string& name, const Extents<Rank>& shape, Role role, double initial_value = 0) {
         if (allocated()) throw ValueError("ParameterStore: '" + name + "' registered after allocation");
         if (index_.count(name)) throw ValueError("ParameterStore: parameter '" + name + "' registered twice");
         check_extents<Rank>(shape, name.c_str());
@@ -83,23 +92,28 @@ public:
         total_ += (info.size + align - 1) / align * align;
         index_.emplace(name, infos_.size());
         infos_.push_back(std::move(info));
-        return Param<T, Rank>(this, infos_.back().offset, shape);
+        return Param<T, Rank, Device>(this, infos_.back().offset, shape);
     }
 
-    // Allocates the values and initialises them by role (docs/model.md §11). The gradient buffer is
-    // allocated (zero) on first use, so a model used only for inference never holds it.
-    void allocate(Generator& rng) {
-        if (allocated_) throw ValueError("ParameterStore: allocated twice");
-        values_ = Tensor<T, 1>({total_});
-        allocated_ = true;
-        for (const ParameterInfo& p : infos_) initialize(p, rng);
+    // Allocates the values on ctx's device and initialises them by role (docs/model.md §11). The
+    // gradient buffer is allocated (zero) on first use, so a model used only for inference never
+    // holds it. The context must outlive the store.
+    void allocate(const Context<Device>& ctx, Generator& rng) {
+        Tensor<T, 1> host({total_});
+        for (const ParameterInfo& p : infos_) initialize(host.view().narrow(0, p.offset, p.offset + p.size), p, rng);
+        place(ctx, host);
     }
+    // Allocates zero values (weights about to be loaded or copied in).
+    void allocate(const Context<Device>& ctx) { place(ctx, Tensor<T, 1>({total_})); }
     bool allocated() const { return allocated_; }
+    const Context<Device>& context() const {
+        if (!ctx_) throw ValueError("ParameterStore: not allocated yet, so on no device");
+        return *ctx_;
+    }
 
     // docs/model.md §11: truncated normal (std 0.02, cut at 2 std) for weights and embeddings; biases and
     // the temporal position embedding 0; LayerNorm weight 1, bias 0; scalars their own value.
-    void initialize(const ParameterInfo& p, Generator& rng) {
-        TensorView<T, 1> v = values_.view().narrow(0, p.offset, p.offset + p.size);
+    static void initialize(TensorView<T, 1> v, const ParameterInfo& p, Generator& rng) {
         switch (p.role) {
             case Role::weight:
             case Role::embedding: rng.truncated_normal<T, 1>(v, T(0), T(0.02)); break;
@@ -125,16 +139,23 @@ public:
     }
 
     // The flat buffers, padding included (padding stays 0 in both).
-    TensorView<T, 1> values() { return values_; }
-    TensorView<const T, 1> values() const { return values_; }
-    TensorView<T, 1> grads() { return gradient_buffer(); }
-    TensorView<const T, 1> grads() const { return gradient_buffer(); }
-    TensorView<T, 1> value(const ParameterInfo& p) { return values_.view().narrow(0, p.offset, p.offset + p.size); }
-    TensorView<T, 1> grad(const ParameterInfo& p) { return gradient_buffer().narrow(0, p.offset, p.offset + p.size); }
+    TensorView<T, 1, Device> values() { return TensorView<T, 1, Device>(value_data(), {total_}); }
+    TensorView<const T, 1, Device> values() const { return TensorView<const T, 1, Device>(value_data(), {total_}); }
+    TensorView<T, 1, Device> grads() { return gradient_buffer(); }
+    TensorView<const T, 1, Device> grads() const { return gradient_buffer(); }
+    TensorView<T, 1, Device> value(const ParameterInfo& p) { return values().narrow(0, p.offset, p.offset + p.size); }
+    TensorView<T, 1, Device> grad(const ParameterInfo& p) { return grads().narrow(0, p.offset, p.offset + p.size); }
 
-    void zero_grad() {
-        const TensorView<T, 1> g = gradient_buffer();
-        std::fill_n(g.data(), g.size(), T(0));
+    void zero_grad() { zero<T, 1, Device>(context(), gradient_buffer()); }
+
+    // This store's values (and, with `gradients`, its gradients) from a store of the same layout
+    // on any device: the same model, moved. ValueError when the layouts differ.
+    template <class Other>
+    void copy_values_from(const ParameterStore<T, Other>& other, bool gradients = false) {
+        check_same_layout(other, "copy_values_from");
+        const std::size_t bytes = std::size_t(total_) * sizeof(T);
+        move_bytes(other, value_data(), other.value_data(), bytes);
+        if (gradients) move_bytes(other, grad_data(), other.grad_data(), bytes);
     }
 
     T* value_data() const {
@@ -143,10 +164,46 @@ public:
     }
     T* grad_data() const { return gradient_buffer().data(); }
 
+    // Same names, shapes and offsets in the same order: the two buffers mean the same thing.
+    template <class Other>
+    void check_same_layout(const ParameterStore<T, Other>& other, const char* what) const {
+        const std::string op = std::string("ParameterStore::") + what;
+        if (!allocated_ || !other.allocated()) throw ValueError(op + ": both stores must be allocated");
+        if (other.parameters().size() != infos_.size() || other.buffer_size() != total_)
+            throw ValueError(op + ": the stores hold " + std::to_string(other.parameters().size()) + " parameters in " +
+                             std::to_string(other.buffer_size()) + " elements and " + std::to_string(infos_.size()) +
+                             " in " + std::to_string(total_));
+        for (std::size_t i = 0; i < infos_.size(); ++i) {
+            const ParameterInfo &a = other.parameters()[i], &b = infos_[i];
+            if (a.name != b.name || a.offset != b.offset || a.shape != b.shape)
+                throw ValueError(op + ": parameter " + std::to_string(i) + " is '" + a.name + "' in one store and '" +
+                                 b.name + "' in the other, or their shapes differ");
+        }
+    }
+
 private:
-    TensorView<T, 1> gradient_buffer() const {
+    void place(const Context<Device>& ctx, const Tensor<T, 1>& host) {
+        if (allocated_) throw ValueError("ParameterStore: allocated twice");
+        ctx_ = &ctx;
+        values_ = to_device<T, 1, Device>(ctx, host);
+        allocated_ = true;
+    }
+
+    template <class Other>
+    void move_bytes(const ParameterStore<T, Other>& other, T* dst, const T* src, std::size_t bytes) {
+        if constexpr (std::is_same_v<Device, Other>) {
+            DeviceMemory<Device>::copy(context(), dst, src, bytes);
+        } else if constexpr (std::is_same_v<Other, cpu>) {
+            DeviceMemory<Device>::upload(context(), dst, src, bytes);
+        } else {
+            static_assert(std::is_same_v<Device, cpu>, "stores move between the CPU and one device");
+            DeviceMemory<Other>::download(other.context(), dst, src, bytes);
+        }
+    }
+
+    TensorView<T, 1, Device> gradient_buffer() const {
         if (!allocated_) throw ValueError("ParameterStore: gradients used before allocate()");
-        if (grads_.size() != total_) grads_ = Tensor<T, 1>({total_});
+        if (grads_.size() != total_) grads_ = zeros<T, 1, Device>(*ctx_, {total_});
         return grads_;
     }
 
@@ -154,8 +211,9 @@ private:
     std::unordered_map<std::string, std::size_t> index_;
     index_t total_ = 0;
     bool allocated_ = false;
-    Tensor<T, 1> values_;
-    mutable Tensor<T, 1> grads_;  // allocated by the first gradient access
+    const Context<Device>* ctx_ = nullptr;
+    Tensor<T, 1, Device> values_;
+    mutable Tensor<T, 1, Device> grads_;  // allocated by the first gradient access
 };
 
 // Resizes `t` to `shape` unless it already has it (activation buffers reused across steps).

@@ -21,11 +21,12 @@
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/ops/gemm.hpp"
+#include "svilm/ops/saved.hpp"
 
 namespace svilm {
 
 template <class T>
-struct AttentionSaved {
+struct AttentionSaved<T, cpu> {
     Tensor<T, 3> logsumexp;  // (B, H, Nq); -inf for a query whose keys are all masked
 };
 
@@ -49,7 +50,7 @@ T* row_of(const TensorView<T, 3>& t, index_t b, index_t r) {
 // A query whose keys are all padded gets a zero output. out must not overlap q, k or v (other
 // query blocks of the same head still read them while one block writes).
 template <class T>
-void attention_forward(TensorView<T, 3> out, AttentionSaved<T>& saved, std::type_identity_t<TensorView<const T, 3>> q,
+void attention_forward(const Context<cpu>& ctx, TensorView<T, 3> out, AttentionSaved<T>& saved, std::type_identity_t<TensorView<const T, 3>> q,
                        std::type_identity_t<TensorView<const T, 3>> k, std::type_identity_t<TensorView<const T, 3>> v,
                        TensorView<const std::uint8_t, 2> key_mask, index_t heads) {
     const char* op = "attention_forward";
@@ -85,7 +86,7 @@ void attention_forward(TensorView<T, 3> out, AttentionSaved<T>& saved, std::type
                     const index_t nk = std::min(bk, s.keys - k0);
                     const T* K = detail::row_of(k, b, k0) + h * d;
                     const T* V = detail::row_of(v, b, k0) + h * d;
-                    gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, ldq, K, ldk, T(0), scores.data(), sk);
+                    gemm<T>(ctx, Trans::no, Trans::yes, nq, nk, d, scale, Q, ldq, K, ldk, T(0), scores.data(), sk);
                     if (key_mask.data()) {
                         const std::uint8_t* keep = key_mask.data() + b * s.keys + k0;
                         for (index_t i = 0; i < nq; ++i)
@@ -106,7 +107,7 @@ void attention_forward(TensorView<T, 3> out, AttentionSaved<T>& saved, std::type
 #pragma omp simd
                         for (index_t c = 0; c < d; ++c) acc_row[c] *= correction;
                     }
-                    gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), scores.data(), sk, V, ldv, T(1), acc.data(), d);
+                    gemm<T>(ctx, Trans::no, Trans::no, nq, d, nk, T(1), scores.data(), sk, V, ldv, T(1), acc.data(), d);
                 }
                 for (index_t i = 0; i < nq; ++i) {
                     T* dst = detail::row_of(out, b, q0 + i) + h * d;
@@ -124,7 +125,7 @@ void attention_forward(TensorView<T, 3> out, AttentionSaved<T>& saved, std::type
 // saved logsumexp. Probabilities are recomputed per block: P = exp(q k^T / sqrt(d) - lse).
 // Parallel over (batch, head) pairs, which own disjoint column slices of dq, dk and dv.
 template <class T>
-void attention_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 3> dv,
+void attention_backward(const Context<cpu>& ctx, TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 3> dv,
                         std::type_identity_t<TensorView<const T, 3>> dout, const AttentionSaved<T>& saved,
                         std::type_identity_t<TensorView<const T, 3>> q, std::type_identity_t<TensorView<const T, 3>> k,
                         std::type_identity_t<TensorView<const T, 3>> v, std::type_identity_t<TensorView<const T, 3>> out,
@@ -167,7 +168,7 @@ void attention_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 
                         const T* V = detail::row_of(v, b, k0) + h * d;
                         T* dK = detail::row_of(dk, b, k0) + h * d;
                         T* dV = detail::row_of(dv, b, k0) + h * d;
-                        gemm<T>(Trans::no, Trans::yes, nq, nk, d, scale, Q, ldq, K, ldk, T(0), probs.data(), sk);
+                        gemm<T>(ctx, Trans::no, Trans::yes, nq, nk, d, scale, Q, ldq, K, ldk, T(0), probs.data(), sk);
                         const std::uint8_t* keep = key_mask.data() ? key_mask.data() + b * s.keys + k0 : nullptr;
                         for (index_t i = 0; i < nq; ++i) {
                             T* row = probs.data() + i * sk;
@@ -181,8 +182,8 @@ void attention_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 
                                     if (!keep[j]) row[j] = T(0);
                         }
                         // dV += P^T dO;  dP = dO V^T
-                        gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), probs.data(), sk, dO, ldgo, T(1), dV, ldgv);
-                        gemm<T>(Trans::no, Trans::yes, nq, nk, d, T(1), dO, ldgo, V, ldv, T(0), dprobs.data(), sk);
+                        gemm<T>(ctx, Trans::yes, Trans::no, nk, d, nq, T(1), probs.data(), sk, dO, ldgo, T(1), dV, ldgv);
+                        gemm<T>(ctx, Trans::no, Trans::yes, nq, nk, d, T(1), dO, ldgo, V, ldv, T(0), dprobs.data(), sk);
                         // dS = P (dP - rowdot) * scale, folded into dprobs
                         for (index_t i = 0; i < nq; ++i) {
                             const T* p = probs.data() + i * sk;
@@ -191,8 +192,8 @@ void attention_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 
                             for (index_t j = 0; j < nk; ++j) g[j] = p[j] * (g[j] - row_dot[i]) * scale;
                         }
                         // dQ += dS K;  dK += dS^T Q
-                        gemm<T>(Trans::no, Trans::no, nq, d, nk, T(1), dprobs.data(), sk, K, ldk, T(1), dq_acc.data(), d);
-                        gemm<T>(Trans::yes, Trans::no, nk, d, nq, T(1), dprobs.data(), sk, Q, ldq, T(1), dK, ldgk);
+                        gemm<T>(ctx, Trans::no, Trans::no, nq, d, nk, T(1), dprobs.data(), sk, K, ldk, T(1), dq_acc.data(), d);
+                        gemm<T>(ctx, Trans::yes, Trans::no, nk, d, nq, T(1), dprobs.data(), sk, Q, ldq, T(1), dK, ldgk);
                     }
                     T* dQ = detail::row_of(dq, b, q0) + h * d;
                     for (index_t i = 0; i < nq; ++i) std::copy_n(dq_acc.data() + i * d, d, dQ + i * ldgq);

@@ -6,13 +6,14 @@
 #include <cmath>
 #include <cstdint>
 
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
 
 // out (B, Nq, C) and probs (B, H, Nq, Nk) from q (B, Nq, C), k, v (B, Nk, C), key_mask (B, Nk).
 template <class T>
-void attention_reference_forward(TensorView<T, 3> out, TensorView<T, 4> probs, std::type_identity_t<TensorView<const T, 3>> q,
+void attention_reference_forward(const Context<cpu>&, TensorView<T, 3> out, TensorView<T, 4> probs, std::type_identity_t<TensorView<const T, 3>> q,
                                  std::type_identity_t<TensorView<const T, 3>> k,
                                  std::type_identity_t<TensorView<const T, 3>> v, TensorView<const std::uint8_t, 2> key_mask,
                                  index_t heads) {
@@ -48,7 +49,7 @@ void attention_reference_forward(TensorView<T, 3> out, TensorView<T, 4> probs, s
 
 // dq, dk, dv (assigned) from dout and the forward's probs.
 template <class T>
-void attention_reference_backward(TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 3> dv,
+void attention_reference_backward(const Context<cpu>&, TensorView<T, 3> dq, TensorView<T, 3> dk, TensorView<T, 3> dv,
                                   std::type_identity_t<TensorView<const T, 3>> dout,
                                   std::type_identity_t<TensorView<const T, 4>> probs,
                                   std::type_identity_t<TensorView<const T, 3>> q, std::type_identity_t<TensorView<const T, 3>> k,

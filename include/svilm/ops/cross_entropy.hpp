@@ -7,7 +7,9 @@
 #include <string>
 
 #include "svilm/ops/detail/vector_math.hpp"
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/saved.hpp"
 
 namespace svilm {
 
@@ -23,14 +25,14 @@ inline void check_targets(const char* op, TensorView<const std::int64_t, 1> targ
 }  // namespace detail
 
 template <class T>
-struct CrossEntropySaved {
+struct CrossEntropySaved<T, cpu> {
     Tensor<T, 1> logsumexp;  // (R)
 };
 
 // Returns mean over r of logsumexp(logits[r]) - logits[r, targets[r]].
 // logits (R, K), targets (R) in [0, K) else ValueError. R must be positive.
 template <class T>
-T cross_entropy_forward(CrossEntropySaved<T>& saved, TensorView<const T, 2> logits,
+T cross_entropy_forward(const Context<cpu>&, CrossEntropySaved<T>& saved, TensorView<const T, 2> logits,
                         TensorView<const std::int64_t, 1> targets) {
     const char* op = "cross_entropy_forward";
     const index_t rows = logits.extent(0), classes = logits.extent(1);
@@ -54,7 +56,7 @@ T cross_entropy_forward(CrossEntropySaved<T>& saved, TensorView<const T, 2> logi
 
 // dlogits (R, K) = dloss * (softmax(logits) - one_hot(targets)) / R; assigned.
 template <class T>
-void cross_entropy_backward(TensorView<T, 2> dlogits, T dloss, const CrossEntropySaved<T>& saved,
+void cross_entropy_backward(const Context<cpu>&, TensorView<T, 2> dlogits, T dloss, const CrossEntropySaved<T>& saved,
                             std::type_identity_t<TensorView<const T, 2>> logits,
                             TensorView<const std::int64_t, 1> targets) {
     const char* op = "cross_entropy_backward";

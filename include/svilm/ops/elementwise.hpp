@@ -8,7 +8,9 @@
 #include <string>
 
 #include "svilm/core/parallel.hpp"
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/detail/column_sum.hpp"
 
 namespace svilm {
 
@@ -25,7 +27,7 @@ void expect_same_contiguous(const char* op, const TensorView<T, Rank>& out, cons
 
 // y = a + b (residual add). y may alias a or b.
 template <class T, int Rank>
-void add_forward(TensorView<T, Rank> y, std::type_identity_t<TensorView<const T, Rank>> a,
+void add_forward(const Context<cpu>&, TensorView<T, Rank> y, std::type_identity_t<TensorView<const T, Rank>> a,
                  std::type_identity_t<TensorView<const T, Rank>> b) {
     detail::expect_same_contiguous("add_forward", y, a, "a");
     detail::expect_same_contiguous("add_forward", y, b, "b");
@@ -44,7 +46,7 @@ void add_forward(TensorView<T, Rank> y, std::type_identity_t<TensorView<const T,
 
 // The backward of y = a + b: da = dy and db = dy (assigned; either may be an empty view).
 template <class T, int Rank>
-void add_backward(TensorView<T, Rank> da, TensorView<T, Rank> db, std::type_identity_t<TensorView<const T, Rank>> dy) {
+void add_backward(const Context<cpu>&, TensorView<T, Rank> da, TensorView<T, Rank> db, std::type_identity_t<TensorView<const T, Rank>> dy) {
     if (da.data()) {
         detail::expect_same_contiguous("add_backward", da, dy, "dy");
         std::copy_n(dy.data(), dy.size(), da.data());
@@ -57,7 +59,7 @@ void add_backward(TensorView<T, Rank> da, TensorView<T, Rank> db, std::type_iden
 
 // y += alpha * x: gradient accumulation at residual joins and branch merges.
 template <class T, int Rank>
-void add_into(TensorView<T, Rank> y, std::type_identity_t<TensorView<const T, Rank>> x, T alpha = T(1)) {
+void add_into(const Context<cpu>&, TensorView<T, Rank> y, std::type_identity_t<TensorView<const T, Rank>> x, T alpha = T(1)) {
     detail::expect_same_contiguous("add_into", y, x, "x");
     const index_t n = y.size();
     T* out = y.data();
@@ -73,7 +75,7 @@ void add_into(TensorView<T, Rank> y, std::type_identity_t<TensorView<const T, Ra
 
 // y = alpha * x.
 template <class T, int Rank>
-void scale_forward(TensorView<T, Rank> y, std::type_identity_t<TensorView<const T, Rank>> x, T alpha) {
+void scale_forward(const Context<cpu>&, TensorView<T, Rank> y, std::type_identity_t<TensorView<const T, Rank>> x, T alpha) {
     detail::expect_same_contiguous("scale_forward", y, x, "x");
     const index_t n = y.size();
     T* out = y.data();
@@ -89,7 +91,7 @@ void scale_forward(TensorView<T, Rank> y, std::type_identity_t<TensorView<const 
 
 // Copies any strided view into a same-shaped view, element by element (CPU).
 template <class T, int Rank>
-void copy(TensorView<T, Rank> dst, std::type_identity_t<TensorView<const T, Rank>> src) {
+void copy(const Context<cpu>& ctx, TensorView<T, Rank> dst, std::type_identity_t<TensorView<const T, Rank>> src) {
     expect_shape("copy", "src", src, dst.shape());
     if (dst.is_contiguous() && src.is_contiguous()) {
         std::copy_n(src.data(), src.size(), dst.data());
@@ -98,12 +100,12 @@ void copy(TensorView<T, Rank> dst, std::type_identity_t<TensorView<const T, Rank
     if constexpr (Rank == 0) {
         dst() = src();
     } else {
-        for (index_t i = 0; i < dst.extent(0); ++i) copy<T, Rank - 1>(dst.select(0, i), src.select(0, i));
+        for (index_t i = 0; i < dst.extent(0); ++i) copy<T, Rank - 1>(ctx, dst.select(0, i), src.select(0, i));
     }
 }
 
 template <class T, int Rank>
-void fill(TensorView<T, Rank> dst, T value) {
+void fill(const Context<cpu>& ctx, TensorView<T, Rank> dst, T value) {
     if (dst.is_contiguous()) {
         std::fill_n(dst.data(), dst.size(), value);
         return;
@@ -111,8 +113,42 @@ void fill(TensorView<T, Rank> dst, T value) {
     if constexpr (Rank == 0) {
         dst() = value;
     } else {
-        for (index_t i = 0; i < dst.extent(0); ++i) fill<T, Rank - 1>(dst.select(0, i), value);
+        for (index_t i = 0; i < dst.extent(0); ++i) fill<T, Rank - 1>(ctx, dst.select(0, i), value);
     }
+}
+
+// y (R, C) += bias (C) on every row: a bias shared by all rows (BERT's segment-0 embedding).
+template <class T>
+void bias_add_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 1>> bias) {
+    const char* op = "bias_add_forward";
+    expect_shape(op, "bias", bias, {y.extent(1)});
+    expect_contiguous(op, "y", y);
+    expect_contiguous(op, "bias", bias);
+    const index_t rows = y.extent(0), cols = y.extent(1);
+    const T* b = bias.data();
+    parallel_for(
+        rows,
+        [&](index_t r) {
+            T* row = y.data() + r * cols;
+#pragma omp simd
+            for (index_t c = 0; c < cols; ++c) row[c] += b[c];
+        },
+        rows * cols > 65536);
+}
+
+// dbias (C) += sum over rows of dy (R, C), in the fixed chunk order of detail::accumulate_column_sums.
+template <class T>
+void bias_add_backward(const Context<cpu>&, TensorView<T, 1> dbias, std::type_identity_t<TensorView<const T, 2>> dy) {
+    const char* op = "bias_add_backward";
+    expect_shape(op, "dbias", dbias, {dy.extent(1)});
+    expect_contiguous(op, "dbias", dbias);
+    expect_contiguous(op, "dy", dy);
+    const index_t cols = dy.extent(1);
+    const T* g = dy.data();
+    detail::accumulate_column_sums(dbias.data(), dy.extent(0), cols, [&](index_t r, T* partial) {
+#pragma omp simd
+        for (index_t c = 0; c < cols; ++c) partial[c] += g[r * cols + c];
+    });
 }
 
 }  // namespace svilm

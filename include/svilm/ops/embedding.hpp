@@ -5,6 +5,7 @@
 #include <string>
 
 #include "svilm/core/parallel.hpp"
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
@@ -22,7 +23,7 @@ inline void check_ids(const char* op, TensorView<const std::int64_t, 1> ids, ind
 
 // y (R, C) = weight (V, C)[ids (R)]. An id outside [0, V) is a ValueError naming it.
 template <class T>
-void embedding_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> weight,
+void embedding_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> weight,
                        TensorView<const std::int64_t, 1> ids) {
     const char* op = "embedding_forward";
     const index_t rows = ids.extent(0), vocab = weight.extent(0), cols = weight.extent(1);
@@ -37,7 +38,7 @@ void embedding_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const
 // dweight (V, C) += scatter of dy (R, C) by ids. Columns are split across threads and rows are
 // visited in order, so repeated ids accumulate in the same order for any thread count.
 template <class T>
-void embedding_backward(TensorView<T, 2> dweight, std::type_identity_t<TensorView<const T, 2>> dy,
+void embedding_backward(const Context<cpu>&, TensorView<T, 2> dweight, std::type_identity_t<TensorView<const T, 2>> dy,
                         TensorView<const std::int64_t, 1> ids) {
     const char* op = "embedding_backward";
     const index_t rows = ids.extent(0), cols = dweight.extent(1);

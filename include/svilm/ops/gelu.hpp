@@ -7,6 +7,7 @@
 #include <numbers>
 
 #include "svilm/core/parallel.hpp"
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
 
@@ -14,7 +15,7 @@ namespace svilm {
 
 // y (n) = gelu(x (n)); flatten any rank with reshape. y may alias x.
 template <class T>
-void gelu_forward(TensorView<T, 1> y, std::type_identity_t<TensorView<const T, 1>> x) {
+void gelu_forward(const Context<cpu>&, TensorView<T, 1> y, std::type_identity_t<TensorView<const T, 1>> x) {
     expect_shape("gelu_forward", "y", y, x.shape());
     expect_contiguous("gelu_forward", "x", x);
     expect_contiguous("gelu_forward", "y", y);
@@ -33,7 +34,7 @@ void gelu_forward(TensorView<T, 1> y, std::type_identity_t<TensorView<const T, 1
 
 // dx = dy * (Phi(x) + x phi(x)); assigned. dx may alias dy.
 template <class T>
-void gelu_backward(TensorView<T, 1> dx, std::type_identity_t<TensorView<const T, 1>> dy,
+void gelu_backward(const Context<cpu>&, TensorView<T, 1> dx, std::type_identity_t<TensorView<const T, 1>> dy,
                    std::type_identity_t<TensorView<const T, 1>> x) {
     expect_shape("gelu_backward", "dy", dy, x.shape());
     expect_shape("gelu_backward", "dx", dx, x.shape());

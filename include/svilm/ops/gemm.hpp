@@ -23,12 +23,15 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <Eigen/Core>
 
 #include "svilm/core/parallel.hpp"
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/gemm_types.hpp"
 
 #if defined(SVILM_HAVE_OPENBLAS)
 #include <cblas.h>
@@ -36,8 +39,6 @@ extern "C" char* openblas_get_corename(void);
 #endif
 
 namespace svilm {
-
-enum class Trans { no, yes };
 
 enum class GemmBackend { openblas, eigen };
 
@@ -181,9 +182,11 @@ void gemm_one_thread(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t
 
 }  // namespace detail
 
+// `math` is the CUDA GEMM's tensor-core override; the CPU computes in T whatever it says.
 template <class T>
-void gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
-          const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+void gemm(const Context<cpu>&, Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
+          index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, std::optional<MathMode> math = std::nullopt) {
+    (void)math;
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm supports float and double");
     if (M == 0 || N == 0) return;
     // Leading dimensions at least the stored row length: OpenBLAS would print an error and
@@ -212,6 +215,18 @@ void gemm(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha
     });
 }
 
+// `batch` independent products C_i = alpha op(A_i) op(B_i) + beta C_i with A_i = A + i * stride_a
+// (and so on): the per-clip products of the grouping block. Products run one after the other,
+// each striped over the pool as gemm() does, so the bits match `batch` gemm() calls.
+template <class T>
+void gemm_batched(const Context<cpu>& ctx, Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha,
+                  const T* A, index_t lda, index_t stride_a, const T* B, index_t ldb, index_t stride_b, T beta, T* C,
+                  index_t ldc, index_t stride_c, index_t batch, std::optional<MathMode> math = std::nullopt) {
+    for (index_t i = 0; i < batch; ++i)
+        gemm<T>(ctx, trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta, C + i * stride_c,
+                ldc, math);
+}
+
 // A 2-D view as a GEMM operand: row-major with a leading dimension, or a transposed row-major
 // block when the first axis is the unit-stride one (e.g. a view made by .transpose(0, 1)).
 template <class T>
@@ -231,7 +246,7 @@ GemmOperand<T> gemm_operand(const TensorView<const T, 2>& m, const char* op, con
 
 // c (M, N) = a (M, K) @ b (K, N) + beta * c. Any operand may be a transposed view.
 template <class T>
-void matmul(TensorView<T, 2> c, std::type_identity_t<TensorView<const T, 2>> a,
+void matmul(const Context<cpu>& ctx, TensorView<T, 2> c, std::type_identity_t<TensorView<const T, 2>> a,
             std::type_identity_t<TensorView<const T, 2>> b, T beta = T(0)) {
     const char* op = "matmul";
     if (a.extent(1) != b.extent(0))
@@ -240,24 +255,24 @@ void matmul(TensorView<T, 2> c, std::type_identity_t<TensorView<const T, 2>> a,
     if (c.stride(1) != 1 && c.extent(1) > 1) throw ShapeError("matmul: out must have unit stride on its last axis");
     const auto A = gemm_operand<T>(a, op, "a");
     const auto B = gemm_operand<T>(b, op, "b");
-    gemm<T>(A.trans, B.trans, c.extent(0), c.extent(1), a.extent(1), T(1), A.data, A.ld, B.data, B.ld, beta, c.data(),
+    gemm<T>(ctx, A.trans, B.trans, c.extent(0), c.extent(1), a.extent(1), T(1), A.data, A.ld, B.data, B.ld, beta, c.data(),
             std::max<index_t>(1, c.stride(0)));
 }
 
 // y (M, N) = a (M, K) @ b (K, N)
 template <class T>
-void matmul_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> a,
+void matmul_forward(const Context<cpu>& ctx, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> a,
                     std::type_identity_t<TensorView<const T, 2>> b) {
-    matmul<T>(y, a, b);
+    matmul<T>(ctx, y, a, b);
 }
 
 // da (M, K) = dy @ b^T, db (K, N) = a^T @ dy; both assigned (they are inputs, not parameters).
 // Either gradient may be an empty view to skip it.
 template <class T>
-void matmul_backward(TensorView<T, 2> da, TensorView<T, 2> db, std::type_identity_t<TensorView<const T, 2>> dy,
+void matmul_backward(const Context<cpu>& ctx, TensorView<T, 2> da, TensorView<T, 2> db, std::type_identity_t<TensorView<const T, 2>> dy,
                      std::type_identity_t<TensorView<const T, 2>> a, std::type_identity_t<TensorView<const T, 2>> b) {
-    if (da.data()) matmul<T>(da, dy, b.transpose(0, 1));
-    if (db.data()) matmul<T>(db, a.transpose(0, 1), dy);
+    if (da.data()) matmul<T>(ctx, da, dy, b.transpose(0, 1));
+    if (db.data()) matmul<T>(ctx, db, a.transpose(0, 1), dy);
 }
 
 }  // namespace svilm

@@ -11,13 +11,15 @@
 
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/core/parallel.hpp"
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/saved.hpp"
 
 namespace svilm {
 
 // y (B, M, L) = softmax over M of (logits + noise) / tau. noise may be an empty view (inference).
 template <class T>
-void group_softmax_forward(TensorView<T, 3> y, std::type_identity_t<TensorView<const T, 3>> logits,
+void group_softmax_forward(const Context<cpu>&, TensorView<T, 3> y, std::type_identity_t<TensorView<const T, 3>> logits,
                            std::type_identity_t<TensorView<const T, 3>> noise, T tau) {
     const char* op = "group_softmax_forward";
     const index_t batch = logits.extent(0), groups = logits.extent(1), tokens = logits.extent(2);
@@ -63,7 +65,7 @@ void group_softmax_forward(TensorView<T, 3> y, std::type_identity_t<TensorView<c
 
 // dlogits (B, M, L) = softmax backward along M of dy, divided by tau; assigned.
 template <class T>
-void group_softmax_backward(TensorView<T, 3> dlogits, std::type_identity_t<TensorView<const T, 3>> dy,
+void group_softmax_backward(const Context<cpu>&, TensorView<T, 3> dlogits, std::type_identity_t<TensorView<const T, 3>> dy,
                             std::type_identity_t<TensorView<const T, 3>> y, T tau) {
     const char* op = "group_softmax_backward";
     const index_t batch = y.extent(0), groups = y.extent(1), tokens = y.extent(2);
@@ -91,22 +93,17 @@ void group_softmax_backward(TensorView<T, 3> dlogits, std::type_identity_t<Tenso
         batch * groups * tokens > 16384);
 }
 
-template <class T>
-struct GumbelAssignSaved {
-    Tensor<T, 3> y_soft;  // (B, M, L): softmax((logits + noise) / tau) over M
-};
-
 // y_hard (B, M, L) = one_hot over M of argmax_m y_soft (ties to the lowest m), the forward value
 // of the straight-through estimator. noise: Gumbel(0, 1) draws (training) or empty (inference).
 template <class T>
-void gumbel_assign_forward(TensorView<T, 3> y_hard, GumbelAssignSaved<T>& saved,
+void gumbel_assign_forward(const Context<cpu>& ctx, TensorView<T, 3> y_hard, GumbelAssignSaved<T>& saved,
                            std::type_identity_t<TensorView<const T, 3>> logits,
                            std::type_identity_t<TensorView<const T, 3>> noise, T tau = T(1)) {
     const char* op = "gumbel_assign_forward";
     expect_shape(op, "y_hard", y_hard, logits.shape());
     expect_contiguous(op, "y_hard", y_hard);
     if (saved.y_soft.shape() != logits.shape()) saved.y_soft = Tensor<T, 3>(logits.shape(), uninitialized);
-    group_softmax_forward<T>(saved.y_soft, logits, noise, tau);
+    group_softmax_forward<T>(ctx, saved.y_soft, logits, noise, tau);
     const index_t batch = logits.extent(0), groups = logits.extent(1), tokens = logits.extent(2);
     const T* soft = saved.y_soft.data();
     T* hard = y_hard.data();
@@ -126,16 +123,16 @@ void gumbel_assign_forward(TensorView<T, 3> y_hard, GumbelAssignSaved<T>& saved,
 
 // Straight-through: dlogits (B, M, L) is the gradient of y_soft; assigned.
 template <class T>
-void gumbel_assign_backward(TensorView<T, 3> dlogits, std::type_identity_t<TensorView<const T, 3>> dy,
+void gumbel_assign_backward(const Context<cpu>& ctx, TensorView<T, 3> dlogits, std::type_identity_t<TensorView<const T, 3>> dy,
                             const GumbelAssignSaved<T>& saved, T tau = T(1)) {
     expect_shape("gumbel_assign_backward", "dy", dy, saved.y_soft.shape());
-    group_softmax_backward<T>(dlogits, dy, saved.y_soft, tau);
+    group_softmax_backward<T>(ctx, dlogits, dy, saved.y_soft, tau);
 }
 
 // a (B, M, L) = y / (sum over L of y + eps): each group's share of every token, eps = 1 as
 // GroupViT, so a group that receives almost nothing stays near zero instead of blowing up.
 template <class T>
-void assign_normalize_forward(TensorView<T, 3> a, std::type_identity_t<TensorView<const T, 3>> y, T eps = T(1)) {
+void assign_normalize_forward(const Context<cpu>&, TensorView<T, 3> a, std::type_identity_t<TensorView<const T, 3>> y, T eps = T(1)) {
     const char* op = "assign_normalize_forward";
     expect_shape(op, "a", a, y.shape());
     expect_contiguous(op, "a", a);
@@ -158,7 +155,7 @@ void assign_normalize_forward(TensorView<T, 3> a, std::type_identity_t<TensorVie
 
 // dy (B, M, L) = (da - sum_l(da * y) / s) / s with s = sum_l y + eps; assigned.
 template <class T>
-void assign_normalize_backward(TensorView<T, 3> dy, std::type_identity_t<TensorView<const T, 3>> da,
+void assign_normalize_backward(const Context<cpu>&, TensorView<T, 3> dy, std::type_identity_t<TensorView<const T, 3>> da,
                                std::type_identity_t<TensorView<const T, 3>> y, T eps = T(1)) {
     const char* op = "assign_normalize_backward";
     expect_shape(op, "da", da, y.shape());

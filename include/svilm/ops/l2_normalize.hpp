@@ -5,18 +5,15 @@
 
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/core/parallel.hpp"
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/saved.hpp"
 
 namespace svilm {
 
-template <class T>
-struct L2NormalizeSaved {
-    Tensor<T, 1> norm;  // (R): ||x_r||, before clamping at eps
-};
-
 // y (R, C) = x / max(||x||, eps), eps = 1e-12 in docs/model.md §11.
 template <class T>
-void l2_normalize_forward(TensorView<T, 2> y, L2NormalizeSaved<T>& saved, std::type_identity_t<TensorView<const T, 2>> x,
+void l2_normalize_forward(const Context<cpu>&, TensorView<T, 2> y, L2NormalizeSaved<T>& saved, std::type_identity_t<TensorView<const T, 2>> x,
                           T eps = T(1e-12)) {
     const char* op = "l2_normalize_forward";
     const index_t rows = x.extent(0), cols = x.extent(1);
@@ -40,7 +37,7 @@ void l2_normalize_forward(TensorView<T, 2> y, L2NormalizeSaved<T>& saved, std::t
 
 // dx (R, C), assigned: (dy - y (y . dy)) / ||x|| where ||x|| > eps, dy / eps where clamped.
 template <class T>
-void l2_normalize_backward(TensorView<T, 2> dx, std::type_identity_t<TensorView<const T, 2>> dy,
+void l2_normalize_backward(const Context<cpu>&, TensorView<T, 2> dx, std::type_identity_t<TensorView<const T, 2>> dy,
                            std::type_identity_t<TensorView<const T, 2>> y, const L2NormalizeSaved<T>& saved,
                            T eps = T(1e-12)) {
     const char* op = "l2_normalize_backward";

@@ -5,21 +5,17 @@
 
 #include "svilm/ops/detail/column_sum.hpp"
 #include "svilm/core/parallel.hpp"
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/saved.hpp"
 
 namespace svilm {
 
 // What backward needs: per-row mean and 1 / sqrt(var + eps), shape (R).
-template <class T>
-struct LayerNormSaved {
-    Tensor<T, 1> mean;
-    Tensor<T, 1> rstd;
-};
-
 // y (R, C) = (x - mean) * rstd * weight (C) + bias (C), biased variance, as PyTorch.
 // requires: all views contiguous. ensures: saved holds mean and rstd of every row.
 template <class T>
-void layer_norm_forward(TensorView<T, 2> y, LayerNormSaved<T>& saved, std::type_identity_t<TensorView<const T, 2>> x,
+void layer_norm_forward(const Context<cpu>&, TensorView<T, 2> y, LayerNormSaved<T>& saved, std::type_identity_t<TensorView<const T, 2>> x,
                         std::type_identity_t<TensorView<const T, 1>> weight,
                         std::type_identity_t<TensorView<const T, 1>> bias, T eps) {
     const char* op = "layer_norm_forward";
@@ -58,7 +54,7 @@ void layer_norm_forward(TensorView<T, 2> y, LayerNormSaved<T>& saved, std::type_
 
 // dx (R, C) assigned (empty view to skip); dweight (C), dbias (C) accumulate.
 template <class T>
-void layer_norm_backward(TensorView<T, 2> dx, TensorView<T, 1> dweight, TensorView<T, 1> dbias,
+void layer_norm_backward(const Context<cpu>&, TensorView<T, 2> dx, TensorView<T, 1> dweight, TensorView<T, 1> dbias,
                          std::type_identity_t<TensorView<const T, 2>> dy, const LayerNormSaved<T>& saved,
                          std::type_identity_t<TensorView<const T, 2>> x,
                          std::type_identity_t<TensorView<const T, 1>> weight) {

@@ -9,7 +9,7 @@ namespace svilm {
 // y (R, N) = x (R, K) @ weight (N, K)^T + bias (N). bias may be an empty view (no bias).
 // requires: x, weight, bias contiguous; y has a unit stride on its last axis.
 template <class T>
-void linear_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> x,
+void linear_forward(const Context<cpu>& ctx, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> x,
                     std::type_identity_t<TensorView<const T, 2>> weight, std::type_identity_t<TensorView<const T, 1>> bias) {
     const char* op = "linear_forward";
     if (x.extent(1) != weight.extent(1))
@@ -24,21 +24,21 @@ void linear_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const T,
         parallel_for(rows, [&](index_t r) { std::copy_n(bias.data(), cols, &y(r, 0)); }, rows * cols > 65536);
         beta = T(1);
     }
-    matmul<T>(y, x, weight.transpose(0, 1), beta);
+    matmul<T>(ctx, y, x, weight.transpose(0, 1), beta);
 }
 
 // dx (R, K) = dy @ weight (assigned; empty view to skip),
 // dweight (N, K) += dy^T @ x, dbias (N) += sum over rows of dy (parameters accumulate).
 template <class T>
-void linear_backward(TensorView<T, 2> dx, TensorView<T, 2> dweight, TensorView<T, 1> dbias,
+void linear_backward(const Context<cpu>& ctx, TensorView<T, 2> dx, TensorView<T, 2> dweight, TensorView<T, 1> dbias,
                      std::type_identity_t<TensorView<const T, 2>> dy, std::type_identity_t<TensorView<const T, 2>> x,
                      std::type_identity_t<TensorView<const T, 2>> weight) {
     const char* op = "linear_backward";
     expect_shape(op, "dy", dy, {x.extent(0), weight.extent(0)});
-    if (dx.data()) matmul<T>(dx, dy, weight);
+    if (dx.data()) matmul<T>(ctx, dx, dy, weight);
     if (dweight.data()) {
         expect_shape(op, "dweight", dweight, weight.shape());
-        matmul<T>(dweight, dy.transpose(0, 1), x, T(1));
+        matmul<T>(ctx, dweight, dy.transpose(0, 1), x, T(1));
     }
     if (dbias.data()) {
         expect_shape(op, "dbias", dbias, {weight.extent(0)});

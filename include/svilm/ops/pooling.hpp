@@ -3,13 +3,14 @@
 #pragma once
 
 #include "svilm/core/parallel.hpp"
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
 
 // y (O, I) = mean over N of x (O, N, I). N must be positive.
 template <class T>
-void mean_pool_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 3>> x) {
+void mean_pool_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 3>> x) {
     const char* op = "mean_pool_forward";
     const index_t outer = x.extent(0), n = x.extent(1), inner = x.extent(2);
     expect_shape(op, "y", y, {outer, inner});
@@ -35,7 +36,7 @@ void mean_pool_forward(TensorView<T, 2> y, std::type_identity_t<TensorView<const
 
 // dx (O, N, I) = dy (O, I) / N broadcast over N; assigned.
 template <class T>
-void mean_pool_backward(TensorView<T, 3> dx, std::type_identity_t<TensorView<const T, 2>> dy) {
+void mean_pool_backward(const Context<cpu>&, TensorView<T, 3> dx, std::type_identity_t<TensorView<const T, 2>> dy) {
     const char* op = "mean_pool_backward";
     const index_t outer = dx.extent(0), n = dx.extent(1), inner = dx.extent(2);
     expect_shape(op, "dy", dy, {outer, inner});

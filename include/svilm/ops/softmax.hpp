@@ -8,6 +8,7 @@
 
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/core/parallel.hpp"
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
 
 namespace svilm {
@@ -33,7 +34,7 @@ bool softmax_row_inplace(T* row, index_t n) {
 // y (B, R, N) = softmax(x (B, R, N) + mask (B, N) broadcast over R) along N.
 // mask may be an empty view (none); it typically holds 0 and -inf (key padding).
 template <class T>
-void softmax_forward(TensorView<T, 3> y, std::type_identity_t<TensorView<const T, 3>> x,
+void softmax_forward(const Context<cpu>&, TensorView<T, 3> y, std::type_identity_t<TensorView<const T, 3>> x,
                      std::type_identity_t<TensorView<const T, 2>> mask) {
     const char* op = "softmax_forward";
     const index_t batch = x.extent(0), rows = x.extent(1), n = x.extent(2);
@@ -63,7 +64,7 @@ void softmax_forward(TensorView<T, 3> y, std::type_identity_t<TensorView<const T
 
 // dx (B, R, N) = y * (dy - sum(dy * y)); assigned. dx may alias dy.
 template <class T>
-void softmax_backward(TensorView<T, 3> dx, std::type_identity_t<TensorView<const T, 3>> dy,
+void softmax_backward(const Context<cpu>&, TensorView<T, 3> dx, std::type_identity_t<TensorView<const T, 3>> dy,
                       std::type_identity_t<TensorView<const T, 3>> y) {
     const char* op = "softmax_backward";
     expect_shape(op, "dy", dy, y.shape());

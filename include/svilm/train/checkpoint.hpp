@@ -21,7 +21,7 @@
 
 #include "svilm/core/rng.hpp"
 #include "svilm/io/weights.hpp"
-#include "svilm/model/serialization.hpp"
+#include "svilm/io/model_file.hpp"
 #include "svilm/optim/adamw.hpp"
 #include "svilm/optim/schedule.hpp"
 
@@ -36,15 +36,37 @@ struct TrainingState {
 
 inline constexpr const char* checkpoint_format = "svilm-checkpoint";
 
-template <class T>
-void save_checkpoint(const std::filesystem::path& path, const SVilm<T>& model, const optim::AdamW<T>& adamw,
+namespace detail {
+
+// A flat device buffer readable on the host: the buffer itself on the CPU, else a host copy in
+// `staging`.
+template <class T, class Device>
+const T* host_data(const Context<Device>& ctx, TensorView<const T, 1, Device> buffer, Tensor<T, 1>& staging) {
+    if constexpr (is_cpu_v<Device>) {
+        return buffer.data();
+    } else {
+        staging = to_host<T, 1, Device>(ctx, buffer);
+        return staging.data();
+    }
+}
+
+}  // namespace detail
+
+// Writes the checkpoint atomically; a model on a device is written through host copies.
+template <class T, class Device>
+void save_checkpoint(const std::filesystem::path& path, const SVilm<T, Device>& model, const optim::AdamW<T, Device>& adamw,
                      const TrainingState& state) {
-    const nn::ParameterStore<T>& store = model.parameters();
+    const nn::ParameterStore<T, Device>& store = model.parameters();
+    const Context<Device>& ctx = store.context();
+    Tensor<T, 1> values_host, exp_avg_host, exp_avg_sq_host;
+    const T* values = detail::host_data<T, Device>(ctx, store.values(), values_host);
+    const T* exp_avg = detail::host_data<T, Device>(ctx, adamw.exp_avg.view(), exp_avg_host);
+    const T* exp_avg_sq = detail::host_data<T, Device>(ctx, adamw.exp_avg_sq.view(), exp_avg_sq_host);
     io::SafetensorsWriter writer;
     for (const nn::ParameterInfo& p : store.parameters()) {
-        writer.add<T>("model." + p.name, store.values().data() + p.offset, p.shape);
-        writer.add<T>("adamw.exp_avg." + p.name, adamw.exp_avg.data() + p.offset, p.shape);
-        writer.add<T>("adamw.exp_avg_sq." + p.name, adamw.exp_avg_sq.data() + p.offset, p.shape);
+        writer.add<T>("model." + p.name, values + p.offset, p.shape);
+        writer.add<T>("adamw.exp_avg." + p.name, exp_avg + p.offset, p.shape);
+        writer.add<T>("adamw.exp_avg_sq." + p.name, exp_avg_sq + p.offset, p.shape);
     }
     nlohmann::json generators = nlohmann::json::object();
     for (const auto& [name, g] : state.generators) generators[name] = {g.seed, g.offset};
@@ -71,8 +93,8 @@ void save_checkpoint(const std::filesystem::path& path, const SVilm<T>& model, c
 // model must have the checkpoint's configuration, `adamw` its options and, when given,
 // `expected_schedule` its schedule (FormatError otherwise, naming the file and what differs,
 // before anything is changed): a run continues under the rules it started with.
-template <class T>
-TrainingState load_checkpoint(const std::filesystem::path& path, SVilm<T>& model, optim::AdamW<T>& adamw,
+template <class T, class Device>
+TrainingState load_checkpoint(const std::filesystem::path& path, SVilm<T, Device>& model, optim::AdamW<T, Device>& adamw,
                               const optim::WarmupCosine* expected_schedule = nullptr) {
     const io::SafetensorsFile file(path);
     const auto format = file.metadata().find("format");
@@ -113,26 +135,28 @@ TrainingState load_checkpoint(const std::filesystem::path& path, SVilm<T>& model
     } catch (const std::out_of_range&) {
         throw FormatError(path.string() + ": no 'training' metadata");
     }
-    nn::ParameterStore<T>& store = model.parameters();
+    nn::ParameterStore<T, Device>& store = model.parameters();
+    for (const nn::ParameterInfo& p : store.parameters())
+        for (const char* prefix : {"adamw.exp_avg.", "adamw.exp_avg_sq."})
+            if (!file.contains(prefix + p.name)) throw FormatError(path.string() + ": missing '" + prefix + p.name + "'");
     io::load_parameters(store, file, {true, "model."});
-    const std::pair<const char*, Tensor<T, 1>*> moments[] = {{"adamw.exp_avg.", &adamw.exp_avg},
-                                                             {"adamw.exp_avg_sq.", &adamw.exp_avg_sq}};
-    for (const nn::ParameterInfo& p : store.parameters()) {
-        for (const auto& [prefix, buffer] : moments) {
-            const std::string key = prefix + p.name;
-            if (!file.contains(key)) throw FormatError(path.string() + ": missing '" + key + "'");
-            file.read_into<T>(key, buffer->data() + p.offset, std::size_t(p.size));
-        }
+    const std::pair<const char*, Tensor<T, 1, Device>*> moments[] = {{"adamw.exp_avg.", &adamw.exp_avg},
+                                                                     {"adamw.exp_avg_sq.", &adamw.exp_avg_sq}};
+    for (const auto& [prefix, buffer] : moments) {
+        Tensor<T, 1> host({buffer->size()});  // the padding between parameters stays 0
+        for (const nn::ParameterInfo& p : store.parameters())
+            file.read_into<T>(prefix + p.name, host.data() + p.offset, std::size_t(p.size));
+        upload<T, 1, Device>(store.context(), buffer->view(), host);
     }
     adamw.step_count = step_count;
     return state;
 }
 
-// The model alone from a checkpoint, for evaluation or export.
-template <class T>
-SVilm<T> load_checkpoint_model(const std::filesystem::path& path) {
+// The model alone from a checkpoint, on ctx's device, for evaluation or export.
+template <class T, class Device>
+SVilm<T, Device> load_checkpoint_model(const Context<Device>& ctx, const std::filesystem::path& path) {
     const io::SafetensorsFile file(path);
-    SVilm<T> model(load_model_config(file));
+    SVilm<T, Device> model = SVilm<T, Device>::zeroed(ctx, load_model_config(file));
     io::load_parameters(model.parameters(), file, {true, "model."});
     return model;
 }

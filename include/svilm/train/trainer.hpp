@@ -5,6 +5,9 @@
 // that are on), backward (gradients accumulate); then average the micro-batch gradients, clip by
 // global norm, and take an AdamW step at the warm-up + cosine learning rate.
 //
+// The model may live on either device (Trainer<cpu>, Trainer<cuda> with svilm/cuda.hpp): clips are
+// drawn, blended and tokenized on the host and the blended clips move to the model's device.
+//
 // Reproducible: the data source's position, the cut-and-paste generator and the Gumbel noise
 // generator are part of the checkpoint, so a resumed run continues bit for bit (tested). A loss
 // or gradient that is NaN or infinite stops the run with DivergedError before the step is
@@ -27,7 +30,6 @@
 
 #include "svilm/io/mapped_file.hpp"
 #include "svilm/model/svilm_model.hpp"
-#include "svilm/ops/elementwise.hpp"
 #include "svilm/optim/adamw.hpp"
 #include "svilm/optim/schedule.hpp"
 #include "svilm/text/nouns.hpp"
@@ -119,10 +121,11 @@ struct StepResult {
     double seconds = 0;
 };
 
+template <class Device = cpu>
 class Trainer {
 public:
     // The model, tokenizer, source and extractor must outlive the trainer.
-    Trainer(SVilm<float>& model, const text::Tokenizer& tokenizer, ClipSource& source, const TrainerOptions& options,
+    Trainer(SVilm<float, Device>& model, const text::Tokenizer& tokenizer, ClipSource& source, const TrainerOptions& options,
             const text::NounExtractor* nouns = nullptr)
         : model_(model), tokenizer_(tokenizer), source_(source), nouns_(nouns), options_(options),
           adamw_(model.parameters(), options.adamw), augment_rng_(options.seed * 2 + 1), noise_rng_(options.seed * 2 + 2) {
@@ -135,7 +138,7 @@ public:
     // One optimiser step. Throws DivergedError (nothing applied) on a non-finite loss or gradient.
     StepResult step() {
         const auto start = std::chrono::steady_clock::now();
-        nn::ParameterStore<float>& store = model_.parameters();
+        nn::ParameterStore<float, Device>& store = model_.parameters();
         store.zero_grad();
         StepResult r;
         for (index_t micro = 0; micro < options_.micro_batches; ++micro) {
@@ -147,7 +150,8 @@ public:
             r.clips += options_.batch_size;
         }
         if (options_.micro_batches > 1)
-            scale_forward<float, 1>(store.grads(), store.grads(), 1.0f / float(options_.micro_batches));
+            scale_forward(store.context(), store.grads(), TensorView<const float, 1, Device>(store.grads()),
+                          1.0f / float(options_.micro_batches));
         r.grad_norm = options_.clip_norm > 0 ? optim::clip_grad_norm(store, options_.clip_norm)
                                              : optim::clip_grad_norm(store, INFINITY);
         if (!std::isfinite(r.grad_norm))
@@ -246,7 +250,12 @@ private:
         video::CutAndPaste<float> blended = video::cut_and_paste<float>(raw.clips, config.video.tubelet, augment_rng_);
         const auto max_length = std::size_t(config.text.max_length);
         const text::BatchEncoding captions = tokenizer_.encode_batch(raw.captions, max_length);
-        SVilmBatch<float> batch{blended.video, blended.mask, captions.ids, captions.attention_mask, {}, {}, {}};
+        if constexpr (is_cpu_v<Device>) {
+            video_ = std::move(blended.video);
+        } else {
+            video_ = to_device<float, 5, Device>(model_.parameters().context(), blended.video);
+        }
+        SVilmBatch<float, Device> batch{video_, blended.mask, captions.ids, captions.attention_mask, {}, {}, {}};
         text::PromptBatch prompts;
         if (options_.losses.grounding && config.num_nouns > 0) {
             raw.nouns.resize(std::size_t(B));
@@ -258,7 +267,8 @@ private:
             batch.prompt_mask = prompts.attention_mask;
             batch.noun_valid = prompts.valid;
         }
-        model_.forward(state_, batch, noise_rng_, options_.losses);
+        const Context<Device>& ctx = model_.parameters().context();
+        model_.forward(ctx, state_, batch, noise_rng_, options_.losses);
         const SVilmLosses<float>& l = state_.losses;
         const std::pair<const char*, float> terms[] = {
             {"contrastive", l.contrastive}, {"temporal", l.temporal}, {"grounding", l.grounding}};
@@ -266,19 +276,20 @@ private:
             if (!std::isfinite(value))
                 throw DivergedError("training step " + std::to_string(step_ + 1) + ": the " + name + " loss is " +
                                     std::to_string(value) + "; stopped before applying the step");
-        model_.backward(state_);
+        model_.backward(ctx, state_);
         return l;
     }
 
-    SVilm<float>& model_;
+    SVilm<float, Device>& model_;
     const text::Tokenizer& tokenizer_;
     ClipSource& source_;
     const text::NounExtractor* nouns_;
     TrainerOptions options_;
-    optim::AdamW<float> adamw_;
+    optim::AdamW<float, Device> adamw_;
     optim::WarmupCosine schedule_;
     Generator augment_rng_, noise_rng_;
-    SVilmState<float> state_;
+    Tensor<float, 5, Device> video_;  // the blended clips of the batch in flight, on the model's device
+    SVilmState<float, Device> state_;
     std::int64_t step_ = 0;
 };
 

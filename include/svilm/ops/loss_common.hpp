@@ -1,4 +1,4 @@
-// svilm/model/loss_common.hpp: what the CPU and the CUDA losses share (no kernels here, so nvcc
+// svilm/ops/loss_common.hpp: what the CPU and the CUDA losses share (no kernels here, so nvcc
 // can include it). The learnable logit scales of docs/model.md §11 are stored as their log; the scale used
 // is exp(param) clamped at 100, and, as torch.clamp, the clamp passes no gradient to the
 // parameter once exp(param) exceeds 100.

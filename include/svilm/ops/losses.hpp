@@ -1,7 +1,8 @@
-// svilm/model/losses.hpp: the three pre-training losses of docs/model.md §5, forward and backward.
+// svilm/ops/losses.hpp: the three pre-training losses of docs/model.md §5 on the CPU, forward and
+// backward (the CUDA ones, same signatures: svilm/ops/cuda/losses.cuh).
 //
 // All inputs are L2-normalised embeddings. Logit scales are stored as logs (docs/model.md §11); the scale
-// used is exp(param) clamped at 100 (svilm/model/loss_common.hpp).
+// used is exp(param) clamped at 100 (svilm/ops/loss_common.hpp).
 #pragma once
 
 #include <algorithm>
@@ -12,11 +13,14 @@
 #include <utility>
 #include <vector>
 
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
-#include "svilm/model/loss_common.hpp"
+#include "svilm/ops/loss_common.hpp"
 #include "svilm/ops/cross_entropy.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
+#include "svilm/ops/elementwise.hpp"
 #include "svilm/ops/gemm.hpp"
+#include "svilm/ops/saved.hpp"
 
 namespace svilm {
 
@@ -40,17 +44,18 @@ T norm_of(const T* a, index_t n) {
 // ---------------------------------------------------------------- global contrastive (Eq. 7)
 
 template <class T>
-struct ContrastiveSaved {
+struct ContrastiveSaved<T, cpu> {
     Tensor<T, 2> logits;    // (B, B) scale * v c^T
     Tensor<T, 2> logits_t;  // (B, B) its transpose (caption -> video)
-    CrossEntropySaved<T> video_to_text, text_to_video;
+    CrossEntropySaved<T, cpu> video_to_text, text_to_video;
     Tensor<std::int64_t, 1> targets;  // (B) the diagonal
     T scale = 0, dscale_dlog = 0;
 };
 
 // L_c = (CE(s v c^T, I) + CE(s c v^T, I)) / 2 over v, c (B, D). requires B >= 1.
 template <class T>
-T contrastive_loss_forward(ContrastiveSaved<T>& s, TensorView<const T, 2> v, TensorView<const T, 2> c, T log_scale) {
+T contrastive_loss_forward(const Context<cpu>& ctx, ContrastiveSaved<T, cpu>& s, std::type_identity_t<TensorView<const T, 2>> v,
+                           std::type_identity_t<TensorView<const T, 2>> c, T log_scale) {
     const char* op = "contrastive_loss_forward";
     const index_t B = v.extent(0), D = v.extent(1);
     expect_shape(op, "c", c, v.shape());
@@ -62,42 +67,44 @@ T contrastive_loss_forward(ContrastiveSaved<T>& s, TensorView<const T, 2> v, Ten
     s.logits_t = Tensor<T, 2>({B, B}, uninitialized);
     s.targets = Tensor<std::int64_t, 1>({B}, uninitialized);
     for (index_t i = 0; i < B; ++i) s.targets(i) = i;
-    gemm<T>(Trans::no, Trans::yes, B, B, D, s.scale, v.data(), D, c.data(), D, T(0), s.logits.data(), B);
+    gemm<T>(ctx, Trans::no, Trans::yes, B, B, D, s.scale, v.data(), D, c.data(), D, T(0), s.logits.data(), B);
     for (index_t i = 0; i < B; ++i)
         for (index_t j = 0; j < B; ++j) s.logits_t(j, i) = s.logits(i, j);
-    const T forward_loss = cross_entropy_forward<T>(s.video_to_text, s.logits, s.targets);
-    const T backward_loss = cross_entropy_forward<T>(s.text_to_video, s.logits_t, s.targets);
+    const T forward_loss = cross_entropy_forward<T>(ctx, s.video_to_text, s.logits, s.targets);
+    const T backward_loss = cross_entropy_forward<T>(ctx, s.text_to_video, s.logits_t, s.targets);
     return (forward_loss + backward_loss) / T(2);
 }
 
-// dv, dc (B, D) assigned; d_log_scale accumulates (a parameter gradient).
+// dv, dc (B, D) assigned; d_log_scale (the logit scale's gradient, a parameter) accumulates.
 template <class T>
-void contrastive_loss_backward(TensorView<T, 2> dv, TensorView<T, 2> dc, T& d_log_scale, T dloss,
-                               const ContrastiveSaved<T>& s, TensorView<const T, 2> v, TensorView<const T, 2> c) {
+void contrastive_loss_backward(const Context<cpu>& ctx, TensorView<T, 2> dv, TensorView<T, 2> dc, TensorView<T, 0> d_log_scale,
+                               T dloss, const ContrastiveSaved<T, cpu>& s, std::type_identity_t<TensorView<const T, 2>> v,
+                               std::type_identity_t<TensorView<const T, 2>> c) {
     const index_t B = v.extent(0), D = v.extent(1);
     expect_shape("contrastive_loss_backward", "dv", dv, v.shape());
     expect_shape("contrastive_loss_backward", "dc", dc, c.shape());
     Tensor<T, 2> d_logits({B, B}, uninitialized), d_logits_t({B, B}, uninitialized);
-    cross_entropy_backward<T>(d_logits, dloss / T(2), s.video_to_text, s.logits, s.targets);
-    cross_entropy_backward<T>(d_logits_t, dloss / T(2), s.text_to_video, s.logits_t, s.targets);
+    cross_entropy_backward<T>(ctx, d_logits, dloss / T(2), s.video_to_text, s.logits, s.targets);
+    cross_entropy_backward<T>(ctx, d_logits_t, dloss / T(2), s.text_to_video, s.logits_t, s.targets);
     T d_scale = 0;
     for (index_t i = 0; i < B; ++i)
         for (index_t j = 0; j < B; ++j) {
             d_logits(i, j) += d_logits_t(j, i);
             d_scale += d_logits(i, j) * s.logits(i, j);  // logits = scale * (v c^T)
         }
-    if (s.scale > T(0)) d_log_scale += d_scale / s.scale * s.dscale_dlog;
-    gemm<T>(Trans::no, Trans::no, B, D, B, s.scale, d_logits.data(), B, c.data(), D, T(0), dv.data(), D);
-    gemm<T>(Trans::yes, Trans::no, B, D, B, s.scale, d_logits.data(), B, v.data(), D, T(0), dc.data(), D);
+    if (s.scale > T(0)) d_log_scale() += d_scale / s.scale * s.dscale_dlog;
+    gemm<T>(ctx, Trans::no, Trans::no, B, D, B, s.scale, d_logits.data(), B, c.data(), D, T(0), dv.data(), D);
+    gemm<T>(ctx, Trans::yes, Trans::no, B, D, B, s.scale, d_logits.data(), B, v.data(), D, T(0), dc.data(), D);
 }
 
 // ---------------------------------------------------------------- temporal grouping (Eqs. 1-2)
 
 template <class T>
-struct TemporalGroupingSaved {
+struct TemporalGroupingSaved<T, cpu> {
     Tensor<T, 2> p;                 // (B, N_t) foreground probability; 0 for a clip left out
     Tensor<T, 2> fg, bg;            // (B, D) centres
     Tensor<T, 2> cos_fg, cos_bg;    // (B, N_t)
+    Tensor<T, 2> mask;              // (B, N_t) the forward's mask
     Tensor<std::uint8_t, 1> valid;  // (B) the clip has a scene change
     index_t valid_count = 0;
 };
@@ -107,8 +114,8 @@ struct TemporalGroupingSaved {
 // weighted means of z (B, N_t, D). mask (B, N_t) holds 0 or 1. A clip whose mask is all 0 or all
 // 1 has no scene change and is left out; 0 when none remains.
 template <class T>
-T temporal_grouping_loss_forward(TemporalGroupingSaved<T>& s, TensorView<const T, 3> z, TensorView<const T, 2> mask,
-                                 T tau) {
+T temporal_grouping_loss_forward(const Context<cpu>&, TemporalGroupingSaved<T, cpu>& s, std::type_identity_t<TensorView<const T, 3>> z,
+                                 TensorView<const T, 2> mask, T tau) {
     const char* op = "temporal_grouping_loss_forward";
     const index_t B = z.extent(0), Nt = z.extent(1), D = z.extent(2);
     expect_shape(op, "mask", mask, {B, Nt});
@@ -120,7 +127,10 @@ T temporal_grouping_loss_forward(TemporalGroupingSaved<T>& s, TensorView<const T
     s.cos_fg = Tensor<T, 2>({B, Nt});
     s.cos_bg = Tensor<T, 2>({B, Nt});
     s.valid = Tensor<std::uint8_t, 1>({B});
+    s.mask = Tensor<T, 2>({B, Nt}, uninitialized);
     s.valid_count = detail::scene_change_clips<T>(op, mask, s.valid);
+    for (index_t i = 0; i < B; ++i)
+        for (index_t t = 0; t < Nt; ++t) s.mask(i, t) = mask(i, t);
     T total = 0;
     for (index_t i = 0; i < B; ++i) {
         if (!s.valid(i)) continue;
@@ -153,10 +163,10 @@ T temporal_grouping_loss_forward(TemporalGroupingSaved<T>& s, TensorView<const T
     return s.valid_count ? total / T(s.valid_count * Nt) : T(0);
 }
 
-// dz (B, N_t, D) assigned.
+// dz (B, N_t, D) assigned; the mask is the forward's (kept in s).
 template <class T>
-void temporal_grouping_loss_backward(TensorView<T, 3> dz, T dloss, const TemporalGroupingSaved<T>& s,
-                                     TensorView<const T, 3> z, TensorView<const T, 2> mask, T tau) {
+void temporal_grouping_loss_backward(const Context<cpu>&, TensorView<T, 3> dz, T dloss, const TemporalGroupingSaved<T, cpu>& s,
+                                     std::type_identity_t<TensorView<const T, 3>> z, T tau) {
     const index_t B = z.extent(0), Nt = z.extent(1), D = z.extent(2);
     expect_shape("temporal_grouping_loss_backward", "dz", dz, z.shape());
     expect_contiguous("temporal_grouping_loss_backward", "dz", dz);
@@ -172,10 +182,10 @@ void temporal_grouping_loss_backward(TensorView<T, 3> dz, T dloss, const Tempora
         const T* bg = &s.bg(i, 0);
         const T nf = detail::norm_of(fg, D), nb = detail::norm_of(bg, D);
         T fg_count = 0;
-        for (index_t t = 0; t < Nt; ++t) fg_count += mask(i, t);
+        for (index_t t = 0; t < Nt; ++t) fg_count += s.mask(i, t);
         for (index_t t = 0; t < Nt; ++t) {
             const T p = s.p(i, t);
-            const T dp = dloss * T(2) * (p - mask(i, t)) / T(s.valid_count * Nt);
+            const T dp = dloss * T(2) * (p - s.mask(i, t)) / T(s.valid_count * Nt);
             const T du = dp * p * (T(1) - p) / tau;  // u = cos_fg - cos_bg
             const T* zt = &z(i, t, 0);
             T* dzt = &dz(i, t, 0);
@@ -186,7 +196,7 @@ void temporal_grouping_loss_backward(TensorView<T, 3> dz, T dloss, const Tempora
             detail::cosine_grad_into(d_bg.data(), -du, bg, zt, D, s.cos_bg(i, t), nb, nz, eps);
         }
         for (index_t t = 0; t < Nt; ++t) {
-            const T m = mask(i, t);
+            const T m = s.mask(i, t);
             T* dzt = &dz(i, t, 0);
             for (index_t d = 0; d < D; ++d)
                 dzt[d] += m * d_fg[d] / fg_count + (T(1) - m) * d_bg[d] / (T(Nt) - fg_count);
@@ -197,11 +207,12 @@ void temporal_grouping_loss_backward(TensorView<T, 3> dz, T dloss, const Tempora
 // ---------------------------------------------------------------- spatial grounding (Eq. 3 on)
 
 template <class T>
-struct GroundingSaved {
+struct GroundingSaved<T, cpu> {
     Tensor<T, 4> dots;     // (B, K, B, M) <n_{i,k}, g_{j,m}>
     Tensor<T, 4> weights;  // (B, K, B, M) softmax over m of dots / tau_a
     Tensor<T, 3> scores;   // (B, K, B) s(i, k, j)
     Tensor<T, 3> probs;    // (B, K, B) softmax over j of scale * s, valid nouns only
+    Tensor<std::uint8_t, 2> valid;  // (B, K) the forward's validity
     index_t valid_count = 0;
     T scale = 0, dscale_dlog = 0;
 };
@@ -210,8 +221,9 @@ struct GroundingSaved {
 // s(i, k, j) = sum_m softmax_m(<n_ik, g_jm> / tau_a) <n_ik, g_jm>.
 // nouns (B, K, D), valid (B, K) nonzero for a real noun, groups (B, M, D). 0 when no noun is valid.
 template <class T>
-T grounding_loss_forward(GroundingSaved<T>& s, TensorView<const T, 3> nouns, TensorView<const std::uint8_t, 2> valid,
-                         TensorView<const T, 3> groups, T log_scale, T tau_assign) {
+T grounding_loss_forward(const Context<cpu>& ctx, GroundingSaved<T, cpu>& s, std::type_identity_t<TensorView<const T, 3>> nouns,
+                         TensorView<const std::uint8_t, 2> valid, std::type_identity_t<TensorView<const T, 3>> groups, T log_scale,
+                         T tau_assign) {
     const char* op = "grounding_loss_forward";
     const index_t B = nouns.extent(0), K = nouns.extent(1), D = nouns.extent(2), M = groups.extent(1);
     expect_shape(op, "valid", valid, {B, K});
@@ -225,7 +237,9 @@ T grounding_loss_forward(GroundingSaved<T>& s, TensorView<const T, 3> nouns, Ten
     s.probs = Tensor<T, 3>({B, K, B});
     s.valid_count = 0;
     // all dots in one GEMM: (B K, D) x (B M, D)^T
-    gemm<T>(Trans::no, Trans::yes, B * K, B * M, D, T(1), nouns.data(), D, groups.data(), D, T(0), s.dots.data(), B * M);
+    s.valid = Tensor<std::uint8_t, 2>({B, K}, uninitialized);
+    copy<std::uint8_t, 2>(ctx, s.valid, valid);
+    gemm<T>(ctx, Trans::no, Trans::yes, B * K, B * M, D, T(1), nouns.data(), D, groups.data(), D, T(0), s.dots.data(), B * M);
     T total = 0;
     for (index_t i = 0; i < B; ++i)
         for (index_t k = 0; k < K; ++k) {
@@ -251,12 +265,13 @@ T grounding_loss_forward(GroundingSaved<T>& s, TensorView<const T, 3> nouns, Ten
     return s.valid_count ? total / T(s.valid_count) : T(0);
 }
 
-// d_nouns (B, K, D), d_groups (B, M, D) assigned; d_log_scale accumulates.
+// d_nouns (B, K, D), d_groups (B, M, D) assigned; d_log_scale accumulates; the validity is the
+// forward's (kept in s).
 template <class T>
-void grounding_loss_backward(TensorView<T, 3> d_nouns, TensorView<T, 3> d_groups, T& d_log_scale, T dloss,
-                             const GroundingSaved<T>& s, TensorView<const T, 3> nouns,
-                             TensorView<const std::uint8_t, 2> valid,
-                             TensorView<const T, 3> groups, T tau_assign) {
+void grounding_loss_backward(const Context<cpu>& ctx, TensorView<T, 3> d_nouns, TensorView<T, 3> d_groups,
+                             TensorView<T, 0> d_log_scale, T dloss, const GroundingSaved<T, cpu>& s,
+                             std::type_identity_t<TensorView<const T, 3>> nouns, std::type_identity_t<TensorView<const T, 3>> groups,
+                             T tau_assign) {
     const index_t B = nouns.extent(0), K = nouns.extent(1), D = nouns.extent(2), M = groups.extent(1);
     expect_shape("grounding_loss_backward", "d_nouns", d_nouns, nouns.shape());
     expect_shape("grounding_loss_backward", "d_groups", d_groups, groups.shape());
@@ -265,7 +280,7 @@ void grounding_loss_backward(TensorView<T, 3> d_nouns, TensorView<T, 3> d_groups
     if (s.valid_count)
         for (index_t i = 0; i < B; ++i)
             for (index_t k = 0; k < K; ++k) {
-                if (!valid(i, k)) continue;
+                if (!s.valid(i, k)) continue;
                 for (index_t j = 0; j < B; ++j) {
                     const T d_logit = dloss * (s.probs(i, k, j) - T(i == j)) / T(s.valid_count);
                     d_scale += d_logit * s.scores(i, k, j);
@@ -277,9 +292,9 @@ void grounding_loss_backward(TensorView<T, 3> d_nouns, TensorView<T, 3> d_groups
                     }
                 }
             }
-    if (s.scale > T(0)) d_log_scale += d_scale * s.dscale_dlog;
-    gemm<T>(Trans::no, Trans::no, B * K, D, B * M, T(1), d_dots.data(), B * M, groups.data(), D, T(0), d_nouns.data(), D);
-    gemm<T>(Trans::yes, Trans::no, B * M, D, B * K, T(1), d_dots.data(), B * M, nouns.data(), D, T(0), d_groups.data(), D);
+    if (s.scale > T(0)) d_log_scale() += d_scale * s.dscale_dlog;
+    gemm<T>(ctx, Trans::no, Trans::no, B * K, D, B * M, T(1), d_dots.data(), B * M, groups.data(), D, T(0), d_nouns.data(), D);
+    gemm<T>(ctx, Trans::yes, Trans::no, B * M, D, B * K, T(1), d_dots.data(), B * M, nouns.data(), D, T(0), d_groups.data(), D);
 }
 
 }  // namespace svilm

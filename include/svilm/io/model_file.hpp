@@ -1,6 +1,7 @@
-// svilm/model/serialization.hpp: a whole S-ViLM model as one safetensors file: every parameter
-// under its docs/model.md §11 name, the configuration as JSON in the metadata (`config`), so that
-// load_model needs nothing but the file.
+// svilm/io/model_file.hpp: a whole S-ViLM model as one safetensors file: every parameter under
+// its docs/model.md §11 name, the configuration as JSON in the metadata (`config`), so that
+// load_model needs nothing but the file. A model on a device is written and read through a host
+// copy of its parameters.
 #pragma once
 
 #include <filesystem>
@@ -13,8 +14,8 @@
 
 namespace svilm {
 
-template <class T>
-void save_model(const SVilm<T>& model, const std::filesystem::path& path,
+template <class T, class Device>
+void save_model(const SVilm<T, Device>& model, const std::filesystem::path& path,
                 std::map<std::string, std::string> metadata = {}) {
     metadata["config"] = to_json(model.config()).dump();
     metadata["format"] = "svilm";
@@ -36,11 +37,11 @@ inline SVilmConfig load_model_config(const io::SafetensorsFile& file) {
     }
 }
 
-// A model built from the file's configuration, every parameter loaded (strict).
-template <class T>
-SVilm<T> load_model(const std::filesystem::path& path) {
+// A model on ctx's device built from the file's configuration, every parameter loaded (strict).
+template <class T, class Device>
+SVilm<T, Device> load_model(const Context<Device>& ctx, const std::filesystem::path& path) {
     const io::SafetensorsFile file(path);
-    SVilm<T> model(load_model_config(file));
+    SVilm<T, Device> model = SVilm<T, Device>::zeroed(ctx, load_model_config(file));
     io::load_parameters(model.parameters(), file);
     return model;
 }
