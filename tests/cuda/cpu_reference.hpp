@@ -39,5 +39,24 @@ void cpu_layer_norm(TensorView<float, 2> y, TensorView<float, 2> dx, TensorView<
 void cpu_attention(TensorView<float, 3> out, TensorView<float, 3> dq, TensorView<float, 3> dk, TensorView<float, 3> dv,
                    TensorView<const float, 3> q, TensorView<const float, 3> k, TensorView<const float, 3> v,
                    TensorView<const std::uint8_t, 2> key_mask, TensorView<const float, 3> dout, index_t heads);
+// dst = src for views of any strides (the CPU copy op)
+void cpu_copy(TensorView<float, 2> dst, TensorView<const float, 2> src);
+void cpu_copy(TensorView<float, 3> dst, TensorView<const float, 3> src);
+void cpu_copy(TensorView<float, 4> dst, TensorView<const float, 4> src);
+// every element of dst (any strides) = value
+void cpu_fill(TensorView<float, 3> dst, float value);
+// y += bias on every row; dbias += column sums of dy
+void cpu_bias_add(TensorView<float, 2> y, TensorView<float, 1> dbias, TensorView<const float, 1> bias,
+                  TensorView<const float, 2> dy);
+// `batch` products C_i = alpha op(A_i) op(B_i) + beta C_i, the operands `stride` apart
+void cpu_gemm_batched(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, float alpha, const float* A, index_t lda,
+                      index_t stride_a, const float* B, index_t ldb, index_t stride_b, float beta, float* C, index_t ldc,
+                      index_t stride_c, index_t batch);
+// patches (B * L, 3 t p p) from video (B, T, 3, H, W)
+void cpu_tubelet_unfold(TensorView<float, 2> patches, TensorView<const float, 5> video, index_t tubelet, index_t patch);
+// stream = [tokens + positions ; group]; the position and group gradients accumulated from d_stream
+void cpu_video_embed(TensorView<float, 3> stream, TensorView<float, 2> d_spatial, TensorView<float, 2> d_temporal,
+                     TensorView<float, 2> d_group, TensorView<const float, 3> tokens, TensorView<const float, 2> spatial,
+                     TensorView<const float, 2> temporal, TensorView<const float, 2> group, TensorView<const float, 3> d_stream);
 
 }  // namespace svilm::testing

@@ -25,8 +25,8 @@ float cpu_grounding_loss(TensorView<float, 3> d_nouns, TensorView<float, 3> d_gr
                          TensorView<const float, 3> groups, float log_scale, float tau_assign, float dloss);
 
 // One AdamW step per row of grads (steps, store size) at lrs[step], each after clipping that
-// row at max_norm; returns the pre-clip norms. The store's values end updated; the moments are
-// copied out.
+// row at max_norm, by optim::AdamW and optim::clip_grad_norm; returns the pre-clip norms. The
+// store (on the CPU) ends with its values updated; the moments are copied out.
 std::vector<double> cpu_adamw_run(nn::ParameterStore<float>& store, const optim::AdamWOptions& options,
                                   TensorView<const float, 2> grads, const std::vector<double>& lrs, double max_norm,
                                   TensorView<float, 1> exp_avg, TensorView<float, 1> exp_avg_sq);

@@ -1,11 +1,16 @@
 #include "cuda/cpu_reference_model.hpp"
 
+#include "support/indexed_source.hpp"
 #include "svilm/core/rng.hpp"
-#include "svilm/model/svilm_model.hpp"
-#include "svilm/model/video_encoder.hpp"
-#include "svilm/optim/adamw.hpp"
+#include "svilm/model.hpp"
+#include "svilm/optim.hpp"
+#include "svilm/train.hpp"
 
 namespace svilm::testing {
+
+namespace {
+const Context<cpu> cpu_ctx;
+}  // namespace
 
 struct CpuVideoReference::Impl {
     nn::ParameterStore<float> store;
@@ -13,9 +18,9 @@ struct CpuVideoReference::Impl {
 };
 
 CpuVideoReference::CpuVideoReference(const VideoConfig& config, std::uint64_t seed) : impl_(std::make_unique<Impl>()) {
-    impl_->encoder = VideoEncoder<float>(impl_->store, config, "video", 1.0);
+    impl_->encoder = VideoEncoder<float>(impl_->store, config, "video");
     Generator rng(seed);
-    impl_->store.allocate(rng);
+    impl_->store.allocate(cpu_ctx, rng);
     Generator jitter(seed + 1);
     for (const nn::ParameterInfo& p : impl_->store.parameters()) {
         if (p.role != nn::Role::norm_weight && p.role != nn::Role::norm_bias && p.role != nn::Role::zero_embedding) continue;
@@ -35,9 +40,9 @@ VideoEncoderResult CpuVideoReference::run(TensorView<const float, 5> video, cons
                                           TensorView<const float, 2> d_pooled) {
     std::vector<TensorView<const float, 3>> views(noise.begin(), noise.end());
     VideoEncoderSaved<float> s;
-    impl_->encoder.forward(s, video, views);
+    impl_->encoder.forward(cpu_ctx, s, video, views);
     impl_->store.zero_grad();
-    impl_->encoder.backward(d_tokens, d_groups, d_pooled, s);
+    impl_->encoder.backward(cpu_ctx, d_tokens, d_groups, d_pooled, s);
     VideoEncoderResult r;
     r.tokens = s.tokens;
     r.groups = s.groups;
@@ -52,7 +57,7 @@ VideoEncoderResult CpuVideoReference::run(TensorView<const float, 5> video, cons
 }
 
 struct CpuModelReference::Impl {
-    Impl(const SVilmConfig& config, std::uint64_t seed) : model(config, seed), adamw(model.parameters(), options()) {}
+    Impl(const SVilmConfig& config, std::uint64_t seed) : model(cpu_ctx, config, seed), adamw(model.parameters(), options()) {}
     static optim::AdamWOptions options() {
         optim::AdamWOptions o;
         o.weight_decay = 0.05;
@@ -61,9 +66,9 @@ struct CpuModelReference::Impl {
     SVilmLosses<float> run(const SVilmBatch<float>& batch, const std::vector<Tensor<float, 3>>& noise) {
         std::vector<TensorView<const float, 3>> views(noise.begin(), noise.end());
         SVilmState<float> state;
-        model.forward(state, batch, views);
+        model.forward(cpu_ctx, state, batch, views);
         model.parameters().zero_grad();
-        model.backward(state);
+        model.backward(cpu_ctx, state);
         return state.losses;
     }
     SVilm<float> model;
@@ -85,6 +90,14 @@ SVilmLosses<float> CpuModelReference::train_step(const SVilmBatch<float>& batch,
     norm = optim::clip_grad_norm(impl_->model.parameters(), max_norm);
     impl_->adamw.step(lr);
     return losses;
+}
+
+std::vector<train::StepResult> cpu_training_run(const SVilmConfig& config, std::uint64_t model_seed,
+                                                std::uint64_t source_seed, const train::TrainerOptions& options) {
+    SVilm<float> model(cpu_ctx, config, model_seed);
+    IndexedSource source(config, source_seed);
+    train::Trainer trainer(model, test_tokenizer(), source, options);
+    return trainer.run();
 }
 
 }  // namespace svilm::testing

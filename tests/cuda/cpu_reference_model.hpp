@@ -10,6 +10,7 @@
 #include "svilm/model/batch.hpp"
 #include "svilm/model/config.hpp"
 #include "svilm/nn/parameter.hpp"
+#include "svilm/train/trainer.hpp"
 
 namespace svilm::testing {
 
@@ -59,5 +60,10 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// The steps of a CPU Trainer on the test clip source (support/indexed_source.hpp): the model
+// from `model_seed`, the clips from `source_seed`; no run folder.
+std::vector<train::StepResult> cpu_training_run(const SVilmConfig& config, std::uint64_t model_seed,
+                                                std::uint64_t source_seed, const train::TrainerOptions& options);
 
 }  // namespace svilm::testing

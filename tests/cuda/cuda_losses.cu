@@ -1,8 +1,9 @@
 // The CUDA pre-training losses, AdamW and gradient clipping against the CPU ones, with
 // docs/conventions.md's tolerances: losses, input gradients and the logit scales' gradients, including
 // the clamped scale, clips without a scene change, missing nouns and outputs pre-filled with NaN;
-// a 3-step clipped AdamW run on a small store with every parameter role. Where no GPU exists
-// every test says so and passes without checking anything on a device.
+// 3 clipped AdamW updates on a small store with every parameter role against the CPU AdamW, the
+// update on hand-made ranges with padding against a plain loop. Where no GPU exists every test
+// says so and passes without checking anything on a device.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -31,10 +32,10 @@ Tensor<float, Rank> unit_rows(const Extents<Rank>& shape, std::uint64_t seed) {
     return t;
 }
 
-Tensor<float, 0, cuda> device_scalar(const CudaContext& ctx, float value) {
+Tensor<float, 0, cuda> device_scalar(const Context<cuda>& ctx, float value) {
     return to_device<float, 0>(ctx, Tensor<float, 0>::full({}, value));
 }
-float host_scalar(const CudaContext& ctx, const Tensor<float, 0, cuda>& x) { return to_host<float, 0>(ctx, x)(); }
+float host_scalar(const Context<cuda>& ctx, const Tensor<float, 0, cuda>& x) { return to_host<float, 0>(ctx, x)(); }
 
 bool scalar_close(double gpu, double cpu, Tolerance tol = fp32_tolerance) {
     return std::isfinite(gpu) && std::abs(gpu - cpu) <= tol.atol + tol.rtol * std::abs(cpu);
@@ -42,7 +43,7 @@ bool scalar_close(double gpu, double cpu, Tolerance tol = fp32_tolerance) {
 
 TEST_CASE("cuda losses: contrastive loss and its gradients equal the CPU loss, the clamped logit scale too") {
     if (!device_or_skip()) return;
-    CudaContext ctx;
+    Context<cuda> ctx;
     const index_t B = 64, D = 256;
     const Tensor<float, 2> v = unit_rows<2>({B, D}, 31), c = unit_rows<2>({B, D}, 32);
     const Tensor<float, 2, cuda> vd = to_device<float, 2>(ctx, v), cd = to_device<float, 2>(ctx, c);
@@ -54,9 +55,9 @@ TEST_CASE("cuda losses: contrastive loss and its gradients equal the CPU loss, t
         const float loss = cpu_contrastive_loss(dv, dc, d_log_scale, v, c, log_scale, dloss);
         Tensor<float, 2, cuda> dvd = nan_device<2>(ctx, {B, D}), dcd = nan_device<2>(ctx, {B, D});
         Tensor<float, 0, cuda> dsd = device_scalar(ctx, prior);
-        cuda_ops::ContrastiveSaved<float> s;
-        const float gpu_loss = cuda_ops::contrastive_loss_forward<float>(ctx, s, vd, cd, log_scale);
-        cuda_ops::contrastive_loss_backward<float>(ctx, dvd, dcd, dsd, dloss, s, vd, cd);
+        ContrastiveSaved<float, cuda> s;
+        const float gpu_loss = contrastive_loss_forward<float>(ctx, s, vd, cd, log_scale);
+        contrastive_loss_backward<float>(ctx, dvd, dcd, dsd, dloss, s, vd, cd);
         CHECK(scalar_close(gpu_loss, loss));
         CHECK(s.scale == doctest::Approx(std::min(std::exp(log_scale), 100.0f)));
         CHECK(mismatches("dv", to_host<float, 2>(ctx, dvd), dv, gemm_tolerance) == 0);
@@ -66,14 +67,14 @@ TEST_CASE("cuda losses: contrastive loss and its gradients equal the CPU loss, t
         if (log_scale > std::log(100.0f)) CHECK(gpu_d_log_scale == prior);  // the clamp passes no gradient
     }
     const Tensor<float, 2, cuda> empty({0, D}, uninitialized);
-    cuda_ops::ContrastiveSaved<float> s;
-    CHECK_THROWS_WITH_AS(cuda_ops::contrastive_loss_forward<float>(ctx, s, empty, empty, 1.0f), doctest::Contains("empty batch"),
+    ContrastiveSaved<float, cuda> s;
+    CHECK_THROWS_WITH_AS(contrastive_loss_forward<float>(ctx, s, empty, empty, 1.0f), doctest::Contains("empty batch"),
                          ShapeError);
 }
 
 TEST_CASE("cuda losses: temporal grouping loss equals the CPU loss; clips without a scene change are left out") {
     if (!device_or_skip()) return;
-    CudaContext ctx;
+    Context<cuda> ctx;
     const index_t B = 6, Nt = 8, D = 256;
     Tensor<float, 3> z = unit_rows<3>({B, Nt, D}, 33);
     for (index_t d = 0; d < D; ++d) z(4, 3, d) *= 1e-9f;  // below the cosine's eps = 1e-8
@@ -89,9 +90,9 @@ TEST_CASE("cuda losses: temporal grouping loss equals the CPU loss; clips withou
     const float loss = cpu_temporal_grouping_loss(dz, p, z, mask, tau, dloss);
     const Tensor<float, 3, cuda> zd = to_device<float, 3>(ctx, z);
     Tensor<float, 3, cuda> dzd = nan_device<3>(ctx, {B, Nt, D});
-    cuda_ops::TemporalGroupingSaved<float> s;
-    const float gpu_loss = cuda_ops::temporal_grouping_loss_forward<float>(ctx, s, zd, mask, tau);
-    cuda_ops::temporal_grouping_loss_backward<float>(ctx, dzd, dloss, s, zd, tau);
+    TemporalGroupingSaved<float, cuda> s;
+    const float gpu_loss = temporal_grouping_loss_forward<float>(ctx, s, zd, mask, tau);
+    temporal_grouping_loss_backward<float>(ctx, dzd, dloss, s, zd, tau);
     CHECK(s.valid_count == 4);
     CHECK(scalar_close(gpu_loss, loss));
     CHECK(mismatches("p", to_host<float, 2>(ctx, s.p), p) == 0);
@@ -101,20 +102,20 @@ TEST_CASE("cuda losses: temporal grouping loss equals the CPU loss; clips withou
         for (index_t k = 0; k < Nt * D; ++k) REQUIRE(gpu_dz.data()[i * Nt * D + k] == 0.0f);
 
     const Tensor<float, 2> no_change({B, Nt});
-    CHECK(cuda_ops::temporal_grouping_loss_forward<float>(ctx, s, zd, no_change, tau) == 0.0f);
+    CHECK(temporal_grouping_loss_forward<float>(ctx, s, zd, no_change, tau) == 0.0f);
     CHECK(s.valid_count == 0);
     dzd = nan_device<3>(ctx, {B, Nt, D});
-    cuda_ops::temporal_grouping_loss_backward<float>(ctx, dzd, dloss, s, zd, tau);
+    temporal_grouping_loss_backward<float>(ctx, dzd, dloss, s, zd, tau);
     const Tensor<float, 3> zeros = to_host<float, 3>(ctx, dzd);
     for (index_t k = 0; k < zeros.size(); ++k) REQUIRE(zeros.data()[k] == 0.0f);
     const Tensor<float, 2> bad = Tensor<float, 2>::full({B, Nt}, 0.5f);
-    CHECK_THROWS_WITH_AS(cuda_ops::temporal_grouping_loss_forward<float>(ctx, s, zd, bad, tau),
+    CHECK_THROWS_WITH_AS(temporal_grouping_loss_forward<float>(ctx, s, zd, bad, tau),
                          doctest::Contains("mask[0, 0] is neither 0 nor 1"), ValueError);
 }
 
 TEST_CASE("cuda losses: spatial grounding loss equals the CPU loss with missing nouns and the clamped scale") {
     if (!device_or_skip()) return;
-    CudaContext ctx;
+    Context<cuda> ctx;
     const index_t B = 8, K = 2, M = 32, D = 256;
     const Tensor<float, 3> nouns = unit_rows<3>({B, K, D}, 34), groups = unit_rows<3>({B, M, D}, 35);
     Tensor<std::uint8_t, 2> valid = Tensor<std::uint8_t, 2>::full({B, K}, 1);
@@ -129,9 +130,9 @@ TEST_CASE("cuda losses: spatial grounding loss equals the CPU loss with missing 
         const float loss = cpu_grounding_loss(dn, dg, d_log_scale, scores, nouns, valid, groups, log_scale, tau_a, dloss);
         Tensor<float, 3, cuda> dnd = nan_device<3>(ctx, {B, K, D}), dgd = nan_device<3>(ctx, {B, M, D});
         Tensor<float, 0, cuda> dsd = device_scalar(ctx, prior);
-        cuda_ops::GroundingSaved<float> s;
-        const float gpu_loss = cuda_ops::grounding_loss_forward<float>(ctx, s, nd, valid, gd, log_scale, tau_a);
-        cuda_ops::grounding_loss_backward<float>(ctx, dnd, dgd, dsd, dloss, s, nd, gd, tau_a);
+        GroundingSaved<float, cuda> s;
+        const float gpu_loss = grounding_loss_forward<float>(ctx, s, nd, valid, gd, log_scale, tau_a);
+        grounding_loss_backward<float>(ctx, dnd, dgd, dsd, dloss, s, nd, gd, tau_a);
         CHECK(s.valid_count == 13);
         CHECK(scalar_close(gpu_loss, loss));
         CHECK(mismatches("scores", to_host<float, 3>(ctx, s.scores), scores) == 0);
@@ -151,9 +152,9 @@ TEST_CASE("cuda losses: spatial grounding loss equals the CPU loss with missing 
         const Tensor<float, 3, cuda> nouns_d = to_device<float, 3>(ctx, unit_rows<3>({B, slots, D}, 36));
         Tensor<float, 3, cuda> dnd = nan_device<3>(ctx, {B, slots, D}), dgd = nan_device<3>(ctx, {B, M, D});
         Tensor<float, 0, cuda> dsd = device_scalar(ctx, prior);
-        cuda_ops::GroundingSaved<float> s;
-        CHECK(cuda_ops::grounding_loss_forward<float>(ctx, s, nouns_d, none, gd, 1.0f, tau_a) == 0.0f);
-        cuda_ops::grounding_loss_backward<float>(ctx, dnd, dgd, dsd, dloss, s, nouns_d, gd, tau_a);
+        GroundingSaved<float, cuda> s;
+        CHECK(grounding_loss_forward<float>(ctx, s, nouns_d, none, gd, 1.0f, tau_a) == 0.0f);
+        grounding_loss_backward<float>(ctx, dnd, dgd, dsd, dloss, s, nouns_d, gd, tau_a);
         const Tensor<float, 3> dn = to_host<float, 3>(ctx, dnd), dg = to_host<float, 3>(ctx, dgd);
         for (index_t k = 0; k < dn.size(); ++k) REQUIRE(dn.data()[k] == 0.0f);
         for (index_t k = 0; k < dg.size(); ++k) REQUIRE(dg.data()[k] == 0.0f);
@@ -161,9 +162,30 @@ TEST_CASE("cuda losses: spatial grounding loss equals the CPU loss with missing 
     }
 }
 
-TEST_CASE("cuda optim: 3 clipped AdamW steps equal the CPU AdamW (decay on weights only); moments round-trip") {
+// The store's parameters as adamw_update's ranges on the device, as optim::AdamW builds them.
+AdamWRanges<cuda> device_ranges(const Context<cuda>& ctx, const nn::ParameterStore<float>& store) {
+    const auto count = index_t(store.parameters().size());
+    Tensor<index_t, 1> begin({count}), end({count});
+    Tensor<std::uint8_t, 1> decays({count});
+    for (index_t s = 0; s < count; ++s) {
+        const nn::ParameterInfo& p = store.parameters()[std::size_t(s)];
+        begin(s) = p.offset;
+        end(s) = p.offset + p.size;
+        decays(s) = nn::decays(p.role) ? 1 : 0;
+    }
+    return {to_device<index_t, 1>(ctx, begin), to_device<index_t, 1>(ctx, end), to_device<std::uint8_t, 1>(ctx, decays), count};
+}
+
+// Step t's constants (t from 1), as optim::AdamW computes them.
+AdamWHyper<float> hyper(const optim::AdamWOptions& o, double lr, std::int64_t t) {
+    const double c1 = 1 - std::pow(o.beta1, double(t)), c2 = 1 - std::pow(o.beta2, double(t));
+    return {float(1 - lr * o.weight_decay), float(o.beta1), float(o.beta2), float(lr / c1), float(std::sqrt(c2)), float(o.eps)};
+}
+
+TEST_CASE("cuda optim: 3 clipped AdamW updates equal the CPU AdamW (decay on weights only)") {
     if (!device_or_skip()) return;
-    CudaContext ctx;
+    Context<cuda> ctx;
+    const Context<cpu> cpu_ctx;
     nn::ParameterStore<float> store;
     store.add<2>("fc.weight", {24, 40}, nn::Role::weight);
     store.add<1>("fc.bias", {24}, nn::Role::bias);
@@ -173,7 +195,7 @@ TEST_CASE("cuda optim: 3 clipped AdamW steps equal the CPU AdamW (decay on weigh
     store.add<2>("proj.weight", {7, 24}, nn::Role::weight);
     store.add<0>("logit_scale", {}, nn::Role::scalar, std::log(1 / 0.07));
     Generator rng(37);
-    store.allocate(rng);
+    store.allocate(cpu_ctx, rng);
     const index_t n = store.values().size(), steps = 3;
 
     // gradients on the parameters only (padding stays 0): large, small, large against max_norm
@@ -191,12 +213,13 @@ TEST_CASE("cuda optim: 3 clipped AdamW steps equal the CPU AdamW (decay on weigh
     const optim::AdamWOptions options{1e-3, 0.9, 0.999, 1e-8, 0.05};
 
     Tensor<float, 1, cuda> values = to_device<float, 1>(ctx, store.values());
-    optim::CudaAdamW<float> adamw(ctx, store, options);
+    Tensor<float, 1, cuda> exp_avg_d = zeros<float, 1>(ctx, {n}), exp_avg_sq_d = zeros<float, 1>(ctx, {n});
+    const AdamWRanges<cuda> ranges = device_ranges(ctx, store);
     std::vector<double> gpu_norms;
     for (index_t step = 0; step < steps; ++step) {
         Tensor<float, 1, cuda> g = to_device<float, 1>(ctx, grads.view().select(0, step));
-        gpu_norms.push_back(cuda_ops::clip_grad_norm<float>(ctx, g, max_norm));
-        adamw.step(ctx, values, g, lrs[std::size_t(step)]);
+        gpu_norms.push_back(clip_grad_norm<float>(ctx, g, max_norm));
+        adamw_update<float>(ctx, values, g, exp_avg_d, exp_avg_sq_d, ranges, hyper(options, lrs[std::size_t(step)], step + 1));
     }
     Tensor<float, 1> exp_avg({n}), exp_avg_sq({n});
     const std::vector<double> norms = cpu_adamw_run(store, options, grads, lrs, max_norm, exp_avg, exp_avg_sq);
@@ -204,22 +227,64 @@ TEST_CASE("cuda optim: 3 clipped AdamW steps equal the CPU AdamW (decay on weigh
     CHECK(norms[0] > max_norm);
     CHECK(norms[1] < max_norm);
     for (index_t step = 0; step < steps; ++step) CHECK(scalar_close(gpu_norms[std::size_t(step)], norms[std::size_t(step)], {0, 1e-9}));
-    CHECK(adamw.step_count == steps);
     const Tensor<float, 1> gpu_values = to_host<float, 1>(ctx, values);
     CHECK(compare_buffers("values", {n}, gpu_values.data(), store.values().data(), n, fp32_tolerance) == 0);
-    Tensor<float, 1> gpu_m({n}), gpu_v({n});
-    adamw.download_moments(ctx, gpu_m, gpu_v);
-    CHECK(mismatches("exp_avg", gpu_m, exp_avg) == 0);
-    CHECK(mismatches("exp_avg_sq", gpu_v, exp_avg_sq) == 0);
+    CHECK(mismatches("exp_avg", to_host<float, 1>(ctx, exp_avg_d), exp_avg) == 0);
+    CHECK(mismatches("exp_avg_sq", to_host<float, 1>(ctx, exp_avg_sq_d), exp_avg_sq) == 0);
+}
 
-    optim::CudaAdamW<float> resumed(ctx, store, options);
-    resumed.upload_moments(ctx, gpu_m, gpu_v);
-    Tensor<float, 1> back_m({n}), back_v({n});
-    resumed.download_moments(ctx, back_m, back_v);
-    CHECK(mismatches("exp_avg round trip", back_m, gpu_m, {0, 0}) == 0);
-    CHECK(mismatches("exp_avg_sq round trip", back_v, gpu_v, {0, 0}) == 0);
-    Tensor<float, 1> short_buffer({n - 1});
-    CHECK_THROWS_AS(resumed.download_moments(ctx, short_buffer, back_v), ShapeError);
+TEST_CASE("cuda optim: adamw_update equals a CPU loop of the same update and leaves the padding alone") {
+    if (!device_or_skip()) return;
+    Context<cuda> ctx;
+    const index_t n = 1000;
+    // sorted, disjoint ranges; two of them touch; 100..127, 401..511 and 999 are padding
+    const std::vector<index_t> begin = {0, 128, 400, 512}, end = {100, 400, 401, 999};
+    const std::vector<std::uint8_t> decays = {1, 0, 1, 0};
+    const auto count = index_t(begin.size());
+    Tensor<index_t, 1> begin_h({count}), end_h({count});
+    Tensor<std::uint8_t, 1> decays_h({count});
+    for (index_t s = 0; s < count; ++s) {
+        begin_h(s) = begin[std::size_t(s)];
+        end_h(s) = end[std::size_t(s)];
+        decays_h(s) = decays[std::size_t(s)];
+    }
+    const AdamWRanges<cuda> ranges{to_device<index_t, 1>(ctx, begin_h), to_device<index_t, 1>(ctx, end_h),
+                                   to_device<std::uint8_t, 1>(ctx, decays_h), count};
+    optim::AdamWOptions options;
+    options.weight_decay = 0.1;
+    const AdamWHyper<float> h = hyper(options, 1e-2, 3);
+
+    Tensor<float, 1> values = random_tensor<float, 1>({n}, 60), m = random_tensor<float, 1>({n}, 62);
+    const Tensor<float, 1> grads = random_tensor<float, 1>({n}, 61);
+    Tensor<float, 1> v = random_tensor<float, 1>({n}, 63);
+    for (index_t i = 0; i < n; ++i) v(i) *= 1e-2f * v(i);  // a second moment is not negative
+    const Tensor<float, 1> values0 = values, m0 = m, v0 = v;
+    Tensor<float, 1, cuda> values_d = to_device<float, 1>(ctx, values), m_d = to_device<float, 1>(ctx, m),
+                           v_d = to_device<float, 1>(ctx, v);
+    adamw_update<float>(ctx, values_d, to_device<float, 1>(ctx, grads), m_d, v_d, ranges, h);
+
+    for (index_t s = 0; s < count; ++s)  // the CPU loop
+        for (index_t i = begin[std::size_t(s)]; i < end[std::size_t(s)]; ++i) {
+            const float g = grads(i);
+            m(i) = h.beta1 * m(i) + (1 - h.beta1) * g;
+            v(i) = h.beta2 * v(i) + (1 - h.beta2) * g * g;
+            const float decay = decays[std::size_t(s)] ? h.decay : 1.0f;
+            values(i) = values(i) * decay - h.step_size * m(i) / (std::sqrt(v(i)) / h.root_c2 + h.eps);
+        }
+    const Tensor<float, 1> gpu_values = to_host<float, 1>(ctx, values_d), gpu_m = to_host<float, 1>(ctx, m_d),
+                           gpu_v = to_host<float, 1>(ctx, v_d);
+    CHECK(mismatches("values", gpu_values, values) == 0);
+    CHECK(mismatches("exp_avg", gpu_m, m) == 0);
+    CHECK(mismatches("exp_avg_sq", gpu_v, v) == 0);
+    for (const index_t i : {index_t(100), index_t(127), index_t(401), index_t(511), index_t(999)}) {
+        CAPTURE(i);
+        CHECK(gpu_values(i) == values0(i));
+        CHECK(gpu_m(i) == m0(i));
+        CHECK(gpu_v(i) == v0(i));
+    }
+    CHECK_THROWS_WITH_AS(adamw_update<float>(ctx, values_d, to_device<float, 1>(ctx, grads.view().narrow(0, 1, n)), m_d, v_d,
+                                             ranges, h),
+                         doctest::Contains("adamw_update: grads (999) expected (1000)"), ShapeError);
 }
 
 }  // namespace

@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <span>
 #include <vector>
 
 #include "cuda/cpu_reference_model.hpp"
 #include "cuda/cuda_test_support.hpp"
+#include "support/indexed_source.hpp"
 
 namespace svilm::testing {
 namespace {
@@ -25,8 +27,8 @@ VideoConfig small_video_config() {
     c.depth = 3;
     c.heads = 2;
     c.mlp_hidden = 128;
-    c.num_group_tokens = 4;
-    c.grouping_after = {1, 3};
+    c.grouping.num_group_tokens = 4;
+    c.grouping.after = {1, 3};
     return c;
 }
 
@@ -43,13 +45,13 @@ int gradient_mismatches(const nn::ParameterStore<float>& layout, const Tensor<fl
 
 TEST_CASE("cuda: the video encoder's forward and every parameter gradient equal the CPU encoder's") {
     if (!device_or_skip()) return;
-    CudaContext ctx;
+    const Context<cuda> ctx;
     const VideoConfig config = small_video_config();
     CpuVideoReference cpu(config, 31);
-    const index_t B = 2, L = config.tokens(), M = config.num_group_tokens, C = config.width;
+    const index_t B = 2, L = config.tokens(), M = config.grouping.num_group_tokens, C = config.width;
     const Tensor<float, 5> video = random_tensor<float, 5>({B, config.frames, 3, config.image_size, config.image_size}, 32);
     std::vector<Tensor<float, 3>> noise;
-    for (std::size_t k = 0; k < config.grouping_after.size(); ++k) {
+    for (std::size_t k = 0; k < config.grouping.after.size(); ++k) {
         noise.emplace_back(Tensor<float, 3>({B, M, L}, uninitialized));
         Generator(40 + k).gumbel<float, 3>(noise.back());
     }
@@ -57,13 +59,16 @@ TEST_CASE("cuda: the video encoder's forward and every parameter gradient equal 
     const Tensor<float, 2> d_pooled = random_tensor<float, 2>({B, C}, 35);
     const VideoEncoderResult want = cpu.run(video, noise, d_tokens, d_groups, d_pooled);
 
-    nn::DeviceParameters<float> params(ctx, cpu.store());
-    const VideoEncoder<float, cuda> encoder(params, config, "video", 1.0);
+    // the same module code as the CPU reference, its store on the device with the CPU's values
+    nn::ParameterStore<float, cuda> params;
+    const VideoEncoder<float, cuda> encoder(params, config, "video");
+    params.allocate(ctx);
+    params.copy_values_from(cpu.store());
     const Tensor<float, 5, cuda> video_d = to_device<float, 5>(ctx, video);
     std::vector<Tensor<float, 3, cuda>> noise_d;
     for (const auto& n : noise) noise_d.push_back(to_device<float, 3>(ctx, n));
     const std::vector<TensorView<const float, 3, cuda>> noise_views(noise_d.begin(), noise_d.end());
-    VideoEncoder<float, cuda>::Saved s;
+    VideoEncoderSaved<float, cuda> s;
     encoder.forward(ctx, s, video_d, noise_views);
     CHECK(mismatches("tokens", to_host<float, 3>(ctx, s.tokens), want.tokens, gemm_tolerance) == 0);
     CHECK(mismatches("groups", to_host<float, 3>(ctx, s.groups), want.groups, gemm_tolerance) == 0);
@@ -81,7 +86,7 @@ TEST_CASE("cuda: the video encoder's forward and every parameter gradient equal 
     CHECK(gradient_mismatches(cpu.store(), grads, want.grads) == 0);
 
     SUBCASE("inference keeps two streams and gives the same embeddings") {
-        VideoEncoder<float, cuda>::Saved lean;
+        VideoEncoderSaved<float, cuda> lean;
         encoder.forward(ctx, lean, video_d, noise_views, false);
         CHECK(lean.streams.size() == 2);
         CHECK(mismatches("tokens", to_host<float, 3>(ctx, lean.tokens), to_host<float, 3>(ctx, s.tokens)) == 0);
@@ -89,15 +94,16 @@ TEST_CASE("cuda: the video encoder's forward and every parameter gradient equal 
     }
 }
 
-TEST_CASE("cuda: a device encoder built for another configuration than the weights names the parameter") {
+TEST_CASE("cuda: weights copied into an encoder built for another configuration name the parameter") {
     if (!device_or_skip()) return;
-    CudaContext ctx;
+    const Context<cuda> ctx;
     CpuVideoReference cpu(small_video_config(), 1);
-    nn::DeviceParameters<float> params(ctx, cpu.store());
     VideoConfig other = small_video_config();
     other.mlp_hidden = 96;
-    const auto build = [&] { return VideoEncoder<float, cuda>(params, other, "video", 1.0); };
-    CHECK_THROWS_WITH_AS(build(), doctest::Contains("video.blocks.0.mlp.fc1.weight"), ValueError);
+    nn::ParameterStore<float, cuda> params;
+    const VideoEncoder<float, cuda> encoder(params, other, "video");
+    params.allocate(ctx);
+    CHECK_THROWS_WITH_AS(params.copy_values_from(cpu.store()), doctest::Contains("video.blocks.0.mlp.fc1.weight"), ValueError);
 }
 
 // A tiny model and one batch of everything the three losses read, on the host.
@@ -138,8 +144,8 @@ struct ModelCase {
         noun_valid = Tensor<std::uint8_t, 2>::full({B, K}, std::uint8_t(1));
         noun_valid(1, 1) = 0;  // a caption with one noun
         noun_valid(2, 0) = noun_valid(2, 1) = 0;  // and one with none
-        for (std::size_t k = 0; k < v.grouping_after.size(); ++k) {
-            noise.emplace_back(Tensor<float, 3>({B, v.num_group_tokens, v.tokens()}, uninitialized));
+        for (std::size_t k = 0; k < v.grouping.after.size(); ++k) {
+            noise.emplace_back(Tensor<float, 3>({B, v.grouping.num_group_tokens, v.tokens()}, uninitialized));
             Generator(60 + k).gumbel<float, 3>(noise.back());
         }
     }
@@ -158,19 +164,21 @@ bool losses_close(const SVilmLosses<float>& gpu, const SVilmLosses<float>& cpu) 
 
 TEST_CASE("cuda: the whole tiny model's losses and every parameter gradient equal the CPU model's") {
     if (!device_or_skip()) return;
-    CudaContext ctx;
+    const Context<cuda> ctx;
     const ModelCase c;
     CpuModelReference reference(c.config, 70);
     const SVilmLosses<float> want = reference.gradients(c.batch<cpu>(c.video), c.noise);
     const Tensor<float, 1> want_grads(reference.store().grads().shape(), uninitialized);
     std::copy_n(reference.store().grads().data(), want_grads.size(), want_grads.data());
 
-    SVilm<float, cuda> model(ctx, reference.store(), c.config);
+    SVilm<float, cuda> model(ctx, c.config, 70);  // the CPU reference's seed: the same initial values
+    const Tensor<float, 1> initial = to_host<float, 1>(ctx, model.parameters().values());
+    CHECK(std::memcmp(initial.data(), reference.store().values().data(), initial.bytes()) == 0);
     const Tensor<float, 5, cuda> clips = to_device<float, 5>(ctx, c.video);
     std::vector<Tensor<float, 3, cuda>> noise_d;
     for (const auto& n : c.noise) noise_d.push_back(to_device<float, 3>(ctx, n));
     const std::vector<TensorView<const float, 3, cuda>> noise(noise_d.begin(), noise_d.end());
-    SVilmStateCuda<float> state;
+    SVilmState<float, cuda> state;
     model.forward(ctx, state, c.batch<cuda>(clips), noise);
     CAPTURE(state.losses.contrastive);
     CAPTURE(state.losses.temporal);
@@ -196,7 +204,7 @@ TEST_CASE("cuda: the whole tiny model's losses and every parameter gradient equa
         const Tensor<float, 2> text = to_host<float, 2>(ctx, model.encode_text(ctx, c.caption_ids, c.caption_mask));
         CHECK(mismatches("text embedding", text, to_host<float, 2>(ctx, state.text_head.embedded), gemm_tolerance) == 0);
         // the training forward without noise gives the inference assignment: same global embedding
-        SVilmStateCuda<float> noise_free;
+        SVilmState<float, cuda> noise_free;
         model.forward(ctx, noise_free, c.batch<cuda>(clips), {});
         const Tensor<float, 2> global = to_host<float, 2>(ctx, model.encode_video(ctx, clips));
         CHECK(mismatches("video embedding", global, to_host<float, 2>(ctx, noise_free.video_head.embedded), gemm_tolerance) == 0);
@@ -205,20 +213,21 @@ TEST_CASE("cuda: the whole tiny model's losses and every parameter gradient equa
 
 TEST_CASE("cuda: five clipped AdamW training steps follow the CPU run (losses per step, final parameters)") {
     if (!device_or_skip()) return;
-    CudaContext ctx;
+    const Context<cuda> ctx;
     const ModelCase c;
     CpuModelReference reference(c.config, 80);
-    SVilm<float, cuda> model(ctx, reference.store(), c.config);  // the same initial weights
+    SVilm<float, cuda> model = SVilm<float, cuda>::zeroed(ctx, c.config);
+    model.parameters().copy_values_from(reference.store());  // the same initial weights, moved
     optim::AdamWOptions options;
     options.weight_decay = 0.05;
-    optim::CudaAdamW<float> adamw(ctx, reference.store(), options);
+    optim::AdamW<float, cuda> adamw(model.parameters(), options);
     const Tensor<float, 5, cuda> clips = to_device<float, 5>(ctx, c.video);
     std::vector<Tensor<float, 3, cuda>> noise_d;
     for (const auto& n : c.noise) noise_d.push_back(to_device<float, 3>(ctx, n));
     const std::vector<TensorView<const float, 3, cuda>> noise(noise_d.begin(), noise_d.end());
     // lr 1e-4: a parameter whose gradient is rounding noise moves at most lr per step either way
     const double lr = 1e-4, max_norm = 1.0;
-    SVilmStateCuda<float> state;
+    SVilmState<float, cuda> state;
     for (int step = 0; step < 5; ++step) {
         CAPTURE(step);
         double cpu_norm = 0;
@@ -226,8 +235,8 @@ TEST_CASE("cuda: five clipped AdamW training steps follow the CPU run (losses pe
         model.forward(ctx, state, c.batch<cuda>(clips), noise);
         model.parameters().zero_grad();
         model.backward(ctx, state);
-        const double norm = cuda_ops::clip_grad_norm(ctx, model.parameters().grads(), max_norm);
-        adamw.step(ctx, model.parameters().values(), model.parameters().grads(), lr);
+        const double norm = optim::clip_grad_norm(model.parameters(), max_norm);
+        adamw.step(lr);
         CHECK(losses_close(state.losses, want));
         CHECK(std::abs(norm - cpu_norm) <= 1e-3 * cpu_norm);
     }
@@ -237,6 +246,38 @@ TEST_CASE("cuda: five clipped AdamW training steps follow the CPU run (losses pe
         bad += compare_buffers(p.name.c_str(), p.shape, values.data() + p.offset, reference.store().values().data() + p.offset, p.size,
                                Tolerance{5e-4, 1e-3});
     CHECK(bad == 0);
+}
+
+TEST_CASE("cuda: the trainer's loss curve on the GPU follows the CPU run's for the first steps") {
+    if (!device_or_skip()) return;
+    const Context<cuda> ctx;
+    const SVilmConfig config = small_trainer_config();
+    train::TrainerOptions options;
+    options.steps = 6;
+    options.batch_size = 3;
+    options.micro_batches = 2;
+    options.adamw.lr = 1e-3;
+    options.warmup_fraction = 0.25;
+    options.seed = 9;
+    options.show_progress = false;
+    // the same seeds: the same initial weights, clips, cut-and-paste and Gumbel noise (all drawn on the host)
+    const std::vector<train::StepResult> want = cpu_training_run(config, 5, 100, options);
+    SVilm<float, cuda> model(ctx, config, 5);
+    IndexedSource source(config, 100);
+    train::Trainer<cuda> trainer(model, test_tokenizer(), source, options);
+    const std::vector<train::StepResult> got = trainer.run();
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        CAPTURE(i);
+        CAPTURE(got[i].losses.total);
+        CAPTURE(want[i].losses.total);
+        const auto close = [](double a, double b) { return std::abs(a - b) <= 1e-4 + 2e-3 * std::abs(b); };
+        CHECK(close(got[i].losses.contrastive, want[i].losses.contrastive));
+        CHECK(close(got[i].losses.temporal, want[i].losses.temporal));
+        CHECK(close(got[i].losses.grounding, want[i].losses.grounding));
+        CHECK(close(got[i].grad_norm, want[i].grad_norm));
+        CHECK(got[i].lr == want[i].lr);
+    }
 }
 
 }  // namespace

@@ -17,13 +17,13 @@
 namespace svilm::testing {
 
 inline bool device_or_skip() {
-    if (CudaContext::available()) return true;
-    MESSAGE("CUDA test skipped: no usable GPU (" << CudaContext::unavailable_reason() << ")");
+    if (Context<cuda>::available()) return true;
+    MESSAGE("CUDA test skipped: no usable GPU (" << Context<cuda>::unavailable_reason() << ")");
     return false;
 }
 
 template <int Rank>
-Tensor<float, Rank, cuda> nan_device(const CudaContext& ctx, const Extents<Rank>& shape) {
+Tensor<float, Rank, cuda> nan_device(const Context<cuda>& ctx, const Extents<Rank>& shape) {
     return to_device<float, Rank>(ctx, Tensor<float, Rank>::full(shape, std::numeric_limits<float>::quiet_NaN()));
 }
 

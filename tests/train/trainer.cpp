@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/context.hpp"
+#include "support/indexed_source.hpp"
 #include "support/temp_dir.hpp"
 #include "svilm/text/tokenizer.hpp"
 #include "svilm/train.hpp"
@@ -19,50 +20,6 @@ namespace svilm::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Clip i is a pure function of (seed, i): pixels from its own Philox stream, a caption and
-// nouns from a small vocabulary. The position is the next clip index.
-class IndexedSource : public train::ClipSource {
-public:
-    IndexedSource(const SVilmConfig& config, std::uint64_t seed) : config_(config), seed_(seed) {}
-
-    train::ClipBatch next(index_t batch_size) override {
-        const VideoConfig& v = config_.video;
-        train::ClipBatch out;
-        out.clips = Tensor<float, 5>({batch_size, v.frames, 3, v.image_size, v.image_size});
-        static const char* colours[] = {"red", "green", "blue", "white"};
-        static const char* shapes[] = {"circle", "square", "star"};
-        for (index_t b = 0; b < batch_size; ++b, ++next_) {
-            Generator rng(seed_ + std::uint64_t(next_));
-            const auto clip = out.clips.view().select(0, b);
-            rng.normal<float, 4>(clip);
-            const std::string noun = std::string(colours[next_ % 4]) + " " + shapes[next_ % 3];
-            out.captions.push_back("a " + noun + " moves left");
-            out.nouns.push_back(next_ % 5 == 4 ? std::vector<std::string>{} : std::vector<std::string>{noun});
-        }
-        return out;
-    }
-    nlohmann::json state() const override { return {{"next", next_}}; }
-    void restore(const nlohmann::json& state) override { next_ = state.at("next").get<index_t>(); }
-
-private:
-    SVilmConfig config_;
-    std::uint64_t seed_;
-    index_t next_ = 0;
-};
-
-SVilmConfig small_config() {
-    SVilmConfig c;
-    c.video = {16, 8, 8, 2, 16, 2, 2, 32, 1e-6, {4, {1, 2}, 1.0, true}};
-    c.text = {30522, 12, 16, 1, 2, 32, 1e-12};
-    c.embed_dim = 8;
-    return c;
-}
-
-const text::Tokenizer& tokenizer() {
-    static const text::Tokenizer t(text::Vocabulary::load(std::string(SVILM_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt"));
-    return t;
-}
 
 train::TrainerOptions options(const fs::path& dir) {
     train::TrainerOptions o;
@@ -84,22 +41,22 @@ bool same_values(const SVilm<float>& a, const SVilm<float>& b) {
 
 TEST_CASE("trainer: 4 steps straight equal 2 steps, a checkpoint, a fresh process state and 2 more steps") {
     TempDir straight_dir, split_dir;
-    SVilm<float> straight(cpu_ctx, small_config(), 5);
-    IndexedSource straight_source(small_config(), 100);
-    train::Trainer a(straight, tokenizer(), straight_source, options(straight_dir.path));
+    SVilm<float> straight(cpu_ctx, small_trainer_config(), 5);
+    IndexedSource straight_source(small_trainer_config(), 100);
+    train::Trainer a(straight, test_tokenizer(), straight_source, options(straight_dir.path));
     const std::vector<train::StepResult> full = a.run();
     REQUIRE(full.size() == 4);
 
-    SVilm<float> first_half(cpu_ctx, small_config(), 5);
-    IndexedSource first_source(small_config(), 100);
+    SVilm<float> first_half(cpu_ctx, small_trainer_config(), 5);
+    IndexedSource first_source(small_trainer_config(), 100);
     const train::TrainerOptions two = options(split_dir.path);
-    train::Trainer b(first_half, tokenizer(), first_source, two);
+    train::Trainer b(first_half, test_tokenizer(), first_source, two);
     for (int i = 0; i < 2; ++i) b.step();
     b.save(split_dir.path / "half.safetensors");
 
-    SVilm<float> resumed(cpu_ctx, small_config(), 12345);  // different initial weights: all must come from the file
-    IndexedSource resumed_source(small_config(), 100);
-    train::Trainer c(resumed, tokenizer(), resumed_source, two);
+    SVilm<float> resumed(cpu_ctx, small_trainer_config(), 12345);  // different initial weights: all must come from the file
+    IndexedSource resumed_source(small_trainer_config(), 100);
+    train::Trainer c(resumed, test_tokenizer(), resumed_source, two);
     c.resume(split_dir.path / "half.safetensors");
     CHECK(c.steps_done() == 2);
     const train::StepResult third = c.step(), fourth = c.step();
@@ -131,9 +88,9 @@ TEST_CASE("trainer: warm-up then cosine; the first step already moves") {
 
 TEST_CASE("trainer: a NaN loss stops the step before anything is applied") {
     TempDir dir;
-    SVilm<float> model(cpu_ctx, small_config(), 6);
-    IndexedSource source(small_config(), 7);
-    train::Trainer trainer(model, tokenizer(), source, options(dir.path));
+    SVilm<float> model(cpu_ctx, small_trainer_config(), 6);
+    IndexedSource source(small_trainer_config(), 7);
+    train::Trainer trainer(model, test_tokenizer(), source, options(dir.path));
     const nn::ParameterInfo& p = *model.parameters().find("video.patch_embed.proj.bias");
     model.parameters().value(p)(0) = NAN;
     Tensor<float, 1> before(model.parameters().values().shape());
@@ -145,30 +102,30 @@ TEST_CASE("trainer: a NaN loss stops the step before anything is applied") {
 
 TEST_CASE("trainer: a checkpoint of another configuration, optimiser or schedule, or a plain model file, is refused") {
     TempDir dir;
-    SVilm<float> model(cpu_ctx, small_config(), 6);
-    IndexedSource source(small_config(), 7);
-    train::Trainer trainer(model, tokenizer(), source, options(dir.path));
+    SVilm<float> model(cpu_ctx, small_trainer_config(), 6);
+    IndexedSource source(small_trainer_config(), 7);
+    train::Trainer trainer(model, test_tokenizer(), source, options(dir.path));
     trainer.step();
     trainer.save(dir.path / "c.safetensors");
-    SVilmConfig other = small_config();
+    SVilmConfig other = small_trainer_config();
     other.embed_dim = 12;
     SVilm<float> different(cpu_ctx, other, 6);
-    train::Trainer wrong(different, tokenizer(), source, options(dir.path));
+    train::Trainer wrong(different, test_tokenizer(), source, options(dir.path));
     CHECK_THROWS_WITH_AS(wrong.resume(dir.path / "c.safetensors"), doctest::Contains("configuration differs"), FormatError);
     save_model(model, dir.path / "plain.safetensors");
     CHECK_THROWS_WITH_AS(trainer.resume(dir.path / "plain.safetensors"), doctest::Contains("not an svilm training checkpoint"),
                          FormatError);
     train::TrainerOptions longer = options(dir.path);  // another schedule: 8 steps instead of 4
     longer.steps = 8;
-    train::Trainer other_schedule(model, tokenizer(), source, longer);
+    train::Trainer other_schedule(model, test_tokenizer(), source, longer);
     CHECK_THROWS_WITH_AS(other_schedule.resume(dir.path / "c.safetensors"), doctest::Contains("schedule (4 steps"), FormatError);
     train::TrainerOptions faster = options(dir.path);  // another learning rate
     faster.adamw.lr *= 2;
-    train::Trainer other_lr(model, tokenizer(), source, faster);
+    train::Trainer other_lr(model, test_tokenizer(), source, faster);
     CHECK_THROWS_WITH_AS(other_lr.resume(dir.path / "c.safetensors"), doctest::Contains("AdamW lr"), FormatError);
     train::TrainerOptions bad = options(dir.path);
     bad.batch_size = 1;
-    CHECK_THROWS_AS(train::Trainer(model, tokenizer(), source, bad), ValueError);
+    CHECK_THROWS_AS(train::Trainer(model, test_tokenizer(), source, bad), ValueError);
 }
 
 std::vector<std::string> lines(const fs::path& path) {
@@ -184,9 +141,9 @@ TEST_CASE("trainer: a run from step 0 replaces the logs; a resumed run keeps the
     std::ofstream(csv) << "step,lr,loss_total,loss_contrastive,loss_temporal,loss_grounding,grad_norm,clips,seconds\n"
                        << "1,9,9,9,9,9,9,9,9\n";
     std::ofstream(jsonl) << "{\"step\": 1, \"lr\": 9}\n";
-    SVilm<float> model(cpu_ctx, small_config(), 5);
-    IndexedSource source(small_config(), 100);
-    train::Trainer straight(model, tokenizer(), source, options(dir.path));
+    SVilm<float> model(cpu_ctx, small_trainer_config(), 5);
+    IndexedSource source(small_trainer_config(), 100);
+    train::Trainer straight(model, test_tokenizer(), source, options(dir.path));
     straight.run();
     const std::vector<std::string> fresh = lines(csv);
     REQUIRE(fresh.size() == 5);  // the header and steps 1 to 4: the earlier run's line is gone
@@ -195,17 +152,17 @@ TEST_CASE("trainer: a run from step 0 replaces the logs; a resumed run keeps the
     CHECK(lines(jsonl).size() == 4);
 
     // Stopped after step 4 with its last checkpoint at step 2, in the middle of writing step 5.
-    SVilm<float> half_model(cpu_ctx, small_config(), 5);
-    IndexedSource half_source(small_config(), 100);
-    train::Trainer half(half_model, tokenizer(), half_source, options(dir.path));
+    SVilm<float> half_model(cpu_ctx, small_trainer_config(), 5);
+    IndexedSource half_source(small_trainer_config(), 100);
+    train::Trainer half(half_model, test_tokenizer(), half_source, options(dir.path));
     for (int i = 0; i < 2; ++i) half.step();
     half.save(dir.path / "half.safetensors");
     std::ofstream(csv, std::ios::app) << "5,0.0001,1.6";
     std::ofstream(jsonl, std::ios::app) << "{\"step\": 5, \"lr";
 
-    SVilm<float> resumed_model(cpu_ctx, small_config(), 5);
-    IndexedSource resumed_source(small_config(), 100);
-    train::Trainer resumed(resumed_model, tokenizer(), resumed_source, options(dir.path));
+    SVilm<float> resumed_model(cpu_ctx, small_trainer_config(), 5);
+    IndexedSource resumed_source(small_trainer_config(), 100);
+    train::Trainer resumed(resumed_model, test_tokenizer(), resumed_source, options(dir.path));
     resumed.resume(dir.path / "half.safetensors");
     resumed.run();
     const std::vector<std::string> continued = lines(csv);

@@ -6,7 +6,7 @@
 // smallest cached block that fits with at most 25% to spare. When cudaMalloc fails, the cache is
 // released and the allocation retried once; a second failure is a CudaError with the numbers.
 //
-// Contract: one stream per device (the CudaContext's). A block freed by a tensor may be handed
+// Contract: one stream per device (the Context<cuda>'s). A block freed by a tensor may be handed
 // to the next allocation while kernels queued earlier on the same stream still read it, which is
 // safe because the stream runs them in order; work on other streams must synchronise first.
 #pragma once

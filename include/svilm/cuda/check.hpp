@@ -17,7 +17,7 @@ public:
     using Error::Error;
 };
 
-namespace detail {
+namespace cuda_detail {
 
 // A failed call also leaves its error as the runtime's "last error"; it is cleared here, so the
 // launch check after the next kernel does not report it again (sticky errors stay regardless).
@@ -34,8 +34,8 @@ inline void cublas_check(cublasStatus_t status, const char* call, const char* fi
                     " (" + cublasGetStatusString(status) + ")");
 }
 
-}  // namespace detail
+}  // namespace cuda_detail
 }  // namespace svilm
 
-#define SVILM_CUDA_CHECK(call) ::svilm::detail::cuda_check((call), #call, __FILE__, __LINE__)
-#define SVILM_CUBLAS_CHECK(call) ::svilm::detail::cublas_check((call), #call, __FILE__, __LINE__)
+#define SVILM_CUDA_CHECK(call) ::svilm::cuda_detail::cuda_check((call), #call, __FILE__, __LINE__)
+#define SVILM_CUBLAS_CHECK(call) ::svilm::cuda_detail::cublas_check((call), #call, __FILE__, __LINE__)

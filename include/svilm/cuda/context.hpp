@@ -1,9 +1,9 @@
-// svilm/cuda/context.hpp: what every CUDA op takes explicitly (tiny-cuda-nn style): the device,
-// one stream, the cuBLAS handle bound to it with its workspace, and the math mode.
+// svilm/cuda/context.hpp: Context<cuda>, what every CUDA op takes first (tiny-cuda-nn style): the
+// device, one stream, the cuBLAS handle bound to it with its workspace, and the math mode.
 //
-//   if (!svilm::CudaContext::available()) ...;      // no driver or no device: say why and carry on
-//   svilm::CudaContext ctx;                         // device 0
-//   ctx.set_math(svilm::MathMode::tf32);            // opt in: TF32 (or bf16) tensor cores for float GEMMs
+//   if (!svilm::Context<svilm::cuda>::available()) ...;   // no driver or no device: say why and carry on
+//   svilm::Context<svilm::cuda> ctx;                      // device 0
+//   ctx.set_math(svilm::MathMode::tf32);                  // opt in: TF32 (or bf16) tensor cores for float GEMMs
 #pragma once
 
 #include <cstddef>
@@ -12,26 +12,15 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include "svilm/core/context.hpp"
 #include "svilm/cuda/allocator.hpp"
 #include "svilm/cuda/check.hpp"
+#include "svilm/ops/gemm_types.hpp"
 
 namespace svilm {
 
-// How float GEMMs use the tensor cores. Storage stays fp32 and accumulation fp32 in every mode;
-// tf32 rounds the operands to 10 mantissa bits, bf16 to 7 (cuBLAS's FAST_TF32 / FAST_16BF
-// compute types). Relative error of a product: about 1e-6, 5e-4 and 4e-3.
-enum class MathMode { fp32, tf32, bf16 };
-
-inline const char* to_string(MathMode mode) {
-    switch (mode) {
-        case MathMode::fp32: return "fp32";
-        case MathMode::tf32: return "tf32";
-        case MathMode::bf16: return "bf16";
-    }
-    return "?";
-}
-
-class CudaContext {
+template <>
+class Context<cuda> {
 public:
     // How many devices the runtime sees; 0 when there is no driver or no device (never throws).
     static int device_count() noexcept {
@@ -52,7 +41,7 @@ public:
         return n == 0 ? "no CUDA device" : "";
     }
 
-    explicit CudaContext(int device = 0, std::size_t workspace_bytes = std::size_t(32) << 20) : device_(device) {
+    explicit Context(int device = 0, std::size_t workspace_bytes = std::size_t(32) << 20) : device_(device) {
         SVILM_CUDA_CHECK(cudaSetDevice(device));
         SVILM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
         try {
@@ -68,9 +57,9 @@ public:
             throw;
         }
     }
-    CudaContext(const CudaContext&) = delete;
-    CudaContext& operator=(const CudaContext&) = delete;
-    ~CudaContext() { release(); }
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+    ~Context() { release(); }
 
     int device() const { return device_; }
     cudaStream_t stream() const { return stream_; }

@@ -169,19 +169,26 @@ public:
     void check_same_layout(const ParameterStore<T, Other>& other, const char* what) const {
         const std::string op = std::string("ParameterStore::") + what;
         if (!allocated_ || !other.allocated()) throw ValueError(op + ": both stores must be allocated");
-        if (other.parameters().size() != infos_.size() || other.buffer_size() != total_)
-            throw ValueError(op + ": the stores hold " + std::to_string(other.parameters().size()) + " parameters in " +
+        const std::vector<ParameterInfo>& theirs = other.parameters();
+        for (std::size_t i = 0; i < infos_.size() && i < theirs.size(); ++i) {
+            const ParameterInfo &a = theirs[i], &b = infos_[i];
+            if (a.name != b.name || a.offset != b.offset || a.shape != b.shape)
+                throw ValueError(op + ": parameter " + std::to_string(i) + " is '" + a.name + "' " + shape_text(a.shape) +
+                                 " in one store and '" + b.name + "' " + shape_text(b.shape) + " in the other");
+        }
+        if (theirs.size() != infos_.size() || other.buffer_size() != total_)
+            throw ValueError(op + ": the stores hold " + std::to_string(theirs.size()) + " parameters in " +
                              std::to_string(other.buffer_size()) + " elements and " + std::to_string(infos_.size()) +
                              " in " + std::to_string(total_));
-        for (std::size_t i = 0; i < infos_.size(); ++i) {
-            const ParameterInfo &a = other.parameters()[i], &b = infos_[i];
-            if (a.name != b.name || a.offset != b.offset || a.shape != b.shape)
-                throw ValueError(op + ": parameter " + std::to_string(i) + " is '" + a.name + "' in one store and '" +
-                                 b.name + "' in the other, or their shapes differ");
-        }
     }
 
 private:
+    static std::string shape_text(const std::vector<index_t>& shape) {
+        std::string out = "(";
+        for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+        return out + ")";
+    }
+
     void place(const Context<Device>& ctx, const Tensor<T, 1>& host) {
         if (allocated_) throw ValueError("ParameterStore: allocated twice");
         ctx_ = &ctx;

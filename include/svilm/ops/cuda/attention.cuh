@@ -27,19 +27,22 @@
 #include "svilm/ops/attention_shape.hpp"
 #include "svilm/ops/cuda/attention_tensor_core.cuh"
 #include "svilm/ops/cuda/launch.cuh"
+#include "svilm/ops/saved.hpp"
 
-namespace svilm::cuda_ops {
+namespace svilm {
 
 template <class T>
-struct AttentionSaved {
+struct AttentionSaved<T, cuda> {
     Tensor<T, 3, cuda> logsumexp;  // (B, H, Nq); -inf for a query whose keys are all masked
-    Tensor<T, 3, cuda> row_dot;    // (B, H, Nq): backward's sum_c dO * O, scratch kept for reuse
+    // (B, H, Nq): backward's sum_c dO * O, scratch kept for reuse across steps. Mutable: backward
+    // takes the saved state const, as on the CPU, and only ever writes this buffer.
+    mutable Tensor<T, 3, cuda> row_dot;
     // The kernels forward ran: fp32 (CUDA cores) or the tensor cores in tf32 / bf16. Backward
     // follows it, so its probabilities match the saved logsumexp whatever the mode is by then.
     MathMode path = MathMode::fp32;
 };
 
-namespace kernels {
+namespace cuda_kernels {
 
 inline constexpr int attention_threads = 128;  // forward and dQ: query rows per block
 
@@ -270,14 +273,14 @@ __global__ void __launch_bounds__(AttentionTiles<D>::key_rows)
     }
 }
 
-}  // namespace kernels
+}  // namespace cuda_kernels
 
-namespace detail {
+namespace cuda_detail {
 
 using svilm::detail::AttentionShape;
 
 template <class T>
-kernels::AttentionLayout attention_layout(const TensorView<T, 3, cuda>& t) {
+cuda_kernels::AttentionLayout attention_layout(const TensorView<T, 3, cuda>& t) {
     return {t.stride(0), t.stride(1)};
 }
 
@@ -314,19 +317,20 @@ inline bool aligned_rows(const TensorView<const float, 3, cuda>& t) {
 // The tensor cores take the math mode's attention when the head size is 64, the rows are
 // aligned and the device grants the shared memory (TF32 backward: 120 KiB per block, more than
 // sm_86 / sm_89 allow); otherwise the fp32 kernels run.
-inline MathMode attention_path(const CudaContext& ctx, const AttentionShape& s, const TensorView<const float, 3, cuda>& q,
+inline MathMode attention_path(const Context<cuda>& ctx, const AttentionShape& s, const TensorView<const float, 3, cuda>& q,
                                const TensorView<const float, 3, cuda>& k, const TensorView<const float, 3, cuda>& v) {
-    if (ctx.math() == MathMode::fp32 || s.head_dim != kernels::tc_head) return MathMode::fp32;
+    if (ctx.math() == MathMode::fp32 || s.head_dim != cuda_kernels::tc_head) return MathMode::fp32;
     if (!aligned_rows(q) || !aligned_rows(k) || !aligned_rows(v)) return MathMode::fp32;
-    const std::size_t needed = ctx.math() == MathMode::bf16 ? kernels::tc_backward_shared_bytes<kernels::Bf16Operands>()
-                                                            : kernels::tc_backward_shared_bytes<kernels::Tf32Operands>();
+    const std::size_t needed = ctx.math() == MathMode::bf16
+                                   ? cuda_kernels::tc_backward_shared_bytes<cuda_kernels::Bf16Operands>()
+                                   : cuda_kernels::tc_backward_shared_bytes<cuda_kernels::Tf32Operands>();
     return ctx.properties().sharedMemPerBlockOptin >= needed ? ctx.math() : MathMode::fp32;
 }
 
 // Kernels over the default 48 KiB of shared memory per block opt in, once per kernel and device
 // (the attribute belongs to the device's copy of the kernel; one bit per device, the first 64).
 template <auto kernel>
-void allow_shared_bytes(const CudaContext& ctx, std::size_t bytes) {
+void allow_shared_bytes(const Context<cuda>& ctx, std::size_t bytes) {
     static std::atomic<std::uint64_t> configured{0};
     const std::uint64_t bit = ctx.device() < 64 ? std::uint64_t(1) << ctx.device() : 0;
     if (configured.load(std::memory_order_acquire) & bit) return;
@@ -335,26 +339,26 @@ void allow_shared_bytes(const CudaContext& ctx, std::size_t bytes) {
 }
 
 template <class Ops>
-void launch_tensor_core_backward(const CudaContext& ctx, TensorView<float, 3, cuda> dq, TensorView<float, 3, cuda> dk,
+void launch_tensor_core_backward(const Context<cuda>& ctx, TensorView<float, 3, cuda> dq, TensorView<float, 3, cuda> dk,
                                  TensorView<float, 3, cuda> dv, const TensorView<const float, 3, cuda>& dout,
-                                 AttentionSaved<float>& saved, const TensorView<const float, 3, cuda>& q,
+                                 const AttentionSaved<float, cuda>& saved, const TensorView<const float, 3, cuda>& q,
                                  const TensorView<const float, 3, cuda>& k, const TensorView<const float, 3, cuda>& v,
                                  const TensorView<const std::uint8_t, 2, cuda>& key_mask, const AttentionShape& s,
-                                 const kernels::TensorCoreLayouts& layouts, float scale) {
-    constexpr std::size_t bytes = kernels::tc_backward_shared_bytes<Ops>();
-    allow_shared_bytes<kernels::attention_backward_key_tensor_core<Ops>>(ctx, bytes);
-    allow_shared_bytes<kernels::attention_backward_query_tensor_core<Ops>>(ctx, bytes);
+                                 const cuda_kernels::TensorCoreLayouts& layouts, float scale) {
+    constexpr std::size_t bytes = cuda_kernels::tc_backward_shared_bytes<Ops>();
+    allow_shared_bytes<cuda_kernels::attention_backward_key_tensor_core<Ops>>(ctx, bytes);
+    allow_shared_bytes<cuda_kernels::attention_backward_query_tensor_core<Ops>>(ctx, bytes);
     const unsigned bh = unsigned(s.batch * s.heads);
     if (s.keys > 0) {
-        kernels::attention_backward_key_tensor_core<Ops><<<dim3(kernels::blocks_for(s.keys, kernels::tc_keys), bh), kernels::tc_threads,
-                                                            bytes, ctx.stream()>>>(
+        const dim3 grid(cuda_detail::blocks_for(s.keys, cuda_kernels::tc_keys), bh);
+        cuda_kernels::attention_backward_key_tensor_core<Ops><<<grid, cuda_kernels::tc_threads, bytes, ctx.stream()>>>(
             dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), saved.logsumexp.data(), saved.row_dot.data(),
             key_mask.data(), s.queries, s.keys, int(s.heads), layouts, scale);
         SVILM_CUDA_CHECK(cudaGetLastError());
     }
     if (s.queries > 0) {
-        kernels::attention_backward_query_tensor_core<Ops><<<dim3(kernels::blocks_for(s.queries, kernels::tc_rows), bh),
-                                                              kernels::tc_threads, bytes, ctx.stream()>>>(
+        const dim3 grid(cuda_detail::blocks_for(s.queries, cuda_kernels::tc_rows), bh);
+        cuda_kernels::attention_backward_query_tensor_core<Ops><<<grid, cuda_kernels::tc_threads, bytes, ctx.stream()>>>(
             dq.data(), dout.data(), q.data(), k.data(), v.data(), saved.logsumexp.data(), saved.row_dot.data(), key_mask.data(),
             s.queries, s.keys, int(s.heads), layouts, scale);
         SVILM_CUDA_CHECK(cudaGetLastError());
@@ -362,52 +366,52 @@ void launch_tensor_core_backward(const CudaContext& ctx, TensorView<float, 3, cu
 }
 
 template <class Ops>
-void launch_tensor_core_forward(const CudaContext& ctx, TensorView<float, 3, cuda> out, AttentionSaved<float>& saved,
+void launch_tensor_core_forward(const Context<cuda>& ctx, TensorView<float, 3, cuda> out, AttentionSaved<float, cuda>& saved,
                                 const TensorView<const float, 3, cuda>& q, const TensorView<const float, 3, cuda>& k,
                                 const TensorView<const float, 3, cuda>& v, const TensorView<const std::uint8_t, 2, cuda>& key_mask,
                                 const AttentionShape& s, float scale) {
-    constexpr std::size_t bytes = kernels::tc_shared_bytes<Ops>();
-    allow_shared_bytes<kernels::attention_forward_tensor_core<Ops>>(ctx, bytes);
-    const dim3 grid(kernels::blocks_for(s.queries, kernels::tc_rows), unsigned(s.batch * s.heads));
-    kernels::attention_forward_tensor_core<Ops><<<grid, kernels::tc_threads, bytes, ctx.stream()>>>(
+    constexpr std::size_t bytes = cuda_kernels::tc_shared_bytes<Ops>();
+    allow_shared_bytes<cuda_kernels::attention_forward_tensor_core<Ops>>(ctx, bytes);
+    const dim3 grid(cuda_detail::blocks_for(s.queries, cuda_kernels::tc_rows), unsigned(s.batch * s.heads));
+    cuda_kernels::attention_forward_tensor_core<Ops><<<grid, cuda_kernels::tc_threads, bytes, ctx.stream()>>>(
         out.data(), saved.logsumexp.data(), q.data(), k.data(), v.data(), key_mask.data(), s.queries, s.keys, int(s.heads),
         attention_layout(q), attention_layout(k), attention_layout(v), attention_layout(out), scale);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
-}  // namespace detail
+}  // namespace cuda_detail
 
 // out (B, Nq, C) = softmax(q_h k_h^T / sqrt(d) + mask) v_h for each head h, C = H * d.
 // key_mask (B, Nk) on the device: 1 keeps a key, 0 pads it; an empty view keeps every key.
 // out must not overlap q, k or v.
 template <class T>
-void attention_forward(const CudaContext& ctx, TensorView<T, 3, cuda> out, AttentionSaved<T>& saved,
+void attention_forward(const Context<cuda>& ctx, TensorView<T, 3, cuda> out, AttentionSaved<T, cuda>& saved,
                        std::type_identity_t<TensorView<const T, 3, cuda>> q, std::type_identity_t<TensorView<const T, 3, cuda>> k,
                        std::type_identity_t<TensorView<const T, 3, cuda>> v, TensorView<const std::uint8_t, 2, cuda> key_mask,
                        index_t heads) {
     static_assert(std::is_same_v<T, float>, "the CUDA attention is compiled for float");
-    const char* op = "cuda attention_forward";
-    const auto s = detail::check_cuda_attention(op, q, k, v, key_mask, heads);
+    const char* op = "attention_forward";
+    const auto s = cuda_detail::check_cuda_attention(op, q, k, v, key_mask, heads);
     expect_shape(op, "out", out, q.shape());
     svilm::detail::expect_unit_channel_stride(op, "out", out);
     if (saved.logsumexp.shape() != Extents<3>{s.batch, heads, s.queries})
         saved.logsumexp = Tensor<T, 3, cuda>({s.batch, heads, s.queries}, uninitialized);
-    saved.path = detail::attention_path(ctx, s, q, k, v);
+    saved.path = cuda_detail::attention_path(ctx, s, q, k, v);
     if (s.batch == 0 || s.queries == 0) return;
     const T scale = T(1) / std::sqrt(T(s.head_dim));
     if (saved.path != MathMode::fp32) {
         if (saved.path == MathMode::bf16)
-            detail::launch_tensor_core_forward<kernels::Bf16Operands>(ctx, out, saved, q, k, v, key_mask, s, scale);
+            cuda_detail::launch_tensor_core_forward<cuda_kernels::Bf16Operands>(ctx, out, saved, q, k, v, key_mask, s, scale);
         else
-            detail::launch_tensor_core_forward<kernels::Tf32Operands>(ctx, out, saved, q, k, v, key_mask, s, scale);
+            cuda_detail::launch_tensor_core_forward<cuda_kernels::Tf32Operands>(ctx, out, saved, q, k, v, key_mask, s, scale);
         return;
     }
-    const dim3 grid(kernels::blocks_for(s.queries, kernels::attention_threads), unsigned(s.batch * heads));
-    detail::with_head_dim(s.head_dim, [&](auto dim) {
-        kernels::attention_forward<T, decltype(dim)::value><<<grid, kernels::attention_threads, 0, ctx.stream()>>>(
+    const dim3 grid(cuda_detail::blocks_for(s.queries, cuda_kernels::attention_threads), unsigned(s.batch * heads));
+    cuda_detail::with_head_dim(s.head_dim, [&](auto dim) {
+        cuda_kernels::attention_forward<T, decltype(dim)::value><<<grid, cuda_kernels::attention_threads, 0, ctx.stream()>>>(
             out.data(), saved.logsumexp.data(), q.data(), k.data(), v.data(), key_mask.data(), s.queries, s.keys, int(heads),
-            detail::attention_layout(q), detail::attention_layout(k), detail::attention_layout(v),
-            detail::attention_layout(out), scale);
+            cuda_detail::attention_layout(q), cuda_detail::attention_layout(k), cuda_detail::attention_layout(v),
+            cuda_detail::attention_layout(out), scale);
     });
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
@@ -415,59 +419,60 @@ void attention_forward(const CudaContext& ctx, TensorView<T, 3, cuda> out, Atten
 // dq (B, Nq, C), dk, dv (B, Nk, C), all assigned, from dout and the forward's out and saved
 // logsumexp. dq, dk and dv must not overlap each other or the inputs.
 template <class T>
-void attention_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dq, TensorView<T, 3, cuda> dk, TensorView<T, 3, cuda> dv,
-                        std::type_identity_t<TensorView<const T, 3, cuda>> dout, AttentionSaved<T>& saved,
+void attention_backward(const Context<cuda>& ctx, TensorView<T, 3, cuda> dq, TensorView<T, 3, cuda> dk, TensorView<T, 3, cuda> dv,
+                        std::type_identity_t<TensorView<const T, 3, cuda>> dout, const AttentionSaved<T, cuda>& saved,
                         std::type_identity_t<TensorView<const T, 3, cuda>> q, std::type_identity_t<TensorView<const T, 3, cuda>> k,
                         std::type_identity_t<TensorView<const T, 3, cuda>> v,
                         std::type_identity_t<TensorView<const T, 3, cuda>> out, TensorView<const std::uint8_t, 2, cuda> key_mask,
                         index_t heads) {
     static_assert(std::is_same_v<T, float>, "the CUDA attention is compiled for float");
-    const char* op = "cuda attention_backward";
-    const auto s = detail::check_cuda_attention(op, q, k, v, key_mask, heads);
+    const char* op = "attention_backward";
+    const auto s = cuda_detail::check_cuda_attention(op, q, k, v, key_mask, heads);
     svilm::detail::check_attention_backward<float, cuda>(op, s, dq, dk, dv, dout, out, saved.logsumexp);
     if (s.batch == 0) return;
     if (saved.row_dot.shape() != saved.logsumexp.shape())
         saved.row_dot = Tensor<T, 3, cuda>(saved.logsumexp.shape(), uninitialized);
     const T scale = T(1) / std::sqrt(T(s.head_dim));
     const unsigned bh = unsigned(s.batch * heads);
-    const auto lq = detail::attention_layout(q), lk = detail::attention_layout(k), lv = detail::attention_layout(v);
-    const auto lo = detail::attention_layout(out), lgo = detail::attention_layout(dout);
-    const auto lgq = detail::attention_layout(dq), lgk = detail::attention_layout(dk), lgv = detail::attention_layout(dv);
+    const auto lq = cuda_detail::attention_layout(q), lk = cuda_detail::attention_layout(k), lv = cuda_detail::attention_layout(v);
+    const auto lo = cuda_detail::attention_layout(out), lgo = cuda_detail::attention_layout(dout);
+    const auto lgq = cuda_detail::attention_layout(dq), lgk = cuda_detail::attention_layout(dk);
+    const auto lgv = cuda_detail::attention_layout(dv);
     if (saved.path != MathMode::fp32) {
-        if (!detail::aligned_rows(dout))
+        if (!cuda_detail::aligned_rows(dout))
             throw ShapeError(std::string(op) + ": the forward ran on the tensor cores, which read dout's rows as float4: "
                                                "they must be 16-byte aligned");
         if (s.queries > 0) {
-            const dim3 grid(kernels::blocks_for(s.queries, kernels::attention_threads), bh);
-            kernels::attention_row_dot<T, kernels::tc_head><<<grid, kernels::attention_threads, 0, ctx.stream()>>>(
+            const dim3 grid(cuda_detail::blocks_for(s.queries, cuda_kernels::attention_threads), bh);
+            cuda_kernels::attention_row_dot<T, cuda_kernels::tc_head><<<grid, cuda_kernels::attention_threads, 0, ctx.stream()>>>(
                 saved.row_dot.data(), dout.data(), out.data(), s.queries, int(heads), lgo, lo);
             SVILM_CUDA_CHECK(cudaGetLastError());
         }
-        const kernels::TensorCoreLayouts layouts{lq, lk, lv, lgo, lgq, lgk, lgv};
+        const cuda_kernels::TensorCoreLayouts layouts{lq, lk, lv, lgo, lgq, lgk, lgv};
         if (saved.path == MathMode::bf16)
-            detail::launch_tensor_core_backward<kernels::Bf16Operands>(ctx, dq, dk, dv, dout, saved, q, k, v, key_mask, s,
-                                                                         layouts, scale);
+            cuda_detail::launch_tensor_core_backward<cuda_kernels::Bf16Operands>(ctx, dq, dk, dv, dout, saved, q, k, v,
+                                                                                 key_mask, s, layouts, scale);
         else
-            detail::launch_tensor_core_backward<kernels::Tf32Operands>(ctx, dq, dk, dv, dout, saved, q, k, v, key_mask, s,
-                                                                         layouts, scale);
+            cuda_detail::launch_tensor_core_backward<cuda_kernels::Tf32Operands>(ctx, dq, dk, dv, dout, saved, q, k, v,
+                                                                                 key_mask, s, layouts, scale);
         return;
     }
-    detail::with_head_dim(s.head_dim, [&](auto dim) {
+    cuda_detail::with_head_dim(s.head_dim, [&](auto dim) {
         constexpr int D = decltype(dim)::value;
         if (s.queries > 0) {
-            const dim3 grid(kernels::blocks_for(s.queries, kernels::attention_threads), bh);
-            kernels::attention_row_dot<T, D><<<grid, kernels::attention_threads, 0, ctx.stream()>>>(
+            const dim3 grid(cuda_detail::blocks_for(s.queries, cuda_kernels::attention_threads), bh);
+            cuda_kernels::attention_row_dot<T, D><<<grid, cuda_kernels::attention_threads, 0, ctx.stream()>>>(
                 saved.row_dot.data(), dout.data(), out.data(), s.queries, int(heads), lgo, lo);
             SVILM_CUDA_CHECK(cudaGetLastError());
-            kernels::attention_backward_query<T, D><<<grid, kernels::attention_threads, 0, ctx.stream()>>>(
+            cuda_kernels::attention_backward_query<T, D><<<grid, cuda_kernels::attention_threads, 0, ctx.stream()>>>(
                 dq.data(), dout.data(), q.data(), k.data(), v.data(), saved.logsumexp.data(), saved.row_dot.data(),
                 key_mask.data(), s.queries, s.keys, int(heads), lgq, lgo, lq, lk, lv, scale);
             SVILM_CUDA_CHECK(cudaGetLastError());
         }
         if (s.keys > 0) {
-            constexpr int KR = kernels::AttentionTiles<D>::key_rows;
-            const dim3 grid(kernels::blocks_for(s.keys, KR), bh);
-            kernels::attention_backward_key<T, D><<<grid, KR, 0, ctx.stream()>>>(
+            constexpr int KR = cuda_kernels::AttentionTiles<D>::key_rows;
+            const dim3 grid(cuda_detail::blocks_for(s.keys, KR), bh);
+            cuda_kernels::attention_backward_key<T, D><<<grid, KR, 0, ctx.stream()>>>(
                 dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), saved.logsumexp.data(), saved.row_dot.data(),
                 key_mask.data(), s.queries, s.keys, int(heads), lgk, lgv, lgo, lq, lk, lv, scale);
             SVILM_CUDA_CHECK(cudaGetLastError());
@@ -475,4 +480,4 @@ void attention_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dq, Tenso
     });
 }
 
-}  // namespace svilm::cuda_ops
+}  // namespace svilm

@@ -1,5 +1,5 @@
 // svilm/ops/cuda/attention_tensor_core.cuh: attention forward and backward on the tensor cores,
-// for the TF32 and bf16 math modes (CudaContext::set_math), head size 64. Same contract and saved
+// for the TF32 and bf16 math modes (Context<cuda>::set_math), head size 64. Same contract and saved
 // logsumexp as the fp32 kernel in attention.cuh; the products q k^T and P v round their operands
 // to TF32 or bf16 and accumulate in fp32, like the GEMMs of the same mode.
 //
@@ -24,7 +24,7 @@
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
 
-namespace svilm::cuda_ops::kernels {
+namespace svilm::cuda_kernels {
 
 struct Bf16Operands {
     using storage = __nv_bfloat16;
@@ -371,4 +371,4 @@ __global__ void __launch_bounds__(tc_threads)
     store_rows(dq + b * layouts.dq.batch + h * tc_head, layouts.dq.row, i0 + warp * 16, Nq, gq, my_scores);
 }
 
-}  // namespace svilm::cuda_ops::kernels
+}  // namespace svilm::cuda_kernels

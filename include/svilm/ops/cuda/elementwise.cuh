@@ -1,18 +1,23 @@
-// svilm/ops/cuda/elementwise.cuh: the element-wise helpers of residual branches, the mean over
-// one axis, strided copies and deterministic column sums: the CUDA twins of
-// svilm/ops/elementwise.hpp, svilm/ops/pooling.hpp and the column sums of bias gradients.
+// svilm/ops/cuda/elementwise.cuh: the element-wise helpers of residual branches, copies and fills
+// of strided views, a bias shared by all rows, the mean over one axis: the CUDA twins of
+// svilm/ops/elementwise.hpp and svilm/ops/pooling.hpp, same signatures with Context<cuda> and
+// device views. Column sums (bias gradients) are deterministic: fixed chunks of rows, then the
+// chunks in order.
 #pragma once
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
+#include "svilm/cuda/copy.hpp"
 #include "svilm/ops/cuda/launch.cuh"
 
-namespace svilm::cuda_ops {
+namespace svilm {
 
-namespace kernels {
+namespace cuda_kernels {
 
 template <class T>
 __global__ void axpy(T* y, const T* x, T alpha, index_t n) {
@@ -24,6 +29,12 @@ template <class T>
 __global__ void scale(T* y, const T* x, T alpha, index_t n) {
     for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x)
         y[i] = alpha * x[i];
+}
+
+template <class T>
+__global__ void add2(T* y, const T* a, const T* b, index_t n) {
+    for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x)
+        y[i] = a[i] + b[i];
 }
 
 // y (O, I) = mean over N of x (O, N, I): one thread per output element, N in order.
@@ -57,30 +68,49 @@ __global__ void broadcast_rows(T* y, const T* row, index_t rows, index_t cols, i
     }
 }
 
-// Column sums run over fixed chunks of rows, then over the chunks in order: deterministic, and
-// parallel over rows. The number of chunks of `rows` (at least 1), checked against the grid.
-inline constexpr index_t column_chunk_rows = 64;
-inline index_t column_chunks(const char* op, index_t rows) {
-    const index_t chunks = std::max<index_t>(1, (rows + column_chunk_rows - 1) / column_chunk_rows);
-    if (chunks > 65535) throw ShapeError(std::string(op) + ": " + std::to_string(rows) + " rows exceed the grid");
-    return chunks;
-}
+// The axes of a strided copy or fill after cuda_detail::strided_shape merged what it could: an
+// element's linear index, last axis fastest, gives its offset in dst and in src.
+inline constexpr int max_strided_rank = 8;
+struct StridedShape {
+    int rank;
+    index_t extent[max_strided_rank];
+    index_t dst_stride[max_strided_rank];
+    index_t src_stride[max_strided_rank];
+};
 
-template <class T>
-__global__ void add2(T* y, const T* a, const T* b, index_t n) {
-    for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x)
-        y[i] = a[i] + b[i];
-}
-
-// dst = src for (D0, D1, D2) views with any strides: one thread per element, the last axis fastest.
-template <class T>
-__global__ void copy3(T* dst, const T* src, index_t d1, index_t d2, index_t n, index_t ds0, index_t ds1, index_t ds2,
-                      index_t ss0, index_t ss1, index_t ss2) {
-    for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x) {
-        const index_t a = i / (d1 * d2), b = (i / d2) % d1, c = i % d2;
-        dst[a * ds0 + b * ds1 + c * ds2] = src[a * ss0 + b * ss1 + c * ss2];
+__device__ inline void strided_offsets(const StridedShape& s, index_t i, index_t& dst, index_t& src) {
+    dst = 0;
+    src = 0;
+    for (int a = s.rank - 1; a >= 0; --a) {
+        const index_t k = i % s.extent[a];
+        i /= s.extent[a];
+        dst += k * s.dst_stride[a];
+        src += k * s.src_stride[a];
     }
 }
+
+// dst = src element by element, n = the element count: one thread per element.
+template <class T>
+__global__ void copy_elements(T* dst, const T* src, StridedShape s, index_t n) {
+    for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x) {
+        index_t d, o;
+        strided_offsets(s, i, d, o);
+        dst[d] = src[o];
+    }
+}
+
+template <class T>
+__global__ void fill_elements(T* dst, StridedShape s, index_t n, T value) {
+    for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x) {
+        index_t d, o;
+        strided_offsets(s, i, d, o);
+        dst[d] = value;
+    }
+}
+
+// Column sums run over fixed chunks of rows, then over the chunks in order: deterministic, and
+// parallel over rows.
+inline constexpr index_t column_chunk_rows = 64;
 
 // Stage 1 of a deterministic column sum: partial (chunks, C), chunk k = rows [k * rows_per_chunk, ...).
 template <class T>
@@ -103,97 +133,197 @@ __global__ void column_total(T* y, const T* partial, index_t chunks, index_t col
     y[c] = accumulate ? y[c] + sum : sum;
 }
 
-}  // namespace kernels
+}  // namespace cuda_kernels
 
-// y += alpha * x (same shape, contiguous): gradient accumulation at residual joins.
+namespace cuda_detail {
+
 template <class T, int Rank>
-void add_into(const CudaContext& ctx, TensorView<T, Rank, cuda> y, std::type_identity_t<TensorView<const T, Rank, cuda>> x,
-              T alpha = T(1)) {
-    expect_shape("cuda add_into", "x", x, y.shape());
-    if (!x.is_contiguous() || !y.is_contiguous()) throw ShapeError("cuda add_into: x and y must be contiguous");
-    if (y.size() == 0) return;
-    kernels::axpy<T><<<kernels::grid_cover(y.size()), 256, 0, ctx.stream()>>>(y.data(), x.data(), alpha, y.size());
+void expect_same_contiguous(const char* op, const TensorView<T, Rank, cuda>& out, const auto& in, const char* in_name) {
+    expect_shape(op, in_name, in, out.shape());
+    expect_contiguous(op, "out", out);
+    expect_contiguous(op, in_name, in);
+}
+
+// The number of chunks of `rows` (at least 1) of a column sum, checked against the grid.
+inline index_t column_chunks(const char* op, index_t rows) {
+    const index_t chunks = std::max<index_t>(1, (rows + cuda_kernels::column_chunk_rows - 1) / cuda_kernels::column_chunk_rows);
+    if (chunks > 65535) throw ShapeError(std::string(op) + ": " + std::to_string(rows) + " rows exceed the grid");
+    return chunks;
+}
+
+// dbias (C) = sum over rows of dy (R, C), or dbias += that sum when `accumulate` (bias
+// gradients), in chunks of rows.
+template <class T>
+void column_sum(const Context<cuda>& ctx, const char* op, TensorView<T, 1, cuda> dbias, TensorView<const T, 2, cuda> dy,
+                bool accumulate) {
+    const index_t rows = dy.extent(0), cols = dy.extent(1);
+    expect_shape(op, "dbias", dbias, {cols});
+    expect_contiguous(op, "dbias", dbias);
+    expect_contiguous(op, "dy", dy);
+    if (cols == 0) return;
+    const index_t chunks = column_chunks(op, rows);
+    Tensor<T, 2, cuda> partial({chunks, cols}, uninitialized);
+    const unsigned col_blocks = blocks_for(cols, 256);
+    cuda_kernels::column_partials<T><<<dim3(col_blocks, unsigned(chunks)), 256, 0, ctx.stream()>>>(
+        partial.data(), dy.data(), rows, cols, cuda_kernels::column_chunk_rows);
+    SVILM_CUDA_CHECK(cudaGetLastError());
+    cuda_kernels::column_total<T><<<col_blocks, 256, 0, ctx.stream()>>>(dbias.data(), partial.data(), chunks, cols, accumulate);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
-// y = alpha * x; y may alias x.
+// The axes of a view pair with size-1 axes dropped and neighbours merged wherever both views
+// step over the inner axis in one stride (a contiguous pair becomes one axis), so the kernels
+// divide as little as possible. src_strides may equal dst_strides (a fill).
+template <int Rank>
+cuda_kernels::StridedShape strided_shape(const Extents<Rank>& shape, const Extents<Rank>& dst_strides,
+                                         const Extents<Rank>& src_strides) {
+    static_assert(Rank <= cuda_kernels::max_strided_rank, "strided copies and fills go up to rank 8");
+    cuda_kernels::StridedShape s{};
+    for (int a = 0; a < Rank; ++a) {
+        if (shape[a] == 1) continue;
+        const int p = s.rank - 1;
+        if (p >= 0 && s.dst_stride[p] == shape[a] * dst_strides[a] && s.src_stride[p] == shape[a] * src_strides[a]) {
+            s.extent[p] *= shape[a];  // axis p is axis a's outer neighbour in both views
+            s.dst_stride[p] = dst_strides[a];
+            s.src_stride[p] = src_strides[a];
+            continue;
+        }
+        s.extent[s.rank] = shape[a];
+        s.dst_stride[s.rank] = dst_strides[a];
+        s.src_stride[s.rank] = src_strides[a];
+        ++s.rank;
+    }
+    if (s.rank == 0) {  // one element
+        s.rank = 1;
+        s.extent[0] = s.dst_stride[0] = s.src_stride[0] = 1;
+    }
+    return s;
+}
+
+}  // namespace cuda_detail
+
+// y = a + b (residual add), same shape, contiguous. y may alias a or b.
 template <class T, int Rank>
-void scale_forward(const CudaContext& ctx, TensorView<T, Rank, cuda> y, std::type_identity_t<TensorView<const T, Rank, cuda>> x,
-                   T alpha) {
-    expect_shape("cuda scale_forward", "x", x, y.shape());
-    if (!x.is_contiguous() || !y.is_contiguous()) throw ShapeError("cuda scale_forward: x and y must be contiguous");
+void add_forward(const Context<cuda>& ctx, TensorView<T, Rank, cuda> y, std::type_identity_t<TensorView<const T, Rank, cuda>> a,
+                 std::type_identity_t<TensorView<const T, Rank, cuda>> b) {
+    cuda_detail::expect_same_contiguous("add_forward", y, a, "a");
+    cuda_detail::expect_same_contiguous("add_forward", y, b, "b");
     if (y.size() == 0) return;
-    kernels::scale<T><<<kernels::grid_cover(y.size()), 256, 0, ctx.stream()>>>(y.data(), x.data(), alpha, y.size());
+    cuda_kernels::add2<T><<<cuda_detail::grid_cover(y.size()), 256, 0, ctx.stream()>>>(y.data(), a.data(), b.data(), y.size());
     SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
+// The backward of y = a + b: da = dy and db = dy (assigned; either may be an empty view).
+template <class T, int Rank>
+void add_backward(const Context<cuda>& ctx, TensorView<T, Rank, cuda> da, TensorView<T, Rank, cuda> db,
+                  std::type_identity_t<TensorView<const T, Rank, cuda>> dy) {
+    for (const TensorView<T, Rank, cuda>& d : {da, db}) {
+        if (!d.data()) continue;
+        cuda_detail::expect_same_contiguous("add_backward", d, dy, "dy");
+        DeviceMemory<cuda>::copy(ctx, d.data(), dy.data(), std::size_t(dy.size()) * sizeof(T));
+    }
+}
+
+// y += alpha * x (same shape, contiguous): gradient accumulation at residual joins.
+template <class T, int Rank>
+void add_into(const Context<cuda>& ctx, TensorView<T, Rank, cuda> y, std::type_identity_t<TensorView<const T, Rank, cuda>> x,
+              T alpha = T(1)) {
+    cuda_detail::expect_same_contiguous("add_into", y, x, "x");
+    if (y.size() == 0) return;
+    cuda_kernels::axpy<T><<<cuda_detail::grid_cover(y.size()), 256, 0, ctx.stream()>>>(y.data(), x.data(), alpha, y.size());
+    SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
+// y = alpha * x (same shape, contiguous); y may alias x.
+template <class T, int Rank>
+void scale_forward(const Context<cuda>& ctx, TensorView<T, Rank, cuda> y, std::type_identity_t<TensorView<const T, Rank, cuda>> x,
+                   T alpha) {
+    cuda_detail::expect_same_contiguous("scale_forward", y, x, "x");
+    if (y.size() == 0) return;
+    cuda_kernels::scale<T><<<cuda_detail::grid_cover(y.size()), 256, 0, ctx.stream()>>>(y.data(), x.data(), alpha, y.size());
+    SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
+// dst = src for views of the same shape with any strides (narrowed slices of a joint token
+// stream, per-clip transposes), rank 0 to 8: one cudaMemcpyAsync when both are contiguous, else
+// one thread per element. dst must not overlap src.
+template <class T, int Rank>
+void copy(const Context<cuda>& ctx, TensorView<T, Rank, cuda> dst, std::type_identity_t<TensorView<const T, Rank, cuda>> src) {
+    expect_shape("copy", "src", src, dst.shape());
+    if (dst.size() == 0) return;
+    if (dst.is_contiguous() && src.is_contiguous()) {
+        DeviceMemory<cuda>::copy(ctx, dst.data(), src.data(), std::size_t(dst.size()) * sizeof(T));
+        return;
+    }
+    if constexpr (Rank > 0) {  // a rank-0 view is always contiguous
+        const auto s = cuda_detail::strided_shape<Rank>(dst.shape(), dst.strides(), src.strides());
+        cuda_kernels::copy_elements<T><<<cuda_detail::grid_cover(dst.size()), 256, 0, ctx.stream()>>>(
+            dst.data(), src.data(), s, dst.size());
+        SVILM_CUDA_CHECK(cudaGetLastError());
+    }
+}
+
+// Every element of dst (any strides, rank 0 to 8) set to value.
+template <class T, int Rank>
+void fill(const Context<cuda>& ctx, TensorView<T, Rank, cuda> dst, T value) {
+    if (dst.size() == 0) return;
+    const auto s = cuda_detail::strided_shape<Rank>(dst.shape(), dst.strides(), dst.strides());
+    cuda_kernels::fill_elements<T><<<cuda_detail::grid_cover(dst.size()), 256, 0, ctx.stream()>>>(
+        dst.data(), s, dst.size(), value);
+    SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
+// y (R, C) += bias (C) on every row: a bias shared by all rows (BERT's segment-0 embedding).
+// y and bias contiguous.
+template <class T>
+void bias_add_forward(const Context<cuda>& ctx, TensorView<T, 2, cuda> y,
+                      std::type_identity_t<TensorView<const T, 1, cuda>> bias) {
+    const char* op = "bias_add_forward";
+    expect_shape(op, "bias", bias, {y.extent(1)});
+    expect_contiguous(op, "y", y);
+    expect_contiguous(op, "bias", bias);
+    if (y.size() == 0) return;
+    cuda_kernels::broadcast_rows<T><<<cuda_detail::grid_cover(y.size()), 256, 0, ctx.stream()>>>(
+        y.data(), bias.data(), y.extent(0), y.extent(1), y.extent(1), true);
+    SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
+// dbias (C) += sum over rows of dy (R, C), in fixed chunks of rows then the chunks in order.
+template <class T>
+void bias_add_backward(const Context<cuda>& ctx, TensorView<T, 1, cuda> dbias,
+                       std::type_identity_t<TensorView<const T, 2, cuda>> dy) {
+    cuda_detail::column_sum<T>(ctx, "bias_add_backward", dbias, dy, true);
 }
 
 // y (O, I) = mean over N of x (O, N, I); N must be positive.
 template <class T>
-void mean_pool_forward(const CudaContext& ctx, TensorView<T, 2, cuda> y, std::type_identity_t<TensorView<const T, 3, cuda>> x) {
+void mean_pool_forward(const Context<cuda>& ctx, TensorView<T, 2, cuda> y,
+                       std::type_identity_t<TensorView<const T, 3, cuda>> x) {
+    const char* op = "mean_pool_forward";
     const index_t outer = x.extent(0), n = x.extent(1), inner = x.extent(2);
-    expect_shape("cuda mean_pool_forward", "y", y, {outer, inner});
-    if (n == 0) throw ShapeError("cuda mean_pool_forward: x " + to_string<3>(x.shape()) + " has an empty pooled axis");
-    if (!x.is_contiguous() || !y.is_contiguous()) throw ShapeError("cuda mean_pool_forward: x and y must be contiguous");
+    expect_shape(op, "y", y, {outer, inner});
+    expect_contiguous(op, "x", x);
+    expect_contiguous(op, "y", y);
+    if (n == 0) throw ShapeError(std::string(op) + ": x " + to_string<3>(x.shape()) + " has an empty pooled axis");
     if (outer * inner == 0) return;
-    kernels::mean_pool_forward<T><<<kernels::grid_cover(outer * inner), 256, 0, ctx.stream()>>>(y.data(), x.data(), outer, n,
-                                                                                                inner);
+    cuda_kernels::mean_pool_forward<T><<<cuda_detail::grid_cover(outer * inner), 256, 0, ctx.stream()>>>(
+        y.data(), x.data(), outer, n, inner);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
 // dx (O, N, I) = dy (O, I) / N broadcast over N; assigned.
 template <class T>
-void mean_pool_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dx, std::type_identity_t<TensorView<const T, 2, cuda>> dy) {
+void mean_pool_backward(const Context<cuda>& ctx, TensorView<T, 3, cuda> dx,
+                        std::type_identity_t<TensorView<const T, 2, cuda>> dy) {
+    const char* op = "mean_pool_backward";
     const index_t outer = dx.extent(0), n = dx.extent(1), inner = dx.extent(2);
-    expect_shape("cuda mean_pool_backward", "dy", dy, {outer, inner});
-    if (!dx.is_contiguous() || !dy.is_contiguous()) throw ShapeError("cuda mean_pool_backward: dx and dy must be contiguous");
+    expect_shape(op, "dy", dy, {outer, inner});
+    expect_contiguous(op, "dx", dx);
+    expect_contiguous(op, "dy", dy);
     if (dx.size() == 0) return;
-    kernels::mean_pool_backward<T><<<kernels::grid_cover(dx.size()), 256, 0, ctx.stream()>>>(dx.data(), dy.data(), outer, n,
-                                                                                             inner);
+    cuda_kernels::mean_pool_backward<T><<<cuda_detail::grid_cover(dx.size()), 256, 0, ctx.stream()>>>(
+        dx.data(), dy.data(), outer, n, inner);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
-// y = a + b (same shape, contiguous); y may alias a or b.
-template <class T, int Rank>
-void add_forward(const CudaContext& ctx, TensorView<T, Rank, cuda> y, std::type_identity_t<TensorView<const T, Rank, cuda>> a,
-                 std::type_identity_t<TensorView<const T, Rank, cuda>> b) {
-    expect_shape("cuda add_forward", "a", a, y.shape());
-    expect_shape("cuda add_forward", "b", b, y.shape());
-    if (!a.is_contiguous() || !b.is_contiguous() || !y.is_contiguous())
-        throw ShapeError("cuda add_forward: every view must be contiguous");
-    if (y.size() == 0) return;
-    kernels::add2<T><<<kernels::grid_cover(y.size()), 256, 0, ctx.stream()>>>(y.data(), a.data(), b.data(), y.size());
-    SVILM_CUDA_CHECK(cudaGetLastError());
-}
-
-// dst = src for rank-3 views of the same shape with any strides (narrowed slices of a joint
-// token stream, per-clip transposes). dst must not overlap src.
-template <class T>
-void copy_strided(const CudaContext& ctx, TensorView<T, 3, cuda> dst, std::type_identity_t<TensorView<const T, 3, cuda>> src) {
-    expect_shape("cuda copy_strided", "src", src, dst.shape());
-    if (dst.size() == 0) return;
-    kernels::copy3<T><<<kernels::grid_cover(dst.size()), 256, 0, ctx.stream()>>>(
-        dst.data(), src.data(), dst.extent(1), dst.extent(2), dst.size(), dst.stride(0), dst.stride(1), dst.stride(2),
-        src.stride(0), src.stride(1), src.stride(2));
-    SVILM_CUDA_CHECK(cudaGetLastError());
-}
-
-// y (C) = sum over rows of x (R, C), or y += that sum when `accumulate` (bias gradients), in
-// chunks of rows (kernels::column_chunks).
-template <class T>
-void column_sum(const CudaContext& ctx, TensorView<T, 1, cuda> y, std::type_identity_t<TensorView<const T, 2, cuda>> x,
-                bool accumulate) {
-    const index_t rows = x.extent(0), cols = x.extent(1);
-    expect_shape("cuda column_sum", "y", y, {cols});
-    if (!x.is_contiguous() || !y.is_contiguous()) throw ShapeError("cuda column_sum: x and y must be contiguous");
-    if (cols == 0) return;
-    const index_t chunks = kernels::column_chunks("cuda column_sum", rows);
-    Tensor<T, 2, cuda> partial({chunks, cols}, uninitialized);
-    const unsigned col_blocks = kernels::blocks_for(cols, 256);
-    kernels::column_partials<T><<<dim3(col_blocks, unsigned(chunks)), 256, 0, ctx.stream()>>>(partial.data(), x.data(), rows,
-                                                                                               cols, kernels::column_chunk_rows);
-    SVILM_CUDA_CHECK(cudaGetLastError());
-    kernels::column_total<T><<<col_blocks, 256, 0, ctx.stream()>>>(y.data(), partial.data(), chunks, cols, accumulate);
-    SVILM_CUDA_CHECK(cudaGetLastError());
-}
-
-}  // namespace svilm::cuda_ops
+}  // namespace svilm

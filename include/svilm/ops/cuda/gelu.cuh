@@ -6,9 +6,9 @@
 #include "svilm/cuda/context.hpp"
 #include "svilm/ops/cuda/launch.cuh"
 
-namespace svilm::cuda_ops {
+namespace svilm {
 
-namespace kernels {
+namespace cuda_kernels {
 
 template <class T>
 __global__ void gelu_forward(T* y, const T* x, index_t n) {
@@ -27,31 +27,32 @@ __global__ void gelu_backward(T* dx, const T* dy, const T* x, index_t n) {
     }
 }
 
-}  // namespace kernels
+}  // namespace cuda_kernels
 
 // y (n) = gelu(x (n)), queued on the context's stream. y may alias x.
 template <class T>
-void gelu_forward(const CudaContext& ctx, TensorView<T, 1, cuda> y, std::type_identity_t<TensorView<const T, 1, cuda>> x) {
-    expect_shape("cuda gelu_forward", "y", y, x.shape());
-    expect_contiguous("cuda gelu_forward", "x", x);
-    expect_contiguous("cuda gelu_forward", "y", y);
+void gelu_forward(const Context<cuda>& ctx, TensorView<T, 1, cuda> y, std::type_identity_t<TensorView<const T, 1, cuda>> x) {
+    expect_shape("gelu_forward", "y", y, x.shape());
+    expect_contiguous("gelu_forward", "x", x);
+    expect_contiguous("gelu_forward", "y", y);
     if (x.size() == 0) return;
-    kernels::gelu_forward<T><<<kernels::grid_cover(x.size()), 256, 0, ctx.stream()>>>(y.data(), x.data(), x.size());
+    cuda_kernels::gelu_forward<T><<<cuda_detail::grid_cover(x.size()), 256, 0, ctx.stream()>>>(y.data(), x.data(), x.size());
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
 // dx = dy * (Phi(x) + x phi(x)), assigned; dx may alias dy.
 template <class T>
-void gelu_backward(const CudaContext& ctx, TensorView<T, 1, cuda> dx, std::type_identity_t<TensorView<const T, 1, cuda>> dy,
+void gelu_backward(const Context<cuda>& ctx, TensorView<T, 1, cuda> dx, std::type_identity_t<TensorView<const T, 1, cuda>> dy,
                    std::type_identity_t<TensorView<const T, 1, cuda>> x) {
-    expect_shape("cuda gelu_backward", "dy", dy, x.shape());
-    expect_shape("cuda gelu_backward", "dx", dx, x.shape());
-    expect_contiguous("cuda gelu_backward", "x", x);
-    expect_contiguous("cuda gelu_backward", "dy", dy);
-    expect_contiguous("cuda gelu_backward", "dx", dx);
+    expect_shape("gelu_backward", "dy", dy, x.shape());
+    expect_shape("gelu_backward", "dx", dx, x.shape());
+    expect_contiguous("gelu_backward", "x", x);
+    expect_contiguous("gelu_backward", "dy", dy);
+    expect_contiguous("gelu_backward", "dx", dx);
     if (x.size() == 0) return;
-    kernels::gelu_backward<T><<<kernels::grid_cover(x.size()), 256, 0, ctx.stream()>>>(dx.data(), dy.data(), x.data(), x.size());
+    cuda_kernels::gelu_backward<T><<<cuda_detail::grid_cover(x.size()), 256, 0, ctx.stream()>>>(
+        dx.data(), dy.data(), x.data(), x.size());
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
-}  // namespace svilm::cuda_ops
+}  // namespace svilm

@@ -12,15 +12,11 @@
 #include "svilm/cuda/context.hpp"
 #include "svilm/ops/cuda/launch.cuh"
 #include "svilm/ops/cuda/reduce.cuh"
+#include "svilm/ops/saved.hpp"
 
-namespace svilm::cuda_ops {
+namespace svilm {
 
-template <class T>
-struct GumbelAssignSaved {
-    Tensor<T, 3, cuda> y_soft;  // (B, M, L)
-};
-
-namespace kernels {
+namespace cuda_kernels {
 
 template <class T>
 __global__ void group_softmax_forward(T* y, const T* logits, const T* noise, index_t batch, index_t groups, index_t tokens,
@@ -93,87 +89,104 @@ __global__ void assign_normalize_backward(T* dy, const T* da, const T* y, index_
     for (index_t l = threadIdx.x; l < tokens; l += blockDim.x) dy[row * tokens + l] = (da[row * tokens + l] - inner) / s;
 }
 
-}  // namespace kernels
+}  // namespace cuda_kernels
 
-namespace detail {
+namespace cuda_detail {
+
+// out and in (B, M, L) of the same shape, both contiguous.
 template <class T>
-void expect_assignment(const char* op, const TensorView<T, 3, cuda>& out, const TensorView<const T, 3, cuda>& in) {
-    expect_shape(op, "output", out, in.shape());
-    if (!out.is_contiguous() || !in.is_contiguous()) throw ShapeError(std::string(op) + ": views must be contiguous");
+void expect_assignment(const char* op, const char* out_name, const TensorView<T, 3, cuda>& out, const char* in_name,
+                       const TensorView<const T, 3, cuda>& in) {
+    expect_shape(op, out_name, out, in.shape());
+    expect_contiguous(op, out_name, out);
+    expect_contiguous(op, in_name, in);
 }
-}  // namespace detail
+
+}  // namespace cuda_detail
 
 // y (B, M, L) = softmax over M of (logits + noise) / tau; noise may be an empty view (inference).
 template <class T>
-void group_softmax_forward(const CudaContext& ctx, TensorView<T, 3, cuda> y, std::type_identity_t<TensorView<const T, 3, cuda>> logits,
+void group_softmax_forward(const Context<cuda>& ctx, TensorView<T, 3, cuda> y,
+                           std::type_identity_t<TensorView<const T, 3, cuda>> logits,
                            std::type_identity_t<TensorView<const T, 3, cuda>> noise, T tau) {
-    const char* op = "cuda group_softmax_forward";
-    detail::expect_assignment<T>(op, y, logits);
-    if (noise.data()) expect_shape(op, "noise", noise, logits.shape());
+    const char* op = "group_softmax_forward";
+    cuda_detail::expect_assignment<T>(op, "y", y, "logits", logits);
+    if (noise.data()) {
+        expect_shape(op, "noise", noise, logits.shape());
+        expect_contiguous(op, "noise", noise);
+    }
     if (!(tau > T(0))) throw ValueError(std::string(op) + ": tau must be positive");
     const index_t B = logits.extent(0), M = logits.extent(1), L = logits.extent(2);
     if (B * L == 0 || M == 0) return;
-    kernels::group_softmax_forward<T><<<kernels::blocks_for(B * L, 256), 256, 0, ctx.stream()>>>(y.data(), logits.data(), noise.data(),
-                                                                                             B, M, L, T(1) / tau);
+    cuda_kernels::group_softmax_forward<T><<<cuda_detail::blocks_for(B * L, 256), 256, 0, ctx.stream()>>>(
+        y.data(), logits.data(), noise.data(), B, M, L, T(1) / tau);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
 // dlogits (B, M, L) = softmax backward along M of dy, divided by tau; assigned.
 template <class T>
-void group_softmax_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dlogits, std::type_identity_t<TensorView<const T, 3, cuda>> dy,
+void group_softmax_backward(const Context<cuda>& ctx, TensorView<T, 3, cuda> dlogits,
+                            std::type_identity_t<TensorView<const T, 3, cuda>> dy,
                             std::type_identity_t<TensorView<const T, 3, cuda>> y, T tau) {
-    const char* op = "cuda group_softmax_backward";
-    detail::expect_assignment<T>(op, dlogits, y);
+    const char* op = "group_softmax_backward";
+    cuda_detail::expect_assignment<T>(op, "dlogits", dlogits, "y", y);
     expect_shape(op, "dy", dy, y.shape());
+    expect_contiguous(op, "dy", dy);
     const index_t B = y.extent(0), M = y.extent(1), L = y.extent(2);
     if (B * L == 0 || M == 0) return;
-    kernels::group_softmax_backward<T><<<kernels::blocks_for(B * L, 256), 256, 0, ctx.stream()>>>(dlogits.data(), dy.data(), y.data(),
-                                                                                              B, M, L, T(1) / tau);
+    cuda_kernels::group_softmax_backward<T><<<cuda_detail::blocks_for(B * L, 256), 256, 0, ctx.stream()>>>(
+        dlogits.data(), dy.data(), y.data(), B, M, L, T(1) / tau);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
 // y_hard (B, M, L) = one_hot over M of argmax_m y_soft (ties to the lowest m), y_soft saved.
 template <class T>
-void gumbel_assign_forward(const CudaContext& ctx, TensorView<T, 3, cuda> y_hard, GumbelAssignSaved<T>& saved,
+void gumbel_assign_forward(const Context<cuda>& ctx, TensorView<T, 3, cuda> y_hard, GumbelAssignSaved<T, cuda>& saved,
                            std::type_identity_t<TensorView<const T, 3, cuda>> logits,
                            std::type_identity_t<TensorView<const T, 3, cuda>> noise, T tau = T(1)) {
-    detail::expect_assignment<T>("cuda gumbel_assign_forward", y_hard, logits);
+    cuda_detail::expect_assignment<T>("gumbel_assign_forward", "y_hard", y_hard, "logits", logits);
     if (saved.y_soft.shape() != logits.shape()) saved.y_soft = Tensor<T, 3, cuda>(logits.shape(), uninitialized);
     group_softmax_forward<T>(ctx, saved.y_soft, logits, noise, tau);
     const index_t B = logits.extent(0), M = logits.extent(1), L = logits.extent(2);
     if (B * L == 0 || M == 0) return;
-    kernels::one_hot_argmax<T><<<kernels::blocks_for(B * L, 256), 256, 0, ctx.stream()>>>(y_hard.data(), saved.y_soft.data(), B, M, L);
+    cuda_kernels::one_hot_argmax<T><<<cuda_detail::blocks_for(B * L, 256), 256, 0, ctx.stream()>>>(
+        y_hard.data(), saved.y_soft.data(), B, M, L);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
 // Straight-through: dlogits (B, M, L) is the gradient of y_soft; assigned.
 template <class T>
-void gumbel_assign_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dlogits, std::type_identity_t<TensorView<const T, 3, cuda>> dy,
-                            const GumbelAssignSaved<T>& saved, T tau = T(1)) {
+void gumbel_assign_backward(const Context<cuda>& ctx, TensorView<T, 3, cuda> dlogits,
+                            std::type_identity_t<TensorView<const T, 3, cuda>> dy, const GumbelAssignSaved<T, cuda>& saved,
+                            T tau = T(1)) {
+    expect_shape("gumbel_assign_backward", "dy", dy, saved.y_soft.shape());
     group_softmax_backward<T>(ctx, dlogits, dy, saved.y_soft, tau);
 }
 
 // a (B, M, L) = y / (sum over L of y + eps), eps = 1 as GroupViT.
 template <class T>
-void assign_normalize_forward(const CudaContext& ctx, TensorView<T, 3, cuda> a, std::type_identity_t<TensorView<const T, 3, cuda>> y,
-                              T eps = T(1)) {
-    detail::expect_assignment<T>("cuda assign_normalize_forward", a, y);
+void assign_normalize_forward(const Context<cuda>& ctx, TensorView<T, 3, cuda> a,
+                              std::type_identity_t<TensorView<const T, 3, cuda>> y, T eps = T(1)) {
+    cuda_detail::expect_assignment<T>("assign_normalize_forward", "a", a, "y", y);
     const index_t rows = y.extent(0) * y.extent(1), L = y.extent(2);
     if (rows == 0) return;
-    kernels::assign_normalize_forward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(a.data(), y.data(), L, eps);
+    cuda_kernels::assign_normalize_forward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(a.data(), y.data(), L, eps);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
 // dy (B, M, L) = (da - sum_l(da * y) / s) / s with s = sum_l y + eps; assigned.
 template <class T>
-void assign_normalize_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dy, std::type_identity_t<TensorView<const T, 3, cuda>> da,
+void assign_normalize_backward(const Context<cuda>& ctx, TensorView<T, 3, cuda> dy,
+                               std::type_identity_t<TensorView<const T, 3, cuda>> da,
                                std::type_identity_t<TensorView<const T, 3, cuda>> y, T eps = T(1)) {
-    detail::expect_assignment<T>("cuda assign_normalize_backward", dy, y);
-    expect_shape("cuda assign_normalize_backward", "da", da, y.shape());
+    const char* op = "assign_normalize_backward";
+    cuda_detail::expect_assignment<T>(op, "dy", dy, "y", y);
+    expect_shape(op, "da", da, y.shape());
+    expect_contiguous(op, "da", da);
     const index_t rows = y.extent(0) * y.extent(1), L = y.extent(2);
     if (rows == 0) return;
-    kernels::assign_normalize_backward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(dy.data(), da.data(), y.data(), L, eps);
+    cuda_kernels::assign_normalize_backward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(dy.data(), da.data(), y.data(), L, eps);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
-}  // namespace svilm::cuda_ops
+}  // namespace svilm

@@ -5,15 +5,11 @@
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
 #include "svilm/ops/cuda/reduce.cuh"
+#include "svilm/ops/saved.hpp"
 
-namespace svilm::cuda_ops {
+namespace svilm {
 
-template <class T>
-struct L2NormalizeSaved {
-    Tensor<T, 1, cuda> norm;  // (R): ||x_r|| before clamping at eps
-};
-
-namespace kernels {
+namespace cuda_kernels {
 
 template <class T>
 __global__ void l2_normalize_forward(T* y, T* norm_out, const T* x, index_t cols, T eps) {
@@ -39,32 +35,42 @@ __global__ void l2_normalize_backward(T* dx, const T* dy, const T* y, const T* n
         dx[r * cols + c] = clamped ? dy[r * cols + c] / eps : (dy[r * cols + c] - y[r * cols + c] * inner) / norm[r];
 }
 
-}  // namespace kernels
+}  // namespace cuda_kernels
 
 // y (R, C) = x / max(||x||, eps), eps = 1e-12 in docs/model.md §11.
 template <class T>
-void l2_normalize_forward(const CudaContext& ctx, TensorView<T, 2, cuda> y, L2NormalizeSaved<T>& saved,
+void l2_normalize_forward(const Context<cuda>& ctx, TensorView<T, 2, cuda> y, L2NormalizeSaved<T, cuda>& saved,
                           std::type_identity_t<TensorView<const T, 2, cuda>> x, T eps = T(1e-12)) {
+    const char* op = "l2_normalize_forward";
     const index_t rows = x.extent(0), cols = x.extent(1);
-    expect_shape("cuda l2_normalize_forward", "y", y, x.shape());
+    expect_shape(op, "y", y, x.shape());
+    expect_contiguous(op, "x", x);
+    expect_contiguous(op, "y", y);
     if (saved.norm.extent(0) != rows) saved.norm = Tensor<T, 1, cuda>({rows}, uninitialized);
     if (rows == 0) return;
-    kernels::l2_normalize_forward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(y.data(), saved.norm.data(), x.data(), cols, eps);
+    cuda_kernels::l2_normalize_forward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(
+        y.data(), saved.norm.data(), x.data(), cols, eps);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
 // dx (R, C), assigned: (dy - y (y . dy)) / ||x|| where ||x|| > eps, dy / eps where clamped.
 template <class T>
-void l2_normalize_backward(const CudaContext& ctx, TensorView<T, 2, cuda> dx, std::type_identity_t<TensorView<const T, 2, cuda>> dy,
-                           std::type_identity_t<TensorView<const T, 2, cuda>> y, const L2NormalizeSaved<T>& saved,
+void l2_normalize_backward(const Context<cuda>& ctx, TensorView<T, 2, cuda> dx,
+                           std::type_identity_t<TensorView<const T, 2, cuda>> dy,
+                           std::type_identity_t<TensorView<const T, 2, cuda>> y, const L2NormalizeSaved<T, cuda>& saved,
                            T eps = T(1e-12)) {
+    const char* op = "l2_normalize_backward";
     const index_t rows = y.extent(0), cols = y.extent(1);
-    expect_shape("cuda l2_normalize_backward", "dy", dy, y.shape());
-    expect_shape("cuda l2_normalize_backward", "dx", dx, y.shape());
+    expect_shape(op, "dy", dy, y.shape());
+    expect_shape(op, "dx", dx, y.shape());
+    expect_shape(op, "saved.norm", saved.norm.view(), {rows});
+    expect_contiguous(op, "dx", dx);
+    expect_contiguous(op, "dy", dy);
+    expect_contiguous(op, "y", y);
     if (rows == 0) return;
-    kernels::l2_normalize_backward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(dx.data(), dy.data(), y.data(),
-                                                                               saved.norm.data(), cols, eps);
+    cuda_kernels::l2_normalize_backward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(
+        dx.data(), dy.data(), y.data(), saved.norm.data(), cols, eps);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
-}  // namespace svilm::cuda_ops
+}  // namespace svilm

@@ -6,7 +6,7 @@
 
 #include "svilm/core/shape.hpp"
 
-namespace svilm::cuda_ops::kernels {
+namespace svilm::cuda_detail {
 
 // Blocks of `per_block` threads that give every one of n items its own thread (kernels with no
 // grid-stride loop; n fits the grid in every use: columns, rows of a batch).
@@ -16,4 +16,4 @@ inline unsigned blocks_for(index_t n, index_t per_block) { return unsigned((n + 
 // huge tensors do not launch millions of blocks.
 inline unsigned grid_cover(index_t n) { return unsigned(std::clamp<index_t>((n + 255) / 256, 1, 65536)); }
 
-}  // namespace svilm::cuda_ops::kernels
+}  // namespace svilm::cuda_detail

@@ -8,15 +8,11 @@
 #include "svilm/cuda/context.hpp"
 #include "svilm/ops/cuda/elementwise.cuh"
 #include "svilm/ops/cuda/reduce.cuh"
+#include "svilm/ops/saved.hpp"
 
-namespace svilm::cuda_ops {
+namespace svilm {
 
-template <class T>
-struct LayerNormSaved {
-    Tensor<T, 1, cuda> mean, rstd;  // (R)
-};
-
-namespace kernels {
+namespace cuda_kernels {
 
 template <class T>
 __global__ void layer_norm_forward(T* y, T* mean_out, T* rstd_out, const T* x, const T* w, const T* b, index_t cols, T eps) {
@@ -76,66 +72,83 @@ __global__ void layer_norm_param_partials(T* partial_w, T* partial_b, const T* d
     partial_b[k * cols + c] = sb;
 }
 
-}  // namespace kernels
+}  // namespace cuda_kernels
 
 // y (R, C) = (x - mean) * rstd * weight + bias; saved gets mean and rstd (R).
 template <class T>
-void layer_norm_forward(const CudaContext& ctx, TensorView<T, 2, cuda> y, LayerNormSaved<T>& saved,
+void layer_norm_forward(const Context<cuda>& ctx, TensorView<T, 2, cuda> y, LayerNormSaved<T, cuda>& saved,
                         std::type_identity_t<TensorView<const T, 2, cuda>> x,
                         std::type_identity_t<TensorView<const T, 1, cuda>> weight,
                         std::type_identity_t<TensorView<const T, 1, cuda>> bias, T eps) {
-    const char* op = "cuda layer_norm_forward";
+    const char* op = "layer_norm_forward";
     const index_t rows = x.extent(0), cols = x.extent(1);
     expect_shape(op, "y", y, x.shape());
     expect_shape(op, "weight", weight, {cols});
     expect_shape(op, "bias", bias, {cols});
-    for (const bool contiguous : {x.is_contiguous(), y.is_contiguous(), weight.is_contiguous(), bias.is_contiguous()})
-        if (!contiguous) throw ShapeError(std::string(op) + ": every view must be contiguous");
+    expect_contiguous(op, "x", x);
+    expect_contiguous(op, "y", y);
+    expect_contiguous(op, "weight", weight);
+    expect_contiguous(op, "bias", bias);
     if (saved.mean.extent(0) != rows) saved.mean = Tensor<T, 1, cuda>({rows}, uninitialized);
     if (saved.rstd.extent(0) != rows) saved.rstd = Tensor<T, 1, cuda>({rows}, uninitialized);
     if (rows == 0) return;
-    kernels::layer_norm_forward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(y.data(), saved.mean.data(), saved.rstd.data(),
-                                                                            x.data(), weight.data(), bias.data(), cols, eps);
+    cuda_kernels::layer_norm_forward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(
+        y.data(), saved.mean.data(), saved.rstd.data(), x.data(), weight.data(), bias.data(), cols, eps);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
 // dx (R, C) assigned (empty view to skip); dweight, dbias (C) accumulate (empty to skip).
 template <class T>
-void layer_norm_backward(const CudaContext& ctx, TensorView<T, 2, cuda> dx, TensorView<T, 1, cuda> dweight,
+void layer_norm_backward(const Context<cuda>& ctx, TensorView<T, 2, cuda> dx, TensorView<T, 1, cuda> dweight,
                          TensorView<T, 1, cuda> dbias, std::type_identity_t<TensorView<const T, 2, cuda>> dy,
-                         const LayerNormSaved<T>& saved, std::type_identity_t<TensorView<const T, 2, cuda>> x,
+                         const LayerNormSaved<T, cuda>& saved, std::type_identity_t<TensorView<const T, 2, cuda>> x,
                          std::type_identity_t<TensorView<const T, 1, cuda>> weight) {
-    const char* op = "cuda layer_norm_backward";
+    const char* op = "layer_norm_backward";
     const index_t rows = x.extent(0), cols = x.extent(1);
     expect_shape(op, "dy", dy, x.shape());
     expect_shape(op, "saved.mean", saved.mean.view(), {rows});
+    expect_shape(op, "saved.rstd", saved.rstd.view(), {rows});
     expect_shape(op, "weight", weight, {cols});
-    if (rows == 0) return;
+    expect_contiguous(op, "dy", dy);
+    expect_contiguous(op, "x", x);
+    expect_contiguous(op, "weight", weight);
     if (dx.data()) {
         expect_shape(op, "dx", dx, x.shape());
-        kernels::layer_norm_backward_input<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(
+        expect_contiguous(op, "dx", dx);
+    }
+    if (dweight.data()) {
+        expect_shape(op, "dweight", dweight, {cols});
+        expect_contiguous(op, "dweight", dweight);
+    }
+    if (dbias.data()) {
+        expect_shape(op, "dbias", dbias, {cols});
+        expect_contiguous(op, "dbias", dbias);
+    }
+    if (rows == 0 || cols == 0) return;
+    if (dx.data()) {
+        cuda_kernels::layer_norm_backward_input<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(
             dx.data(), dy.data(), x.data(), weight.data(), saved.mean.data(), saved.rstd.data(), cols);
         SVILM_CUDA_CHECK(cudaGetLastError());
     }
     if (dweight.data() || dbias.data()) {
-        if (dweight.data()) expect_shape(op, "dweight", dweight, {cols});
-        if (dbias.data()) expect_shape(op, "dbias", dbias, {cols});
-        const index_t chunks = kernels::column_chunks(op, rows);
+        const index_t chunks = cuda_detail::column_chunks(op, rows);
         Tensor<T, 2, cuda> partial_w({chunks, cols}, uninitialized), partial_b({chunks, cols}, uninitialized);
-        const unsigned col_blocks = kernels::blocks_for(cols, 256);
-        kernels::layer_norm_param_partials<T><<<dim3(col_blocks, unsigned(chunks)), 256, 0, ctx.stream()>>>(
+        const unsigned col_blocks = cuda_detail::blocks_for(cols, 256);
+        cuda_kernels::layer_norm_param_partials<T><<<dim3(col_blocks, unsigned(chunks)), 256, 0, ctx.stream()>>>(
             partial_w.data(), partial_b.data(), dy.data(), x.data(), saved.mean.data(), saved.rstd.data(), rows, cols,
-            kernels::column_chunk_rows);
+            cuda_kernels::column_chunk_rows);
         SVILM_CUDA_CHECK(cudaGetLastError());
         if (dweight.data()) {
-            kernels::column_total<T><<<col_blocks, 256, 0, ctx.stream()>>>(dweight.data(), partial_w.data(), chunks, cols, true);
+            cuda_kernels::column_total<T><<<col_blocks, 256, 0, ctx.stream()>>>(
+                dweight.data(), partial_w.data(), chunks, cols, true);
             SVILM_CUDA_CHECK(cudaGetLastError());
         }
         if (dbias.data()) {
-            kernels::column_total<T><<<col_blocks, 256, 0, ctx.stream()>>>(dbias.data(), partial_b.data(), chunks, cols, true);
+            cuda_kernels::column_total<T><<<col_blocks, 256, 0, ctx.stream()>>>(
+                dbias.data(), partial_b.data(), chunks, cols, true);
             SVILM_CUDA_CHECK(cudaGetLastError());
         }
     }
 }
 
-}  // namespace svilm::cuda_ops
+}  // namespace svilm

@@ -1,5 +1,6 @@
-// svilm/model/cuda/losses.cuh: the three pre-training losses of docs/model.md §5 on the device, forward and
-// backward: the CUDA twins of svilm/model/losses.hpp, with the same math and argument meaning.
+// svilm/ops/cuda/losses.cuh: the three pre-training losses of docs/model.md §5 on the device, forward
+// and backward: the CUDA twins of svilm/ops/losses.hpp, with the same math, argument meaning and
+// signatures (Context<cuda>, device views; the host-side arguments below stay host views).
 //
 // Host and device:
 // - Each forward returns its loss as a host value, which synchronises the stream once per loss per
@@ -16,17 +17,20 @@
 #include <string>
 #include <tuple>
 
+#include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
 #include "svilm/cuda/copy.hpp"
-#include "svilm/model/loss_common.hpp"
 #include "svilm/ops/cuda/elementwise.cuh"
 #include "svilm/ops/cuda/gemm.hpp"
+#include "svilm/ops/cuda/launch.cuh"
 #include "svilm/ops/cuda/reduce.cuh"
+#include "svilm/ops/loss_common.hpp"
+#include "svilm/ops/saved.hpp"
 
-namespace svilm::cuda_ops {
+namespace svilm {
 
-namespace kernels {
+namespace cuda_kernels {
 
 // *target += factor * (sum of partial (n)), by one block in a fixed order: the logit scale's
 // gradient from per-row partial sums.
@@ -271,12 +275,12 @@ __global__ void grounding_backward(T* d_dots, T* partial, const T* dots, const T
     if (threadIdx.x == 0) partial[row] = d_logit * score;
 }
 
-}  // namespace kernels
+}  // namespace cuda_kernels
 
-namespace detail {
+namespace cuda_detail {
 
 template <class T>
-T host_sum(const CudaContext& ctx, const Tensor<T, 1, cuda>& terms) {
+T host_sum(const Context<cuda>& ctx, const Tensor<T, 1, cuda>& terms) {
     const Tensor<T, 1> host = to_host<T, 1>(ctx, terms);
     T total = 0;
     for (index_t r = 0; r < host.size(); ++r) total += host(r);
@@ -285,20 +289,20 @@ T host_sum(const CudaContext& ctx, const Tensor<T, 1, cuda>& terms) {
 
 // d_log_scale += factor * sum(partial), queued; nothing when the clamp or an empty sum leaves 0.
 template <class T>
-void accumulate_scale_grad(const CudaContext& ctx, const char* op, TensorView<T, 0, cuda> d_log_scale,
+void accumulate_scale_grad(const Context<cuda>& ctx, const char* op, TensorView<T, 0, cuda> d_log_scale,
                            const Tensor<T, 1, cuda>& partial, T factor) {
     if (!d_log_scale.data()) throw ShapeError(std::string(op) + ": d_log_scale views no device scalar");
     if (factor == T(0) || partial.size() == 0) return;
-    kernels::accumulate_sum<T><<<1, 256, 0, ctx.stream()>>>(d_log_scale.data(), partial.data(), partial.size(), factor);
+    cuda_kernels::accumulate_sum<T><<<1, 256, 0, ctx.stream()>>>(d_log_scale.data(), partial.data(), partial.size(), factor);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
-}  // namespace detail
+}  // namespace cuda_detail
 
 // ---------------------------------------------------------------- global contrastive (Eq. 7)
 
 template <class T>
-struct ContrastiveSaved {
+struct ContrastiveSaved<T, cuda> {
     Tensor<T, 2, cuda> logits;     // (B, B) scale * v c^T
     Tensor<T, 1, cuda> logsumexp;  // (2 B) of logits' rows (video -> text), then of its columns
     T scale = 0, dscale_dlog = 0;
@@ -307,9 +311,10 @@ struct ContrastiveSaved {
 // L_c = (CE(s v c^T, I) + CE(s c v^T, I)) / 2 over v, c (B, D) on the device; the caption ->
 // video direction reads the columns of the same logits. requires B >= 1. Synchronises.
 template <class T>
-T contrastive_loss_forward(const CudaContext& ctx, ContrastiveSaved<T>& s, std::type_identity_t<TensorView<const T, 2, cuda>> v,
+T contrastive_loss_forward(const Context<cuda>& ctx, ContrastiveSaved<T, cuda>& s,
+                           std::type_identity_t<TensorView<const T, 2, cuda>> v,
                            std::type_identity_t<TensorView<const T, 2, cuda>> c, T log_scale) {
-    const char* op = "cuda contrastive_loss_forward";
+    const char* op = "contrastive_loss_forward";
     const index_t B = v.extent(0), D = v.extent(1);
     expect_shape(op, "c", c, v.shape());
     expect_contiguous(op, "v", v);
@@ -321,32 +326,35 @@ T contrastive_loss_forward(const CudaContext& ctx, ContrastiveSaved<T>& s, std::
     gemm<T>(ctx, Trans::no, Trans::yes, B, B, D, s.scale, v.data(), D, c.data(), D, T(0), s.logits.data(), B,
             MathMode::fp32);
     Tensor<T, 1, cuda> terms({2 * B}, uninitialized);
-    kernels::contrastive_forward<T><<<unsigned(2 * B), 256, 0, ctx.stream()>>>(terms.data(), s.logsumexp.data(), s.logits.data(), B);
+    cuda_kernels::contrastive_forward<T><<<unsigned(2 * B), 256, 0, ctx.stream()>>>(
+        terms.data(), s.logsumexp.data(), s.logits.data(), B);
     SVILM_CUDA_CHECK(cudaGetLastError());
     // each direction averages over B rows; the loss averages the two directions
-    return detail::host_sum(ctx, terms) / T(2 * B);
+    return cuda_detail::host_sum(ctx, terms) / T(2 * B);
 }
 
 // dv, dc (B, D) assigned; d_log_scale (a device scalar) accumulates.
 template <class T>
-void contrastive_loss_backward(const CudaContext& ctx, TensorView<T, 2, cuda> dv, TensorView<T, 2, cuda> dc,
-                               TensorView<T, 0, cuda> d_log_scale, T dloss, const ContrastiveSaved<T>& s,
+void contrastive_loss_backward(const Context<cuda>& ctx, TensorView<T, 2, cuda> dv, TensorView<T, 2, cuda> dc,
+                               TensorView<T, 0, cuda> d_log_scale, T dloss, const ContrastiveSaved<T, cuda>& s,
                                std::type_identity_t<TensorView<const T, 2, cuda>> v,
                                std::type_identity_t<TensorView<const T, 2, cuda>> c) {
-    const char* op = "cuda contrastive_loss_backward";
+    const char* op = "contrastive_loss_backward";
     const index_t B = v.extent(0), D = v.extent(1);
     expect_shape(op, "dv", dv, v.shape());
     expect_shape(op, "dc", dc, c.shape());
     expect_shape(op, "saved.logits", s.logits.view(), {B, B});
     expect_contiguous(op, "dv", dv);
     expect_contiguous(op, "dc", dc);
+    expect_contiguous(op, "v", v);
+    expect_contiguous(op, "c", c);
     Tensor<T, 2, cuda> d_logits({B, B}, uninitialized);
     Tensor<T, 1, cuda> partial({B}, uninitialized);
-    kernels::contrastive_backward<T><<<unsigned(B), 256, 0, ctx.stream()>>>(d_logits.data(), partial.data(), s.logits.data(),
-                                                                           s.logsumexp.data(), B, dloss / T(2) / T(B));
+    cuda_kernels::contrastive_backward<T><<<unsigned(B), 256, 0, ctx.stream()>>>(
+        d_logits.data(), partial.data(), s.logits.data(), s.logsumexp.data(), B, dloss / T(2) / T(B));
     SVILM_CUDA_CHECK(cudaGetLastError());
     // logits = scale * (v c^T): d scale = sum d_logits * logits / scale
-    if (s.scale > T(0)) detail::accumulate_scale_grad<T>(ctx, op, d_log_scale, partial, s.dscale_dlog / s.scale);
+    if (s.scale > T(0)) cuda_detail::accumulate_scale_grad<T>(ctx, op, d_log_scale, partial, s.dscale_dlog / s.scale);
     gemm<T>(ctx, Trans::no, Trans::no, B, D, B, s.scale, d_logits.data(), B, c.data(), D, T(0), dv.data(), D, MathMode::fp32);
     gemm<T>(ctx, Trans::yes, Trans::no, B, D, B, s.scale, d_logits.data(), B, v.data(), D, T(0), dc.data(), D, MathMode::fp32);
 }
@@ -354,7 +362,7 @@ void contrastive_loss_backward(const CudaContext& ctx, TensorView<T, 2, cuda> dv
 // ---------------------------------------------------------------- temporal grouping (Eqs. 1-2)
 
 template <class T>
-struct TemporalGroupingSaved {
+struct TemporalGroupingSaved<T, cuda> {
     Tensor<T, 2, cuda> p;               // (B, N_t) foreground probability; 0 for a clip left out
     Tensor<T, 2, cuda> fg, bg;          // (B, D) centres
     Tensor<T, 2, cuda> cos_fg, cos_bg;  // (B, N_t)
@@ -370,9 +378,9 @@ struct TemporalGroupingSaved {
 // on the device; mask (B, N_t) on the host holds 0 or 1 (ValueError otherwise). A clip whose
 // mask is all 0 or all 1 is left out; 0 when none remains. Synchronises.
 template <class T>
-T temporal_grouping_loss_forward(const CudaContext& ctx, TemporalGroupingSaved<T>& s,
+T temporal_grouping_loss_forward(const Context<cuda>& ctx, TemporalGroupingSaved<T, cuda>& s,
                                  std::type_identity_t<TensorView<const T, 3, cuda>> z, TensorView<const T, 2> mask, T tau) {
-    const char* op = "cuda temporal_grouping_loss_forward";
+    const char* op = "temporal_grouping_loss_forward";
     const index_t B = z.extent(0), Nt = z.extent(1), D = z.extent(2);
     expect_shape(op, "mask", mask, {B, Nt});
     expect_contiguous(op, "z", z);
@@ -393,41 +401,43 @@ T temporal_grouping_loss_forward(const CudaContext& ctx, TemporalGroupingSaved<T
     Tensor<T, 1, cuda> sq_err({B * Nt}, uninitialized);
     if (B > 0) {
         // the same exact integer counts as on the host, without a second upload
-        kernels::mask_counts<T><<<kernels::blocks_for(B, 256), 256, 0, ctx.stream()>>>(s.fg_count.data(), s.mask.data(), B, Nt);
+        cuda_kernels::mask_counts<T><<<cuda_detail::blocks_for(B, 256), 256, 0, ctx.stream()>>>(
+            s.fg_count.data(), s.mask.data(), B, Nt);
         SVILM_CUDA_CHECK(cudaGetLastError());
     }
     if (B * D > 0) {
-        kernels::temporal_centres<T><<<kernels::grid_cover(B * D), 256, 0, ctx.stream()>>>(
+        cuda_kernels::temporal_centres<T><<<cuda_detail::grid_cover(B * D), 256, 0, ctx.stream()>>>(
             s.fg.data(), s.bg.data(), z.data(), s.mask.data(), s.fg_count.data(), B, Nt, D);
         SVILM_CUDA_CHECK(cudaGetLastError());
     }
     if (B > 0) {
-        kernels::row_norms<T><<<unsigned(B), 256, 0, ctx.stream()>>>(s.norm_centres.data(), s.fg.data(), D);
+        cuda_kernels::row_norms<T><<<unsigned(B), 256, 0, ctx.stream()>>>(s.norm_centres.data(), s.fg.data(), D);
         SVILM_CUDA_CHECK(cudaGetLastError());
-        kernels::row_norms<T><<<unsigned(B), 256, 0, ctx.stream()>>>(s.norm_centres.data() + B, s.bg.data(), D);
+        cuda_kernels::row_norms<T><<<unsigned(B), 256, 0, ctx.stream()>>>(s.norm_centres.data() + B, s.bg.data(), D);
         SVILM_CUDA_CHECK(cudaGetLastError());
     }
     if (B * Nt > 0) {
-        kernels::temporal_probs<T><<<unsigned(B * Nt), 256, 0, ctx.stream()>>>(
+        cuda_kernels::temporal_probs<T><<<unsigned(B * Nt), 256, 0, ctx.stream()>>>(
             s.p.data(), s.cos_fg.data(), s.cos_bg.data(), s.norm_z.data(), sq_err.data(), z.data(), s.fg.data(), s.bg.data(),
             s.norm_centres.data(), s.norm_centres.data() + B, s.mask.data(), s.fg_count.data(), Nt, D, tau);
         SVILM_CUDA_CHECK(cudaGetLastError());
     }
     if (!s.valid_count) return T(0);
-    return detail::host_sum(ctx, sq_err) / T(s.valid_count * Nt);
+    return cuda_detail::host_sum(ctx, sq_err) / T(s.valid_count * Nt);
 }
 
 // dz (B, N_t, D) assigned; 0 for a clip left out.
 template <class T>
-void temporal_grouping_loss_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dz, T dloss,
-                                     const TemporalGroupingSaved<T>& s, std::type_identity_t<TensorView<const T, 3, cuda>> z,
-                                     T tau) {
-    const char* op = "cuda temporal_grouping_loss_backward";
+void temporal_grouping_loss_backward(const Context<cuda>& ctx, TensorView<T, 3, cuda> dz, T dloss,
+                                     const TemporalGroupingSaved<T, cuda>& s,
+                                     std::type_identity_t<TensorView<const T, 3, cuda>> z, T tau) {
+    const char* op = "temporal_grouping_loss_backward";
     const index_t B = z.extent(0), Nt = z.extent(1), D = z.extent(2);
     expect_shape(op, "dz", dz, z.shape());
     expect_shape(op, "saved.p", s.p.view(), {B, Nt});
     expect_shape(op, "saved.fg", s.fg.view(), {B, D});
     expect_contiguous(op, "dz", dz);
+    expect_contiguous(op, "z", z);
     if (!s.valid_count) {
         zero<T, 3>(ctx, dz);
         return;
@@ -437,11 +447,11 @@ void temporal_grouping_loss_backward(const CudaContext& ctx, TensorView<T, 3, cu
     Tensor<T, 2, cuda> d_fg({B, D}, uninitialized), d_bg({B, D}, uninitialized);
     const T* norm_fg = s.norm_centres.data();
     const T* norm_bg = s.norm_centres.data() + B;
-    kernels::temporal_centres_backward<T><<<kernels::grid_cover(B * D), 256, 0, ctx.stream()>>>(
+    cuda_kernels::temporal_centres_backward<T><<<cuda_detail::grid_cover(B * D), 256, 0, ctx.stream()>>>(
         d_fg.data(), d_bg.data(), z.data(), s.fg.data(), s.bg.data(), norm_fg, norm_bg, s.p.data(), s.cos_fg.data(),
         s.cos_bg.data(), s.norm_z.data(), s.mask.data(), s.fg_count.data(), B, Nt, D, g, tau);
     SVILM_CUDA_CHECK(cudaGetLastError());
-    kernels::temporal_backward<T><<<kernels::grid_cover(B * Nt * D), 256, 0, ctx.stream()>>>(
+    cuda_kernels::temporal_backward<T><<<cuda_detail::grid_cover(B * Nt * D), 256, 0, ctx.stream()>>>(
         dz.data(), z.data(), s.fg.data(), s.bg.data(), norm_fg, norm_bg, d_fg.data(), d_bg.data(), s.p.data(), s.cos_fg.data(),
         s.cos_bg.data(), s.norm_z.data(), s.mask.data(), s.fg_count.data(), B, Nt, D, g, tau);
     SVILM_CUDA_CHECK(cudaGetLastError());
@@ -450,12 +460,12 @@ void temporal_grouping_loss_backward(const CudaContext& ctx, TensorView<T, 3, cu
 // ---------------------------------------------------------------- spatial grounding (Eq. 3 on)
 
 template <class T>
-struct GroundingSaved {
-    Tensor<T, 4, cuda> dots;               // (B, K, B, M) <n_{i,k}, g_{j,m}>
-    Tensor<T, 4, cuda> weights;            // (B, K, B, M) softmax over m of dots / tau_a
-    Tensor<T, 3, cuda> scores;             // (B, K, B) s(i, k, j)
-    Tensor<T, 3, cuda> probs;              // (B, K, B) softmax over j of scale * s, valid nouns only
-    Tensor<std::uint8_t, 2, cuda> valid;   // (B, K) the host's validity, 0 or 1
+struct GroundingSaved<T, cuda> {
+    Tensor<T, 4, cuda> dots;              // (B, K, B, M) <n_{i,k}, g_{j,m}>
+    Tensor<T, 4, cuda> weights;           // (B, K, B, M) softmax over m of dots / tau_a
+    Tensor<T, 3, cuda> scores;            // (B, K, B) s(i, k, j)
+    Tensor<T, 3, cuda> probs;             // (B, K, B) softmax over j of scale * s, valid nouns only
+    Tensor<std::uint8_t, 2, cuda> valid;  // (B, K) the host's validity, 0 or 1
     index_t valid_count = 0;
     T scale = 0, dscale_dlog = 0;
 };
@@ -465,10 +475,10 @@ struct GroundingSaved {
 // (B, M, D) on the device, M >= 1; valid (B, K) on the host, nonzero for a real noun. 0 when no
 // noun is valid. Synchronises.
 template <class T>
-T grounding_loss_forward(const CudaContext& ctx, GroundingSaved<T>& s, std::type_identity_t<TensorView<const T, 3, cuda>> nouns,
-                         TensorView<const std::uint8_t, 2> valid, std::type_identity_t<TensorView<const T, 3, cuda>> groups,
-                         T log_scale, T tau_assign) {
-    const char* op = "cuda grounding_loss_forward";
+T grounding_loss_forward(const Context<cuda>& ctx, GroundingSaved<T, cuda>& s,
+                         std::type_identity_t<TensorView<const T, 3, cuda>> nouns, TensorView<const std::uint8_t, 2> valid,
+                         std::type_identity_t<TensorView<const T, 3, cuda>> groups, T log_scale, T tau_assign) {
+    const char* op = "grounding_loss_forward";
     const index_t B = nouns.extent(0), K = nouns.extent(1), D = nouns.extent(2), M = groups.extent(1);
     expect_shape(op, "valid", valid, {B, K});
     expect_shape(op, "groups", groups, {B, M, D});
@@ -490,30 +500,32 @@ T grounding_loss_forward(const CudaContext& ctx, GroundingSaved<T>& s, std::type
     gemm<T>(ctx, Trans::no, Trans::yes, B * K, B * M, D, T(1), nouns.data(), D, groups.data(), D, T(0), s.dots.data(), B * M,
             MathMode::fp32);
     // a group softmax of M = 32 entries: one warp each
-    kernels::grounding_assign<T><<<unsigned(B * K * B), 32, 0, ctx.stream()>>>(s.weights.data(), s.scores.data(), s.dots.data(), M,
-                                                                               tau_assign);
+    cuda_kernels::grounding_assign<T><<<unsigned(B * K * B), 32, 0, ctx.stream()>>>(
+        s.weights.data(), s.scores.data(), s.dots.data(), M, tau_assign);
     SVILM_CUDA_CHECK(cudaGetLastError());
     Tensor<T, 1, cuda> terms({B * K}, uninitialized);
-    kernels::grounding_nouns<T><<<unsigned(B * K), 128, 0, ctx.stream()>>>(s.probs.data(), terms.data(), s.scores.data(),
-                                                                          s.valid.data(), B, K, s.scale);
+    cuda_kernels::grounding_nouns<T><<<unsigned(B * K), 128, 0, ctx.stream()>>>(
+        s.probs.data(), terms.data(), s.scores.data(), s.valid.data(), B, K, s.scale);
     SVILM_CUDA_CHECK(cudaGetLastError());
     if (!s.valid_count) return T(0);
-    return detail::host_sum(ctx, terms) / T(s.valid_count);
+    return cuda_detail::host_sum(ctx, terms) / T(s.valid_count);
 }
 
 // d_nouns (B, K, D), d_groups (B, M, D) assigned; d_log_scale (a device scalar) accumulates.
 template <class T>
-void grounding_loss_backward(const CudaContext& ctx, TensorView<T, 3, cuda> d_nouns, TensorView<T, 3, cuda> d_groups,
-                             TensorView<T, 0, cuda> d_log_scale, T dloss, const GroundingSaved<T>& s,
+void grounding_loss_backward(const Context<cuda>& ctx, TensorView<T, 3, cuda> d_nouns, TensorView<T, 3, cuda> d_groups,
+                             TensorView<T, 0, cuda> d_log_scale, T dloss, const GroundingSaved<T, cuda>& s,
                              std::type_identity_t<TensorView<const T, 3, cuda>> nouns,
                              std::type_identity_t<TensorView<const T, 3, cuda>> groups, T tau_assign) {
-    const char* op = "cuda grounding_loss_backward";
+    const char* op = "grounding_loss_backward";
     const index_t B = nouns.extent(0), K = nouns.extent(1), D = nouns.extent(2), M = groups.extent(1);
     expect_shape(op, "d_nouns", d_nouns, nouns.shape());
     expect_shape(op, "d_groups", d_groups, groups.shape());
     expect_shape(op, "saved.dots", s.dots.view(), {B, K, B, M});
     expect_contiguous(op, "d_nouns", d_nouns);
     expect_contiguous(op, "d_groups", d_groups);
+    expect_contiguous(op, "nouns", nouns);
+    expect_contiguous(op, "groups", groups);
     if (!s.valid_count) {  // no noun: no gradient, and the GEMMs would only multiply zeros
         zero<T, 3>(ctx, d_nouns);
         zero<T, 3>(ctx, d_groups);
@@ -521,15 +533,15 @@ void grounding_loss_backward(const CudaContext& ctx, TensorView<T, 3, cuda> d_no
     }
     Tensor<T, 4, cuda> d_dots({B, K, B, M}, uninitialized);
     Tensor<T, 1, cuda> partial({B * K * B}, uninitialized);
-    kernels::grounding_backward<T><<<unsigned(B * K * B), 32, 0, ctx.stream()>>>(
-        d_dots.data(), partial.data(), s.dots.data(), s.weights.data(), s.scores.data(), s.probs.data(), s.valid.data(), B, K,
-        M, dloss / T(s.valid_count), s.scale, tau_assign);
+    cuda_kernels::grounding_backward<T><<<unsigned(B * K * B), 32, 0, ctx.stream()>>>(
+        d_dots.data(), partial.data(), s.dots.data(), s.weights.data(), s.scores.data(), s.probs.data(), s.valid.data(), B, K, M,
+        dloss / T(s.valid_count), s.scale, tau_assign);
     SVILM_CUDA_CHECK(cudaGetLastError());
-    if (s.scale > T(0)) detail::accumulate_scale_grad<T>(ctx, op, d_log_scale, partial, s.dscale_dlog);
+    if (s.scale > T(0)) cuda_detail::accumulate_scale_grad<T>(ctx, op, d_log_scale, partial, s.dscale_dlog);
     gemm<T>(ctx, Trans::no, Trans::no, B * K, D, B * M, T(1), d_dots.data(), B * M, groups.data(), D, T(0), d_nouns.data(), D,
             MathMode::fp32);
     gemm<T>(ctx, Trans::yes, Trans::no, B * M, D, B * K, T(1), d_dots.data(), B * M, nouns.data(), D, T(0), d_groups.data(), D,
             MathMode::fp32);
 }
 
-}  // namespace svilm::cuda_ops
+}  // namespace svilm

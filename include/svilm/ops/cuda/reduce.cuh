@@ -3,7 +3,7 @@
 // from run to run (no atomics).
 #pragma once
 
-namespace svilm::cuda_ops::kernels {
+namespace svilm::cuda_kernels {
 
 template <class T>
 __device__ T warp_sum(T v) {
@@ -46,4 +46,4 @@ __device__ T block_max(T v, T* scratch) {
     return scratch[0];
 }
 
-}  // namespace svilm::cuda_ops::kernels
+}  // namespace svilm::cuda_kernels

@@ -8,9 +8,9 @@
 #include "svilm/cuda/context.hpp"
 #include "svilm/ops/cuda/reduce.cuh"
 
-namespace svilm::cuda_ops {
+namespace svilm {
 
-namespace kernels {
+namespace cuda_kernels {
 
 template <class T>
 __global__ void softmax_forward(T* y, const T* x, const T* mask, index_t rows_per_batch, index_t n) {
@@ -48,38 +48,40 @@ __global__ void softmax_backward(T* dx, const T* dy, const T* y, index_t n) {
     for (index_t i = threadIdx.x; i < n; i += blockDim.x) dx[row * n + i] = yr[i] * (gr[i] - dot);
 }
 
-}  // namespace kernels
+}  // namespace cuda_kernels
 
 // y (B, R, N) = softmax(x (B, R, N) + mask (B, N)) along N; mask may be an empty view.
 template <class T>
-void softmax_forward(const CudaContext& ctx, TensorView<T, 3, cuda> y, std::type_identity_t<TensorView<const T, 3, cuda>> x,
+void softmax_forward(const Context<cuda>& ctx, TensorView<T, 3, cuda> y, std::type_identity_t<TensorView<const T, 3, cuda>> x,
                      std::type_identity_t<TensorView<const T, 2, cuda>> mask) {
-    const char* op = "cuda softmax_forward";
+    const char* op = "softmax_forward";
     const index_t B = x.extent(0), R = x.extent(1), N = x.extent(2);
     expect_shape(op, "y", y, x.shape());
-    if (!x.is_contiguous() || !y.is_contiguous()) throw ShapeError(std::string(op) + ": x and y must be contiguous");
+    expect_contiguous(op, "x", x);
+    expect_contiguous(op, "y", y);
     if (mask.data()) {
         expect_shape(op, "mask", mask, {B, N});
-        if (!mask.is_contiguous()) throw ShapeError(std::string(op) + ": mask must be contiguous");
+        expect_contiguous(op, "mask", mask);
     }
     if (B * R == 0 || N == 0) return;
-    kernels::softmax_forward<T><<<unsigned(B * R), 256, 0, ctx.stream()>>>(y.data(), x.data(), mask.data(), R, N);
+    cuda_kernels::softmax_forward<T><<<unsigned(B * R), 256, 0, ctx.stream()>>>(y.data(), x.data(), mask.data(), R, N);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
 // dx (B, R, N) = y * (dy - sum(dy * y)); assigned. dx may alias dy.
 template <class T>
-void softmax_backward(const CudaContext& ctx, TensorView<T, 3, cuda> dx, std::type_identity_t<TensorView<const T, 3, cuda>> dy,
+void softmax_backward(const Context<cuda>& ctx, TensorView<T, 3, cuda> dx, std::type_identity_t<TensorView<const T, 3, cuda>> dy,
                       std::type_identity_t<TensorView<const T, 3, cuda>> y) {
-    const char* op = "cuda softmax_backward";
+    const char* op = "softmax_backward";
     expect_shape(op, "dy", dy, y.shape());
     expect_shape(op, "dx", dx, y.shape());
-    if (!dx.is_contiguous() || !dy.is_contiguous() || !y.is_contiguous())
-        throw ShapeError(std::string(op) + ": every view must be contiguous");
+    expect_contiguous(op, "dx", dx);
+    expect_contiguous(op, "dy", dy);
+    expect_contiguous(op, "y", y);
     const index_t rows = y.extent(0) * y.extent(1), n = y.extent(2);
     if (rows == 0 || n == 0) return;
-    kernels::softmax_backward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(dx.data(), dy.data(), y.data(), n);
+    cuda_kernels::softmax_backward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(dx.data(), dy.data(), y.data(), n);
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
-}  // namespace svilm::cuda_ops
+}  // namespace svilm
