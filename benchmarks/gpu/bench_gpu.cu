@@ -24,7 +24,6 @@
 #include <string>
 #include <vector>
 
-#include "host_model.hpp"
 #include "svilm/core/rng.hpp"
 #include "svilm/cuda.hpp"
 #include "svilm/model/flops.hpp"
@@ -32,8 +31,8 @@
 namespace svilm::bench {
 namespace {
 
-CudaContext& context() {
-    static CudaContext ctx;
+Context<cuda>& context() {
+    static Context<cuda> ctx;
     return ctx;
 }
 
@@ -49,11 +48,7 @@ SVilmConfig base_config(index_t frames) {
 SVilm<float, cuda>& device_model(index_t frames) {
     static std::map<index_t, std::unique_ptr<SVilm<float, cuda>>> models;
     auto& slot = models[frames];
-    if (!slot) {
-        const SVilmConfig config = base_config(frames);
-        const std::shared_ptr<HostModel> host = make_host_model(config, 0);
-        slot = std::make_unique<SVilm<float, cuda>>(context(), host_parameters(*host), config);
-    }
+    if (!slot) slot = std::make_unique<SVilm<float, cuda>>(context(), base_config(frames), 0);
     return *slot;
 }
 
@@ -67,7 +62,7 @@ Tensor<float, Rank, cuda> random_device(const Extents<Rank>& shape, std::uint64_
 // Times `work` with CUDA events: two untimed warm-up runs, then one timed run per iteration.
 template <class Work>
 void time_on_device(benchmark::State& state, Work&& work) {
-    CudaContext& ctx = context();
+    Context<cuda>& ctx = context();
     cudaEvent_t start, stop;
     SVILM_CUDA_CHECK(cudaEventCreate(&start));
     SVILM_CUDA_CHECK(cudaEventCreate(&stop));
@@ -120,7 +115,7 @@ void guarded(benchmark::State& state, Body&& body) {
 void BM_GpuVideoEncoderForward(benchmark::State& state) {
     guarded(state, [&] {
         const index_t frames = state.range(0), B = state.range(1);
-        CudaContext& ctx = context();
+        Context<cuda>& ctx = context();
         ctx.set_math(math_mode(state.range(2)));
         const SVilm<float, cuda>& model = device_model(frames);
         const VideoConfig& v = model.config().video;
@@ -135,14 +130,14 @@ void BM_GpuVideoEncoderForward(benchmark::State& state) {
 void BM_GpuVideoEncoderTrain(benchmark::State& state) {
     guarded(state, [&] {
         const index_t frames = state.range(0), B = state.range(1);
-        CudaContext& ctx = context();
+        Context<cuda>& ctx = context();
         ctx.set_math(math_mode(state.range(2)));
         SVilm<float, cuda>& model = device_model(frames);
         const VideoConfig& v = model.config().video;
-        const index_t L = v.tokens(), M = v.num_group_tokens, C = v.width;
+        const index_t L = v.tokens(), M = v.grouping.num_group_tokens, C = v.width;
         const Tensor<float, 5, cuda> clips = random_device<5>({B, frames, 3, v.image_size, v.image_size}, 2);
         std::vector<Tensor<float, 3, cuda>> noise;
-        for (std::size_t k = 0; k < v.grouping_after.size(); ++k) {
+        for (std::size_t k = 0; k < v.grouping.after.size(); ++k) {
             Tensor<float, 3> host({B, M, L}, uninitialized);
             Generator(10 + k).gumbel<float, 3>(host);
             noise.push_back(to_device<float, 3>(ctx, host));
@@ -152,7 +147,7 @@ void BM_GpuVideoEncoderTrain(benchmark::State& state) {
         const Tensor<float, 2, cuda> d_pooled = random_device<2>({B, C}, 5);
         model.parameters().grads();  // the gradient buffer exists before the peak restarts
         cuda_memory::Pool::instance().reset_peak();
-        VideoEncoderSavedCuda<float> saved;
+        VideoEncoderSaved<float, cuda> saved;
         time_on_device(state, [&] {
             model.video.forward(ctx, saved, clips, noise_views, true);
             model.video.backward(ctx, d_tokens, d_groups, d_pooled, saved);
@@ -166,19 +161,19 @@ void BM_GpuAttention(benchmark::State& state) {
     guarded(state, [&] {
         const index_t N = state.range(0), B = 16, H = 12, C = 768;
         const bool backward = state.range(1) != 0;
-        CudaContext& ctx = context();
+        Context<cuda>& ctx = context();
         ctx.set_math(math_mode(state.range(2)));
         const Tensor<float, 3, cuda> qkv = random_device<3>({B, N, 3 * C}, 6), d_out = random_device<3>({B, N, C}, 7);
         const auto q = qkv.view().narrow(2, 0, C), k = qkv.view().narrow(2, C, 2 * C), v = qkv.view().narrow(2, 2 * C, 3 * C);
         Tensor<float, 3, cuda> out({B, N, C}, uninitialized), dq({B, N, C}, uninitialized), dk({B, N, C}, uninitialized),
             dv({B, N, C}, uninitialized);
-        cuda_ops::AttentionSaved<float> saved;
-        cuda_ops::attention_forward<float>(ctx, out, saved, q, k, v, {}, H);
+        AttentionSaved<float, cuda> saved;
+        attention_forward<float>(ctx, out, saved, q, k, v, {}, H);
         time_on_device(state, [&] {
             if (backward)
-                cuda_ops::attention_backward<float>(ctx, dq, dk, dv, d_out, saved, q, k, v, out, {}, H);
+                attention_backward<float>(ctx, dq, dk, dv, d_out, saved, q, k, v, out, {}, H);
             else
-                cuda_ops::attention_forward<float>(ctx, out, saved, q, k, v, {}, H);
+                attention_forward<float>(ctx, out, saved, q, k, v, {}, H);
         });
         // forward: QK^T and PV; backward: QK^T recomputed twice, dV, dP twice, dQ, dK
         const double flops = double(B) * 4.0 * double(N) * double(N) * double(C) * (backward ? 3.5 : 1.0);
@@ -189,11 +184,11 @@ void BM_GpuAttention(benchmark::State& state) {
 void BM_GpuGemm(benchmark::State& state) {
     guarded(state, [&] {
         const index_t M = 16 * 792, N = 3072, K = 768;
-        CudaContext& ctx = context();
+        Context<cuda>& ctx = context();
         ctx.set_math(math_mode(state.range(0)));
         const Tensor<float, 2, cuda> a = random_device<2>({M, K}, 8), b = random_device<2>({N, K}, 9);
         Tensor<float, 2, cuda> c({M, N}, uninitialized);
-        time_on_device(state, [&] { cuda_ops::matmul<float>(ctx, c, a, b.view().transpose(0, 1)); });
+        time_on_device(state, [&] { matmul<float>(ctx, c, a, b.view().transpose(0, 1)); });
         set_counters(state, 2.0 * double(M) * double(N) * double(K), 1);
     });
 }
@@ -222,9 +217,9 @@ BENCHMARK(BM_GpuGemm)->ArgNames({"math"})->DenseRange(0, 2)->UseManualTime()->It
 
 int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
-    if (!svilm::CudaContext::available()) {
+    if (!svilm::Context<svilm::cuda>::available()) {
         std::printf("svilm_bench_gpu: no usable GPU (%s); nothing to measure\n",
-                    svilm::CudaContext::unavailable_reason().c_str());
+                    svilm::Context<svilm::cuda>::unavailable_reason().c_str());
         return 0;
     }
     benchmark::AddCustomContext("device", svilm::bench::context().description());
