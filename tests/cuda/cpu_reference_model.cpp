@@ -100,4 +100,16 @@ std::vector<train::StepResult> cpu_training_run(const SVilmConfig& config, std::
     return trainer.run();
 }
 
+std::vector<train::StepResult> cpu_resumed_run(const SVilmConfig& config, std::uint64_t source_seed,
+                                               const train::TrainerOptions& options,
+                                               const std::filesystem::path& checkpoint, Tensor<float, 1>& resumed_values) {
+    SVilm<float> model = SVilm<float>::zeroed(cpu_ctx, config);
+    IndexedSource source(config, source_seed);
+    train::Trainer trainer(model, test_tokenizer(), source, options);
+    trainer.resume(checkpoint);
+    resumed_values = Tensor<float, 1>(model.parameters().values().shape(), uninitialized);
+    copy<float, 1>(cpu_ctx, resumed_values, model.parameters().values());
+    return trainer.run();
+}
+
 }  // namespace svilm::testing

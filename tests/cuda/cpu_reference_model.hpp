@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -65,5 +66,12 @@ private:
 // from `model_seed`, the clips from `source_seed`; no run folder.
 std::vector<train::StepResult> cpu_training_run(const SVilmConfig& config, std::uint64_t model_seed,
                                                 std::uint64_t source_seed, const train::TrainerOptions& options);
+
+// Resumes a CPU Trainer from `checkpoint` (any device wrote it) and runs it to options.steps.
+// Returns the steps it ran; `resumed_values` receives the model's parameters right after the
+// resume, before any step.
+std::vector<train::StepResult> cpu_resumed_run(const SVilmConfig& config, std::uint64_t source_seed,
+                                               const train::TrainerOptions& options,
+                                               const std::filesystem::path& checkpoint, Tensor<float, 1>& resumed_values);
 
 }  // namespace svilm::testing

@@ -13,6 +13,7 @@
 #include "cuda/cpu_reference_model.hpp"
 #include "cuda/cuda_test_support.hpp"
 #include "support/indexed_source.hpp"
+#include "support/temp_dir.hpp"
 
 namespace svilm::testing {
 namespace {
@@ -277,6 +278,51 @@ TEST_CASE("cuda: the trainer's loss curve on the GPU follows the CPU run's for t
         CHECK(close(got[i].losses.grounding, want[i].losses.grounding));
         CHECK(close(got[i].grad_norm, want[i].grad_norm));
         CHECK(got[i].lr == want[i].lr);
+    }
+}
+
+TEST_CASE("cuda: a checkpoint the GPU trainer writes continues on the CPU from the same weights and step") {
+    if (!device_or_skip()) return;
+    const Context<cuda> ctx;
+    const SVilmConfig config = small_trainer_config();
+    const TempDir dir;
+    train::TrainerOptions options;
+    options.steps = 5;
+    options.batch_size = 3;
+    options.adamw.lr = 1e-3;
+    options.warmup_fraction = 0.25;
+    options.seed = 9;
+    options.show_progress = false;
+    options.run_dir = dir.path / "gpu";
+    options.checkpoint_every = 3;
+    SVilm<float, cuda> model(ctx, config, 5);
+    IndexedSource source(config, 100);
+    train::Trainer<cuda> trainer(model, test_tokenizer(), source, options);
+    const std::vector<train::StepResult> gpu = trainer.run();  // checkpoints after steps 3 and 5
+    REQUIRE(gpu.size() == 5);
+
+    // the step-3 checkpoint, as the GPU wrote it, resumed by the CPU trainer for steps 4 and 5
+    const std::filesystem::path checkpoint = dir.path / "step3.safetensors";
+    {
+        SVilm<float, cuda> again(ctx, config, 5);
+        IndexedSource replay(config, 100);
+        train::TrainerOptions three = options;
+        three.run_dir.clear();
+        train::Trainer<cuda> first(again, test_tokenizer(), replay, three);
+        for (int i = 0; i < 3; ++i) first.step();
+        first.save(checkpoint);
+        const Tensor<float, 1> gpu_values = to_host<float, 1>(ctx, again.parameters().values());
+        train::TrainerOptions cpu_options = options;
+        cpu_options.run_dir = dir.path / "cpu";
+        Tensor<float, 1> resumed;
+        const std::vector<train::StepResult> cpu = cpu_resumed_run(config, 100, cpu_options, checkpoint, resumed);
+        CHECK(std::memcmp(resumed.data(), gpu_values.data(), resumed.bytes()) == 0);  // the file carries the bits
+        REQUIRE(cpu.size() == 2);
+        for (std::size_t i = 0; i < cpu.size(); ++i) {
+            CAPTURE(i);
+            CHECK(cpu[i].step == gpu[3 + i].step);
+            CHECK(std::abs(cpu[i].losses.total - gpu[3 + i].losses.total) <= 1e-4 + 2e-3 * std::abs(gpu[3 + i].losses.total));
+        }
     }
 }
 
