@@ -274,6 +274,47 @@ TEST_CASE("config: JSON round trip, presets, and invalid sizes named") {
     CHECK_THROWS_AS(config_from_json(nlohmann::json::parse(R"({"video": {"layer_norm_eps": -1}})")), ValueError);
 }
 
+TEST_CASE("config: the grouping settings travel together, in model files where they always were") {
+    SVilmConfig c = preset("tiny");
+    c.video.grouping.gumbel_tau = 0.5;
+    c.video.grouping.mlp_ratio = 2;
+    const nlohmann::json j = to_json(c);
+    CHECK(j.at("gumbel_tau") == 0.5);  // top level, as every model file written so far has it
+    CHECK(j.at("video").at("grouping_mlp_ratio") == 2);
+    CHECK(j.at("video").at("num_group_tokens") == c.video.grouping.num_group_tokens);
+    const SVilmConfig back = config_from_json(j);
+    CHECK(back.video.grouping.gumbel_tau == 0.5);
+    CHECK(back.video.grouping.mlp_ratio == 2);
+    nlohmann::json older = j;  // a file from before the MLP ratio was a setting: GroupViT's 4
+    older.at("video").erase("grouping_mlp_ratio");
+    CHECK(config_from_json(older).video.grouping.mlp_ratio == 4);
+    // the ratio sizes both grouping MLPs
+    nn::ParameterStore<float> store;
+    const GroupingBlock<float> block(store, "g", c.video.width, c.video.heads, 1e-6, c.video.grouping);
+    CHECK(store.find("g.pre_assign_attn.mlp.fc1.weight")->shape == std::vector<index_t>{2 * c.video.width, c.video.width});
+    CHECK(store.find("g.mlp_channels.fc2.weight")->shape == std::vector<index_t>{c.video.width, 2 * c.video.width});
+    c.video.grouping.mlp_ratio = 0;
+    CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("grouping_mlp_ratio"), ValueError);
+    c = preset("tiny");
+    c.video.grouping.gumbel_tau = 0;
+    CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("temperatures"), ValueError);
+}
+
+TEST_CASE("parameters: a store's values move to a store of the same layout; another layout is named") {
+    const SVilm<float> a(cpu_ctx, preset("tiny"), 1);
+    SVilm<float> b = SVilm<float>::zeroed(cpu_ctx, preset("tiny"));
+    b.parameters().copy_values_from(a.parameters());
+    CHECK(std::memcmp(a.parameters().values().data(), b.parameters().values().data(),
+                      std::size_t(a.parameters().buffer_size()) * sizeof(float)) == 0);
+    SVilmConfig wider = preset("tiny");
+    wider.video.mlp_hidden += 8;
+    SVilm<float> c = SVilm<float>::zeroed(cpu_ctx, wider);
+    CHECK_THROWS_WITH_AS(c.parameters().copy_values_from(a.parameters()), doctest::Contains("video.blocks.0.mlp.fc1.weight"),
+                         ValueError);
+    nn::ParameterStore<float> unallocated;
+    CHECK_THROWS_WITH_AS(unallocated.copy_values_from(a.parameters()), doctest::Contains("allocated"), ValueError);
+}
+
 TEST_CASE("determinism: the same seed twice gives bitwise-equal losses and gradients") {
     const SVilmConfig config = fixture_config();
     auto run = [&](Tensor<float, 1>& grads) {
