@@ -1,7 +1,7 @@
 // svilm/ops/linear.hpp: fully connected layer, y = x W^T + b (PyTorch's nn.Linear layout).
 #pragma once
 
-#include "svilm/ops/detail/column_sum.hpp"
+#include "svilm/ops/elementwise.hpp"
 #include "svilm/ops/gemm.hpp"
 
 namespace svilm {
@@ -42,14 +42,7 @@ void linear_backward(const Context<cpu>& ctx, TensorView<T, 2> dx, TensorView<T,
     }
     if (dbias.data()) {
         expect_shape(op, "dbias", dbias, {weight.extent(0)});
-        expect_contiguous(op, "dbias", dbias);
-        expect_contiguous(op, "dy", dy);
-        const index_t cols = dy.extent(1);
-        const T* g = dy.data();
-        detail::accumulate_column_sums(dbias.data(), dy.extent(0), cols, [&](index_t r, T* partial) {
-#pragma omp simd
-            for (index_t c = 0; c < cols; ++c) partial[c] += g[r * cols + c];
-        });
+        bias_add_backward(ctx, dbias, dy);
     }
 }
 
