@@ -33,4 +33,10 @@ target_link_libraries(svilm_cuda INTERFACE svilm CUDA::cudart CUDA::cublas)
 target_compile_definitions(svilm_cuda INTERFACE SVILM_HAVE_CUDA=1)
 # kernels use constexpr helpers of the standard library (std::numeric_limits and the like)
 target_compile_options(svilm_cuda INTERFACE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr>)
+# The host code nvcc compiles (the device-generic trainer, the tokenizer, the thread pool of
+# core/parallel.hpp) sees the same _OPENMP as the C++ files of the same program: inline functions
+# that differ with it would otherwise have two definitions, and the linker would keep either.
+if(OpenMP_CXX_FOUND)
+    target_compile_options(svilm_cuda INTERFACE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=${OpenMP_CXX_FLAGS}>)
+endif()
 message(STATUS "svilm: CUDA backend: on (CUDA ${CUDAToolkit_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES})")

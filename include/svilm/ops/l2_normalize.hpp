@@ -7,6 +7,7 @@
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/contracts.hpp"
 #include "svilm/ops/saved.hpp"
 
 namespace svilm {
@@ -17,9 +18,8 @@ void l2_normalize_forward(const Context<cpu>&, TensorView<T, 2> y, L2NormalizeSa
                           T eps = T(1e-12)) {
     const char* op = "l2_normalize_forward";
     const index_t rows = x.extent(0), cols = x.extent(1);
-    expect_shape(op, "y", y, x.shape());
     expect_contiguous(op, "x", x);
-    expect_contiguous(op, "y", y);
+    contract::same_contiguous(op, "y", y, x);
     if (saved.norm.extent(0) != rows) saved.norm = Tensor<T, 1>({rows}, uninitialized);
     parallel_for(
         rows,
@@ -42,12 +42,8 @@ void l2_normalize_backward(const Context<cpu>&, TensorView<T, 2> dx, std::type_i
                            T eps = T(1e-12)) {
     const char* op = "l2_normalize_backward";
     const index_t rows = y.extent(0), cols = y.extent(1);
-    expect_shape(op, "dy", dy, y.shape());
-    expect_shape(op, "dx", dx, y.shape());
+    contract::row_backward(op, dx, dy, y);
     expect_shape(op, "saved.norm", saved.norm.view(), {rows});
-    expect_contiguous(op, "dx", dx);
-    expect_contiguous(op, "dy", dy);
-    expect_contiguous(op, "y", y);
     parallel_for(
         rows,
         [&](index_t r) {

@@ -7,6 +7,7 @@
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/contracts.hpp"
 #include "svilm/ops/saved.hpp"
 
 namespace svilm {
@@ -20,13 +21,7 @@ void layer_norm_forward(const Context<cpu>&, TensorView<T, 2> y, LayerNormSaved<
                         std::type_identity_t<TensorView<const T, 1>> bias, T eps) {
     const char* op = "layer_norm_forward";
     const index_t rows = x.extent(0), cols = x.extent(1);
-    expect_shape(op, "y", y, x.shape());
-    expect_shape(op, "weight", weight, {cols});
-    expect_shape(op, "bias", bias, {cols});
-    expect_contiguous(op, "x", x);
-    expect_contiguous(op, "y", y);
-    expect_contiguous(op, "weight", weight);
-    expect_contiguous(op, "bias", bias);
+    contract::layer_norm_forward(op, y, x, weight, bias);
     if (saved.mean.extent(0) != rows) saved.mean = Tensor<T, 1>({rows}, uninitialized);
     if (saved.rstd.extent(0) != rows) saved.rstd = Tensor<T, 1>({rows}, uninitialized);
     const T* w = weight.data();
@@ -60,13 +55,7 @@ void layer_norm_backward(const Context<cpu>&, TensorView<T, 2> dx, TensorView<T,
                          std::type_identity_t<TensorView<const T, 1>> weight) {
     const char* op = "layer_norm_backward";
     const index_t rows = x.extent(0), cols = x.extent(1);
-    expect_shape(op, "dy", dy, x.shape());
-    expect_shape(op, "saved.mean", saved.mean.view(), {rows});
-    expect_shape(op, "saved.rstd", saved.rstd.view(), {rows});
-    expect_shape(op, "weight", weight, {cols});
-    expect_contiguous(op, "dy", dy);
-    expect_contiguous(op, "x", x);
-    expect_contiguous(op, "weight", weight);
+    contract::layer_norm_backward(op, dy, saved.mean.view(), saved.rstd.view(), x, weight);
     const T* w = weight.data();
     const T* mean = saved.mean.data();
     const T* rstd = saved.rstd.data();

@@ -10,6 +10,7 @@
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/contracts.hpp"
 
 namespace svilm {
 
@@ -38,9 +39,8 @@ void softmax_forward(const Context<cpu>&, TensorView<T, 3> y, std::type_identity
                      std::type_identity_t<TensorView<const T, 2>> mask) {
     const char* op = "softmax_forward";
     const index_t batch = x.extent(0), rows = x.extent(1), n = x.extent(2);
-    expect_shape(op, "y", y, x.shape());
     expect_contiguous(op, "x", x);
-    expect_contiguous(op, "y", y);
+    contract::same_contiguous(op, "y", y, x);
     if (mask.data()) {
         expect_shape(op, "mask", mask, {batch, n});
         expect_contiguous(op, "mask", mask);
@@ -67,11 +67,7 @@ template <class T>
 void softmax_backward(const Context<cpu>&, TensorView<T, 3> dx, std::type_identity_t<TensorView<const T, 3>> dy,
                       std::type_identity_t<TensorView<const T, 3>> y) {
     const char* op = "softmax_backward";
-    expect_shape(op, "dy", dy, y.shape());
-    expect_shape(op, "dx", dx, y.shape());
-    expect_contiguous(op, "dx", dx);
-    expect_contiguous(op, "dy", dy);
-    expect_contiguous(op, "y", y);
+    contract::row_backward(op, dx, dy, y);
     const index_t n = y.extent(2), total_rows = y.extent(0) * y.extent(1);
     parallel_for(
         total_rows,

@@ -13,6 +13,7 @@
 #include "svilm/core/context.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/contracts.hpp"
 
 namespace svilm {
 
@@ -22,15 +23,9 @@ template <class T>
 void tubelet_unfold(const Context<cpu>&, TensorView<T, 2> patches, std::type_identity_t<TensorView<const T, 5>> video,
                     index_t tubelet, index_t patch) {
     const char* op = "tubelet_unfold";
-    const index_t B = video.extent(0), frames = video.extent(1), H = video.extent(3), W = video.extent(4);
-    if (tubelet < 1 || patch < 1 || video.extent(2) != 3 || frames % tubelet || H % patch || W % patch)
-        throw ShapeError(std::string(op) + ": video " + to_string<5>(video.shape()) + " is not (B, T, 3, H, W) with T % " +
-                         std::to_string(tubelet) + " == 0 and H, W multiples of " + std::to_string(patch));
-    expect_contiguous(op, "video", video);
-    const index_t nt = frames / tubelet, rows = H / patch, cols = W / patch;
-    const index_t tokens = B * nt * rows * cols, features = 3 * tubelet * patch * patch;
-    expect_shape(op, "patches", patches, {tokens, features});
-    expect_contiguous(op, "patches", patches);
+    const index_t L = contract::tubelet_unfold(op, patches, video, tubelet, patch);
+    const index_t rows = video.extent(3) / patch, cols = video.extent(4) / patch, nt = video.extent(1) / tubelet;
+    const index_t tokens = video.extent(0) * L, features = 3 * tubelet * patch * patch;
     parallel_for(
         tokens,
         [&](index_t r) {
@@ -56,20 +51,9 @@ void video_embed_forward(const Context<cpu>&, TensorView<T, 3> stream, std::type
                          std::type_identity_t<TensorView<const T, 2>> temporal,
                          std::type_identity_t<TensorView<const T, 2>> group) {
     const char* op = "video_embed_forward";
+    contract::video_embed_forward(op, stream, tokens, spatial, temporal, group);
     const index_t B = tokens.extent(0), L = tokens.extent(1), C = tokens.extent(2), Ns = spatial.extent(0);
     const index_t M = group.extent(0);
-    if (Ns < 1 || L % Ns)
-        throw ShapeError(std::string(op) + ": " + std::to_string(L) + " tokens are not a multiple of " + std::to_string(Ns) +
-                         " spatial positions");
-    expect_shape(op, "stream", stream, {B, L + M, C});
-    expect_shape(op, "spatial", spatial, {Ns, C});
-    expect_shape(op, "temporal", temporal, {L / Ns, C});
-    expect_shape(op, "group", group, {M, C});
-    expect_contiguous(op, "tokens", tokens);
-    expect_contiguous(op, "stream", stream);
-    expect_contiguous(op, "spatial", spatial);
-    expect_contiguous(op, "temporal", temporal);
-    expect_contiguous(op, "group", group);
     parallel_for(
         B,
         [&](index_t b) {
@@ -94,11 +78,7 @@ void video_embed_backward(const Context<cpu>&, TensorView<T, 2> d_spatial, Tenso
     const char* op = "video_embed_backward";
     const index_t B = d_stream.extent(0), C = d_stream.extent(2), Ns = d_spatial.extent(0), Nt = d_temporal.extent(0);
     const index_t L = Ns * Nt, M = d_group.extent(0);
-    expect_shape(op, "d_stream", d_stream, {B, L + M, C});
-    expect_shape(op, "d_spatial", d_spatial, {Ns, C});
-    expect_shape(op, "d_temporal", d_temporal, {Nt, C});
-    expect_shape(op, "d_group", d_group, {M, C});
-    expect_contiguous(op, "d_stream", d_stream);
+    contract::video_embed_backward(op, d_spatial, d_temporal, d_group, d_stream);
     for (index_t b = 0; b < B; ++b) {
         for (index_t l = 0; l < L; ++l) {
             const T* g = &d_stream(b, l, 0);

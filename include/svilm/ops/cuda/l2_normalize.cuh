@@ -3,6 +3,7 @@
 #pragma once
 
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/contracts.hpp"
 #include "svilm/cuda/context.hpp"
 #include "svilm/ops/cuda/reduce.cuh"
 #include "svilm/ops/saved.hpp"
@@ -43,9 +44,8 @@ void l2_normalize_forward(const Context<cuda>& ctx, TensorView<T, 2, cuda> y, L2
                           std::type_identity_t<TensorView<const T, 2, cuda>> x, T eps = T(1e-12)) {
     const char* op = "l2_normalize_forward";
     const index_t rows = x.extent(0), cols = x.extent(1);
-    expect_shape(op, "y", y, x.shape());
     expect_contiguous(op, "x", x);
-    expect_contiguous(op, "y", y);
+    contract::same_contiguous(op, "y", y, x);
     if (saved.norm.extent(0) != rows) saved.norm = Tensor<T, 1, cuda>({rows}, uninitialized);
     if (rows == 0) return;
     cuda_kernels::l2_normalize_forward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(
@@ -61,12 +61,8 @@ void l2_normalize_backward(const Context<cuda>& ctx, TensorView<T, 2, cuda> dx,
                            T eps = T(1e-12)) {
     const char* op = "l2_normalize_backward";
     const index_t rows = y.extent(0), cols = y.extent(1);
-    expect_shape(op, "dy", dy, y.shape());
-    expect_shape(op, "dx", dx, y.shape());
+    contract::row_backward(op, dx, dy, y);
     expect_shape(op, "saved.norm", saved.norm.view(), {rows});
-    expect_contiguous(op, "dx", dx);
-    expect_contiguous(op, "dy", dy);
-    expect_contiguous(op, "y", y);
     if (rows == 0) return;
     cuda_kernels::l2_normalize_backward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(
         dx.data(), dy.data(), y.data(), saved.norm.data(), cols, eps);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/contracts.hpp"
 #include "svilm/cuda/context.hpp"
 #include "svilm/ops/cuda/elementwise.cuh"
 #include "svilm/ops/cuda/reduce.cuh"
@@ -82,13 +83,7 @@ void layer_norm_forward(const Context<cuda>& ctx, TensorView<T, 2, cuda> y, Laye
                         std::type_identity_t<TensorView<const T, 1, cuda>> bias, T eps) {
     const char* op = "layer_norm_forward";
     const index_t rows = x.extent(0), cols = x.extent(1);
-    expect_shape(op, "y", y, x.shape());
-    expect_shape(op, "weight", weight, {cols});
-    expect_shape(op, "bias", bias, {cols});
-    expect_contiguous(op, "x", x);
-    expect_contiguous(op, "y", y);
-    expect_contiguous(op, "weight", weight);
-    expect_contiguous(op, "bias", bias);
+    contract::layer_norm_forward(op, y, x, weight, bias);
     if (saved.mean.extent(0) != rows) saved.mean = Tensor<T, 1, cuda>({rows}, uninitialized);
     if (saved.rstd.extent(0) != rows) saved.rstd = Tensor<T, 1, cuda>({rows}, uninitialized);
     if (rows == 0) return;
@@ -105,13 +100,7 @@ void layer_norm_backward(const Context<cuda>& ctx, TensorView<T, 2, cuda> dx, Te
                          std::type_identity_t<TensorView<const T, 1, cuda>> weight) {
     const char* op = "layer_norm_backward";
     const index_t rows = x.extent(0), cols = x.extent(1);
-    expect_shape(op, "dy", dy, x.shape());
-    expect_shape(op, "saved.mean", saved.mean.view(), {rows});
-    expect_shape(op, "saved.rstd", saved.rstd.view(), {rows});
-    expect_shape(op, "weight", weight, {cols});
-    expect_contiguous(op, "dy", dy);
-    expect_contiguous(op, "x", x);
-    expect_contiguous(op, "weight", weight);
+    contract::layer_norm_backward(op, dy, saved.mean.view(), saved.rstd.view(), x, weight);
     if (dx.data()) {
         expect_shape(op, "dx", dx, x.shape());
         expect_contiguous(op, "dx", dx);

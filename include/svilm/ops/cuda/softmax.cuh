@@ -5,6 +5,7 @@
 #pragma once
 
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/contracts.hpp"
 #include "svilm/cuda/context.hpp"
 #include "svilm/ops/cuda/reduce.cuh"
 
@@ -56,9 +57,8 @@ void softmax_forward(const Context<cuda>& ctx, TensorView<T, 3, cuda> y, std::ty
                      std::type_identity_t<TensorView<const T, 2, cuda>> mask) {
     const char* op = "softmax_forward";
     const index_t B = x.extent(0), R = x.extent(1), N = x.extent(2);
-    expect_shape(op, "y", y, x.shape());
     expect_contiguous(op, "x", x);
-    expect_contiguous(op, "y", y);
+    contract::same_contiguous(op, "y", y, x);
     if (mask.data()) {
         expect_shape(op, "mask", mask, {B, N});
         expect_contiguous(op, "mask", mask);
@@ -73,11 +73,7 @@ template <class T>
 void softmax_backward(const Context<cuda>& ctx, TensorView<T, 3, cuda> dx, std::type_identity_t<TensorView<const T, 3, cuda>> dy,
                       std::type_identity_t<TensorView<const T, 3, cuda>> y) {
     const char* op = "softmax_backward";
-    expect_shape(op, "dy", dy, y.shape());
-    expect_shape(op, "dx", dx, y.shape());
-    expect_contiguous(op, "dx", dx);
-    expect_contiguous(op, "dy", dy);
-    expect_contiguous(op, "y", y);
+    contract::row_backward(op, dx, dy, y);
     const index_t rows = y.extent(0) * y.extent(1), n = y.extent(2);
     if (rows == 0 || n == 0) return;
     cuda_kernels::softmax_backward<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(dx.data(), dy.data(), y.data(), n);

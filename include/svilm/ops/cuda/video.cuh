@@ -12,6 +12,7 @@
 
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/contracts.hpp"
 #include "svilm/cuda/context.hpp"
 #include "svilm/ops/cuda/launch.cuh"
 
@@ -82,14 +83,8 @@ template <class T>
 void tubelet_unfold(const Context<cuda>& ctx, TensorView<T, 2, cuda> patches,
                     std::type_identity_t<TensorView<const T, 5, cuda>> video, index_t tubelet, index_t patch) {
     const char* op = "tubelet_unfold";
-    const index_t B = video.extent(0), frames = video.extent(1), H = video.extent(3), W = video.extent(4);
-    if (tubelet < 1 || patch < 1 || video.extent(2) != 3 || frames % tubelet || H % patch || W % patch)
-        throw ShapeError(std::string(op) + ": video " + to_string<5>(video.shape()) + " is not (B, T, 3, H, W) with T % " +
-                         std::to_string(tubelet) + " == 0 and H, W multiples of " + std::to_string(patch));
-    expect_contiguous(op, "video", video);
-    const index_t rows = H / patch, cols = W / patch, L = (frames / tubelet) * rows * cols;
-    expect_shape(op, "patches", patches, {B * L, 3 * tubelet * patch * patch});
-    expect_contiguous(op, "patches", patches);
+    const index_t L = contract::tubelet_unfold(op, patches, video, tubelet, patch);
+    const index_t frames = video.extent(1), H = video.extent(3), W = video.extent(4), rows = H / patch, cols = W / patch;
     if (patches.size() == 0) return;
     cuda_kernels::unfold_tubelets<T><<<cuda_detail::grid_cover(patches.size()), 256, 0, ctx.stream()>>>(
         patches.data(), video.data(), L, rows, cols, tubelet, patch, frames, H, W, patches.size());
@@ -106,20 +101,9 @@ void video_embed_forward(const Context<cuda>& ctx, TensorView<T, 3, cuda> stream
                          std::type_identity_t<TensorView<const T, 2, cuda>> temporal,
                          std::type_identity_t<TensorView<const T, 2, cuda>> group) {
     const char* op = "video_embed_forward";
+    contract::video_embed_forward(op, stream, tokens, spatial, temporal, group);
     const index_t B = tokens.extent(0), L = tokens.extent(1), C = tokens.extent(2), Ns = spatial.extent(0);
     const index_t M = group.extent(0);
-    if (Ns < 1 || L % Ns)
-        throw ShapeError(std::string(op) + ": " + std::to_string(L) + " tokens are not a multiple of " + std::to_string(Ns) +
-                         " spatial positions");
-    expect_shape(op, "stream", stream, {B, L + M, C});
-    expect_shape(op, "spatial", spatial, {Ns, C});
-    expect_shape(op, "temporal", temporal, {L / Ns, C});
-    expect_shape(op, "group", group, {M, C});
-    expect_contiguous(op, "tokens", tokens);
-    expect_contiguous(op, "stream", stream);
-    expect_contiguous(op, "spatial", spatial);
-    expect_contiguous(op, "temporal", temporal);
-    expect_contiguous(op, "group", group);
     if (stream.size() == 0) return;
     cuda_kernels::embed_video<T><<<cuda_detail::grid_cover(stream.size()), 256, 0, ctx.stream()>>>(
         stream.data(), tokens.data(), spatial.data(), temporal.data(), group.data(), L, M, C, Ns, stream.size());
@@ -132,16 +116,9 @@ template <class T>
 void video_embed_backward(const Context<cuda>& ctx, TensorView<T, 2, cuda> d_spatial, TensorView<T, 2, cuda> d_temporal,
                           TensorView<T, 2, cuda> d_group, std::type_identity_t<TensorView<const T, 3, cuda>> d_stream) {
     const char* op = "video_embed_backward";
+    contract::video_embed_backward(op, d_spatial, d_temporal, d_group, d_stream);
     const index_t B = d_stream.extent(0), C = d_stream.extent(2), Ns = d_spatial.extent(0), Nt = d_temporal.extent(0);
-    const index_t L = Ns * Nt, M = d_group.extent(0);
-    expect_shape(op, "d_stream", d_stream, {B, L + M, C});
-    expect_shape(op, "d_spatial", d_spatial, {Ns, C});
-    expect_shape(op, "d_temporal", d_temporal, {Nt, C});
-    expect_shape(op, "d_group", d_group, {M, C});
-    expect_contiguous(op, "d_stream", d_stream);
-    expect_contiguous(op, "d_spatial", d_spatial);
-    expect_contiguous(op, "d_temporal", d_temporal);
-    expect_contiguous(op, "d_group", d_group);
+    const index_t M = d_group.extent(0);
     const index_t n = (Ns + Nt + M) * C;
     if (n == 0) return;
     cuda_kernels::embed_video_backward<T><<<cuda_detail::grid_cover(n), 256, 0, ctx.stream()>>>(
