@@ -1,7 +1,8 @@
 // svilm: the command-line program. Subcommands:
 //
-//   svilm info [--preset tiny|small|base] [--frames T] | --model FILE
-//       the configuration and the parameter count of each component
+//   svilm info [--preset tiny|small|base] [--frames T] | --model FILE  [--device cpu|cuda]
+//       the configuration and the parameter count of each component; with --device, the device,
+//       and for cuda the memory that training's parameters, gradients and AdamW moments take on it
 //   svilm init --preset P [--frames T] --out FILE [--seed S] [--vit CKPT] [--bert CKPT] [--overwrite]
 //       a model file with the model description's random initialisation, optionally with the video encoder from
 //       an image ViT checkpoint (timm or Hugging Face naming) and the text encoder from a
@@ -12,15 +13,18 @@
 //       synthetic structured videos (docs/model.md §12) written as .mp4 files with DIR/manifest.csv
 //   svilm pretrain --manifest M --out RUN [--preset P | --model FILE] [--steps N] [--batch B]
 //                  [--lr X] [--losses contrastive,temporal,grounding] [--seed S] [--threads N]
-//                  [--resume CKPT | --overwrite]
+//                  [--resume CKPT | --overwrite] [--device cpu|cuda]
 //       S-ViLM pre-training on a manifest of (video, caption): one line for each thing loaded
-//       before step 1 (vocabulary, model, manifest, losses, threads), then decoding ahead on
+//       before step 1 (vocabulary, manifest, losses, model, device), then decoding ahead on
 //       worker threads, nouns from WordNet, a progress line, RUN/log.csv, RUN/log.jsonl,
 //       RUN/checkpoint.safetensors, RUN/model.safetensors at the end; bad videos are skipped
 //       and listed with their reasons in RUN/skipped.csv
-//   svilm evaluate --model FILE --manifest M
+//   svilm evaluate --model FILE --manifest M [--device cpu|cuda]
 //       text-to-video and video-to-text retrieval of a model on a manifest; each skipped video
 //       is printed with its reason
+//
+// --device cuda runs the model on GPU 0 (a build with -DSVILM_CUDA=ON, where nvcc is found); the
+// videos are still decoded, cut and pasted and the captions tokenized on the CPU.
 //
 // An output that exists is never written over without --overwrite: a non-empty run folder
 // takes --resume (continue the run in it) or --overwrite (start afresh in it). --model takes a
@@ -33,17 +37,18 @@
 // before anything was written. Errors are one line on stderr, starting "svilm: ".
 #include <charconv>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -54,10 +59,16 @@
 #include "svilm/text.hpp"
 #include "svilm/train/manifest_source.hpp"
 #endif
+// after svilm/svilm.hpp: the CPU ops its templates call here
+#include "cli_device.hpp"
+#if defined(SVILM_CLI_CUDA)
+#include "cli_cuda.hpp"
+#endif
 
 namespace {
 
 using namespace svilm;
+using namespace svilm_cli;
 
 // CPU ops and modules take this context first (svilm/core/context.hpp).
 const Context<cpu> cpu_ctx;
@@ -70,12 +81,6 @@ constexpr const char* exit_status_help =
     "  0  done\n"
     "  1  the command failed while doing its work (what a run wrote until then is kept)\n"
     "  2  a usage or input error, found before anything was written";
-
-// A mistake in the command line or in an input it names (exit 2).
-class InputError : public Error {
-public:
-    using Error::Error;
-};
 
 // The command failed after it started its work (exit 1).
 class RunFailure : public std::runtime_error {
@@ -91,16 +96,6 @@ void run_work(const std::function<void()>& work, const std::function<std::string
     } catch (const std::exception& e) {
         throw RunFailure(e.what() + (left_behind ? left_behind() : std::string()));
     }
-}
-
-// One line saying what the program is doing, shown at once even when stdout is a pipe.
-[[gnu::format(printf, 1, 2)]] void say(const char* format, ...) {
-    va_list args;
-    va_start(args, format);
-    std::vprintf(format, args);
-    va_end(args);
-    std::putchar('\n');
-    std::fflush(stdout);
 }
 
 // Numbers are checked on their text, before CLI11 converts it: CLI11's own messages print the
@@ -177,18 +172,9 @@ struct Options {
     index_t count = 100, steps = 1000, batch = 16;
     double scene_change = 0, lr = 1e-4;
     int threads = 0;
+    std::string device = "cpu";
+    bool show_device = false;  // info: --device given
 };
-
-// Runs `load`, naming the option when the input it names is wrong, so that the message says
-// which argument to fix.
-template <class Load>
-auto from_option(const std::string& option, Load&& load) -> decltype(load()) {
-    try {
-        return load();
-    } catch (const Error& e) {
-        throw InputError(option + ": " + e.what());
-    }
-}
 
 // A file of another kind is named as such before the parser's detail ("header length ...
 // exceeds the file size").
@@ -200,6 +186,24 @@ io::SafetensorsFile open_safetensors(const std::string& option, const std::strin
     } catch (const Error& e) {
         throw InputError(option + ": " + e.what());
     }
+}
+
+// --device cuda needs a build with CUDA and a GPU the CUDA runtime can use: refused, with the
+// reason, before any work.
+void check_device(const std::string& device) {
+    if (device != "cuda") return;
+#if defined(SVILM_CLI_CUDA)
+    if (const std::string reason = cuda_unavailable_reason(); !reason.empty())
+        throw InputError("--device: cuda: no GPU can be used (" + reason + ")");
+#else
+    throw InputError("--device: cuda: this svilm was built without CUDA; configure it with -DSVILM_CUDA=ON on a "
+                     "machine where nvcc (the CUDA Toolkit) is found, and build it again");
+#endif
+}
+
+// The CPU as pretrain and info --device cpu describe it.
+std::string cpu_device() {
+    return "CPU, " + std::to_string(num_threads()) + " threads, float32, " + blas_backend_name() + " GEMM";
 }
 
 SVilmConfig preset_config(const Options& o) {
@@ -214,9 +218,17 @@ SVilmConfig preset_config(const Options& o) {
     return config;
 }
 
-SVilmConfig model_file_config(const std::string& path) {
-    const io::SafetensorsFile file = open_safetensors("--model", path);
-    return from_option("--model", [&] { return load_model_config(file); });
+// --model: a model file (svilm init, pretrain's model.safetensors) or a training checkpoint, with
+// its configuration.
+struct ModelFile {
+    io::SafetensorsFile file;
+    SVilmConfig config;
+};
+
+ModelFile open_model(const std::string& path) {
+    io::SafetensorsFile file = open_safetensors("--model", path);
+    SVilmConfig config = from_option("--model", [&] { return load_model_config(file); });
+    return {std::move(file), std::move(config)};
 }
 
 // Parameter counts grouped by the first name component (video.blocks, text.encoder, ...).
@@ -239,8 +251,19 @@ void print_report(const char* what, const io::LoadReport& r) {
     for (const auto& name : r.unexpected) std::printf("  unused: %s\n", name.c_str());
 }
 
+// The device a command runs on, in words; refuses --device cuda where it cannot run (check_device).
+std::string describe_device(const std::string& device) {
+    check_device(device);
+#if defined(SVILM_CLI_CUDA)
+    if (device == "cuda") return "CUDA, " + cuda_device_description() + ", float32";
+#endif
+    return cpu_device();
+}
+
 void info(const Options& o) {
-    SVilmConfig config = o.model.empty() ? preset_config(o) : model_file_config(o.model);
+    // the device first: a GPU that cannot be used is refused before anything is printed
+    const std::string device = o.show_device ? describe_device(o.device) : "";
+    SVilmConfig config = o.model.empty() ? preset_config(o) : open_model(o.model).config;
     config.validate();
     std::printf("%s\n", to_json(config).dump(2).c_str());
     std::printf("tokens per clip: %lld video (%lld x %lld) + %lld group\n", (long long)config.video.tokens(),
@@ -257,6 +280,14 @@ void info(const Options& o) {
     store.add<0>("grounding_logit_scale", {}, nn::Role::scalar);
     std::printf("parameters:\n");
     print_parameters(store);
+    if (!o.show_device) return;
+    std::printf("device: %s\n", device.c_str());
+    // what training keeps on a GPU besides the activations: four float32 buffers of the store's
+    // layout (values, gradients, AdamW's two moments)
+    if (o.device == "cuda")
+        std::printf("device memory for training: %.1f MiB (float32 parameters, gradients and AdamW moments; "
+                    "activations come on top)\n",
+                    4.0 * double(store.buffer_size()) * sizeof(float) / double(1 << 20));
 }
 
 void check_new_file(const std::string& option, const std::string& path, bool overwrite) {
@@ -328,18 +359,6 @@ void check_run_folder(const Options& o) {
     if (!fs::equivalent(fs::absolute(o.resume).parent_path(), o.out, error))
         throw InputError("--resume: " + o.resume + " is not in --out " + o.out +
                          ", which is not empty: continue a run in its own folder, or in a new one");
-}
-
-// A model file (svilm init, pretrain's model.safetensors) or a training checkpoint's model.
-SVilm<float> load_model_or_checkpoint(const std::string& path) {
-    const io::SafetensorsFile file = open_safetensors("--model", path);
-    return from_option("--model", [&] {
-        const auto format = file.metadata().find("format");
-        const bool checkpoint = format != file.metadata().end() && format->second == train::checkpoint_format;
-        SVilm<float> model(cpu_ctx, load_model_config(file));
-        io::load_parameters(model.parameters(), file, {true, checkpoint ? "model." : ""});
-        return model;
-    });
 }
 
 LossSwitches parse_losses(const std::string& list) {
@@ -445,6 +464,7 @@ void quiet_libav() { video::set_libav_log_level(AV_LOG_FATAL); }
 
 void pretrain(const Options& o) {
     // the quick checks first, before the seconds a large model takes
+    check_device(o.device);
     check_run_folder(o);
     const LossSwitches losses = parse_losses(o.losses);
     data::Manifest manifest = load_manifest(o.manifest);
@@ -452,74 +472,95 @@ void pretrain(const Options& o) {
         throw InputError("--batch: " + std::to_string(o.batch) + " is more than the " + std::to_string(manifest.size()) +
                          " videos of " + o.manifest);
     if (!o.resume.empty()) open_safetensors("--resume", o.resume);
+    std::optional<ModelFile> model;
+    if (!o.model.empty()) model.emplace(open_model(o.model));
+    const SVilmConfig config = model ? model->config : preset_config(o);
     quiet_libav();
     set_num_threads(o.threads);
     const text::Tokenizer tokenizer = load_tokenizer();
     say("vocabulary: %zu tokens", tokenizer.vocabulary().size());
-    SVilm<float> model = o.model.empty() ? SVilm<float>(cpu_ctx, preset_config(o), o.seed) : load_model_or_checkpoint(o.model);
-    const std::string origin = o.model.empty() ? "preset " + o.preset + ", seed " + std::to_string(o.seed) : o.model;
-    say("model: %s, %lld parameters", origin.c_str(), (long long)model.parameters().parameter_count());
     say("manifest: %s, %zu videos", o.manifest.c_str(), manifest.size());
     say("losses: %s", loss_names(losses).c_str());
     const text::NounExtractor nouns = text::NounExtractor::load();
-    train::ManifestSource source(std::move(manifest), loader_options(model.config().video, o.batch, o, true));
-    const train::TrainerOptions options = trainer_options(o, losses);
-    train::Trainer trainer(model, tokenizer, source, options, &nouns);
-    if (!o.resume.empty()) {
-        from_option("--resume", [&] { trainer.resume(o.resume); });
-        say("resumed: %s, at step %lld", o.resume.c_str(), (long long)trainer.steps_done());
-    }
-    say("device: CPU, %d threads, float32, %s GEMM", num_threads(), blas_backend_name());
-    say("training: %lld steps of %lld clips, peak lr %g, a checkpoint every %lld step%s, in %s", (long long)o.steps,
-        (long long)o.batch, o.lr, (long long)options.checkpoint_every, options.checkpoint_every == 1 ? "" : "s",
-        o.out.c_str());
+    train::ManifestSource source(std::move(manifest), loader_options(config.video, o.batch, o, true));
 
     const fs::path run = o.out, checkpoint = run / "checkpoint.safetensors";
-    run_work(
-        [&] {
-            if (o.overwrite) remove_previous_run(run);
-            trainer.run();
-            save_model(model, run / "model.safetensors");
-            print_skipped(run, source.skipped());
-            say("wrote %s after %lld steps", (run / "model.safetensors").c_str(), (long long)trainer.steps_done());
-        },
-        [&] {
-            std::string note;
-            if (const auto skipped = source.skipped(); !skipped.empty())
-                note += "; every skipped video is listed in " + write_skipped_report(run, skipped).string();
-            if (fs::exists(checkpoint))
-                note += "; the last checkpoint is " + checkpoint.string() + " (--resume continues from it)";
-            return note;
-        });
+    const PretrainJob job{
+        .config = config,
+        .model_file = model ? &model->file : nullptr,
+        .seed = o.seed,
+        .origin = o.model.empty() ? "preset " + o.preset + ", seed " + std::to_string(o.seed) : o.model,
+        .resume = o.resume,
+        .tokenizer = tokenizer,
+        .nouns = nouns,
+        .source = source,
+        .options = trainer_options(o, losses),
+        .run = [&](const std::function<void()>& train_and_save) {
+            run_work(
+                [&] {
+                    if (o.overwrite) remove_previous_run(run);
+                    train_and_save();
+                    print_skipped(run, source.skipped());
+                    say("wrote %s after %lld steps", (run / "model.safetensors").c_str(), (long long)o.steps);
+                },
+                [&] {
+                    std::string note;
+                    if (const auto skipped = source.skipped(); !skipped.empty())
+                        note += "; every skipped video is listed in " + write_skipped_report(run, skipped).string();
+                    if (fs::exists(checkpoint))
+                        note += "; the last checkpoint is " + checkpoint.string() + " (--resume continues from it)";
+                    return note;
+                });
+        }};
+#if defined(SVILM_CLI_CUDA)
+    if (o.device == "cuda") return pretrain_cuda(job);
+#endif
+    pretrain_on(cpu_ctx, cpu_device(), job);
 }
 
 void evaluate(const Options& o) {
+    check_device(o.device);
     data::Manifest manifest = load_manifest(o.manifest);
     quiet_libav();
     const text::Tokenizer tokenizer = load_tokenizer();
-    SVilm<float> model = load_model_or_checkpoint(o.model);
-    data::VideoLoader loader(std::move(manifest), loader_options(model.config().video, 32, o, false));
+    const ModelFile model = open_model(o.model);
+    const SVilmConfig& config = model.config;
+    data::VideoLoader loader(std::move(manifest), loader_options(config.video, 32, o, false));
+    const EvaluateJob job{
+        .model_file = model.file,
+        .config = config,
+        .tokenizer = tokenizer,
+        .next = [&]() -> std::optional<train::ClipBatch> {
+            std::optional<data::VideoBatch> batch = loader.next();
+            if (!batch) return std::nullopt;
+            train::ClipBatch clips;
+            clips.clips = std::move(batch->video);
+            clips.captions = std::move(batch->captions);
+            return clips;
+        },
+        .run = [&](const std::function<void()>& encode) {
+            run_work([&] {
+                loader.start_epoch(0);
+                encode();
+            });
+        }};
+#if defined(SVILM_CLI_CUDA)
+    const Embeddings embeddings = o.device == "cuda" ? evaluate_cuda(job) : evaluate_on(cpu_ctx, job);
+#else
+    const Embeddings embeddings = evaluate_on(cpu_ctx, job);
+#endif
     run_work([&] {
-        loader.start_epoch(0);
-        std::vector<float> videos, texts;
-        index_t n = 0;
-        while (auto b = loader.next()) {
-            const Tensor<float, 2> e = model.encode_video(cpu_ctx, b->video);
-            const text::BatchEncoding enc = tokenizer.encode_batch(b->captions, std::size_t(model.config().text.max_length));
-            const Tensor<float, 2> t = model.encode_text(cpu_ctx, enc.ids, enc.attention_mask);
-            videos.insert(videos.end(), e.data(), e.data() + e.size());
-            texts.insert(texts.end(), t.data(), t.data() + t.size());
-            n += e.extent(0);
-        }
         const data::LoaderStats stats = loader.stats();
         for (const auto& skipped : stats.skipped)
             std::fprintf(stderr, "svilm: skipped manifest line %zu: %s\n", skipped.line, skipped.reason.c_str());
+        const index_t n = embeddings.count;
         if (n == 0)
             throw ValueError(o.manifest + ": no video could be used: all " + std::to_string(stats.items) +
-                        " were skipped (each is listed above)");
-        const index_t D = model.config().embed_dim;
-        const eval::RetrievalMetrics m = eval::retrieval_metrics<float>(
-            TensorView<const float, 2>(texts.data(), {n, D}), TensorView<const float, 2>(videos.data(), {n, D}));
+                             " were skipped (each is listed above)");
+        const index_t D = config.embed_dim;
+        const eval::RetrievalMetrics m =
+            eval::retrieval_metrics<float>(TensorView<const float, 2>(embeddings.texts.data(), {n, D}),
+                                           TensorView<const float, 2>(embeddings.videos.data(), {n, D}));
         std::printf("%s\n", eval::format_retrieval(m).c_str());
         if (!stats.skipped.empty())
             std::printf("(%lld of %lld videos; %lld skipped)\n", (long long)n, (long long)stats.items,
@@ -541,6 +582,8 @@ int main(int argc, char** argv) {
     Options o;
     const auto presets = one_of({"tiny", "small", "base"});
     const auto frames = whole_number<index_t>(1, max_config_size);
+    const auto devices = one_of({"cpu", "cuda"});
+    const std::string device_help = "cpu or cuda (GPU 0)";
 
     auto* info_command = app.add_subcommand("info", "print a configuration and its parameter counts");
     info_command->add_option("--preset", o.preset, "tiny, small or base")->check(presets);
@@ -550,6 +593,8 @@ int main(int argc, char** argv) {
         ->check(a_path)
         ->excludes(info_frames)
         ->excludes("--preset");
+    auto* info_device = info_command->add_option("--device", o.device, "print this device too: " + device_help)
+                            ->check(devices);
 
     auto* init_command = app.add_subcommand("init", "write a freshly initialised model file");
     init_command->add_option("--preset", o.preset, "tiny, small or base")->check(presets);
@@ -593,12 +638,14 @@ int main(int argc, char** argv) {
     auto* resume = pretrain_command->add_option("--resume", o.resume, "a checkpoint of the run in --out to continue from")
                        ->check(a_path);
     pretrain_command->add_flag("--overwrite", o.overwrite, "replace the run in a non-empty --out folder")->excludes(resume);
+    pretrain_command->add_option("--device", o.device, "where the model trains: " + device_help)->check(devices);
 
     auto* evaluate_command = app.add_subcommand("evaluate", "retrieval metrics of a model on a manifest");
     evaluate_command->add_option("--model", o.model, "model file or checkpoint (svilm init / pretrain)")
         ->check(a_path)
         ->required();
     evaluate_command->add_option("--manifest", o.manifest, ".csv or .jsonl")->check(a_path)->required();
+    evaluate_command->add_option("--device", o.device, "where the model runs: " + device_help)->check(devices);
 #endif
     std::vector<std::string> command_names;
     for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
@@ -619,6 +666,7 @@ int main(int argc, char** argv) {
         }
         return exit_usage;
     }
+    o.show_device = info_device->count() > 0;
     try {
         if (*info_command) info(o);
         if (*init_command) init(o);

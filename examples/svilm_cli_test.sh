@@ -63,6 +63,15 @@ synth_videos() {
 
 tiny_run=(--steps 2 --batch 2 --threads 2)
 
+# --device cuda refused, exit 2 before any work: by a build without CUDA, or where the CUDA
+# runtime finds no GPU it can use (no driver, no device).
+cuda_refused="--device: cuda: (this svilm was built without CUDA; configure it with -DSVILM_CUDA=ON .*|no GPU can be used \(.+\))"
+
+# Whether this svilm can run on a GPU here: the cuda checks want the refusal where it cannot.
+cuda_usable() {
+    "$svilm" info --device cuda >/dev/null 2>&1
+}
+
 # Exit statuses of the command line itself, --help with the defaults, --version.
 usage() {
     expect 0 "^svilm [0-9]+\.[0-9]+\.[0-9]+$" "$svilm" --version
@@ -98,6 +107,19 @@ model_options() {
     expect_error "--model: \.: .*" "$svilm" info --model .
     expect_error "--vit: not a safetensors file: notes.txt: .*" "$svilm" init --out v.safetensors --vit notes.txt
     expect_error "--bert: m.safetensors: .*not a BERT checkpoint" "$svilm" init --out v.safetensors --bert m.safetensors
+}
+
+# info --device: its choices, a wrong one named, each device described (cuda: where it can run).
+device() {
+    expect 0 "--device TEXT=cpu +print this device too: cpu or cuda" "$svilm" info --help
+    expect_error "--device: must be cpu or cuda \(got 'tpu'\)" "$svilm" info --device tpu
+    expect 0 "^device: CPU, [0-9]+ threads, float32, .+ GEMM$" "$svilm" info --preset tiny --device cpu
+    if cuda_usable; then
+        expect 0 "^device: CUDA, .+ \(sm_[0-9]+, [0-9]+ MiB\), float32$" "$svilm" info --preset tiny --device cuda
+        has_line "^device memory for training: [0-9.]+ MiB "
+    else
+        expect_error "$cuda_refused" "$svilm" info --preset tiny --device cuda
+    fi
 }
 
 # Every number of synth and pretrain, in words, with no numeric_limits bound.
@@ -201,6 +223,37 @@ run_folder() {
     expect 1 "${stopped}the last checkpoint is diverged/checkpoint.safetensors \(--resume continues from it\)$" \
         "$svilm" pretrain --manifest videos/manifest.csv --out diverged --steps 3 --batch 2 --lr 1e30
     expect_file_lines 2 diverged/log.csv
+}
+
+# pretrain and evaluate --device: a wrong one named; cuda refused before any work where it cannot
+# run, else a run on the GPU whose first loss is the CPU's (same seed, same clips), resumed and
+# evaluated there.
+pipeline_device() {
+    expect 0 "--device TEXT=cpu +where the model trains: cpu or cuda" "$svilm" pretrain --help
+    expect 0 "--device TEXT=cpu +where the model runs: cpu or cuda" "$svilm" evaluate --help
+    expect_error "--device: must be cpu or cuda \(got 'gpu'\)" "$svilm" pretrain --manifest m.csv --out run --device gpu
+    expect_error "--device: must be cpu or cuda \(got 'gpu'\)" "$svilm" evaluate --model m --manifest m.csv --device gpu
+    if ! cuda_usable; then
+        expect_error "$cuda_refused" "$svilm" pretrain --manifest m.csv --out run --device cuda
+        expect_error "$cuda_refused" "$svilm" evaluate --model m.safetensors --manifest m.csv --device cuda
+        return
+    fi
+    synth_videos
+    local train=("$svilm" pretrain --manifest videos/manifest.csv "${tiny_run[@]}")
+    expect 0 "^device: CUDA, .+, float32$" "${train[@]}" --out run --device cuda
+    has_line "^wrote run/model.safetensors after 2 steps$"
+    expect_file_lines 3 run/log.csv
+    expect 0 "^device: CPU, " "${train[@]}" --out cpu_run
+    # the losses of step 1: column 3 of the CSV logs' second lines
+    if ! awk -F, 'FNR == 2 { loss[NR > FNR] = $3 } END { d = loss[0] - loss[1]; exit !(d * d < 1e-6 * loss[0] * loss[0]) }' \
+        cpu_run/log.csv run/log.csv; then
+        echo "FAILED: step 1's loss on the GPU is not the CPU's:"
+        cat cpu_run/log.csv run/log.csv
+        failures=$((failures + 1))
+    fi
+    expect 0 "^resumed: run/checkpoint.safetensors, at step 2$" \
+        "${train[@]}" --out run --device cuda --resume run/checkpoint.safetensors
+    expect 0 "^text->video " "$svilm" evaluate --model run/model.safetensors --manifest videos/manifest.csv --device cuda
 }
 
 # Bad videos: each skipped one with its reason (pretrain: in RUN/skipped.csv, the first ones
