@@ -82,7 +82,9 @@ LoadReport load_parameters(nn::ParameterStore<T, Device>& store, const Safetenso
     Tensor<T, 1> staging;
     T* values = store.values().data();
     if constexpr (!is_cpu_v<Device>) {
-        staging = to_host<T, 1, Device>(store.context(), store.values());
+        // the parameters the file does not have keep their values: only then is the buffer read back
+        staging = report.missing.empty() ? Tensor<T, 1>({store.buffer_size()})
+                                         : to_host<T, 1, Device>(store.context(), store.values());
         values = staging.data();
     }
     for (const std::string& name : report.loaded) {

@@ -104,14 +104,21 @@ public:
     // host in the same order on every device.
     void forward(const Context<Device>& ctx, SVilmState<T, Device>& s, const SVilmBatch<T, Device>& batch, Generator& rng,
                  LossSwitches switches = {}) const {
+        check_context(ctx, "SVilm::forward");
         validate_batch(config_, batch, switches, "SVilm::forward");  // before drawing: a bad batch leaves the generator untouched
-        const index_t B = batch.video.extent(0);
+        const index_t B = batch.video.extent(0), M = config_.video.grouping.num_group_tokens, L = config_.video.tokens();
         s.noise.resize(video.grouping.size());
         std::vector<TensorView<const T, 3, Device>> views;
-        Tensor<T, 3> host({B, config_.video.grouping.num_group_tokens, config_.video.tokens()}, uninitialized);
+        Tensor<T, 3> host;  // the draws of a device model; a CPU model draws in place
         for (auto& n : s.noise) {
-            rng.gumbel<T, 3>(host);
-            n = to_device<T, 3, Device>(ctx, host);
+            nn::ensure_shape(n, {B, M, L});
+            if constexpr (is_cpu_v<Device>) {
+                rng.gumbel<T, 3>(n);
+            } else {
+                nn::ensure_shape(host, {B, M, L});
+                rng.gumbel<T, 3>(host);
+                upload<T, 3, Device>(ctx, n, host);
+            }
             views.push_back(n);
         }
         forward(ctx, s, batch, views, switches);
@@ -121,6 +128,7 @@ public:
     // the noise-free assignment of inference.
     void forward(const Context<Device>& ctx, SVilmState<T, Device>& s, const SVilmBatch<T, Device>& batch,
                  std::span<const TensorView<const T, 3, Device>> noise, LossSwitches switches = {}) const {
+        check_context(ctx, "SVilm::forward");
         validate_batch(config_, batch, switches, "SVilm::forward");
         const index_t B = batch.video.extent(0), Nt = config_.video.temporal_positions(), K = config_.num_nouns;
         const index_t C = config_.video.width, Ns = config_.video.spatial_positions();
@@ -160,6 +168,7 @@ public:
 
     // Accumulates d losses.total / d parameter into parameters().grads(). requires: s from forward.
     void backward(const Context<Device>& ctx, const SVilmState<T, Device>& s) const {
+        check_context(ctx, "SVilm::backward");
         if (!s.complete) throw ValueError("SVilm::backward: the state is not from a completed forward");
         const index_t B = s.batch_size(), Nt = config_.video.temporal_positions(), K = config_.num_nouns;
         const index_t C = config_.video.width, Ns = config_.video.spatial_positions(), D = config_.embed_dim;
@@ -201,6 +210,7 @@ public:
 
     // Inference: global video embeddings (B, D) without noise, keeping one layer's activations.
     Tensor<T, 2, Device> encode_video(const Context<Device>& ctx, TensorView<const T, 5, Device> clips) const {
+        check_context(ctx, "SVilm::encode_video");
         if (clips.extent(0) < 1) throw ShapeError("SVilm::encode_video: empty batch");
         VideoEncoderSaved<T, Device> s;
         video.forward(ctx, s, clips, {}, false);
@@ -214,6 +224,7 @@ public:
     // (last-layer tokens, each grouping block's soft and hard maps); activations are not kept.
     VideoEmbeddings<T, Device> embed_video(const Context<Device>& ctx, TensorView<const T, 5, Device> clips,
                                            VideoEncoderSaved<T, Device>& encoder) const {
+        check_context(ctx, "SVilm::embed_video");
         if (clips.extent(0) < 1) throw ShapeError("SVilm::embed_video: empty batch");
         const index_t B = clips.extent(0), Nt = config_.video.temporal_positions(), D = config_.embed_dim;
         const index_t Ns = config_.video.spatial_positions(), C = config_.video.width;
@@ -237,6 +248,7 @@ public:
     // Inference: text embeddings (B, D) of token ids (B, N) with their attention mask (host).
     Tensor<T, 2, Device> encode_text(const Context<Device>& ctx, TensorView<const std::int64_t, 2> ids,
                                      TensorView<const std::uint8_t, 2> mask) const {
+        check_context(ctx, "SVilm::encode_text");
         if (ids.extent(0) < 1) throw ShapeError("SVilm::encode_text: empty batch");
         TextEncoderSaved<T, Device> s;
         text.forward(ctx, s, ids, mask);
@@ -269,6 +281,14 @@ public:
     nn::Param<T, 0, Device> logit_scale, grounding_logit_scale;
 
 private:
+    // The model's work runs on the context its parameters live on: on CUDA another context is
+    // another stream, unordered with the one that zeroes and updates the parameters.
+    void check_context(const Context<Device>& ctx, const char* op) const {
+        if (&ctx != &store_->context())
+            throw ValueError(std::string(op) + ": called with another context than the one the model's parameters were "
+                                               "allocated with");
+    }
+
     static void head_forward(const Context<Device>& ctx, const nn::Linear<T, Device>& proj, HeadSaved<T, Device>& s,
                              TensorView<const T, 2, Device> x) {
         const index_t R = x.extent(0), D = proj.out_features;

@@ -70,9 +70,9 @@ public:
                 positions(b * N + n) = n;
                 mask(b, n) = attention_mask(b, n) != 0;
             }
-        s.ids = to_device<std::int64_t, 1, Device>(ctx, flat);
-        s.positions = to_device<std::int64_t, 1, Device>(ctx, positions);
-        s.key_mask = to_device<std::uint8_t, 2, Device>(ctx, mask);
+        upload<std::int64_t, 1, Device>(ctx, nn::ensure_shape(s.ids, {B * N}), flat);
+        upload<std::int64_t, 1, Device>(ctx, nn::ensure_shape(s.positions, {B * N}), positions);
+        upload<std::uint8_t, 2, Device>(ctx, nn::ensure_shape(s.key_mask, {B, N}), mask);
         nn::ensure_shape(s.embedded, {B * N, C});
         Tensor<T, 2, Device> part({B * N, C}, uninitialized);
         embedding_forward(ctx, s.embedded.view(), word_embeddings.value(), s.ids.view());

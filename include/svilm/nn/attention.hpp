@@ -4,6 +4,8 @@
 // (docs/model.md §11) and read in place by the op through strided views. MultiHeadAttention has separate
 // q / k / v / output Linears, named by the caller: BERT's self-attention and the grouping
 // block's cross-attention (queries from group tokens, keys and values from video tokens).
+//
+// A saved state serves one backward at a time: the CUDA attention keeps backward scratch in it.
 #pragma once
 
 #include <cstdint>

@@ -16,6 +16,7 @@
 #include <string>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "svilm/core/context.hpp"
@@ -101,7 +102,7 @@ public:
     void allocate(const Context<Device>& ctx, Generator& rng) {
         Tensor<T, 1> host({total_});
         for (const ParameterInfo& p : infos_) initialize(host.view().narrow(0, p.offset, p.offset + p.size), p, rng);
-        place(ctx, host);
+        place(ctx, std::move(host));
     }
     // Allocates zero values (weights about to be loaded or copied in).
     void allocate(const Context<Device>& ctx) { place(ctx, Tensor<T, 1>({total_})); }
@@ -189,17 +190,24 @@ private:
         return out + ")";
     }
 
-    void place(const Context<Device>& ctx, const Tensor<T, 1>& host) {
+    void place(const Context<Device>& ctx, Tensor<T, 1>&& host) {
         if (allocated_) throw ValueError("ParameterStore: allocated twice");
         ctx_ = &ctx;
-        values_ = to_device<T, 1, Device>(ctx, host);
+        if constexpr (is_cpu_v<Device>) {
+            values_ = std::move(host);  // the host buffer is the store: no second copy of a large model
+        } else {
+            values_ = to_device<T, 1, Device>(ctx, host);
+        }
         allocated_ = true;
     }
 
+    // Returns when the bytes have arrived, so either store may be used or freed at once.
     template <class Other>
     void move_bytes(const ParameterStore<T, Other>& other, T* dst, const T* src, std::size_t bytes) {
         if constexpr (std::is_same_v<Device, Other>) {
+            other.context().synchronize();  // work queued on the source's context (another stream) is done
             DeviceMemory<Device>::copy(context(), dst, src, bytes);
+            context().synchronize();
         } else if constexpr (std::is_same_v<Other, cpu>) {
             DeviceMemory<Device>::upload(context(), dst, src, bytes);
         } else {

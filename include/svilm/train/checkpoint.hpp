@@ -136,9 +136,17 @@ TrainingState load_checkpoint(const std::filesystem::path& path, SVilm<T, Device
         throw FormatError(path.string() + ": no 'training' metadata");
     }
     nn::ParameterStore<T, Device>& store = model.parameters();
+    // every moment tensor is checked before the model is loaded: a bad checkpoint changes nothing
     for (const nn::ParameterInfo& p : store.parameters())
-        for (const char* prefix : {"adamw.exp_avg.", "adamw.exp_avg_sq."})
-            if (!file.contains(prefix + p.name)) throw FormatError(path.string() + ": missing '" + prefix + p.name + "'");
+        for (const char* prefix : {"adamw.exp_avg.", "adamw.exp_avg_sq."}) {
+            const std::string key = prefix + p.name;
+            if (!file.contains(key)) throw FormatError(path.string() + ": missing '" + key + "'");
+            const io::TensorInfo& t = file.info(key);
+            if (!io::detail::is_floating(t.dtype) || t.shape != p.shape)
+                throw FormatError(path.string() + ": '" + key + "' is " + io::dtype_name(t.dtype) + " " +
+                                  io::detail::shape_text(t.shape) + ", the optimiser expects a floating " +
+                                  io::detail::shape_text(p.shape));
+        }
     io::load_parameters(store, file, {true, "model."});
     const std::pair<const char*, Tensor<T, 1, Device>*> moments[] = {{"adamw.exp_avg.", &adamw.exp_avg},
                                                                      {"adamw.exp_avg_sq.", &adamw.exp_avg_sq}};

@@ -253,7 +253,8 @@ private:
         if constexpr (is_cpu_v<Device>) {
             video_ = std::move(blended.video);
         } else {
-            video_ = to_device<float, 5, Device>(model_.parameters().context(), blended.video);
+            upload<float, 5, Device>(model_.parameters().context(), nn::ensure_shape(video_, blended.video.shape()),
+                                     blended.video);
         }
         SVilmBatch<float, Device> batch{video_, blended.mask, captions.ids, captions.attention_mask, {}, {}, {}};
         text::PromptBatch prompts;

@@ -1,8 +1,9 @@
-// svilm/ops/cuda/embedding.cuh: table lookup on the device, the CUDA twin of
-// svilm/ops/embedding.hpp with the ids on the device. Ids are checked on the host before they go
-// there (cuda_detail::device_ids), so an id outside the vocabulary is a ValueError naming it; the
-// kernels check again and read or write nothing for such an id, so unchecked ids can never read
-// or write out of bounds (a row for a bad id comes out 0). The backward scatters with one thread
+// svilm/ops/cuda/embedding.cuh: table lookup on the device, svilm/ops/embedding.hpp's op with the
+// ids on the device. The CPU op throws ValueError for an id outside the vocabulary; here the ids
+// are already on the device, where checking would cost a synchronisation, so they are to be
+// checked on the host before they go there (TextEncoder does; cuda_detail::device_ids checks and
+// uploads). The kernels check again and read or write nothing for such an id, so unchecked ids
+// can never read or write out of bounds (a row for a bad id comes out 0). The backward scatters with one thread
 // per column walking the rows in order: repeated ids accumulate in the same order every run
 // (deterministic, no atomics).
 #pragma once
