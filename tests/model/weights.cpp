@@ -313,6 +313,12 @@ TEST_CASE("parameters: a store's values move to a store of the same layout; anot
                          ValueError);
     nn::ParameterStore<float> unallocated;
     CHECK_THROWS_WITH_AS(unallocated.copy_values_from(a.parameters()), doctest::Contains("allocated"), ValueError);
+    // the model runs on the context its parameters were allocated with, and refuses another
+    const Context<cpu> other;
+    const VideoConfig& v = a.config().video;
+    const Tensor<float, 5> clips({1, v.frames, 3, v.image_size, v.image_size});
+    CHECK_THROWS_WITH_AS(a.encode_video(other, clips), doctest::Contains("another context"), ValueError);
+    CHECK(a.encode_video(cpu_ctx, clips).extent(0) == 1);
 }
 
 TEST_CASE("determinism: the same seed twice gives bitwise-equal losses and gradients") {
