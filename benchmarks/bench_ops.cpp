@@ -1,20 +1,27 @@
-// Google Benchmark for the CPU ops on ViT-B/16 video shapes (1568 tokens = 8 frames / tubelet 2
-// x 196 patches, width 768, 12 heads of 64), with the references a user would otherwise pick
-// in the same run: OpenBLAS's cblas_sgemm and Eigen's product for GEMM. PyTorch runs the same
-// names in benchmarks/compare_torch.py; benchmarks/ratio_table.py joins the two.
+// Google Benchmark for the CPU ops. Every op of the op table (tests/ops/op_table.hpp) at its
+// default setting and its benchmark sizes (ViT-B/16 video shapes: 1568 tokens = 8 frames /
+// tubelet 2 x 196 patches, width 768, 12 heads of 64): BM_<Op>/<sizes> times the forward,
+// BM_<Op>Backward/<sizes> the backward after one forward, the op name in CamelCase (BM_Gemm,
+// BM_LayerNorm, BM_Attention, BM_AttentionBackward...). By hand: the references a user would
+// otherwise pick at the table's GEMM shapes (OpenBLAS's cblas_sgemm, Eigen's product), and the
+// attention block as nn.MultiheadAttention computes it. PyTorch runs the same names in
+// benchmarks/compare_torch.py; benchmarks/ratio_table.py joins the two.
 //
 // Threads: SVILM_NUM_THREADS (default: all cores): svilm's pool, and the references' own
 // threads (OpenBLAS's and Eigen's, which svilm does not use: it splits products over its pool).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <Eigen/Core>
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
 
+#include "ops/op_table.hpp"
 #include "svilm/svilm.hpp"
 
 namespace {
@@ -39,26 +46,6 @@ void set_flops(benchmark::State& state, double flops_per_iteration) {
 void set_bytes(benchmark::State& state, double bytes_per_iteration) {
     state.counters["GB/s"] = benchmark::Counter(bytes_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
-
-void gemm_args(benchmark::internal::Benchmark* b) {
-    b->ArgNames({"M", "K", "N"});
-    for (const auto& [m, k, n] : {std::tuple{1568, 768, 768}, {1568, 768, 2304}, {1568, 768, 3072}, {1568, 3072, 768}})
-        b->Args({m, k, n});
-    b->UseRealTime()->Unit(benchmark::kMillisecond);
-}
-
-// svilm's matmul: the one GEMM entry point every layer uses.
-void BM_Gemm(benchmark::State& state) {
-    const index_t M = state.range(0), K = state.range(1), N = state.range(2);
-    const auto a = random_tensor<2>({M, K}, 1), b = random_tensor<2>({K, N}, 2);
-    Tensor<float, 2> c({M, N});
-    for (auto _ : state) {
-        matmul<float>(cpu_ctx, c, a, b);
-        benchmark::DoNotOptimize(c.data());
-    }
-    set_flops(state, 2.0 * M * N * K);
-}
-BENCHMARK(BM_Gemm)->Apply(gemm_args);
 
 #if defined(SVILM_HAVE_OPENBLAS)
 // OpenBLAS threaded its own way, as a program calling it would have it. svilm sets OpenBLAS to
@@ -92,7 +79,6 @@ void BM_OpenBlasSgemm(benchmark::State& state) {
     }
     set_flops(state, 2.0 * M * N * K);
 }
-BENCHMARK(BM_OpenBlasSgemm)->Apply(gemm_args);
 #endif
 
 void BM_EigenGemm(benchmark::State& state) {
@@ -107,49 +93,6 @@ void BM_EigenGemm(benchmark::State& state) {
     }
     set_flops(state, 2.0 * M * N * K);
 }
-BENCHMARK(BM_EigenGemm)->Apply(gemm_args);
-
-void attention_args(benchmark::internal::Benchmark* b) {
-    b->ArgNames({"B", "H", "N", "d"})->Args({1, 12, 1568, 64})->Args({1, 12, 3136, 64});
-    b->UseRealTime()->Unit(benchmark::kMillisecond);
-}
-
-// Extra memory beyond inputs and output: ours keeps the logsumexp (B, H, N); a materialised
-// implementation keeps the (B, H, N, N) probabilities.
-void set_attention_memory(benchmark::State& state, index_t B, index_t H, index_t N) {
-    state.counters["saved_MB"] = double(B * H * N) * sizeof(float) / 1e6;
-    state.counters["materialised_MB"] = double(B * H * N * N) * sizeof(float) / 1e6;
-}
-
-void BM_Attention(benchmark::State& state) {
-    const index_t B = state.range(0), H = state.range(1), N = state.range(2), d = state.range(3), C = H * d;
-    const auto q = random_tensor<3>({B, N, C}, 1), k = random_tensor<3>({B, N, C}, 2), v = random_tensor<3>({B, N, C}, 3);
-    Tensor<float, 3> out({B, N, C});
-    AttentionSaved<float> saved;
-    for (auto _ : state) {
-        attention_forward<float>(cpu_ctx, out, saved, q, k, v, {}, H);
-        benchmark::DoNotOptimize(out.data());
-    }
-    set_flops(state, 4.0 * B * H * N * N * d);
-    set_attention_memory(state, B, H, N);
-}
-BENCHMARK(BM_Attention)->Apply(attention_args);
-
-void BM_AttentionBackward(benchmark::State& state) {
-    const index_t B = state.range(0), H = state.range(1), N = state.range(2), d = state.range(3), C = H * d;
-    const auto q = random_tensor<3>({B, N, C}, 1), k = random_tensor<3>({B, N, C}, 2), v = random_tensor<3>({B, N, C}, 3);
-    const auto dout = random_tensor<3>({B, N, C}, 4);
-    Tensor<float, 3> out({B, N, C}), dq({B, N, C}), dk({B, N, C}), dv({B, N, C});
-    AttentionSaved<float> saved;
-    attention_forward<float>(cpu_ctx, out, saved, q, k, v, {}, H);
-    for (auto _ : state) {
-        attention_backward<float>(cpu_ctx, dq, dk, dv, dout, saved, q, k, v, out, {}, H);
-        benchmark::DoNotOptimize(dq.data());
-    }
-    set_flops(state, 8.0 * B * H * N * N * d);  // nominal: the recomputed scores are not counted
-    set_attention_memory(state, B, H, N);
-}
-BENCHMARK(BM_AttentionBackward)->ArgNames({"B", "H", "N", "d"})->Args({1, 12, 1568, 64})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Self-attention as nn.MultiheadAttention computes it: fused qkv projection, attention read in
 // place from the (N, 3C) buffer, output projection.
@@ -172,43 +115,67 @@ void BM_MhaBlock(benchmark::State& state) {
 }
 BENCHMARK(BM_MhaBlock)->ArgNames({"N", "C", "H"})->Args({1568, 768, 12})->UseRealTime()->Unit(benchmark::kMillisecond);
 
-void BM_LayerNorm(benchmark::State& state) {
-    const index_t R = state.range(0), C = state.range(1);
-    const auto x = random_tensor<2>({R, C}, 1);
-    const auto w = random_tensor<1>({C}, 2), b = random_tensor<1>({C}, 3);
-    Tensor<float, 2> y({R, C});
-    LayerNormSaved<float> saved;
-    for (auto _ : state) {
-        layer_norm_forward<float>(cpu_ctx, y, saved, x, w, b, 1e-6f);
-        benchmark::DoNotOptimize(y.data());
-    }
-    set_bytes(state, 2.0 * R * C * sizeof(float));
-}
-BENCHMARK(BM_LayerNorm)->ArgNames({"R", "C"})->Args({1568, 768})->UseRealTime()->Unit(benchmark::kMicrosecond);
+using Case = optest::OpCase<float, cpu>;
+using Run = optest::OpRun<float, cpu>;
 
-void BM_Gelu(benchmark::State& state) {
-    const index_t R = state.range(0), C = state.range(1);
-    const auto x = random_tensor<1>({R * C}, 1);
-    Tensor<float, 1> y({R * C});
-    for (auto _ : state) {
-        gelu_forward<float>(cpu_ctx, y, x);
-        benchmark::DoNotOptimize(y.data());
+// The buffers of the case being measured. Google Benchmark calls a case several times (to pick
+// its iteration count) and filling ViT-B-sized arguments costs more than most ops: they are made
+// once per case, and the previous case's are released.
+Run& prepared(const std::string& name, const Case& c, const optest::Sizes& sizes, bool backward) {
+    static std::string current;
+    static std::unique_ptr<Run> run;
+    if (current != name) {
+        run.reset();
+        const optest::Signature sig = c.signature(sizes);
+        run = std::make_unique<Run>(cpu_ctx, sizes, sig, optest::fill_args(sig, 1));
+        if (backward) {  // backward reads the forward's outputs and saved state, as in a module
+            c.forward(*run);
+            run->set_output_grads(optest::draw_output_grads(sig, 2));
+        }
+        current = name;
     }
-    set_bytes(state, 2.0 * R * C * sizeof(float));
+    return *run;
 }
-BENCHMARK(BM_Gelu)->ArgNames({"R", "C"})->Args({1568, 3072})->UseRealTime()->Unit(benchmark::kMicrosecond);
 
-void BM_Softmax(benchmark::State& state) {
-    const index_t R = state.range(0), N = state.range(1);
-    const auto x = random_tensor<3>({1, R, N}, 1);
-    Tensor<float, 3> y({1, R, N});
+void BM_Op(benchmark::State& state, const std::string& name, const Case& c, const optest::Sizes& sizes, bool backward) {
+    Run& run = prepared(name, c, sizes, backward);
+    const Case::Step& step = backward ? c.backward : c.forward;
     for (auto _ : state) {
-        softmax_forward<float>(cpu_ctx, y, x, {});
-        benchmark::DoNotOptimize(y.data());
+        step(run);
+        benchmark::ClobberMemory();
     }
-    set_bytes(state, 2.0 * R * N * sizeof(float));
+    if (!c.cost) return;
+    const optest::Cost cost = c.cost(sizes, backward);
+    if (cost.flops) set_flops(state, cost.flops);
+    if (cost.bytes) set_bytes(state, cost.bytes);
+    for (const auto& [counter, value] : cost.counters) state.counters[counter] = value;
 }
-BENCHMARK(BM_Softmax)->ArgNames({"R", "N"})->Args({1568, 1568})->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// Every op of the table at its default setting, forward and backward; the GEMM references at
+// the GEMM's shapes.
+void register_op_benchmarks() {
+    static const std::vector<Case> table = optest::op_table<float, cpu>();
+    for (const Case& c : table) {
+        if (!c.is_default()) continue;
+        for (const optest::Sizes& sizes : c.bench) {
+            for (const bool backward : {false, true}) {
+                if (backward && !c.backward) continue;
+                const std::string name = "BM_" + c.benchmark_stem() + (backward ? "Backward/" : "/") + sizes.label();
+                benchmark::RegisterBenchmark(name.c_str(), [name, &c, sizes, backward](benchmark::State& state) {
+                    BM_Op(state, name, c, sizes, backward);
+                })->UseRealTime()->Unit(benchmark::kMillisecond);
+            }
+            if (c.op != "gemm") continue;
+            const std::vector<std::int64_t> mkn = {sizes["M"], sizes["K"], sizes["N"]};
+#if defined(SVILM_HAVE_OPENBLAS)
+            benchmark::RegisterBenchmark("BM_OpenBlasSgemm", BM_OpenBlasSgemm)->ArgNames({"M", "K", "N"})->Args(mkn)->UseRealTime()
+                ->Unit(benchmark::kMillisecond);
+#endif
+            benchmark::RegisterBenchmark("BM_EigenGemm", BM_EigenGemm)->ArgNames({"M", "K", "N"})->Args(mkn)->UseRealTime()
+                ->Unit(benchmark::kMillisecond);
+        }
+    }
+}
 
 }  // namespace
 
@@ -217,6 +184,7 @@ int main(int argc, char** argv) {
     svilm::set_num_threads(env ? std::atoi(env) : 0);
     benchmark::AddCustomContext("svilm_threads", std::to_string(svilm::num_threads()));
     benchmark::AddCustomContext("svilm_gemm", svilm::gemm_backend_description());
+    register_op_benchmarks();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

@@ -11,6 +11,11 @@
 //                                                       (tensor cores in the TF32 / bf16 modes)
 //   BM_GpuGemm/math:K                                   one cuBLAS GEMM of the MLP's shape: the
 //                                                       ceiling the encoder's GEMMs run against
+//   BM_GpuOp/<op>/<pass>/<sizes>                        every op of the op table
+//                                                       (tests/ops/op_table.hpp) at its default
+//                                                       setting and benchmark sizes, fp32 math:
+//                                                       the forward, or the backward after one
+//                                                       forward (counters tflops, gb_per_s)
 //
 // K: 0 fp32, 1 TF32, 2 bf16 tensor-core GEMMs (storage and accumulation stay fp32). Counters:
 // clips_per_s, tflops (the encoder's matrix-product FLOPs over the mean time; training counts
@@ -24,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/op_table.hpp"
 #include "svilm/core/rng.hpp"
 #include "svilm/cuda.hpp"
 #include "svilm/model/flops.hpp"
@@ -193,6 +199,44 @@ void BM_GpuGemm(benchmark::State& state) {
     });
 }
 
+using OpCase = optest::OpCase<float, cuda>;
+
+void BM_GpuOp(benchmark::State& state, const OpCase& c, const optest::Sizes& sizes, bool backward) {
+    guarded(state, [&] {
+        Context<cuda>& ctx = context();
+        ctx.set_math(MathMode::fp32);
+        const optest::Signature sig = c.signature(sizes);
+        optest::OpRun<float, cuda> run(ctx, sizes, sig, optest::fill_args(sig, 1));
+        if (backward) {  // backward reads the forward's outputs and saved state, as in a module
+            c.forward(run);
+            run.set_output_grads(optest::draw_output_grads(sig, 2));
+        }
+        const OpCase::Step& step = backward ? c.backward : c.forward;
+        time_on_device(state, [&] { step(run); });
+        if (!c.cost) return;
+        const optest::Cost cost = c.cost(sizes, backward);
+        const double seconds = state.counters["mean_s"];
+        if (cost.flops) state.counters["tflops"] = cost.flops / seconds * 1e-12;
+        if (cost.bytes) state.counters["gb_per_s"] = cost.bytes / seconds * 1e-9;
+        for (const auto& [counter, value] : cost.counters) state.counters[counter] = value;
+    });
+}
+
+void register_op_benchmarks() {
+    static const std::vector<OpCase> table = optest::op_table<float, cuda>();
+    for (const OpCase& c : table) {
+        if (!c.is_default()) continue;
+        for (const optest::Sizes& sizes : c.bench)
+            for (const bool backward : {false, true}) {
+                if (backward && !c.backward) continue;
+                const std::string name = "BM_GpuOp/" + c.op + (backward ? "/backward/" : "/forward/") + sizes.label();
+                benchmark::RegisterBenchmark(name.c_str(), [&c, sizes, backward](benchmark::State& state) {
+                    BM_GpuOp(state, c, sizes, backward);
+                })->UseManualTime()->Iterations(20)->Unit(benchmark::kMillisecond);
+            }
+    }
+}
+
 void encoder_cases(benchmark::internal::Benchmark* b) {
     b->ArgNames({"frames", "batch", "math"});
     for (const std::int64_t math : {0, 1, 2}) {
@@ -223,6 +267,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     benchmark::AddCustomContext("device", svilm::bench::context().description());
+    svilm::bench::register_op_benchmarks();
     for (const char* name : {"tiny", "small", "base"})
         benchmark::AddCustomContext(std::string("config.") + name, svilm::to_json(svilm::preset(name)).dump());
     benchmark::RunSpecifiedBenchmarks();

@@ -1,16 +1,15 @@
-// The CUDA pre-training losses, AdamW and gradient clipping against the CPU ones, with
-// docs/conventions.md's tolerances: losses, input gradients and the logit scales' gradients, including
-// the clamped scale, clips without a scene change, missing nouns and outputs pre-filled with NaN;
-// 3 clipped AdamW updates on a small store with every parameter role against the CPU AdamW, the
-// update on hand-made ranges with padding against a plain loop. Where no GPU exists every test
-// says so and passes without checking anything on a device.
+// The CUDA pre-training losses, AdamW and gradient clipping beyond the op table's comparison
+// with the CPU (tests/ops/op_table.hpp: every loss, its gradients and the logit scales' at each
+// setting; the AdamW update and the clipping op): what must hold exactly on the device (clips
+// without a scene change and captions without a noun get no gradient, a clamped scale passes
+// none, the loss is 0 when nothing is left) and the error paths; 3 clipped AdamW updates on a
+// small store with every parameter role against the CPU AdamW, the update on hand-made ranges
+// with padding against a plain loop. Where no GPU exists every test says so and passes without
+// checking anything on a device.
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
-#include <string>
 #include <vector>
 
 #include "cuda/cpu_reference_losses.hpp"
@@ -41,43 +40,30 @@ bool scalar_close(double gpu, double cpu, Tolerance tol = fp32_tolerance) {
     return std::isfinite(gpu) && std::abs(gpu - cpu) <= tol.atol + tol.rtol * std::abs(cpu);
 }
 
-TEST_CASE("cuda losses: contrastive loss and its gradients equal the CPU loss, the clamped logit scale too") {
+TEST_CASE("cuda losses: a contrastive logit scale clamped at 100 passes no gradient; an empty batch is refused") {
     if (!device_or_skip()) return;
     Context<cuda> ctx;
     const index_t B = 64, D = 256;
-    const Tensor<float, 2> v = unit_rows<2>({B, D}, 31), c = unit_rows<2>({B, D}, 32);
-    const Tensor<float, 2, cuda> vd = to_device<float, 2>(ctx, v), cd = to_device<float, 2>(ctx, c);
-    for (const float log_scale : {float(std::log(1 / 0.07)), float(std::log(150.0))}) {
-        INFO("log_scale " << log_scale);
-        const float dloss = 0.7f, prior = 0.25f;  // the scale's gradient accumulates onto prior
-        Tensor<float, 2> dv({B, D}), dc({B, D});
-        float d_log_scale = prior;
-        const float loss = cpu_contrastive_loss(dv, dc, d_log_scale, v, c, log_scale, dloss);
-        Tensor<float, 2, cuda> dvd = nan_device<2>(ctx, {B, D}), dcd = nan_device<2>(ctx, {B, D});
-        Tensor<float, 0, cuda> dsd = device_scalar(ctx, prior);
-        ContrastiveSaved<float, cuda> s;
-        const float gpu_loss = contrastive_loss_forward<float>(ctx, s, vd, cd, log_scale);
-        contrastive_loss_backward<float>(ctx, dvd, dcd, dsd, dloss, s, vd, cd);
-        CHECK(scalar_close(gpu_loss, loss));
-        CHECK(s.scale == doctest::Approx(std::min(std::exp(log_scale), 100.0f)));
-        CHECK(mismatches("dv", to_host<float, 2>(ctx, dvd), dv, gemm_tolerance) == 0);
-        CHECK(mismatches("dc", to_host<float, 2>(ctx, dcd), dc, gemm_tolerance) == 0);
-        const float gpu_d_log_scale = host_scalar(ctx, dsd);
-        CHECK(scalar_close(gpu_d_log_scale, d_log_scale, gemm_tolerance));
-        if (log_scale > std::log(100.0f)) CHECK(gpu_d_log_scale == prior);  // the clamp passes no gradient
-    }
-    const Tensor<float, 2, cuda> empty({0, D}, uninitialized);
+    const Tensor<float, 2, cuda> vd = to_device<float, 2>(ctx, unit_rows<2>({B, D}, 31)),
+                                 cd = to_device<float, 2>(ctx, unit_rows<2>({B, D}, 32));
+    const float prior = 0.25f;  // the scale's gradient accumulates onto it
+    Tensor<float, 2, cuda> dvd = nan_device<2>(ctx, {B, D}), dcd = nan_device<2>(ctx, {B, D});
+    Tensor<float, 0, cuda> dsd = device_scalar(ctx, prior);
     ContrastiveSaved<float, cuda> s;
+    contrastive_loss_forward<float>(ctx, s, vd, cd, float(std::log(150.0)));
+    contrastive_loss_backward<float>(ctx, dvd, dcd, dsd, 0.7f, s, vd, cd);
+    CHECK(s.scale == 100.0f);
+    CHECK(host_scalar(ctx, dsd) == prior);
+    const Tensor<float, 2, cuda> empty({0, D}, uninitialized);
     CHECK_THROWS_WITH_AS(contrastive_loss_forward<float>(ctx, s, empty, empty, 1.0f), doctest::Contains("empty batch"),
                          ShapeError);
 }
 
-TEST_CASE("cuda losses: temporal grouping loss equals the CPU loss; clips without a scene change are left out") {
+TEST_CASE("cuda losses: clips without a scene change are left out with exactly zero gradient; a bad mask value is named") {
     if (!device_or_skip()) return;
     Context<cuda> ctx;
     const index_t B = 6, Nt = 8, D = 256;
-    Tensor<float, 3> z = unit_rows<3>({B, Nt, D}, 33);
-    for (index_t d = 0; d < D; ++d) z(4, 3, d) *= 1e-9f;  // below the cosine's eps = 1e-8
+    const Tensor<float, 3, cuda> zd = to_device<float, 3>(ctx, unit_rows<3>({B, Nt, D}, 33));
     Tensor<float, 2> mask({B, Nt});
     for (index_t t = 2; t <= 5; ++t) mask(0, t) = 1;
     for (index_t t = 0; t < Nt; ++t) mask(1, t) = 1;  // all foreground: no scene change
@@ -85,21 +71,14 @@ TEST_CASE("cuda losses: temporal grouping loss equals the CPU loss; clips withou
     for (index_t t = 1; t <= 6; ++t) mask(4, t) = 1;
     mask(5, 3) = mask(5, 4) = 1;
     const float tau = 0.1f, dloss = 1.3f;
-    Tensor<float, 3> dz({B, Nt, D});
-    Tensor<float, 2> p({B, Nt});
-    const float loss = cpu_temporal_grouping_loss(dz, p, z, mask, tau, dloss);
-    const Tensor<float, 3, cuda> zd = to_device<float, 3>(ctx, z);
     Tensor<float, 3, cuda> dzd = nan_device<3>(ctx, {B, Nt, D});
     TemporalGroupingSaved<float, cuda> s;
-    const float gpu_loss = temporal_grouping_loss_forward<float>(ctx, s, zd, mask, tau);
+    temporal_grouping_loss_forward<float>(ctx, s, zd, mask, tau);
     temporal_grouping_loss_backward<float>(ctx, dzd, dloss, s, zd, tau);
     CHECK(s.valid_count == 4);
-    CHECK(scalar_close(gpu_loss, loss));
-    CHECK(mismatches("p", to_host<float, 2>(ctx, s.p), p) == 0);
-    const Tensor<float, 3> gpu_dz = to_host<float, 3>(ctx, dzd);
-    CHECK(mismatches("dz", gpu_dz, dz, gemm_tolerance) == 0);
+    const Tensor<float, 3> dz = to_host<float, 3>(ctx, dzd);
     for (const index_t i : {1, 2})
-        for (index_t k = 0; k < Nt * D; ++k) REQUIRE(gpu_dz.data()[i * Nt * D + k] == 0.0f);
+        for (index_t k = 0; k < Nt * D; ++k) REQUIRE(dz.data()[i * Nt * D + k] == 0.0f);
 
     const Tensor<float, 2> no_change({B, Nt});
     CHECK(temporal_grouping_loss_forward<float>(ctx, s, zd, no_change, tau) == 0.0f);
@@ -113,36 +92,27 @@ TEST_CASE("cuda losses: temporal grouping loss equals the CPU loss; clips withou
                          doctest::Contains("mask[0, 0] is neither 0 nor 1"), ValueError);
 }
 
-TEST_CASE("cuda losses: spatial grounding loss equals the CPU loss with missing nouns and the clamped scale") {
+TEST_CASE("cuda losses: a caption without a noun gets no gradient; with no noun the loss is 0 and the scale untouched") {
     if (!device_or_skip()) return;
     Context<cuda> ctx;
     const index_t B = 8, K = 2, M = 32, D = 256;
-    const Tensor<float, 3> nouns = unit_rows<3>({B, K, D}, 34), groups = unit_rows<3>({B, M, D}, 35);
     Tensor<std::uint8_t, 2> valid = Tensor<std::uint8_t, 2>::full({B, K}, 1);
     valid(1, 1) = 0;               // caption 1 has one noun
     valid(2, 0) = valid(2, 1) = 0;  // caption 2 none
-    const Tensor<float, 3, cuda> nd = to_device<float, 3>(ctx, nouns), gd = to_device<float, 3>(ctx, groups);
+    const Tensor<float, 3, cuda> nd = to_device<float, 3>(ctx, unit_rows<3>({B, K, D}, 34)),
+                                 gd = to_device<float, 3>(ctx, unit_rows<3>({B, M, D}, 35));
     const float tau_a = 0.1f, dloss = 0.9f, prior = -0.5f;
     for (const float log_scale : {float(std::log(1 / 0.07)), float(std::log(150.0))}) {
         INFO("log_scale " << log_scale);
-        Tensor<float, 3> dn({B, K, D}), dg({B, M, D}), scores({B, K, B});
-        float d_log_scale = prior;
-        const float loss = cpu_grounding_loss(dn, dg, d_log_scale, scores, nouns, valid, groups, log_scale, tau_a, dloss);
         Tensor<float, 3, cuda> dnd = nan_device<3>(ctx, {B, K, D}), dgd = nan_device<3>(ctx, {B, M, D});
         Tensor<float, 0, cuda> dsd = device_scalar(ctx, prior);
         GroundingSaved<float, cuda> s;
-        const float gpu_loss = grounding_loss_forward<float>(ctx, s, nd, valid, gd, log_scale, tau_a);
+        grounding_loss_forward<float>(ctx, s, nd, valid, gd, log_scale, tau_a);
         grounding_loss_backward<float>(ctx, dnd, dgd, dsd, dloss, s, nd, gd, tau_a);
         CHECK(s.valid_count == 13);
-        CHECK(scalar_close(gpu_loss, loss));
-        CHECK(mismatches("scores", to_host<float, 3>(ctx, s.scores), scores) == 0);
-        const Tensor<float, 3> gpu_dn = to_host<float, 3>(ctx, dnd);
-        CHECK(mismatches("d_nouns", gpu_dn, dn, gemm_tolerance) == 0);
-        CHECK(mismatches("d_groups", to_host<float, 3>(ctx, dgd), dg, gemm_tolerance) == 0);
-        for (index_t d = 0; d < D; ++d) CHECK(gpu_dn(2, 0, d) == 0.0f);  // no noun, no gradient
-        const float gpu_d_log_scale = host_scalar(ctx, dsd);
-        CHECK(scalar_close(gpu_d_log_scale, d_log_scale, gemm_tolerance));
-        if (log_scale > std::log(100.0f)) CHECK(gpu_d_log_scale == prior);
+        const Tensor<float, 3> dn = to_host<float, 3>(ctx, dnd);
+        for (index_t d = 0; d < D; ++d) CHECK(dn(2, 0, d) == 0.0f);
+        if (log_scale > std::log(100.0f)) CHECK(host_scalar(ctx, dsd) == prior);  // the clamp passes no gradient
     }
 
     // no valid noun, then no noun slot at all: loss 0, zero gradients, the scale untouched

@@ -9,7 +9,8 @@
 //   3. compares with central differences of loss = sum(forward(x) * dy):
 //      |analytic - numeric| <= 1e-7 + 1e-5 |numeric| (docs/conventions.md §4).
 // A case whose forward value is not differentiable (the straight-through hard assignment) gives
-// the `surrogate` whose derivative its backward claims to compute.
+// the `surrogate` whose derivative its backward claims to compute. A case without a backward (an
+// op the library does not differentiate: a data move, an optimiser pass) stops after step 1.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -39,7 +40,7 @@ struct GradCase {
     std::vector<GradArg> inputs;
     std::vector<std::vector<index_t>> outputs;
     std::function<void(const Buffers& in, Buffers& out)> forward;
-    std::function<void(const Buffers& in, const Buffers& dout, Buffers& grads)> backward;
+    std::function<void(const Buffers& in, const Buffers& dout, Buffers& grads)> backward;  // may be empty
     std::function<void(const Buffers& in, Buffers& out)> surrogate;  // defaults to forward
     std::function<void(Generator& rng, Buffers& in)> init;          // defaults to N(0, 1)
 };
@@ -93,6 +94,7 @@ inline void run_gradcheck(const GradCase& c, std::uint64_t seed = 1234) {
             INFO("output " << k << " element " << i);
             REQUIRE(std::isfinite(out[k][i]));
         }
+    if (!c.backward) return;
 
     Buffers dout = make_buffers(c.outputs, 0.0);
     for (auto& b : dout) rng.normal<double, 1>(TensorView<double, 1>(b.data(), {index_t(b.size())}));

@@ -233,7 +233,7 @@ private:
 
 // Resizes `t` to `shape` unless it already has it (activation buffers reused across steps).
 template <class T, int Rank, class Device>
-TensorView<T, Rank, Device> ensure_shape(Tensor<T, Rank, Device>& t, const Extents<Rank>& shape) {
+TensorView<T, Rank, Device> ensure_shape(Tensor<T, Rank, Device>& t, const std::type_identity_t<Extents<Rank>>& shape) {
     if (t.shape() != shape || (!t.data() && numel<Rank>(shape) > 0)) t = Tensor<T, Rank, Device>(shape, uninitialized);
     return t;
 }
