@@ -163,14 +163,14 @@ TEST_CASE("cuda: a bad id, a bad target and a video of the wrong length are name
     Tensor<std::int64_t, 1> ids({4});
     ids(3) = 50;
     CHECK_THROWS_WITH_AS(cuda_detail::device_ids(ctx, "test", ids, 50), doctest::Contains("id 50 at position 3"), ValueError);
-    const Tensor<float, 2, cuda> logits({8, 64});
+    const Tensor<float, 2, cuda> logits = zeros<float, 2, cuda>(ctx, {8, 64});
     Tensor<std::int64_t, 1> targets({8});
     targets(7) = 64;
     CrossEntropySaved<float, cuda> saved;
     CHECK_THROWS_WITH_AS(cross_entropy_forward<float>(ctx, saved, logits, targets), doctest::Contains("target 64 of row 7"),
                          ValueError);
-    const Tensor<float, 5, cuda> video({2, 4, 3, 32, 48});
-    Tensor<float, 2, cuda> patches({2 * 2 * 6, 3 * 2 * 16 * 16});
+    const Tensor<float, 5, cuda> video({2, 4, 3, 32, 48}, uninitialized);  // refused before it is read
+    Tensor<float, 2, cuda> patches({2 * 2 * 6, 3 * 2 * 16 * 16}, uninitialized);
     CHECK_THROWS_WITH_AS(tubelet_unfold<float>(ctx, patches, video, 3, 16), doctest::Contains("T % 3 == 0"), ShapeError);
 }
 
@@ -303,7 +303,7 @@ TEST_CASE("cuda: in the TF32 and bf16 modes the tensor-core attention equals the
 TEST_CASE("cuda: attention refuses a head size it was not compiled for, naming it") {
     if (!device_or_skip()) return;
     Context<cuda> ctx;
-    Tensor<float, 3, cuda> x({1, 4, 24}), out({1, 4, 24});
+    Tensor<float, 3, cuda> x({1, 4, 24}, uninitialized), out({1, 4, 24}, uninitialized);  // refused before use
     AttentionSaved<float, cuda> saved;
     CHECK_THROWS_WITH_AS(attention_forward<float>(ctx, out, saved, x, x, x, {}, 2),
                          doctest::Contains("head size 12"), ShapeError);

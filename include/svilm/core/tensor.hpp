@@ -157,9 +157,13 @@ class Tensor : public TensorView<T, Rank, Device> {
 
 public:
     Tensor() = default;
-    // Zero-filled on the CPU.
-    explicit Tensor(const Extents<Rank>& shape) : Tensor(shape, uninitialized) {
-        if constexpr (is_cpu_v<Device>) std::fill_n(this->data(), this->size(), T{});
+    // Zero-filled. CPU only: a device tensor is made `uninitialized` or with zeros(ctx, shape)
+    // (core/context.hpp), because filling it needs the context's stream; code written for both
+    // devices cannot then mistake one for the other.
+    explicit Tensor(const Extents<Rank>& shape)
+        requires is_cpu_v<Device>
+        : Tensor(shape, uninitialized) {
+        std::fill_n(this->data(), this->size(), T{});
     }
     Tensor(const Extents<Rank>& shape, uninitialized_t) : View(allocate(shape), shape) {}
 
