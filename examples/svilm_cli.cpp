@@ -39,7 +39,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <optional>
@@ -174,6 +176,8 @@ struct Options {
     int threads = 0;
     std::string device = "cpu";
     bool show_device = false;  // info: --device given
+    std::string captions;      // nouns: a file of captions, one per line ("-": standard input)
+    index_t max_phrases = 2;
 };
 
 // A file of another kind is named as such before the parser's detail ("header length ...
@@ -518,6 +522,28 @@ void pretrain(const Options& o) {
     pretrain_on(cpu_ctx, cpu_device(), job);
 }
 
+// One line per caption: the caption, a TAB, its noun phrases joined by '|' (the phrases the
+// grounding loss would prompt with: "a video of a {}."). Lines of a TSV file are captions up to
+// their first TAB, so a caption column comes first.
+void nouns(const Options& o) {
+    const text::NounExtractor extractor = text::NounExtractor::load();
+    std::ifstream file;
+    if (o.captions != "-") {
+        file.open(o.captions);
+        if (!file) throw InputError("--captions: cannot read " + o.captions);
+    }
+    std::istream& in = o.captions == "-" ? std::cin : file;
+    const std::size_t max = o.max_phrases == 0 ? std::size_t(-1) : std::size_t(o.max_phrases);
+    std::string line;
+    while (std::getline(in, line)) {
+        const std::string caption = line.substr(0, line.find('\t'));
+        const std::vector<std::string> phrases = extractor.extract(caption, max);
+        std::string joined;
+        for (const std::string& p : phrases) joined += (joined.empty() ? "" : "|") + p;
+        std::printf("%s\t%s\n", caption.c_str(), joined.c_str());
+    }
+}
+
 void evaluate(const Options& o) {
     check_device(o.device);
     data::Manifest manifest = load_manifest(o.manifest);
@@ -646,6 +672,11 @@ int main(int argc, char** argv) {
         ->required();
     evaluate_command->add_option("--manifest", o.manifest, ".csv or .jsonl")->check(a_path)->required();
     evaluate_command->add_option("--device", o.device, "where the model runs: " + device_help)->check(devices);
+
+    auto* nouns_command = app.add_subcommand("nouns", "print the noun phrases of captions, as the grounding loss sees them");
+    nouns_command->add_option("--captions", o.captions, "a file of captions, one per line (up to a TAB); - reads stdin")
+        ->required();
+    nouns_command->add_option("--max", o.max_phrases, "phrases per caption (0: all)")->check(whole_number<index_t>(0, 1024));
 #endif
     std::vector<std::string> command_names;
     for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
@@ -674,6 +705,7 @@ int main(int argc, char** argv) {
         if (*synth_command) synth(o);
         if (*pretrain_command) pretrain(o);
         if (*evaluate_command) evaluate(o);
+        if (*nouns_command) nouns(o);
 #endif
         return 0;
     } catch (const RunFailure& e) {

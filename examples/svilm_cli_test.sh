@@ -56,6 +56,21 @@ expect_file_lines() {
     fi
 }
 
+# svilm nouns: one line per caption, the caption and its phrases; the first column of a TSV; stdin.
+nouns() {
+    printf 'a red circle moves left\tignored column\na man is slicing a red tomato on a wooden board\n\n' >captions.tsv
+    expect 0 "^a red circle moves left	red circle$" "$svilm" nouns --captions captions.tsv
+    has_line "^a man is slicing a red tomato on a wooden board	man\|red tomato$"
+    expect 0 "^a man is slicing a red tomato on a wooden board	man\|red tomato\|wooden board$" \
+        "$svilm" nouns --captions captions.tsv --max 0
+    if [[ $(wc -l <<<"$output") -ne 3 ]]; then
+        printf 'FAILED: nouns printed %s lines for 3 captions\n' "$(wc -l <<<"$output")"
+        failures=$((failures + 1))
+    fi
+    expect 0 "^a blue star grows	blue star$" bash -c "echo 'a blue star grows' | '$svilm' nouns --captions -"
+    expect_error "--captions: cannot read nope.txt" "$svilm" nouns --captions nope.txt
+}
+
 # 4 short synthetic videos and their manifest in videos/.
 synth_videos() {
     "$svilm" synth --count 4 --out videos >/dev/null || { echo "FAILED: svilm synth"; exit 1; }
