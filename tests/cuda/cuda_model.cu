@@ -253,14 +253,7 @@ TEST_CASE("cuda: the trainer's loss curve on the GPU follows the CPU run's for t
     if (!device_or_skip()) return;
     const Context<cuda> ctx;
     const SVilmConfig config = small_trainer_config();
-    train::TrainerOptions options;
-    options.steps = 6;
-    options.batch_size = 3;
-    options.micro_batches = 2;
-    options.adamw.lr = 1e-3;
-    options.warmup_fraction = 0.25;
-    options.seed = 9;
-    options.show_progress = false;
+    const train::TrainerOptions options = small_trainer_options(6);
     // the same seeds: the same initial weights, clips, cut-and-paste and Gumbel noise (all drawn on the host)
     const std::vector<train::StepResult> want = cpu_training_run(config, 5, 100, options);
     SVilm<float, cuda> model(ctx, config, 5);
@@ -286,14 +279,7 @@ TEST_CASE("cuda: a checkpoint the GPU trainer writes continues on the CPU from t
     const Context<cuda> ctx;
     const SVilmConfig config = small_trainer_config();
     const TempDir dir;
-    train::TrainerOptions options;
-    options.steps = 5;
-    options.batch_size = 3;
-    options.adamw.lr = 1e-3;
-    options.warmup_fraction = 0.25;
-    options.seed = 9;
-    options.show_progress = false;
-    options.run_dir = dir.path / "gpu";
+    train::TrainerOptions options = small_trainer_options(5, dir.path / "gpu");
     options.checkpoint_every = 3;
     SVilm<float, cuda> model(ctx, config, 5);
     IndexedSource source(config, 100);

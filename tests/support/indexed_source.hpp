@@ -2,7 +2,10 @@
 // host only (device-free: the CPU and the CUDA trainer tests draw the same clips from it).
 #pragma once
 
+#include <cstdint>
+#include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,6 +54,21 @@ inline SVilmConfig small_trainer_config() {
     c.text = {30522, 12, 16, 1, 2, 32, 1e-12};
     c.embed_dim = 8;
     return c;
+}
+
+// A short run for small_trainer_config(): `steps` steps of 3 clips in 2 micro-batches, a warm-up
+// quarter, learning rate 1e-3, seed 9, no progress line; logs and checkpoints in `run_dir` if given.
+inline train::TrainerOptions small_trainer_options(std::int64_t steps, std::filesystem::path run_dir = {}) {
+    train::TrainerOptions o;
+    o.steps = steps;
+    o.batch_size = 3;
+    o.micro_batches = 2;
+    o.adamw.lr = 1e-3;
+    o.warmup_fraction = 0.25;
+    o.seed = 9;
+    o.run_dir = std::move(run_dir);
+    o.show_progress = false;
+    return o;
 }
 
 inline const text::Tokenizer& test_tokenizer() {

@@ -21,18 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-train::TrainerOptions options(const fs::path& dir) {
-    train::TrainerOptions o;
-    o.steps = 4;
-    o.batch_size = 3;
-    o.micro_batches = 2;
-    o.adamw.lr = 1e-3;
-    o.warmup_fraction = 0.25;
-    o.seed = 9;
-    o.run_dir = dir;
-    o.show_progress = false;
-    return o;
-}
+train::TrainerOptions options(const fs::path& dir) { return small_trainer_options(4, dir); }
 
 bool same_values(const SVilm<float>& a, const SVilm<float>& b) {
     const auto x = a.parameters().values(), y = b.parameters().values();

@@ -1,7 +1,7 @@
 // svilm/model/fwd.hpp: the model classes' declarations and the small types both backends share
 // (the batch is in batch.hpp).
-// The device is part of the type: the CPU definitions are VideoEncoder<T, cpu>
-// (video_encoder.hpp) and so on, the CUDA ones VideoEncoder<T, cuda> (cuda/*.cuh, nvcc).
+// The device is part of the type: one definition serves both (VideoEncoder<T, Device> in
+// video_encoder.hpp and so on), its op calls resolved by the context's device.
 #pragma once
 
 #include "svilm/core/device.hpp"

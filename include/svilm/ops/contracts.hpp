@@ -113,4 +113,30 @@ void video_embed_backward(const char* op, const TensorView<T, 2, Device>& d_spat
     expect_contiguous(op, "d_group", d_group);
 }
 
+// mean_pool_forward: y (O, I) from x (O, N, I) with N > 0, both contiguous.
+template <class T, class Device>
+void mean_pool_forward(const char* op, const TensorView<T, 2, Device>& y, const TensorView<const T, 3, Device>& x) {
+    expect_shape(op, "y", y, {x.extent(0), x.extent(2)});
+    expect_contiguous(op, "x", x);
+    expect_contiguous(op, "y", y);
+    if (x.extent(1) == 0) throw ShapeError(std::string(op) + ": x " + to_string<3>(x.shape()) + " has an empty pooled axis");
+}
+
+// mean_pool_backward: dx (O, N, I) and dy (O, I), both contiguous.
+template <class T, class Device>
+void mean_pool_backward(const char* op, const TensorView<T, 3, Device>& dx, const TensorView<const T, 2, Device>& dy) {
+    expect_shape(op, "dy", dy, {dx.extent(0), dx.extent(2)});
+    expect_contiguous(op, "dx", dx);
+    expect_contiguous(op, "dy", dy);
+}
+
+// contrastive_loss_forward: video and caption embeddings v, c (B, D), B >= 1, contiguous.
+template <class T, class Device>
+void contrastive_loss_forward(const char* op, const TensorView<const T, 2, Device>& v, const TensorView<const T, 2, Device>& c) {
+    expect_shape(op, "c", c, v.shape());
+    expect_contiguous(op, "v", v);
+    expect_contiguous(op, "c", c);
+    if (v.extent(0) < 1) throw ShapeError(std::string(op) + ": empty batch");
+}
+
 }  // namespace svilm::contract

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "svilm/ops/contracts.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
 #include "svilm/ops/loss_common.hpp"
@@ -58,10 +59,7 @@ T contrastive_loss_forward(const Context<cpu>& ctx, ContrastiveSaved<T, cpu>& s,
                            std::type_identity_t<TensorView<const T, 2>> c, T log_scale) {
     const char* op = "contrastive_loss_forward";
     const index_t B = v.extent(0), D = v.extent(1);
-    expect_shape(op, "c", c, v.shape());
-    expect_contiguous(op, "v", v);
-    expect_contiguous(op, "c", c);
-    if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
+    contract::contrastive_loss_forward(op, v, c);
     std::tie(s.scale, s.dscale_dlog) = detail::clamped_scale(log_scale);
     s.logits = Tensor<T, 2>({B, B}, uninitialized);
     s.logits_t = Tensor<T, 2>({B, B}, uninitialized);

@@ -2,6 +2,7 @@
 // e.g. the spatial mean of video tokens (B * N_t, N_s, C) -> (B * N_t, C).
 #pragma once
 
+#include "svilm/ops/contracts.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
@@ -13,10 +14,7 @@ template <class T>
 void mean_pool_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 3>> x) {
     const char* op = "mean_pool_forward";
     const index_t outer = x.extent(0), n = x.extent(1), inner = x.extent(2);
-    expect_shape(op, "y", y, {outer, inner});
-    expect_contiguous(op, "x", x);
-    expect_contiguous(op, "y", y);
-    if (n == 0) throw ShapeError(std::string(op) + ": x " + to_string<3>(x.shape()) + " has an empty pooled axis");
+    contract::mean_pool_forward(op, y, x);
     const T inv = T(1) / T(n);
     parallel_for(
         outer,
@@ -39,9 +37,7 @@ template <class T>
 void mean_pool_backward(const Context<cpu>&, TensorView<T, 3> dx, std::type_identity_t<TensorView<const T, 2>> dy) {
     const char* op = "mean_pool_backward";
     const index_t outer = dx.extent(0), n = dx.extent(1), inner = dx.extent(2);
-    expect_shape(op, "dy", dy, {outer, inner});
-    expect_contiguous(op, "dx", dx);
-    expect_contiguous(op, "dy", dy);
+    contract::mean_pool_backward(op, dx, dy);
     const T inv = T(1) / T(n);
     parallel_for(
         outer,

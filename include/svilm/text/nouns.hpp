@@ -70,6 +70,9 @@ public:
         x.verb_ = read_index(wordnet_dir / "index.verb");
         x.adj_ = read_index(wordnet_dir / "index.adj");
         if (std::filesystem::exists(wordnet_dir / "index.adv")) x.adv_ = read_index(wordnet_dir / "index.adv");
+        for (const auto& entry : x.noun_)
+            if (const auto underscore = entry.first.find('_'); underscore != std::string::npos)
+                x.compound_starts_.insert(entry.first.substr(0, underscore));
         x.noun_exceptions_ = read_exceptions(wordnet_dir / "noun.exc", true);
         x.verb_exceptions_ = read_exceptions(wordnet_dir / "verb.exc", false);
         // data.noun and cntlist.rev say what each noun sense is and how often it is used; without
@@ -448,6 +451,7 @@ private:
     // A compound that a noun follows is the front of a longer run ("small white" + "dog", "hot
     // air" + "balloon"): the run is read word by word instead.
     std::size_t compound_length(const std::vector<std::string>& keys, std::size_t i, const std::vector<Counts>& c) const {
+        if (!compound_starts_.count(keys[i])) return 0;  // most words open no compound: no lemma strings built
         for (std::size_t n = 3; n >= 2; --n) {
             if (i + n > keys.size()) continue;
             bool content = true;
@@ -623,6 +627,7 @@ private:
     Exceptions noun_exceptions_, verb_exceptions_;
     std::unordered_map<std::string, bool> groundable_;  // noun lemma -> mostly concrete senses
     std::unordered_set<std::string> animate_;           // noun lemmas mostly people or animals
+    std::unordered_set<std::string> compound_starts_;   // first words of WordNet's multi-word nouns
 };
 
 }  // namespace svilm::text

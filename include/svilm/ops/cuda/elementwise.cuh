@@ -9,6 +9,7 @@
 #include <string>
 #include <type_traits>
 
+#include "svilm/ops/contracts.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
@@ -301,10 +302,7 @@ void mean_pool_forward(const Context<cuda>& ctx, TensorView<T, 2, cuda> y,
                        std::type_identity_t<TensorView<const T, 3, cuda>> x) {
     const char* op = "mean_pool_forward";
     const index_t outer = x.extent(0), n = x.extent(1), inner = x.extent(2);
-    expect_shape(op, "y", y, {outer, inner});
-    expect_contiguous(op, "x", x);
-    expect_contiguous(op, "y", y);
-    if (n == 0) throw ShapeError(std::string(op) + ": x " + to_string<3>(x.shape()) + " has an empty pooled axis");
+    contract::mean_pool_forward(op, y, x);
     if (outer * inner == 0) return;
     cuda_kernels::mean_pool_forward<T><<<cuda_detail::grid_cover(outer * inner), 256, 0, ctx.stream()>>>(
         y.data(), x.data(), outer, n, inner);
@@ -317,9 +315,7 @@ void mean_pool_backward(const Context<cuda>& ctx, TensorView<T, 3, cuda> dx,
                         std::type_identity_t<TensorView<const T, 2, cuda>> dy) {
     const char* op = "mean_pool_backward";
     const index_t outer = dx.extent(0), n = dx.extent(1), inner = dx.extent(2);
-    expect_shape(op, "dy", dy, {outer, inner});
-    expect_contiguous(op, "dx", dx);
-    expect_contiguous(op, "dy", dy);
+    contract::mean_pool_backward(op, dx, dy);
     if (dx.size() == 0) return;
     cuda_kernels::mean_pool_backward<T><<<cuda_detail::grid_cover(dx.size()), 256, 0, ctx.stream()>>>(
         dx.data(), dy.data(), outer, n, inner);

@@ -17,6 +17,7 @@
 #include <string>
 #include <tuple>
 
+#include "svilm/ops/contracts.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
 #include "svilm/cuda/context.hpp"
@@ -316,10 +317,7 @@ T contrastive_loss_forward(const Context<cuda>& ctx, ContrastiveSaved<T, cuda>& 
                            std::type_identity_t<TensorView<const T, 2, cuda>> c, T log_scale) {
     const char* op = "contrastive_loss_forward";
     const index_t B = v.extent(0), D = v.extent(1);
-    expect_shape(op, "c", c, v.shape());
-    expect_contiguous(op, "v", v);
-    expect_contiguous(op, "c", c);
-    if (B < 1) throw ShapeError(std::string(op) + ": empty batch");
+    contract::contrastive_loss_forward(op, v, c);
     std::tie(s.scale, s.dscale_dlog) = svilm::detail::clamped_scale(log_scale);
     s.logits = Tensor<T, 2, cuda>({B, B}, uninitialized);
     s.logsumexp = Tensor<T, 1, cuda>({2 * B}, uninitialized);
