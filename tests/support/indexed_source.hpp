@@ -22,20 +22,25 @@ class IndexedSource : public train::ClipSource {
 public:
     IndexedSource(const SVilmConfig& config, std::uint64_t seed) : config_(config), seed_(seed) {}
 
-    train::ClipBatch next(index_t batch_size) override {
+    train::ClipBatch next(index_t batch_size) override { return next_shard(batch_size, 0, batch_size); }
+
+    // Only the shard's clips are made (a data-parallel rank's share).
+    train::ClipBatch next_shard(index_t batch_size, index_t begin, index_t count) override {
         const VideoConfig& v = config_.video;
         train::ClipBatch out;
-        out.clips = Tensor<float, 5>({batch_size, v.frames, 3, v.image_size, v.image_size});
+        out.clips = Tensor<float, 5>({count, v.frames, 3, v.image_size, v.image_size});
         static const char* colours[] = {"red", "green", "blue", "white"};
         static const char* shapes[] = {"circle", "square", "star"};
-        for (index_t b = 0; b < batch_size; ++b, ++next_) {
-            Generator rng(seed_ + std::uint64_t(next_));
+        for (index_t b = 0; b < count; ++b) {
+            const index_t item = next_ + begin + b;
+            Generator rng(seed_ + std::uint64_t(item));
             const auto clip = out.clips.view().select(0, b);
             rng.normal<float, 4>(clip);
-            const std::string noun = std::string(colours[next_ % 4]) + " " + shapes[next_ % 3];
+            const std::string noun = std::string(colours[item % 4]) + " " + shapes[item % 3];
             out.captions.push_back("a " + noun + " moves left");
-            out.nouns.push_back(next_ % 5 == 4 ? std::vector<std::string>{} : std::vector<std::string>{noun});
+            out.nouns.push_back(item % 5 == 4 ? std::vector<std::string>{} : std::vector<std::string>{noun});
         }
+        next_ += batch_size;
         return out;
     }
     nlohmann::json state() const override { return {{"next", next_}}; }

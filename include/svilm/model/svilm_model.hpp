@@ -13,15 +13,23 @@
 // must outlive it). Parameters live in one flat store on the model's device with docs/model.md
 // §11's names; the same seed gives the same initial values on every device, and the Gumbel noise
 // is drawn on the host from the caller's generator, so a CPU and a CUDA run see the same noise.
+//
+// Data parallel (svilm/core/communicator.hpp): given a communicator, the batch is this rank's
+// shard of a global batch. The losses' inputs are gathered from every rank, so each rank computes
+// the losses of the whole global batch, as the paper's in-batch negatives span every device;
+// backward keeps this rank's rows of their gradient (the logit scales' gradients on rank 0 only),
+// so the ranks' gradients sum to the gradient of the global batch.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "svilm/core/communicator.hpp"
 #include "svilm/model/batch.hpp"
 #include "svilm/model/fwd.hpp"
 #include "svilm/model/text_encoder.hpp"
@@ -52,7 +60,18 @@ struct SVilmState {
     bool has_prompts = false;
     bool complete = false;  // forward finished: backward may consume this state
 
-    // Views of the results, (B, D), (B, D), (B, N_t, D), (B, M, D), (B, K, D).
+    // With a communicator: this rank's rows of the global batch, and the losses' inputs of every
+    // rank, (B_global, ...) in rank order (only those the switched-on losses read).
+    Communicator<Device>* group = nullptr;
+    BatchShard shard;
+    struct {
+        Tensor<T, 2, Device> video, text;              // (B_global, D)
+        Tensor<T, 3, Device> temporal, groups, nouns;  // (B_global, N_t | M | K, D)
+        Tensor<T, 2> fg_mask;                          // (B_global, N_t) host
+        Tensor<std::uint8_t, 2> noun_valid;            // (B_global, K) host
+    } global;
+
+    // Views of this rank's results, (B, D), (B, D), (B, N_t, D), (B, M, D), (B, K, D).
     TensorView<const T, 2, Device> video_embed() const { return video_head.embedded; }
     TensorView<const T, 2, Device> text_embed() const { return text_head.embedded; }
     TensorView<const T, 3, Device> temporal_embed() const { return rows3(temporal_head.embedded, batch_size()); }
@@ -101,33 +120,40 @@ public:
     const nn::ParameterStore<T, Device>& parameters() const { return *store_; }
 
     // Training forward: draws one Gumbel tensor (B, M, L) per grouping block from `rng`, on the
-    // host in the same order on every device.
+    // host in the same order on every device. With a communicator (`global_batch` clips in all,
+    // this batch being this rank's shard of them) every rank draws the global batch's noise and
+    // keeps its rows, so the noise of a clip does not depend on the number of ranks.
     void forward(const Context<Device>& ctx, SVilmState<T, Device>& s, const SVilmBatch<T, Device>& batch, Generator& rng,
-                 LossSwitches switches = {}) const {
+                 LossSwitches switches = {}, Communicator<Device>* group = nullptr, index_t global_batch = 0) const {
         check_context(ctx, "SVilm::forward");
         validate_batch(config_, batch, switches, "SVilm::forward");  // before drawing: a bad batch leaves the generator untouched
         const index_t B = batch.video.extent(0), M = config_.video.grouping.num_group_tokens, L = config_.video.tokens();
+        const BatchShard shard = group ? shard_for(*group, global_batch, B) : BatchShard{B};
         s.noise.resize(video.grouping.size());
         std::vector<TensorView<const T, 3, Device>> views;
-        Tensor<T, 3> host;  // the draws of a device model; a CPU model draws in place
+        Tensor<T, 3> host;  // the global draws, unless a CPU model without a group draws in place
         for (auto& n : s.noise) {
             nn::ensure_shape(n, {B, M, L});
+            bool drawn = false;
             if constexpr (is_cpu_v<Device>) {
-                rng.gumbel<T, 3>(n);
-            } else {
-                nn::ensure_shape(host, {B, M, L});
+                if (!group) rng.gumbel<T, 3>(n);
+                drawn = !group;
+            }
+            if (!drawn) {
+                nn::ensure_shape(host, {shard.global, M, L});
                 rng.gumbel<T, 3>(host);
-                upload<T, 3, Device>(ctx, n, host);
+                upload<T, 3, Device>(ctx, n, host.view().narrow(0, shard.begin(), shard.begin() + B));
             }
             views.push_back(n);
         }
-        forward(ctx, s, batch, views, switches);
+        forward(ctx, s, batch, views, switches, group, global_batch);
     }
 
     // Forward with explicit noise (one (B, M, L) tensor per grouping block), or an empty span for
-    // the noise-free assignment of inference.
+    // the noise-free assignment of inference; a communicator as above.
     void forward(const Context<Device>& ctx, SVilmState<T, Device>& s, const SVilmBatch<T, Device>& batch,
-                 std::span<const TensorView<const T, 3, Device>> noise, LossSwitches switches = {}) const {
+                 std::span<const TensorView<const T, 3, Device>> noise, LossSwitches switches = {},
+                 Communicator<Device>* group = nullptr, index_t global_batch = 0) const {
         check_context(ctx, "SVilm::forward");
         validate_batch(config_, batch, switches, "SVilm::forward");
         const index_t B = batch.video.extent(0), Nt = config_.video.temporal_positions(), K = config_.num_nouns;
@@ -136,6 +162,8 @@ public:
         s.batch = batch;
         s.switches = switches;
         s.has_prompts = switches.grounding && K > 0;
+        s.group = group;
+        s.shard = group ? shard_for(*group, global_batch, B) : BatchShard{B};
 
         video.forward(ctx, s.video, batch.video, noise, true);
         head_forward(ctx, video_proj, s.video_head, s.video.pooled);
@@ -150,16 +178,21 @@ public:
             head_forward(ctx, text_proj, s.noun_head, s.prompt.cls);
         }
 
+        if (group) gather_loss_inputs(ctx, s);
         SVilmLosses<T>& l = s.losses;
         l = {};
         if (switches.contrastive)
-            l.contrastive = contrastive_loss_forward(ctx, s.contrastive, s.video_embed(), s.text_embed(),
+            l.contrastive = contrastive_loss_forward(ctx, s.contrastive, loss_input(s, s.global.video, s.video_embed()),
+                                                     loss_input(s, s.global.text, s.text_embed()),
                                                      read_scalar<T, Device>(ctx, logit_scale.value()));
         if (switches.temporal)
-            l.temporal = temporal_grouping_loss_forward(ctx, s.temporal, s.temporal_embed(), batch.fg_mask,
+            l.temporal = temporal_grouping_loss_forward(ctx, s.temporal, loss_input(s, s.global.temporal, s.temporal_embed()),
+                                                        group ? s.global.fg_mask.view() : batch.fg_mask,
                                                         T(config_.tau_temporal));
         if (s.has_prompts)
-            l.grounding = grounding_loss_forward(ctx, s.grounding, s.noun_embed(), batch.noun_valid, s.group_embed(),
+            l.grounding = grounding_loss_forward(ctx, s.grounding, loss_input(s, s.global.nouns, s.noun_embed()),
+                                                 group ? s.global.noun_valid.view() : batch.noun_valid,
+                                                 loss_input(s, s.global.groups, s.group_embed()),
                                                  read_scalar<T, Device>(ctx, grounding_logit_scale.value()),
                                                  T(config_.tau_assign));
         l.total = l.contrastive + l.temporal + l.grounding;
@@ -167,34 +200,53 @@ public:
     }
 
     // Accumulates d losses.total / d parameter into parameters().grads(). requires: s from forward.
-    void backward(const Context<Device>& ctx, const SVilmState<T, Device>& s) const {
+    // `video_done`, when given, is called once every "video." parameter's gradient is final (after
+    // the video encoder, before the text encoder): a data-parallel trainer starts summing them
+    // over the ranks while the text encoder's backward runs.
+    void backward(const Context<Device>& ctx, const SVilmState<T, Device>& s, const std::function<void()>& video_done = {}) const {
         check_context(ctx, "SVilm::backward");
         if (!s.complete) throw ValueError("SVilm::backward: the state is not from a completed forward");
         const index_t B = s.batch_size(), Nt = config_.video.temporal_positions(), K = config_.num_nouns;
         const index_t C = config_.video.width, Ns = config_.video.spatial_positions(), D = config_.embed_dim;
         const index_t M = config_.video.grouping.num_group_tokens, L = config_.video.tokens();
-        Tensor<T, 2, Device> d_video_embed = zeros<T, 2, Device>(ctx, {B, D}), d_text_embed = zeros<T, 2, Device>(ctx, {B, D});
-        Tensor<T, 3, Device> d_temporal = zeros<T, 3, Device>(ctx, {B, Nt, D}), d_groups = zeros<T, 3, Device>(ctx, {B, M, D});
-        Tensor<T, 3, Device> d_nouns = zeros<T, 3, Device>(ctx, {B, K, D});
+        // the losses' gradients over the whole (global) batch; this rank's rows go on
+        const index_t Bg = s.shard.global, first = s.shard.begin();
+        Tensor<T, 2, Device> d_video_all = zeros<T, 2, Device>(ctx, {Bg, D}), d_text_all = zeros<T, 2, Device>(ctx, {Bg, D});
+        Tensor<T, 3, Device> d_temporal_all = zeros<T, 3, Device>(ctx, {Bg, Nt, D});
+        Tensor<T, 3, Device> d_groups_all = zeros<T, 3, Device>(ctx, {Bg, M, D}), d_nouns_all = zeros<T, 3, Device>(ctx, {Bg, K, D});
+        // the scales' gradients come from the whole batch on every rank: rank 0's count once
+        Tensor<T, 0, Device> discarded;
+        const bool keep_scales = !s.group || s.group->rank() == 0;
+        if (!keep_scales) discarded = zeros<T, 0, Device>(ctx, {});
+        const TensorView<T, 0, Device> d_logit_scale = keep_scales ? logit_scale.grad() : discarded.view();
+        const TensorView<T, 0, Device> d_grounding_scale = keep_scales ? grounding_logit_scale.grad() : discarded.view();
         if (s.switches.contrastive)
-            contrastive_loss_backward(ctx, d_video_embed.view(), d_text_embed.view(), logit_scale.grad(), T(1), s.contrastive,
-                                      s.video_embed(), s.text_embed());
+            contrastive_loss_backward(ctx, d_video_all.view(), d_text_all.view(), d_logit_scale, T(1), s.contrastive,
+                                      loss_input(s, s.global.video, s.video_embed()),
+                                      loss_input(s, s.global.text, s.text_embed()));
         if (s.switches.temporal)
-            temporal_grouping_loss_backward(ctx, d_temporal.view(), T(1), s.temporal, s.temporal_embed(),
-                                            T(config_.tau_temporal));
+            temporal_grouping_loss_backward(ctx, d_temporal_all.view(), T(1), s.temporal,
+                                            loss_input(s, s.global.temporal, s.temporal_embed()), T(config_.tau_temporal));
         if (s.has_prompts)
-            grounding_loss_backward(ctx, d_nouns.view(), d_groups.view(), grounding_logit_scale.grad(), T(1), s.grounding,
-                                    s.noun_embed(), s.group_embed(), T(config_.tau_assign));
+            grounding_loss_backward(ctx, d_nouns_all.view(), d_groups_all.view(), d_grounding_scale, T(1), s.grounding,
+                                    loss_input(s, s.global.nouns, s.noun_embed()),
+                                    loss_input(s, s.global.groups, s.group_embed()), T(config_.tau_assign));
+        const auto d_video_embed = d_video_all.view().narrow(0, first, first + B);
+        const auto d_text_embed = d_text_all.view().narrow(0, first, first + B);
+        const auto d_temporal = d_temporal_all.view().narrow(0, first, first + B);
+        const auto d_groups = d_groups_all.view().narrow(0, first, first + B);
+        const auto d_nouns = d_nouns_all.view().narrow(0, first, first + B);
 
         // heads back to the encoders' outputs
         Tensor<T, 2, Device> d_pooled({B, C}, uninitialized), d_spatial_mean({B * Nt, C}, uninitialized);
         Tensor<T, 3, Device> d_group_tokens({B, M, C}, uninitialized), d_tokens({B, L, C}, uninitialized);
         head_backward(ctx, video_proj, d_pooled, d_video_embed, s.video_head, s.video.pooled);
-        head_backward(ctx, temporal_proj, d_spatial_mean, as_matrix(d_temporal.view()), s.temporal_head, s.spatial_mean);
+        head_backward(ctx, temporal_proj, d_spatial_mean, as_matrix(d_temporal), s.temporal_head, s.spatial_mean);
         mean_pool_backward(ctx, d_tokens.view().template reshape<3>({B * Nt, Ns, C}), d_spatial_mean.view());
-        head_backward(ctx, group_proj, as_matrix(d_group_tokens.view()), as_matrix(d_groups.view()), s.group_head,
+        head_backward(ctx, group_proj, as_matrix(d_group_tokens.view()), as_matrix(d_groups), s.group_head,
                       as_matrix(s.video.groups.view()));
         video.backward(ctx, d_tokens, d_group_tokens, d_pooled, s.video);
+        if (video_done) video_done();
 
         if (s.switches.contrastive) {  // captions reach the loss only through the contrastive term
             Tensor<T, 2, Device> d_cls({B, config_.text.width}, uninitialized);
@@ -203,7 +255,7 @@ public:
         }
         if (s.has_prompts) {
             Tensor<T, 2, Device> d_prompt_cls({B * K, config_.text.width}, uninitialized);
-            head_backward(ctx, text_proj, d_prompt_cls, as_matrix(d_nouns.view()), s.noun_head, s.prompt.cls);
+            head_backward(ctx, text_proj, d_prompt_cls, as_matrix(d_nouns), s.noun_head, s.prompt.cls);
             text.backward(ctx, d_prompt_cls, s.prompt);
         }
     }
@@ -258,6 +310,52 @@ public:
     }
 
 private:
+    // This rank's shard of a global batch of `global` clips, which must hold `local` of them.
+    static BatchShard shard_for(const Communicator<Device>& group, index_t global, index_t local) {
+        const BatchShard shard = shard_of(group, global);
+        if (shard.count() != local)
+            throw ShapeError("SVilm::forward: rank " + std::to_string(group.rank()) + " of " + std::to_string(group.size()) +
+                             " holds " + std::to_string(shard.count()) + " of a global batch of " + std::to_string(global) +
+                             " clips, the batch has " + std::to_string(local));
+        return shard;
+    }
+
+    // The loss reads every rank's rows when there is a group, this rank's otherwise.
+    template <int Rank>
+    static TensorView<const T, Rank, Device> loss_input(const SVilmState<T, Device>& s, const Tensor<T, Rank, Device>& global,
+                                                       TensorView<const T, Rank, Device> local) {
+        return s.group ? global.view() : local;
+    }
+
+    // Every rank's rows of what the switched-on losses read, into s.global.
+    static void gather_loss_inputs(const Context<Device>& ctx, SVilmState<T, Device>& s) {
+        const std::vector<index_t> counts = s.shard.counts();
+        auto gather = [&]<int Rank>(Tensor<T, Rank, Device>& all, TensorView<const T, Rank, Device> local) {
+            Extents<Rank> shape = local.shape();
+            shape[0] = s.shard.global;
+            nn::ensure_shape(all, shape);
+            s.group->all_gather(ctx, local.data(), all.data(), counts, local.size() / std::max<index_t>(local.extent(0), 1));
+        };
+        auto gather_host = [&]<class U>(Tensor<U, 2>& all, TensorView<const U, 2> local) {
+            expect_contiguous("SVilm::forward", "a host mask", local);
+            nn::ensure_shape(all, {s.shard.global, local.extent(1)});
+            s.group->all_gather_host(local.data(), all.data(), counts, std::size_t(local.extent(1)) * sizeof(U));
+        };
+        if (s.switches.contrastive) {
+            gather(s.global.video, s.video_embed());
+            gather(s.global.text, s.text_embed());
+        }
+        if (s.switches.temporal) {
+            gather(s.global.temporal, s.temporal_embed());
+            gather_host(s.global.fg_mask, s.batch.fg_mask);
+        }
+        if (s.has_prompts) {
+            gather(s.global.groups, s.group_embed());
+            gather(s.global.nouns, s.noun_embed());
+            gather_host(s.global.noun_valid, s.batch.noun_valid);
+        }
+    }
+
     struct Unallocated {};
     // Registers every parameter; the store is allocated by the caller.
     SVilm(const SVilmConfig& config, Unallocated)

@@ -7,6 +7,17 @@
 //
 // The model may live on either device (Trainer<cpu>, Trainer<cuda> with svilm/cuda.hpp): clips are
 // drawn, blended and tokenized on the host and the blended clips move to the model's device.
+// Trainer<Device, double> trains in double (the determinism tests); clips stay float until blended.
+//
+// Data parallel (a Communicator, svilm/core/communicator.hpp): batch_size is the global batch of
+// every rank together, and each rank takes its shard of it (ClipSource::next_shard). Every rank
+// draws the same cut-and-paste plan for the global batch and receives the background clips it
+// needs from the ranks holding them; the losses span the global batch (svilm/model/svilm_model.hpp);
+// the gradients are summed over the ranks in buckets, the video encoder's while the text encoder's
+// backward runs. So the global batch sequence, the noise and the losses do not depend on the
+// number of ranks, and N ranks train the model one process would on the same global batches (up to
+// the order of floating-point sums). Rank 0 alone shows progress, writes the logs and checkpoints;
+// every rank resumes from the same checkpoint file, with any number of ranks.
 //
 // Reproducible: the data source's position, the cut-and-paste generator and the Gumbel noise
 // generator are part of the checkpoint, so a resumed run continues bit for bit (tested). A loss
@@ -23,11 +34,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "svilm/core/communicator.hpp"
 #include "svilm/io/mapped_file.hpp"
 #include "svilm/model/svilm_model.hpp"
 #include "svilm/optim/adamw.hpp"
@@ -60,6 +74,25 @@ class ClipSource {
 public:
     virtual ~ClipSource() = default;
     virtual ClipBatch next(index_t batch_size) = 0;
+    // Clips begin .. begin + count - 1 of the next global batch of `batch_size`, leaving the source
+    // where next(batch_size) would. This default draws the whole batch and keeps the shard; a
+    // source that reaches its items by index overrides it and reads only the shard.
+    virtual ClipBatch next_shard(index_t batch_size, index_t begin, index_t count) {
+        ClipBatch all = next(batch_size);
+        ClipBatch out;
+        out.clips = Tensor<float, 5>({count, all.clips.extent(1), all.clips.extent(2), all.clips.extent(3), all.clips.extent(4)},
+                                     uninitialized);
+        const std::size_t clip = std::size_t(all.clips.size() / std::max<index_t>(all.clips.extent(0), 1));
+        if (begin < 0 || begin + count > all.clips.extent(0))
+            throw ShapeError("ClipSource::next_shard: clips " + std::to_string(begin) + " .. " + std::to_string(begin + count - 1) +
+                             " of a batch of " + std::to_string(all.clips.extent(0)));
+        std::copy_n(all.clips.data() + std::size_t(begin) * clip, std::size_t(count) * clip, out.clips.data());
+        for (index_t i = begin; i < begin + count; ++i) {
+            if (std::size_t(i) < all.captions.size()) out.captions.push_back(std::move(all.captions[std::size_t(i)]));
+            if (std::size_t(i) < all.nouns.size()) out.nouns.push_back(std::move(all.nouns[std::size_t(i)]));
+        }
+        return out;
+    }
     virtual nlohmann::json state() const = 0;
     virtual void restore(const nlohmann::json& state) = 0;
 };
@@ -77,16 +110,19 @@ struct TrainerOptions {
     std::filesystem::path run_dir;       // log.csv, log.jsonl, checkpoint.safetensors; empty: none
     std::int64_t checkpoint_every = 0;   // steps; 0: only at the end of run()
     bool show_progress = true;
+    std::size_t bucket_bytes = std::size_t(25) << 20;  // data parallel: gradients summed in buckets of this size
 };
 
 namespace detail {
 
 inline constexpr const char* csv_log_header =
-    "step,lr,loss_total,loss_contrastive,loss_temporal,loss_grounding,grad_norm,clips,seconds\n";
+    "step,lr,loss_total,loss_contrastive,loss_temporal,loss_grounding,grad_norm,clips,seconds,ranks,comm_seconds\n";
 
 // The step a log line records, or -1 for any other line (the CSV header, a line torn by a crash).
+// Lines of runs before the ranks and comm_seconds columns (9 fields) still count.
 inline std::int64_t csv_log_step(const std::string& line) {
-    if (std::count(line.begin(), line.end(), ',') != 8) return -1;
+    const auto fields = std::count(line.begin(), line.end(), ',') + 1;
+    if (fields != 9 && fields != 11) return -1;
     std::int64_t step = -1;
     const auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), step);
     return error == std::errc() && *end == ',' ? step : -1;
@@ -117,41 +153,57 @@ struct StepResult {
     std::int64_t step = 0;  // 1-based: steps done after this one
     double lr = 0, grad_norm = 0;
     SVilmLosses<double> losses;  // averaged over the micro-batches
-    index_t clips = 0;
+    index_t clips = 0;           // of every rank together
     double seconds = 0;
+    int ranks = 1;
+    double comm_seconds = 0;         // this rank waited for collectives
+    std::uint64_t comm_bytes = 0;    // this rank sent
 };
 
-template <class Device = cpu>
+template <class Device = cpu, class T = float>
 class Trainer {
 public:
-    // The model, tokenizer, source and extractor must outlive the trainer.
-    Trainer(SVilm<float, Device>& model, const text::Tokenizer& tokenizer, ClipSource& source, const TrainerOptions& options,
-            const text::NounExtractor* nouns = nullptr)
-        : model_(model), tokenizer_(tokenizer), source_(source), nouns_(nouns), options_(options),
+    // The model, tokenizer, source, extractor and communicator must outlive the trainer. With a
+    // communicator every rank constructs its trainer alike (same model seed, options, source).
+    Trainer(SVilm<T, Device>& model, const text::Tokenizer& tokenizer, ClipSource& source, const TrainerOptions& options,
+            const text::NounExtractor* nouns = nullptr, Communicator<Device>* comm = nullptr)
+        : model_(model), tokenizer_(tokenizer), source_(source), nouns_(nouns), comm_(comm), options_(options),
           adamw_(model.parameters(), options.adamw), augment_rng_(options.seed * 2 + 1), noise_rng_(options.seed * 2 + 2) {
         if (options.batch_size < 2) throw ValueError("Trainer: batch_size must be >= 2 (cut-and-paste pairs clips)");
         if (options.micro_batches < 1 || options.steps < 1) throw ValueError("Trainer: steps and micro_batches must be >= 1");
+        if (comm_ && options.batch_size < comm_->size())
+            throw ValueError("Trainer: a global batch of " + std::to_string(options.batch_size) + " clips over " +
+                             std::to_string(comm_->size()) + " ranks leaves a rank without a clip");
         const auto warmup = std::int64_t(std::llround(options.warmup_fraction * double(options.steps)));
         schedule_ = {options.adamw.lr, options.min_lr, std::min(warmup, options.steps), options.steps};
+        video_params_end_ = video_parameters_end(model.parameters());
     }
+
+    int rank() const { return comm_ ? comm_->rank() : 0; }
+    int ranks() const { return comm_ ? comm_->size() : 1; }
 
     // One optimiser step. Throws DivergedError (nothing applied) on a non-finite loss or gradient.
     StepResult step() {
         const auto start = std::chrono::steady_clock::now();
-        nn::ParameterStore<float, Device>& store = model_.parameters();
+        const CommunicatorStats comm_before = comm_ ? comm_->stats() : CommunicatorStats{};
+        nn::ParameterStore<T, Device>& store = model_.parameters();
         store.zero_grad();
         StepResult r;
         for (index_t micro = 0; micro < options_.micro_batches; ++micro) {
-            const SVilmLosses<float> l = forward_backward();
-            r.losses.contrastive += l.contrastive / double(options_.micro_batches);
-            r.losses.temporal += l.temporal / double(options_.micro_batches);
-            r.losses.grounding += l.grounding / double(options_.micro_batches);
-            r.losses.total += l.total / double(options_.micro_batches);
+            const SVilmLosses<T> l = forward_backward(micro + 1 == options_.micro_batches);
+            r.losses.contrastive += double(l.contrastive) / double(options_.micro_batches);
+            r.losses.temporal += double(l.temporal) / double(options_.micro_batches);
+            r.losses.grounding += double(l.grounding) / double(options_.micro_batches);
+            r.losses.total += double(l.total) / double(options_.micro_batches);
             r.clips += options_.batch_size;
         }
+        if (comm_) {
+            sum_gradients(video_params_end_, store.buffer_size());
+            comm_->finish_all_reduces(store.context());
+        }
         if (options_.micro_batches > 1)
-            scale_forward(store.context(), store.grads(), TensorView<const float, 1, Device>(store.grads()),
-                          1.0f / float(options_.micro_batches));
+            scale_forward(store.context(), store.grads(), TensorView<const T, 1, Device>(store.grads()),
+                          T(1) / T(options_.micro_batches));
         r.grad_norm = options_.clip_norm > 0 ? optim::clip_grad_norm(store, options_.clip_norm)
                                              : optim::clip_grad_norm(store, INFINITY);
         if (!std::isfinite(r.grad_norm))
@@ -161,6 +213,12 @@ public:
         adamw_.step(r.lr);
         r.step = ++step_;
         r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        r.ranks = ranks();
+        if (comm_) {
+            const CommunicatorStats after = comm_->stats();
+            r.comm_seconds = after.seconds - comm_before.seconds;
+            r.comm_bytes = after.bytes_sent - comm_before.bytes_sent;
+        }
         return r;
     }
 
@@ -169,31 +227,41 @@ public:
     std::vector<StepResult> run() {
         std::vector<StepResult> results;
         std::ofstream csv, jsonl;
-        if (!options_.run_dir.empty()) open_logs(csv, jsonl);
-        ProgressLine progress(options_.show_progress ? stderr : nullptr);
+        const bool lead = rank() == 0;  // the one rank that shows and writes
+        if (!options_.run_dir.empty() && lead) open_logs(csv, jsonl);
+        ProgressLine progress(options_.show_progress && lead ? stderr : nullptr);
         const std::int64_t first = step_;
-        double clips = 0;
+        double clips = 0, seconds = 0, comm_seconds = 0;
         while (step_ < options_.steps) {
             const StepResult r = step();
             results.push_back(r);
             clips += double(r.clips);
+            seconds += r.seconds;
+            comm_seconds += r.comm_seconds;
             if (csv) {
                 csv << r.step << ',' << r.lr << ',' << r.losses.total << ',' << r.losses.contrastive << ','
                     << r.losses.temporal << ',' << r.losses.grounding << ',' << r.grad_norm << ',' << r.clips << ','
-                    << r.seconds << '\n';
+                    << r.seconds << ',' << r.ranks << ',' << r.comm_seconds << '\n';
                 jsonl << nlohmann::json{{"step", r.step}, {"lr", r.lr}, {"loss_total", r.losses.total},
                                         {"loss_contrastive", r.losses.contrastive}, {"loss_temporal", r.losses.temporal},
                                         {"loss_grounding", r.losses.grounding}, {"grad_norm", r.grad_norm},
-                                        {"clips", r.clips}, {"seconds", r.seconds}}
+                                        {"clips", r.clips}, {"seconds", r.seconds}, {"ranks", r.ranks},
+                                        {"comm_seconds", r.comm_seconds}, {"comm_bytes", r.comm_bytes}}
                              .dump()
                       << '\n';
                 csv.flush();
                 jsonl.flush();
             }
-            char text[160];
+            char text[200];
             std::snprintf(text, sizeof text, "loss %.4f (contrastive %.3f temporal %.3f grounding %.3f)  lr %.2e",
                           r.losses.total, r.losses.contrastive, r.losses.temporal, r.losses.grounding, r.lr);
-            progress.update(step_ - first, options_.steps - first, clips, "clips", "step " + std::string(text));
+            std::string line = "step " + std::string(text);
+            if (comm_) {
+                std::snprintf(text, sizeof text, "  %d ranks, %.0f%% communicating", r.ranks,
+                              seconds > 0 ? 100 * comm_seconds / seconds : 0.0);
+                line += text;
+            }
+            progress.update(step_ - first, options_.steps - first, clips, "clips", line);
             if (!options_.run_dir.empty() && options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0)
                 save(options_.run_dir / "checkpoint.safetensors");
         }
@@ -201,17 +269,18 @@ public:
         return results;
     }
 
+    // Writes the checkpoint (atomically). With a communicator every rank calls it, rank 0 writes,
+    // and every rank returns once the file is complete: a rank failing afterwards cannot stop the
+    // job in the middle of the write.
     void save(const std::filesystem::path& path) const {
-        TrainingState state;
-        state.step = step_;
-        state.generators = {{"augment", augment_rng_.state()}, {"noise", noise_rng_.state()}};
-        state.source = source_.state();
-        state.schedule = schedule_;
-        save_checkpoint(path, model_, adamw_, state);
+        if (rank() == 0) write_checkpoint(path);
+        if (comm_) comm_->barrier();
     }
 
     // Continues from a checkpoint of the same model configuration and options; FormatError when
     // the checkpoint's optimiser or schedule (steps, learning rates, warm-up) differ from this run's.
+    // Data parallel: every rank reads the file (a folder all ranks see), with any number of ranks:
+    // the position is counted in global batches.
     void resume(const std::filesystem::path& path) {
         const TrainingState state = load_checkpoint(path, model_, adamw_, &schedule_);
         for (const char* name : {"augment", "noise"})
@@ -227,6 +296,15 @@ public:
     const optim::WarmupCosine& schedule() const { return schedule_; }
 
 private:
+    void write_checkpoint(const std::filesystem::path& path) const {
+        TrainingState state;
+        state.step = step_;
+        state.generators = {{"augment", augment_rng_.state()}, {"noise", noise_rng_.state()}};
+        state.source = source_.state();
+        state.schedule = schedule_;
+        save_checkpoint(path, model_, adamw_, state);
+    }
+
     // Steps logged after the last checkpoint (the run stopped before the next one) are taken
     // again, so a resumed run drops them, and with them a line torn by a crash.
     void open_logs(std::ofstream& csv, std::ofstream& jsonl) const {
@@ -239,28 +317,29 @@ private:
         if (!csv || !jsonl) throw IoError(options_.run_dir.string() + ": cannot write the training logs");
     }
 
-    SVilmLosses<float> forward_backward() {
+    // One global batch's forward and backward on this rank's shard. On the last micro-batch of a
+    // data-parallel step the video encoder's gradients start summing as soon as they are final.
+    SVilmLosses<T> forward_backward(bool last_micro_batch) {
         const SVilmConfig& config = model_.config();
-        ClipBatch raw = source_.next(options_.batch_size);
-        const index_t B = raw.clips.extent(0);
-        if (index_t(raw.captions.size()) != B || (!raw.nouns.empty() && index_t(raw.nouns.size()) != B))
-            throw ShapeError("Trainer: the source returned " + std::to_string(B) + " clips, " +
+        const index_t B = options_.batch_size;
+        const BatchShard shard = comm_ ? shard_of(*comm_, B) : BatchShard{B};
+        ClipBatch raw = comm_ ? source_.next_shard(B, shard.begin(), shard.count()) : source_.next(B);
+        const index_t local = raw.clips.extent(0);
+        if (local != shard.count() || index_t(raw.captions.size()) != local ||
+            (!raw.nouns.empty() && index_t(raw.nouns.size()) != local))
+            throw ShapeError("Trainer: the source returned " + std::to_string(local) + " clips, " +
                              std::to_string(raw.captions.size()) + " captions and " + std::to_string(raw.nouns.size()) +
-                             " noun lists");
-        video::CutAndPaste<float> blended = video::cut_and_paste<float>(raw.clips, config.video.tubelet, augment_rng_);
+                             " noun lists for " + std::to_string(shard.count()) + " clips");
+        const index_t positions = video::detail::tubelet_positions(raw.clips.extent(1), config.video.tubelet, "Trainer");
+        const video::CutAndPastePlan plan = video::draw_cut_and_paste(B, positions, augment_rng_);
+        blend(raw.clips, plan, shard);
         const auto max_length = std::size_t(config.text.max_length);
         const text::BatchEncoding captions = tokenizer_.encode_batch(raw.captions, max_length);
-        if constexpr (is_cpu_v<Device>) {
-            video_ = std::move(blended.video);
-        } else {
-            upload<float, 5, Device>(model_.parameters().context(), nn::ensure_shape(video_, blended.video.shape()),
-                                     blended.video);
-        }
-        SVilmBatch<float, Device> batch{video_, blended.mask, captions.ids, captions.attention_mask, {}, {}, {}};
+        SVilmBatch<T, Device> batch{video_, fg_mask_, captions.ids, captions.attention_mask, {}, {}, {}};
         text::PromptBatch prompts;
         if (options_.losses.grounding && config.num_nouns > 0) {
-            raw.nouns.resize(std::size_t(B));
-            for (index_t b = 0; b < B; ++b)
+            raw.nouns.resize(std::size_t(local));
+            for (index_t b = 0; b < local; ++b)
                 if (raw.nouns[std::size_t(b)].empty() && nouns_)
                     raw.nouns[std::size_t(b)] = nouns_->extract(raw.captions[std::size_t(b)], std::size_t(config.num_nouns));
             prompts = text::encode_prompts(tokenizer_, raw.nouns, std::size_t(config.num_nouns), max_length);
@@ -269,28 +348,110 @@ private:
             batch.noun_valid = prompts.valid;
         }
         const Context<Device>& ctx = model_.parameters().context();
-        model_.forward(ctx, state_, batch, noise_rng_, options_.losses);
-        const SVilmLosses<float>& l = state_.losses;
-        const std::pair<const char*, float> terms[] = {
-            {"contrastive", l.contrastive}, {"temporal", l.temporal}, {"grounding", l.grounding}};
+        model_.forward(ctx, state_, batch, noise_rng_, options_.losses, comm_, B);
+        const SVilmLosses<T>& l = state_.losses;
+        const std::pair<const char*, T> terms[] = {{"contrastive", l.contrastive}, {"temporal", l.temporal}, {"grounding", l.grounding}};
         for (const auto& [name, value] : terms)
             if (!std::isfinite(value))
                 throw DivergedError("training step " + std::to_string(step_ + 1) + ": the " + name + " loss is " +
                                     std::to_string(value) + "; stopped before applying the step");
-        model_.backward(ctx, state_);
+        std::function<void()> video_done;
+        if (comm_ && last_micro_batch) video_done = [this] { sum_gradients(0, video_params_end_); };
+        model_.backward(ctx, state_, video_done);
         return l;
     }
 
-    SVilm<float, Device>& model_;
+    // The blended clips of this rank's shard into video_ (on the model's device) and fg_mask_.
+    // Clip i's background, clip plan.background[i], may be on another rank: each rank sends the
+    // clips it holds to the ranks whose clips they surround (one all-to-all; every clip is one
+    // clip's background, as the plan is a derangement).
+    void blend(const Tensor<float, 5>& raw, const video::CutAndPastePlan& plan, const BatchShard& shard) {
+        const index_t local = raw.extent(0), frames = raw.extent(1), tubelet = model_.config().video.tubelet;
+        const index_t positions = frames / tubelet;
+        const std::size_t clip = std::size_t(raw.size() / std::max<index_t>(local, 1));
+        const std::size_t frame_elements = clip / std::size_t(frames);
+        const auto& p = plan.background;
+        // backgrounds (local, T, 3, H, W): this rank's own clips, or received from their holders
+        Tensor<float, 5> received;
+        const float* background = raw.data();
+        std::vector<index_t> background_row(static_cast<std::size_t>(local));  // row of clip i's background in `background`
+        for (index_t i = 0; i < local; ++i) background_row[std::size_t(i)] = p[std::size_t(shard.begin() + i)] - shard.begin();
+        if (comm_ && comm_->size() > 1) {
+            const int N = comm_->size(), me = comm_->rank();
+            std::vector<index_t> send_counts(static_cast<std::size_t>(N)), recv_counts(static_cast<std::size_t>(N));
+            std::vector<index_t> send_rows;  // grouped by destination rank, in the order of the clips they surround
+            for (int q = 0; q < N; ++q)
+                for (index_t i = shard.begin(q); i < shard.begin(q) + shard.count(q); ++i)
+                    if (shard.owner(p[std::size_t(i)]) == me) {
+                        send_rows.push_back(p[std::size_t(i)] - shard.begin());
+                        ++send_counts[std::size_t(q)];
+                    }
+            for (index_t i = 0; i < local; ++i) ++recv_counts[std::size_t(shard.owner(p[std::size_t(shard.begin() + i)]))];
+            std::vector<index_t> next_row(static_cast<std::size_t>(N));  // where each source rank's rows start in `received`
+            for (int q = 1; q < N; ++q) next_row[std::size_t(q)] = next_row[std::size_t(q - 1)] + recv_counts[std::size_t(q - 1)];
+            for (index_t i = 0; i < local; ++i)
+                background_row[std::size_t(i)] = next_row[std::size_t(shard.owner(p[std::size_t(shard.begin() + i)]))]++;
+            std::vector<float> packed(send_rows.size() * clip);
+            for (std::size_t k = 0; k < send_rows.size(); ++k)
+                std::copy_n(raw.data() + std::size_t(send_rows[k]) * clip, clip, packed.data() + k * clip);
+            received = Tensor<float, 5>(raw.shape(), uninitialized);
+            comm_->all_to_all_host(packed.data(), send_counts, received.data(), recv_counts, clip * sizeof(float));
+            background = received.data();
+        }
+        Tensor<float, 5> blended(raw.shape(), uninitialized);
+        Tensor<float, 2> mask({local, positions}, uninitialized);
+        for (index_t i = 0; i < local; ++i) {
+            const index_t g = shard.begin() + i;
+            video::blend_clip(blended.data() + std::size_t(i) * clip, &mask(i, 0), raw.data() + std::size_t(i) * clip,
+                              background + std::size_t(background_row[std::size_t(i)]) * clip, frames, tubelet, frame_elements,
+                              plan.start[std::size_t(g)], plan.end[std::size_t(g)]);
+        }
+        nn::ensure_shape(fg_mask_, mask.shape());
+        std::copy_n(mask.data(), mask.size(), fg_mask_.data());
+        if constexpr (is_cpu_v<Device> && std::is_same_v<T, float>) {
+            video_ = std::move(blended);
+        } else {
+            Tensor<T, 5> host(blended.shape(), uninitialized);
+            std::copy_n(blended.data(), blended.size(), host.data());
+            upload<T, 5, Device>(model_.parameters().context(), nn::ensure_shape(video_, blended.shape()), host);
+        }
+    }
+
+    // Starts summing the gradients [begin, end) of the flat buffer over the ranks, in buckets.
+    void sum_gradients(index_t begin, index_t end) {
+        nn::ParameterStore<T, Device>& store = model_.parameters();
+        const index_t bucket = std::max<index_t>(index_t(options_.bucket_bytes / sizeof(T)), 1);
+        for (index_t at = begin; at < end; at += bucket)
+            comm_->start_all_reduce(store.context(), store.grad_data() + at, std::size_t(std::min(bucket, end - at)));
+    }
+
+    // The end of the "video." parameters in the flat buffer, when they come first (the model
+    // registers them first); 0 otherwise, and the whole buffer is summed after the backward.
+    static index_t video_parameters_end(const nn::ParameterStore<T, Device>& store) {
+        index_t end = 0;
+        bool prefix = true;
+        for (const nn::ParameterInfo& p : store.parameters()) {
+            const bool is_video = p.name.rfind("video.", 0) == 0;
+            if (is_video && !prefix) return 0;
+            if (!is_video) prefix = false;
+            if (is_video) end = p.offset + p.size;
+        }
+        return end;
+    }
+
+    SVilm<T, Device>& model_;
     const text::Tokenizer& tokenizer_;
     ClipSource& source_;
     const text::NounExtractor* nouns_;
+    Communicator<Device>* comm_;
     TrainerOptions options_;
-    optim::AdamW<float, Device> adamw_;
+    optim::AdamW<T, Device> adamw_;
     optim::WarmupCosine schedule_;
     Generator augment_rng_, noise_rng_;
-    Tensor<float, 5, Device> video_;  // the blended clips of the batch in flight, on the model's device
-    SVilmState<float, Device> state_;
+    index_t video_params_end_ = 0;
+    Tensor<T, 5, Device> video_;  // the blended clips of the batch in flight, on the model's device
+    Tensor<T, 2> fg_mask_;        // (B, N_t) their foreground positions
+    SVilmState<T, Device> state_;
     std::int64_t step_ = 0;
 };
 

@@ -76,6 +76,19 @@ inline CutAndPastePlan draw_cut_and_paste(index_t batch, index_t positions, Gene
     return plan;
 }
 
+// One blended clip: frames of tubelet positions start .. end from `foreground`, the others from
+// `background` (each `frames` frames of `frame_elements` values), and the clip's mask row (N_t).
+template <class T>
+void blend_clip(T* out, T* mask, const T* foreground, const T* background, index_t frames, index_t tubelet,
+                std::size_t frame_elements, index_t start, index_t end) {
+    for (index_t f = 0; f < frames; ++f) {
+        const index_t position = f / tubelet;
+        const T* source = position >= start && position <= end ? foreground : background;
+        std::memcpy(out + std::size_t(f) * frame_elements, source + std::size_t(f) * frame_elements, frame_elements * sizeof(T));
+    }
+    for (index_t p = 0; p < frames / tubelet; ++p) mask[p] = p >= start && p <= end ? T(1) : T(0);
+}
+
 // The apply step for a given plan: out (B, T, 3, H, W) and mask (B, N_t) from video (B, T, 3, H, W).
 // out must not overlap video (clip j is read while clip i is written). Requires background[i]
 // in [0, B) and 0 <= start[i] <= end[i] < N_t; background[i] == i is allowed here (no change).
@@ -103,13 +116,9 @@ void cut_and_paste_apply(TensorView<T, 5> out, TensorView<T, 2> mask, TensorView
             throw ValueError(std::string(op) + ": clip " + std::to_string(i) + ": background " + std::to_string(j) +
                              ", positions " + std::to_string(s) + ".." + std::to_string(e) + " outside a batch of " +
                              std::to_string(batch) + " and " + std::to_string(positions) + " positions");
-        for (index_t f = 0; f < frames; ++f) {
-            const index_t position = f / tubelet;
-            const index_t source = position >= s && position <= e ? i : j;
-            std::memcpy(out.data() + std::size_t(i * frames + f) * frame_elements,
-                        video.data() + std::size_t(source * frames + f) * frame_elements, frame_elements * sizeof(T));
-        }
-        for (index_t p = 0; p < positions; ++p) mask(i, p) = p >= s && p <= e ? T(1) : T(0);
+        const std::size_t clip = std::size_t(frames) * frame_elements;
+        blend_clip(out.data() + std::size_t(i) * clip, &mask(i, 0), video.data() + std::size_t(i) * clip,
+                   video.data() + std::size_t(j) * clip, frames, tubelet, frame_elements, s, e);
     }
 }
 
