@@ -20,6 +20,7 @@
 
 #include "svilm/core/error.hpp"
 #if defined(SVILM_CLI_PIPELINE)
+#include "svilm/core/communicator.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/io/model_file.hpp"
 #include "svilm/model/svilm_model.hpp"
@@ -40,8 +41,12 @@ public:
     using Error::Error;
 };
 
+// Set on every rank but rank 0 of a data-parallel run (mpirun): one rank speaks for the job.
+inline bool quiet = false;
+
 // One line saying what the program is doing, shown at once even when stdout is a pipe.
 [[gnu::format(printf, 1, 2)]] inline void say(const char* format, ...) {
+    if (quiet) return;
     va_list args;
     va_start(args, format);
     std::vprintf(format, args);
@@ -93,30 +98,39 @@ struct PretrainJob {
     const text::NounExtractor& nouns;
     train::ClipSource& source;
     train::TrainerOptions options;
+    // Under mpirun: every rank of the job (MPI), each training on its share of every batch; a
+    // CUDA run builds its NCCL communicator from it. Null: this process alone.
+    Communicator<cpu>* world = nullptr;
     // Runs the training and the writing of RUN/model.safetensors, after the model, the resumed
     // checkpoint and the lines before step 1.
     WorkPhase run;
 };
 
 // Builds the model, resumes, says what it will do ("device: <device>"), then trains and writes
-// the model within job.run.
+// the model within job.run. `comm`: the ranks of a data-parallel run on this device, or null.
 template <class Device>
-void pretrain_on(const Context<Device>& ctx, const std::string& device, const PretrainJob& job) {
+void pretrain_on(const Context<Device>& ctx, const std::string& device, const PretrainJob& job,
+                 Communicator<Device>* comm = nullptr) {
     SVilm<float, Device> model = make_model(ctx, job.config, job.model_file, job.seed);
     say("model: %s, %lld parameters", job.origin.c_str(), (long long)model.parameters().parameter_count());
     const train::TrainerOptions& t = job.options;
-    train::Trainer<Device> trainer(model, job.tokenizer, job.source, t, &job.nouns);
+    train::Trainer<Device> trainer(model, job.tokenizer, job.source, t, &job.nouns, comm);
     if (!job.resume.empty()) {
         from_option("--resume", [&] { trainer.resume(job.resume); });
         say("resumed: %s, at step %lld", job.resume.c_str(), (long long)trainer.steps_done());
     }
     say("device: %s", device.c_str());
+    if (comm) {
+        const long long fewest = t.batch_size / comm->size(), most = (t.batch_size + comm->size() - 1) / comm->size();
+        const std::string share = fewest == most ? std::to_string(fewest) : std::to_string(fewest) + " or " + std::to_string(most);
+        say("ranks: %d (%s), each %s clips of every batch", comm->size(), comm->backend().c_str(), share.c_str());
+    }
     say("training: %lld steps of %lld clips, peak lr %g, a checkpoint every %lld step%s, in %s", (long long)t.steps,
         (long long)t.batch_size, t.adamw.lr, (long long)t.checkpoint_every, t.checkpoint_every == 1 ? "" : "s",
         t.run_dir.c_str());
     job.run([&] {
         trainer.run();
-        save_model(model, t.run_dir / "model.safetensors");
+        if (trainer.rank() == 0) save_model(model, t.run_dir / "model.safetensors");
     });
 }
 

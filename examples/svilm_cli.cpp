@@ -19,6 +19,11 @@
 //       worker threads, nouns from WordNet, a progress line, RUN/log.csv, RUN/log.jsonl,
 //       RUN/checkpoint.safetensors, RUN/model.safetensors at the end; bad videos are skipped
 //       and listed with their reasons in RUN/skipped.csv
+//   mpirun -np N svilm pretrain ...   (a build with MPI: svilm::distributed)
+//       the same training over N processes, each on its share of every batch of --batch clips
+//       (the global batch), on one machine or on several (mpirun --hostfile); the same losses
+//       and model as one process; rank 0 prints, logs and writes; --threads defaults to the
+//       machine's cores over its ranks; with --device cuda one GPU per rank, summed with NCCL
 //   svilm evaluate --model FILE --manifest M [--device cpu|cuda]
 //       text-to-video and video-to-text retrieval of a model on a manifest; each skipped video
 //       is printed with its reason
@@ -56,6 +61,9 @@
 #include <CLI/CLI.hpp>
 
 #include "svilm/svilm.hpp"
+#if defined(SVILM_HAVE_MPI)
+#include "svilm/distributed/mpi.hpp"
+#endif
 #if defined(SVILM_CLI_PIPELINE)
 #include "svilm/data/synthetic_export.hpp"
 #include "svilm/text.hpp"
@@ -178,7 +186,11 @@ struct Options {
     bool show_device = false;  // info: --device given
     std::string captions;      // nouns: a file of captions, one per line ("-": standard input)
     index_t max_phrases = 2;
+    Communicator<cpu>* world = nullptr;  // under mpirun: the job's ranks
 };
+
+// Rank 0 of a data-parallel run, or the process alone: the one that writes the run's files.
+bool lead_rank(const Options& o) { return !o.world || o.world->rank() == 0; }
 
 // A file of another kind is named as such before the parser's detail ("header length ...
 // exceeds the file size").
@@ -480,7 +492,12 @@ void pretrain(const Options& o) {
     if (!o.model.empty()) model.emplace(open_model(o.model));
     const SVilmConfig config = model ? model->config : preset_config(o);
     quiet_libav();
+#if defined(SVILM_HAVE_MPI)
+    // ranks on one machine share its cores
+    set_num_threads(o.threads || !o.world ? o.threads : std::max(1, default_num_threads() / dist::ranks_on_this_machine()));
+#else
     set_num_threads(o.threads);
+#endif
     const text::Tokenizer tokenizer = load_tokenizer();
     say("vocabulary: %zu tokens", tokenizer.vocabulary().size());
     say("manifest: %s, %zu videos", o.manifest.c_str(), manifest.size());
@@ -489,6 +506,8 @@ void pretrain(const Options& o) {
     train::ManifestSource source(std::move(manifest), loader_options(config.video, o.batch, o, true));
 
     const fs::path run = o.out, checkpoint = run / "checkpoint.safetensors";
+    // every rank has checked the run folder before rank 0 writes in it
+    if (o.world) o.world->barrier();
     const PretrainJob job{
         .config = config,
         .model_file = model ? &model->file : nullptr,
@@ -499,17 +518,18 @@ void pretrain(const Options& o) {
         .nouns = nouns,
         .source = source,
         .options = trainer_options(o, losses),
+        .world = o.world,
         .run = [&](const std::function<void()>& train_and_save) {
             run_work(
                 [&] {
-                    if (o.overwrite) remove_previous_run(run);
+                    if (o.overwrite && lead_rank(o)) remove_previous_run(run);
                     train_and_save();
-                    print_skipped(run, source.skipped());
+                    if (lead_rank(o)) print_skipped(run, source.skipped());
                     say("wrote %s after %lld steps", (run / "model.safetensors").c_str(), (long long)o.steps);
                 },
                 [&] {
                     std::string note;
-                    if (const auto skipped = source.skipped(); !skipped.empty())
+                    if (const auto skipped = source.skipped(); !skipped.empty() && lead_rank(o))
                         note += "; every skipped video is listed in " + write_skipped_report(run, skipped).string();
                     if (fs::exists(checkpoint))
                         note += "; the last checkpoint is " + checkpoint.string() + " (--resume continues from it)";
@@ -519,7 +539,7 @@ void pretrain(const Options& o) {
 #if defined(SVILM_CLI_CUDA)
     if (o.device == "cuda") return pretrain_cuda(job);
 #endif
-    pretrain_on(cpu_ctx, cpu_device(), job);
+    pretrain_on(cpu_ctx, cpu_device(), job, o.world);
 }
 
 // One line per caption: the caption, a TAB, its noun phrases joined by '|' (the phrases the
@@ -598,7 +618,36 @@ void evaluate(const Options& o) {
 
 }  // namespace
 
+// Under mpirun (a build with svilm::distributed) MPI lives as long as main, and an error on any
+// rank stops every rank with a line naming it: a rank left alone would wait in a collective.
+struct MpiJob {
+#if defined(SVILM_HAVE_MPI)
+    std::optional<dist::MpiSession> session;
+    std::optional<dist::MpiCommunicator> world;
+    MpiJob(int& argc, char**& argv) {
+        if (!dist::launched_by_mpi()) return;
+        session.emplace(argc, argv);
+        world.emplace();
+        quiet = world->rank() != 0;
+    }
+    Communicator<cpu>* communicator() { return world ? &*world : nullptr; }
+    int fail(const char* message, int status) {
+        if (world && world->size() > 1) dist::abort_job(message, status);
+        std::fprintf(stderr, "svilm: %s\n", message);
+        return status;
+    }
+#else
+    MpiJob(int&, char**&) {}
+    Communicator<cpu>* communicator() { return nullptr; }
+    int fail(const char* message, int status) {
+        std::fprintf(stderr, "svilm: %s\n", message);
+        return status;
+    }
+#endif
+};
+
 int main(int argc, char** argv) {
+    MpiJob mpi(argc, argv);
     CLI::App app{"svilm: S-ViLM video-language model (" + std::string(version_string) + ")", "svilm"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "svilm " + std::string(version_string));
@@ -606,6 +655,7 @@ int main(int argc, char** argv) {
     // --help shows each option's default, except where the option says what it is
     app.option_defaults()->always_capture_default();
     Options o;
+    o.world = mpi.communicator();
     const auto presets = one_of({"tiny", "small", "base"});
     const auto frames = whole_number<index_t>(1, max_config_size);
     const auto devices = one_of({"cpu", "cuda"});
@@ -659,7 +709,7 @@ int main(int argc, char** argv) {
     pretrain_command->add_option("--losses", o.losses, "comma-separated subset of contrastive,temporal,grounding");
     pretrain_command->add_option("--seed", o.seed, "seed of the initial weights, data order and augmentation")
         ->check(whole_number<std::uint64_t>(0));
-    pretrain_command->add_option("--threads", o.threads, "threads, up to 1024 (0: all cores)")
+    pretrain_command->add_option("--threads", o.threads, "threads, up to 1024 (0: all cores; under mpirun, the cores over the ranks on the machine)")
         ->check(whole_number<int>(0, 1024));
     auto* resume = pretrain_command->add_option("--resume", o.resume, "a checkpoint of the run in --out to continue from")
                        ->check(a_path);
@@ -709,13 +759,10 @@ int main(int argc, char** argv) {
 #endif
         return 0;
     } catch (const RunFailure& e) {
-        std::fprintf(stderr, "svilm: %s\n", e.what());
-        return exit_failed;
+        return mpi.fail(e.what(), exit_failed);
     } catch (const Error& e) {
-        std::fprintf(stderr, "svilm: %s\n", e.what());
-        return exit_usage;
+        return mpi.fail(e.what(), exit_usage);
     } catch (const std::exception& e) {  // out of memory, say: not the user's input
-        std::fprintf(stderr, "svilm: %s\n", e.what());
-        return exit_failed;
+        return mpi.fail(e.what(), exit_failed);
     }
 }

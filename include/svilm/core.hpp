@@ -3,6 +3,7 @@
 
 #include "svilm/core/allocator.hpp"
 #include "svilm/core/bfloat16.hpp"
+#include "svilm/core/communicator.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/device.hpp"
 #include "svilm/core/error.hpp"

@@ -45,6 +45,17 @@ inline bool launched_by_mpi() {
     return false;
 }
 
+// How many ranks of the job run on this machine (the launcher's count; 1 when it gives none):
+// they share its cores.
+inline int ranks_on_this_machine() {
+    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
+        if (const char* value = std::getenv(name)) {
+            const int n = std::atoi(value);
+            if (n > 0) return n;
+        }
+    return 1;
+}
+
 namespace detail {
 
 inline std::string mpi_error_text(int code) {

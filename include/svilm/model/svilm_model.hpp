@@ -329,31 +329,33 @@ private:
 
     // Every rank's rows of what the switched-on losses read, into s.global.
     static void gather_loss_inputs(const Context<Device>& ctx, SVilmState<T, Device>& s) {
-        const std::vector<index_t> counts = s.shard.counts();
-        auto gather = [&]<int Rank>(Tensor<T, Rank, Device>& all, TensorView<const T, Rank, Device> local) {
-            Extents<Rank> shape = local.shape();
-            shape[0] = s.shard.global;
-            nn::ensure_shape(all, shape);
-            s.group->all_gather(ctx, local.data(), all.data(), counts, local.size() / std::max<index_t>(local.extent(0), 1));
-        };
-        auto gather_host = [&]<class U>(Tensor<U, 2>& all, TensorView<const U, 2> local) {
-            expect_contiguous("SVilm::forward", "a host mask", local);
-            nn::ensure_shape(all, {s.shard.global, local.extent(1)});
-            s.group->all_gather_host(local.data(), all.data(), counts, std::size_t(local.extent(1)) * sizeof(U));
-        };
         if (s.switches.contrastive) {
-            gather(s.global.video, s.video_embed());
-            gather(s.global.text, s.text_embed());
+            gather_rows(ctx, s, s.global.video, s.video_embed());
+            gather_rows(ctx, s, s.global.text, s.text_embed());
         }
         if (s.switches.temporal) {
-            gather(s.global.temporal, s.temporal_embed());
-            gather_host(s.global.fg_mask, s.batch.fg_mask);
+            gather_rows(ctx, s, s.global.temporal, s.temporal_embed());
+            gather_host_rows(s, s.global.fg_mask, s.batch.fg_mask);
         }
         if (s.has_prompts) {
-            gather(s.global.groups, s.group_embed());
-            gather(s.global.nouns, s.noun_embed());
-            gather_host(s.global.noun_valid, s.batch.noun_valid);
+            gather_rows(ctx, s, s.global.groups, s.group_embed());
+            gather_rows(ctx, s, s.global.nouns, s.noun_embed());
+            gather_host_rows(s, s.global.noun_valid, s.batch.noun_valid);
         }
+    }
+    template <int Rank>
+    static void gather_rows(const Context<Device>& ctx, SVilmState<T, Device>& s, Tensor<T, Rank, Device>& all,
+                            TensorView<const T, Rank, Device> local) {
+        Extents<Rank> shape = local.shape();
+        shape[0] = s.shard.global;
+        nn::ensure_shape(all, shape);
+        s.group->all_gather(ctx, local.data(), all.data(), s.shard.counts(), local.size() / std::max<index_t>(local.extent(0), 1));
+    }
+    template <class U>
+    static void gather_host_rows(SVilmState<T, Device>& s, Tensor<U, 2>& all, TensorView<const U, 2> local) {
+        expect_contiguous("SVilm::forward", "a host mask", local);
+        nn::ensure_shape(all, {s.shard.global, local.extent(1)});
+        s.group->all_gather_host(local.data(), all.data(), s.shard.counts(), std::size_t(local.extent(1)) * sizeof(U));
     }
 
     struct Unallocated {};
