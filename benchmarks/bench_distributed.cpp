@@ -21,6 +21,7 @@
 #include "svilm/distributed/mpi.hpp"
 #include "svilm/svilm.hpp"
 #include "svilm/text/tokenizer.hpp"
+#include "svilm/train.hpp"
 
 namespace {
 
@@ -109,12 +110,14 @@ int main(int argc, char** argv) {
         benchmark::AddCustomContext("ranks", std::to_string(world->size()));
         benchmark::AddCustomContext("threads", std::to_string(num_threads()));
         benchmark::AddCustomContext("gemm", gemm_backend_description());
+        bool file_output = false;  // --benchmark_out: rank 0 writes the file, the others must not
+        for (int i = 1; i < argc; ++i) file_output = file_output || std::string(argv[i]).rfind("--benchmark_out=", 0) == 0;
         benchmark::Initialize(&argc, argv);
         if (world->rank() == 0) {
             benchmark::RunSpecifiedBenchmarks();
         } else {
             Silent silent;
-            benchmark::RunSpecifiedBenchmarks(&silent, &silent);
+            benchmark::RunSpecifiedBenchmarks(&silent, file_output ? &silent : nullptr);
         }
         benchmark::Shutdown();
     });

@@ -26,7 +26,7 @@ print("|---|---:|---:|---:|---:|---:|")
 by_name = {b["name"]: b for b in ranks["benchmarks"]}
 for a in threads["benchmarks"]:
     b = by_name[a["name"]]
-    case = a["name"].split("/")[0].replace("BM_DataParallelStep_", "")
+    case = a["name"].split("/")[1]
     print(f"| {case} ({a['parameters_M']:.1f} M parameters) | {a['real_time']:.0f} ms | {b['real_time']:.0f} ms | "
           f"{a['real_time'] / b['real_time']:.2f}x | {b['comm_MB']:.1f} MB | {100 * b['comm_share']:.1f}% |")
 PY

@@ -16,6 +16,7 @@ packages=(
     wordnet-base             # WordNet 3.0 lexicon for noun phrases (svilm::text)
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev   # FFmpeg decoding (svilm::video)
     libstb-dev               # stb_image_write for PNG figures (svilm::viz)
+    libopenmpi-dev openmpi-bin   # data-parallel training over MPI (svilm::distributed, mpirun)
 )
 
 missing=()

@@ -56,8 +56,8 @@ public:
 
 // Time and bytes spent in collectives since construction, this rank's view.
 struct CommunicatorStats {
-    double seconds = 0;             // the caller waited: communication not hidden behind compute
-    double overlapped_seconds = 0;  // reductions ran while the caller computed
+    double seconds = 0;             // the caller waited in collectives (communication not hidden behind compute)
+    double overlapped_seconds = 0;  // MPI: the reduction thread's busy time, partly behind the caller's compute
     std::uint64_t bytes_sent = 0;
     std::uint64_t calls = 0;
 };
@@ -87,9 +87,11 @@ public:
                                  std::span<const index_t> recv_counts, std::size_t row_bytes) = 0;
 
     // Starts summing `n` elements of device memory in place over every rank and returns; the sum
-    // follows the work queued on ctx so far. Every rank ends with the same bits: the reduction
-    // order is fixed by the ranks, not by timing. finish_all_reduces(ctx) waits for every sum
-    // started, and orders ctx's later work after them. The memory must not be touched in between.
+    // follows the work queued on ctx so far. Every rank ends with the same bits, whatever the
+    // timing (MPI: a fixed rank order; NCCL: its algorithm's order, see svilm/distributed/nccl.cuh).
+    // finish_all_reduces(ctx) makes ctx's later work follow every sum started (on the CPU it
+    // returns when they are done; on CUDA it orders ctx's stream, and the host synchronises ctx
+    // before reading). In between, the memory is neither touched nor freed.
     virtual void start_all_reduce(const Context<Device>& ctx, float* data, std::size_t n) = 0;
     virtual void start_all_reduce(const Context<Device>& ctx, double* data, std::size_t n) = 0;
     virtual void finish_all_reduces(const Context<Device>& ctx) = 0;
