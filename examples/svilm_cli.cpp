@@ -647,7 +647,13 @@ struct MpiJob {
 };
 
 int main(int argc, char** argv) {
-    MpiJob mpi(argc, argv);
+    std::optional<MpiJob> mpi;
+    try {
+        mpi.emplace(argc, argv);
+    } catch (const std::exception& e) {  // MPI could not start
+        std::fprintf(stderr, "svilm: %s\n", e.what());
+        return exit_failed;
+    }
     CLI::App app{"svilm: S-ViLM video-language model (" + std::string(version_string) + ")", "svilm"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "svilm " + std::string(version_string));
@@ -655,7 +661,7 @@ int main(int argc, char** argv) {
     // --help shows each option's default, except where the option says what it is
     app.option_defaults()->always_capture_default();
     Options o;
-    o.world = mpi.communicator();
+    o.world = mpi->communicator();
     const auto presets = one_of({"tiny", "small", "base"});
     const auto frames = whole_number<index_t>(1, max_config_size);
     const auto devices = one_of({"cpu", "cuda"});
@@ -748,6 +754,15 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
     o.show_device = info_device->count() > 0;
+#if defined(SVILM_CLI_PIPELINE)
+    // every rank reaches this line alike: rank 0 says why, and they all stop
+    if (o.world && o.world->size() > 1 && !*pretrain_command) {
+        if (o.world->rank() == 0)
+            std::fprintf(stderr, "svilm: only pretrain runs on several ranks; run `svilm %s` without mpirun\n",
+                         app.get_subcommands().front()->get_name().c_str());
+        return exit_usage;
+    }
+#endif
     try {
         if (*info_command) info(o);
         if (*init_command) init(o);
@@ -759,10 +774,10 @@ int main(int argc, char** argv) {
 #endif
         return 0;
     } catch (const RunFailure& e) {
-        return mpi.fail(e.what(), exit_failed);
+        return mpi->fail(e.what(), exit_failed);
     } catch (const Error& e) {
-        return mpi.fail(e.what(), exit_usage);
+        return mpi->fail(e.what(), exit_usage);
     } catch (const std::exception& e) {  // out of memory, say: not the user's input
-        return mpi.fail(e.what(), exit_failed);
+        return mpi->fail(e.what(), exit_failed);
     }
 }

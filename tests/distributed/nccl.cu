@@ -212,7 +212,7 @@ TEST_CASE("nccl: start_all_reduce + finish_all_reduces sum on the context's stre
     CHECK(same_everywhere(summed.data(), n_float * sizeof(float)) == 0);
     CHECK(same_everywhere(summed_double.data(), n_double * sizeof(double)) == 0);
 
-    // the reductions' accounting (before the host gathers above): a ring's 2 (N-1)/N per buffer
+    // the accounting: a ring's 2 (N-1)/N per summed buffer, and the three host gathers just above
     const CommunicatorStats after = world.stats();
     CHECK(after.calls - before.calls == (ranks > 1 ? 3u + 3u : 3u));
     const auto ring = [&](std::size_t bytes) {

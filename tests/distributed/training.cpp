@@ -27,7 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr index_t global_batch = 6;  // splits over 1, 2 and 3 ranks, and unevenly over 4 and 5
+constexpr index_t global_batch = 7;  // uneven over 2 and 3 ranks: shards of 4 + 3 and 3 + 2 + 2 clips
 
 train::TrainerOptions parallel_options(std::int64_t steps) {
     train::TrainerOptions o = small_trainer_options(steps);

@@ -35,11 +35,10 @@ struct BatchShard {
     index_t begin(int r) const { return r * (global / ranks) + std::min<index_t>(r, global % ranks); }
     index_t count() const { return count(rank); }
     index_t begin() const { return begin(rank); }
-    // The rank that holds global row i.
+    // The rank that holds global row i: the first global % ranks ranks hold q + 1 rows each.
     int owner(index_t i) const {
-        int r = 0;
-        while (r + 1 < ranks && begin(r + 1) <= i) ++r;
-        return r;
+        const index_t q = global / ranks, longer = global % ranks, in_longer = longer * (q + 1);
+        return int(i < in_longer ? i / (q + 1) : longer + (i - in_longer) / q);
     }
     std::vector<index_t> counts() const {
         std::vector<index_t> c(static_cast<std::size_t>(ranks));

@@ -16,7 +16,8 @@
 // 0, 1, ..., N-1, and the sums are gathered back (MPI_Allgatherv). Every rank ends with the same
 // bits, and a run repeats bit for bit; the traffic per rank is 2 (N-1)/N of the buffer, as a ring's.
 // Sums started with start_all_reduce run on a worker thread while the caller computes (MPI at
-// MPI_THREAD_SERIALIZED: a blocking collective first waits for that thread).
+// MPI_THREAD_SERIALIZED: a blocking collective first waits for that thread); where the program
+// initialised MPI at a lower thread level, they run in finish_all_reduces on the caller's thread.
 #pragma once
 
 #include <mpi.h>
@@ -28,10 +29,10 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
-#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "svilm/core/communicator.hpp"
@@ -65,11 +66,23 @@ inline std::string mpi_error_text(int code) {
     return std::string(text, std::size_t(length));
 }
 
-inline int world_rank() {
-    int initialized = 0, rank = 0;
-    MPI_Initialized(&initialized);
-    if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    return rank;
+// MPI_COMM_WORLD's rank and size, read once (abort_job must not call MPI while a reduction thread
+// may be inside a collective); {0, 1} before MPI is initialised.
+struct WorldIdentity {
+    int rank = 0, size = 1;
+};
+inline WorldIdentity world_identity() {
+    static const WorldIdentity identity = [] {
+        WorldIdentity id;
+        int initialized = 0;
+        MPI_Initialized(&initialized);
+        if (initialized) {
+            MPI_Comm_rank(MPI_COMM_WORLD, &id.rank);
+            MPI_Comm_size(MPI_COMM_WORLD, &id.size);
+        }
+        return id;
+    }();
+    return identity;
 }
 
 template <class T>
@@ -99,6 +112,7 @@ public:
             throw DistributedError("this MPI library provides thread level " + std::to_string(provided) +
                                    ", svilm needs MPI_THREAD_SERIALIZED (" + std::to_string(MPI_THREAD_SERIALIZED) + ")");
         }
+        detail::world_identity();
     }
     ~MpiSession() {
         int finalized = 0;
@@ -116,14 +130,13 @@ private:
 // MPI_Abort, which ends every process of MPI_COMM_WORLD (no rank is left waiting in a
 // collective). Checkpoints are written atomically, so none is left half-written.
 [[noreturn]] inline void abort_job(const std::string& message, int exit_code = 1) {
-    int size = 1;
-    const int rank = detail::world_rank();
-    int initialized = 0;
-    MPI_Initialized(&initialized);
-    if (initialized) MPI_Comm_size(MPI_COMM_WORLD, &size);
-    std::fprintf(stderr, "svilm: rank %d of %d: %s; stopping every rank\n", rank, size, message.c_str());
+    const detail::WorldIdentity world = detail::world_identity();
+    std::fprintf(stderr, "svilm: rank %d of %d: %s; stopping every rank\n", world.rank, world.size, message.c_str());
     std::fflush(stderr);
-    if (initialized) MPI_Abort(MPI_COMM_WORLD, exit_code);
+    int initialized = 0, finalized = 0;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, exit_code);
     std::exit(exit_code);
 }
 
@@ -144,16 +157,23 @@ public:
     // A duplicate of `comm` (MPI_COMM_WORLD by default): svilm's collectives never match a
     // message of the program's own. Errors are returned, and thrown as DistributedError.
     explicit MpiCommunicator(MPI_Comm comm = MPI_COMM_WORLD) {
-        check(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
+        MPI_Comm_dup(comm, &comm_);  // under the parent's error handler (fatal by default)
         MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
         MPI_Comm_rank(comm_, &rank_);
         MPI_Comm_size(comm_, &size_);
+        detail::world_identity();
+        int level = MPI_THREAD_SINGLE;
+        MPI_Query_thread(&level);
+        threaded_ = level >= MPI_THREAD_SERIALIZED;
     }
+    // While an exception unwinds (the job is about to stop), sums not yet started are dropped and
+    // the communicator is not freed: freeing may wait for ranks that will never arrive.
     ~MpiCommunicator() override {
-        stop_worker();
+        const bool unwinding = std::uncaught_exceptions() > 0;
+        stop_worker(unwinding);
         int finalized = 0;
         MPI_Finalized(&finalized);
-        if (!finalized) MPI_Comm_free(&comm_);
+        if (!finalized && !unwinding) MPI_Comm_free(&comm_);
     }
     MpiCommunicator(const MpiCommunicator&) = delete;
     MpiCommunicator& operator=(const MpiCommunicator&) = delete;
@@ -330,7 +350,7 @@ private:
     }
     template <class T>
     std::vector<T>& scratch() {
-        if constexpr (sizeof(T) == sizeof(float)) return scratch_float_;
+        if constexpr (std::is_same_v<T, float>) return scratch_float_;
         else return scratch_double_;
     }
 
@@ -340,7 +360,7 @@ private:
         if (size_ == 1 || n == 0) return;
         {
             std::lock_guard lock(mutex_);
-            if (!worker_.joinable()) worker_ = std::thread([this] { work(); });
+            if (threaded_ && !worker_.joinable()) worker_ = std::thread([this] { work(); });
             queue_.push_back({data, n, &MpiCommunicator::reduce_in_rank_order<T>});
         }
         wake_.notify_all();
@@ -352,10 +372,11 @@ private:
             wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping, nothing left
             const Reduction r = queue_.front();
+            const bool failed = failure_ != nullptr;  // after a failure the ranks no longer agree: skip
             lock.unlock();
             const auto start = std::chrono::steady_clock::now();
             std::exception_ptr error;
-            if (!failure_) try {
+            if (!failed) try {
                     (this->*r.run)(r.data, r.n);
                 } catch (...) {
                     error = std::current_exception();
@@ -370,8 +391,22 @@ private:
         }
     }
 
-    // Waits for every started sum; rethrows the first failure.
+    // Waits for every started sum (or, without the worker, runs them); rethrows the first failure.
     void drain() {
+        if (!threaded_) {
+            const auto start = std::chrono::steady_clock::now();
+            std::uint64_t calls = 0;
+            while (!queue_.empty()) {
+                const Reduction r = queue_.front();
+                queue_.pop_front();
+                ++calls;
+                (this->*r.run)(r.data, r.n);
+            }
+            std::lock_guard lock(mutex_);
+            stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            stats_.calls += calls;
+            return;
+        }
         std::unique_lock lock(mutex_);
         if (queue_.empty() && !failure_) return;
         const auto start = std::chrono::steady_clock::now();
@@ -384,10 +419,13 @@ private:
         }
     }
 
-    void stop_worker() {
+    void stop_worker(bool drop_pending) {
         {
             std::lock_guard lock(mutex_);
             stopping_ = true;
+            // the sum in flight (the front) finishes: every rank started it; the others are dropped
+            if (drop_pending && queue_.size() > 1) queue_.erase(queue_.begin() + 1, queue_.end());
+            if (!threaded_ && drop_pending) queue_.clear();
         }
         wake_.notify_all();
         if (worker_.joinable()) worker_.join();
@@ -400,6 +438,7 @@ private:
     std::deque<Reduction> queue_;
     std::thread worker_;
     bool stopping_ = false;
+    bool threaded_ = true;  // MPI_THREAD_SERIALIZED or above: sums on the worker thread
     std::exception_ptr failure_;
     CommunicatorStats stats_;
     std::vector<float> scratch_float_;

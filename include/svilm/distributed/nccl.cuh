@@ -19,8 +19,9 @@
 // Why NCCL and not MPI on device memory: NCCL moves the data GPU to GPU (NVLink, PCIe peer to peer,
 // GPUDirect RDMA) with kernels queued on CUDA streams, so a gradient sum is ordered after the
 // backward kernels that produce it without the host waiting for them, and runs while later kernels
-// compute. MPI stays for what is small and on the host (the bootstrap, barriers, the batch's
-// metadata): every host-memory call forwards to the MpiCommunicator.
+// compute. MPI carries what lives on the host (the bootstrap, barriers, the batch's masks, and the
+// raw clips a rank needs as cut-and-paste backgrounds): every host-memory call forwards to the
+// MpiCommunicator.
 //
 // Streams. all_gather is queued on ctx's stream. The sums of start_all_reduce run on this
 // communicator's own stream: it first waits (a CUDA event, not the host) for the work queued on

@@ -62,7 +62,7 @@ struct SVilmState {
 
     // With a communicator: this rank's rows of the global batch, and the losses' inputs of every
     // rank, (B_global, ...) in rank order (only those the switched-on losses read).
-    Communicator<Device>* group = nullptr;
+    Communicator<Device>* comm = nullptr;
     BatchShard shard;
     struct {
         Tensor<T, 2, Device> video, text;              // (B_global, D)
@@ -124,20 +124,20 @@ public:
     // this batch being this rank's shard of them) every rank draws the global batch's noise and
     // keeps its rows, so the noise of a clip does not depend on the number of ranks.
     void forward(const Context<Device>& ctx, SVilmState<T, Device>& s, const SVilmBatch<T, Device>& batch, Generator& rng,
-                 LossSwitches switches = {}, Communicator<Device>* group = nullptr, index_t global_batch = 0) const {
+                 LossSwitches switches = {}, Communicator<Device>* comm = nullptr, index_t global_batch = 0) const {
         check_context(ctx, "SVilm::forward");
         validate_batch(config_, batch, switches, "SVilm::forward");  // before drawing: a bad batch leaves the generator untouched
         const index_t B = batch.video.extent(0), M = config_.video.grouping.num_group_tokens, L = config_.video.tokens();
-        const BatchShard shard = group ? shard_for(*group, global_batch, B) : BatchShard{B};
+        const BatchShard shard = comm ? shard_for(*comm, global_batch, B) : BatchShard{B};
         s.noise.resize(video.grouping.size());
         std::vector<TensorView<const T, 3, Device>> views;
-        Tensor<T, 3> host;  // the global draws, unless a CPU model without a group draws in place
+        Tensor<T, 3> host;  // the global draws, unless a CPU model without a communicator draws in place
         for (auto& n : s.noise) {
             nn::ensure_shape(n, {B, M, L});
             bool drawn = false;
             if constexpr (is_cpu_v<Device>) {
-                if (!group) rng.gumbel<T, 3>(n);
-                drawn = !group;
+                if (!comm) rng.gumbel<T, 3>(n);
+                drawn = !comm;
             }
             if (!drawn) {
                 nn::ensure_shape(host, {shard.global, M, L});
@@ -146,14 +146,14 @@ public:
             }
             views.push_back(n);
         }
-        forward(ctx, s, batch, views, switches, group, global_batch);
+        forward(ctx, s, batch, views, switches, comm, global_batch);
     }
 
     // Forward with explicit noise (one (B, M, L) tensor per grouping block), or an empty span for
     // the noise-free assignment of inference; a communicator as above.
     void forward(const Context<Device>& ctx, SVilmState<T, Device>& s, const SVilmBatch<T, Device>& batch,
                  std::span<const TensorView<const T, 3, Device>> noise, LossSwitches switches = {},
-                 Communicator<Device>* group = nullptr, index_t global_batch = 0) const {
+                 Communicator<Device>* comm = nullptr, index_t global_batch = 0) const {
         check_context(ctx, "SVilm::forward");
         validate_batch(config_, batch, switches, "SVilm::forward");
         const index_t B = batch.video.extent(0), Nt = config_.video.temporal_positions(), K = config_.num_nouns;
@@ -162,8 +162,8 @@ public:
         s.batch = batch;
         s.switches = switches;
         s.has_prompts = switches.grounding && K > 0;
-        s.group = group;
-        s.shard = group ? shard_for(*group, global_batch, B) : BatchShard{B};
+        s.comm = comm;
+        s.shard = comm ? shard_for(*comm, global_batch, B) : BatchShard{B};
 
         video.forward(ctx, s.video, batch.video, noise, true);
         head_forward(ctx, video_proj, s.video_head, s.video.pooled);
@@ -178,7 +178,7 @@ public:
             head_forward(ctx, text_proj, s.noun_head, s.prompt.cls);
         }
 
-        if (group) gather_loss_inputs(ctx, s);
+        if (comm) gather_loss_inputs(ctx, s);
         SVilmLosses<T>& l = s.losses;
         l = {};
         if (switches.contrastive)
@@ -187,11 +187,11 @@ public:
                                                      read_scalar<T, Device>(ctx, logit_scale.value()));
         if (switches.temporal)
             l.temporal = temporal_grouping_loss_forward(ctx, s.temporal, loss_input(s, s.global.temporal, s.temporal_embed()),
-                                                        group ? s.global.fg_mask.view() : batch.fg_mask,
+                                                        comm ? s.global.fg_mask.view() : batch.fg_mask,
                                                         T(config_.tau_temporal));
         if (s.has_prompts)
             l.grounding = grounding_loss_forward(ctx, s.grounding, loss_input(s, s.global.nouns, s.noun_embed()),
-                                                 group ? s.global.noun_valid.view() : batch.noun_valid,
+                                                 comm ? s.global.noun_valid.view() : batch.noun_valid,
                                                  loss_input(s, s.global.groups, s.group_embed()),
                                                  read_scalar<T, Device>(ctx, grounding_logit_scale.value()),
                                                  T(config_.tau_assign));
@@ -216,7 +216,7 @@ public:
         Tensor<T, 3, Device> d_groups_all = zeros<T, 3, Device>(ctx, {Bg, M, D}), d_nouns_all = zeros<T, 3, Device>(ctx, {Bg, K, D});
         // the scales' gradients come from the whole batch on every rank: rank 0's count once
         Tensor<T, 0, Device> discarded;
-        const bool keep_scales = !s.group || s.group->rank() == 0;
+        const bool keep_scales = !s.comm || s.comm->rank() == 0;
         if (!keep_scales) discarded = zeros<T, 0, Device>(ctx, {});
         const TensorView<T, 0, Device> d_logit_scale = keep_scales ? logit_scale.grad() : discarded.view();
         const TensorView<T, 0, Device> d_grounding_scale = keep_scales ? grounding_logit_scale.grad() : discarded.view();
@@ -311,20 +311,21 @@ public:
 
 private:
     // This rank's shard of a global batch of `global` clips, which must hold `local` of them.
-    static BatchShard shard_for(const Communicator<Device>& group, index_t global, index_t local) {
-        const BatchShard shard = shard_of(group, global);
+    static BatchShard shard_for(const Communicator<Device>& comm, index_t global, index_t local) {
+        if (global < 1) throw ValueError("SVilm::forward: with a communicator, pass the global batch size (all ranks' clips)");
+        const BatchShard shard = shard_of(comm, global);
         if (shard.count() != local)
-            throw ShapeError("SVilm::forward: rank " + std::to_string(group.rank()) + " of " + std::to_string(group.size()) +
+            throw ShapeError("SVilm::forward: rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) +
                              " holds " + std::to_string(shard.count()) + " of a global batch of " + std::to_string(global) +
                              " clips, the batch has " + std::to_string(local));
         return shard;
     }
 
-    // The loss reads every rank's rows when there is a group, this rank's otherwise.
+    // The loss reads every rank's rows with a communicator, this rank's otherwise.
     template <int Rank>
     static TensorView<const T, Rank, Device> loss_input(const SVilmState<T, Device>& s, const Tensor<T, Rank, Device>& global,
                                                        TensorView<const T, Rank, Device> local) {
-        return s.group ? global.view() : local;
+        return s.comm ? global.view() : local;
     }
 
     // Every rank's rows of what the switched-on losses read, into s.global.
@@ -349,13 +350,13 @@ private:
         Extents<Rank> shape = local.shape();
         shape[0] = s.shard.global;
         nn::ensure_shape(all, shape);
-        s.group->all_gather(ctx, local.data(), all.data(), s.shard.counts(), local.size() / std::max<index_t>(local.extent(0), 1));
+        s.comm->all_gather(ctx, local.data(), all.data(), s.shard.counts(), local.size() / std::max<index_t>(local.extent(0), 1));
     }
     template <class U>
     static void gather_host_rows(SVilmState<T, Device>& s, Tensor<U, 2>& all, TensorView<const U, 2> local) {
         expect_contiguous("SVilm::forward", "a host mask", local);
         nn::ensure_shape(all, {s.shard.global, local.extent(1)});
-        s.group->all_gather_host(local.data(), all.data(), s.shard.counts(), std::size_t(local.extent(1)) * sizeof(U));
+        s.comm->all_gather_host(local.data(), all.data(), s.shard.counts(), std::size_t(local.extent(1)) * sizeof(U));
     }
 
     struct Unallocated {};

@@ -14,7 +14,7 @@
 // draws the same cut-and-paste plan for the global batch and receives the background clips it
 // needs from the ranks holding them; the losses span the global batch (svilm/model/svilm_model.hpp);
 // the gradients are summed over the ranks in buckets, the video encoder's while the text encoder's
-// backward runs. So the global batch sequence, the noise and the losses do not depend on the
+// backward runs (in a step's last micro-batch). So the global batch sequence, the noise and the losses do not depend on the
 // number of ranks, and N ranks train the model one process would on the same global batches (up to
 // the order of floating-point sums). Rank 0 alone shows progress, writes the logs and checkpoints;
 // every rank resumes from the same checkpoint file, with any number of ranks.
@@ -99,7 +99,7 @@ public:
 
 struct TrainerOptions {
     std::int64_t steps = 1000;     // optimiser steps in the whole run
-    index_t batch_size = 16;       // clips per micro-batch (>= 2: cut-and-paste needs a partner)
+    index_t batch_size = 16;       // clips per micro-batch, of all ranks together (>= 2: cut-and-paste pairs clips)
     index_t micro_batches = 1;     // gradient accumulation: clips per step = batch_size * micro_batches
     optim::AdamWOptions adamw{1e-4, 0.9, 0.999, 1e-8, 0.05};
     double warmup_fraction = 0.05;
@@ -119,7 +119,7 @@ inline constexpr const char* csv_log_header =
     "step,lr,loss_total,loss_contrastive,loss_temporal,loss_grounding,grad_norm,clips,seconds,ranks,comm_seconds\n";
 
 // The step a log line records, or -1 for any other line (the CSV header, a line torn by a crash).
-// Lines of runs before the ranks and comm_seconds columns (9 fields) still count.
+// Lines of runs before the ranks and comm_seconds columns (9 fields) still count (see csv_log_line).
 inline std::int64_t csv_log_step(const std::string& line) {
     const auto fields = std::count(line.begin(), line.end(), ',') + 1;
     if (fields != 9 && fields != 11) return -1;
@@ -135,14 +135,22 @@ inline std::int64_t jsonl_log_step(const std::string& line) {
                : -1;
 }
 
-// Rewrites the log at `path`, atomically, as `header` and its lines of steps 1 to `last`.
+// A kept CSV line in today's columns: a line of a run from before the ranks and comm_seconds
+// columns was a single process's (1 rank, no communication).
+inline std::string csv_log_line(const std::string& line) {
+    return std::count(line.begin(), line.end(), ',') == 8 ? line + ",1,0" : line;
+}
+
+// Rewrites the log at `path`, atomically, as `header` and its lines of steps 1 to `last`, each
+// passed through `normalise`.
 inline void keep_logged_steps(const std::filesystem::path& path, const std::string& header, std::int64_t last,
-                              std::int64_t (*step_of)(const std::string&)) {
+                              std::int64_t (*step_of)(const std::string&),
+                              std::string (*normalise)(const std::string&) = nullptr) {
     std::string kept = header;
     std::ifstream in(path);
     for (std::string line; std::getline(in, line);) {
         const std::int64_t step = step_of(line);
-        if (step >= 1 && step <= last) kept += line + '\n';
+        if (step >= 1 && step <= last) kept += (normalise ? normalise(line) : line) + '\n';
     }
     io::write_file_atomically(path, [&](const auto& append) { append(kept.data(), kept.size()); });
 }
@@ -171,9 +179,7 @@ public:
           adamw_(model.parameters(), options.adamw), augment_rng_(options.seed * 2 + 1), noise_rng_(options.seed * 2 + 2) {
         if (options.batch_size < 2) throw ValueError("Trainer: batch_size must be >= 2 (cut-and-paste pairs clips)");
         if (options.micro_batches < 1 || options.steps < 1) throw ValueError("Trainer: steps and micro_batches must be >= 1");
-        if (comm_ && options.batch_size < comm_->size())
-            throw ValueError("Trainer: a global batch of " + std::to_string(options.batch_size) + " clips over " +
-                             std::to_string(comm_->size()) + " ranks leaves a rank without a clip");
+        if (comm_) shard_of(*comm_, options.batch_size);  // refuses a batch that leaves a rank without a clip
         const auto warmup = std::int64_t(std::llround(options.warmup_fraction * double(options.steps)));
         schedule_ = {options.adamw.lr, options.min_lr, std::min(warmup, options.steps), options.steps};
         video_params_end_ = video_parameters_end(model.parameters());
@@ -310,7 +316,7 @@ private:
     void open_logs(std::ofstream& csv, std::ofstream& jsonl) const {
         std::filesystem::create_directories(options_.run_dir);
         const auto csv_path = options_.run_dir / "log.csv", jsonl_path = options_.run_dir / "log.jsonl";
-        detail::keep_logged_steps(csv_path, detail::csv_log_header, step_, detail::csv_log_step);
+        detail::keep_logged_steps(csv_path, detail::csv_log_header, step_, detail::csv_log_step, detail::csv_log_line);
         detail::keep_logged_steps(jsonl_path, "", step_, detail::jsonl_log_step);
         csv.open(csv_path, std::ios::app);
         jsonl.open(jsonl_path, std::ios::app);
@@ -332,7 +338,7 @@ private:
                              " noun lists for " + std::to_string(shard.count()) + " clips");
         const index_t positions = video::detail::tubelet_positions(raw.clips.extent(1), config.video.tubelet, "Trainer");
         const video::CutAndPastePlan plan = video::draw_cut_and_paste(B, positions, augment_rng_);
-        blend(raw.clips, plan, shard);
+        blend(raw.clips, plan, shard, positions);
         const auto max_length = std::size_t(config.text.max_length);
         const text::BatchEncoding captions = tokenizer_.encode_batch(raw.captions, max_length);
         SVilmBatch<T, Device> batch{video_, fg_mask_, captions.ids, captions.attention_mask, {}, {}, {}};
@@ -363,53 +369,54 @@ private:
 
     // The blended clips of this rank's shard into video_ (on the model's device) and fg_mask_.
     // Clip i's background, clip plan.background[i], may be on another rank: each rank sends the
-    // clips it holds to the ranks whose clips they surround (one all-to-all; every clip is one
-    // clip's background, as the plan is a derangement).
-    void blend(const Tensor<float, 5>& raw, const video::CutAndPastePlan& plan, const BatchShard& shard) {
+    // clips it holds to the ranks whose clips they surround (one all-to-all of the remote ones;
+    // every clip is one clip's background, as the plan is a derangement).
+    void blend(const Tensor<float, 5>& raw, const video::CutAndPastePlan& plan, const BatchShard& shard, index_t positions) {
         const index_t local = raw.extent(0), frames = raw.extent(1), tubelet = model_.config().video.tubelet;
-        const index_t positions = frames / tubelet;
         const std::size_t clip = std::size_t(raw.size() / std::max<index_t>(local, 1));
         const std::size_t frame_elements = clip / std::size_t(frames);
-        const auto& p = plan.background;
-        // backgrounds (local, T, 3, H, W): this rank's own clips, or received from their holders
-        Tensor<float, 5> received;
-        const float* background = raw.data();
-        std::vector<index_t> background_row(static_cast<std::size_t>(local));  // row of clip i's background in `background`
-        for (index_t i = 0; i < local; ++i) background_row[std::size_t(i)] = p[std::size_t(shard.begin() + i)] - shard.begin();
-        if (comm_ && comm_->size() > 1) {
-            const int N = comm_->size(), me = comm_->rank();
-            std::vector<index_t> send_counts(static_cast<std::size_t>(N)), recv_counts(static_cast<std::size_t>(N));
-            std::vector<index_t> send_rows;  // grouped by destination rank, in the order of the clips they surround
-            for (int q = 0; q < N; ++q)
-                for (index_t i = shard.begin(q); i < shard.begin(q) + shard.count(q); ++i)
-                    if (shard.owner(p[std::size_t(i)]) == me) {
-                        send_rows.push_back(p[std::size_t(i)] - shard.begin());
-                        ++send_counts[std::size_t(q)];
-                    }
-            for (index_t i = 0; i < local; ++i) ++recv_counts[std::size_t(shard.owner(p[std::size_t(shard.begin() + i)]))];
-            std::vector<index_t> next_row(static_cast<std::size_t>(N));  // where each source rank's rows start in `received`
-            for (int q = 1; q < N; ++q) next_row[std::size_t(q)] = next_row[std::size_t(q - 1)] + recv_counts[std::size_t(q - 1)];
-            for (index_t i = 0; i < local; ++i)
-                background_row[std::size_t(i)] = next_row[std::size_t(shard.owner(p[std::size_t(shard.begin() + i)]))]++;
+        const auto background_of = [&](index_t i) { return plan.background[std::size_t(shard.begin() + i)]; };
+        const int me = comm_ ? comm_->rank() : 0, N = comm_ ? comm_->size() : 1;
+        std::vector<index_t> send_counts(static_cast<std::size_t>(N)), recv_counts(static_cast<std::size_t>(N));
+        std::vector<index_t> send_rows;  // grouped by destination rank, in the order of the clips they surround
+        for (int q = 0; q < N; ++q) {
+            if (q == me) continue;
+            for (index_t i = shard.begin(q); i < shard.begin(q) + shard.count(q); ++i)
+                if (const index_t j = plan.background[std::size_t(i)]; shard.owner(j) == me) {
+                    send_rows.push_back(j - shard.begin());
+                    ++send_counts[std::size_t(q)];
+                }
+        }
+        for (index_t i = 0; i < local; ++i)
+            if (const int owner = shard.owner(background_of(i)); owner != me) ++recv_counts[std::size_t(owner)];
+        std::vector<float> received;
+        if (N > 1) {
             std::vector<float> packed(send_rows.size() * clip);
             for (std::size_t k = 0; k < send_rows.size(); ++k)
                 std::copy_n(raw.data() + std::size_t(send_rows[k]) * clip, clip, packed.data() + k * clip);
-            received = Tensor<float, 5>(raw.shape(), uninitialized);
+            std::size_t remote = 0;
+            for (index_t c : recv_counts) remote += std::size_t(c);
+            received.resize(remote * clip);
             comm_->all_to_all_host(packed.data(), send_counts, received.data(), recv_counts, clip * sizeof(float));
-            background = received.data();
         }
+        std::vector<index_t> next_row(static_cast<std::size_t>(N));  // each source rank's next row in `received`
+        for (int q = 1; q < N; ++q) next_row[std::size_t(q)] = next_row[std::size_t(q - 1)] + recv_counts[std::size_t(q - 1)];
         Tensor<float, 5> blended(raw.shape(), uninitialized);
-        Tensor<float, 2> mask({local, positions}, uninitialized);
+        nn::ensure_shape(fg_mask_, {local, positions});
+        std::vector<float> mask_row(static_cast<std::size_t>(positions));
         for (index_t i = 0; i < local; ++i) {
-            const index_t g = shard.begin() + i;
-            video::blend_clip(blended.data() + std::size_t(i) * clip, &mask(i, 0), raw.data() + std::size_t(i) * clip,
-                              background + std::size_t(background_row[std::size_t(i)]) * clip, frames, tubelet, frame_elements,
-                              plan.start[std::size_t(g)], plan.end[std::size_t(g)]);
+            const index_t g = shard.begin() + i, j = background_of(i);
+            const int owner = shard.owner(j);
+            const float* background = owner == me ? raw.data() + std::size_t(j - shard.begin()) * clip
+                                                  : received.data() + std::size_t(next_row[std::size_t(owner)]++) * clip;
+            video::blend_clip(blended.data() + std::size_t(i) * clip, mask_row.data(), raw.data() + std::size_t(i) * clip,
+                              background, frames, tubelet, frame_elements, plan.start[std::size_t(g)], plan.end[std::size_t(g)]);
+            std::copy(mask_row.begin(), mask_row.end(), &fg_mask_(i, 0));
         }
-        nn::ensure_shape(fg_mask_, mask.shape());
-        std::copy_n(mask.data(), mask.size(), fg_mask_.data());
         if constexpr (is_cpu_v<Device> && std::is_same_v<T, float>) {
             video_ = std::move(blended);
+        } else if constexpr (std::is_same_v<T, float>) {
+            upload<T, 5, Device>(model_.parameters().context(), nn::ensure_shape(video_, blended.shape()), blended);
         } else {
             Tensor<T, 5> host(blended.shape(), uninitialized);
             std::copy_n(blended.data(), blended.size(), host.data());
