@@ -1,0 +1,133 @@
+// The readers of the downstream datasets' own annotation formats (docs/model.md §13), on small
+// hand-written files in tests/data/downstream/ (a folder per dataset). Every reader is also fed
+// bad records, whose errors must name the file and the line, or the place in the JSON document.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "svilm/data.hpp"
+
+namespace svilm::data {
+namespace {
+
+const std::string dir = std::string(SVILM_TEST_DATA_DIR) + "/downstream/";
+
+// The message of the `Expected` that `f` throws, or "no error".
+template <class Expected, class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const Expected& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+// A fresh empty folder under the system's temporary folder.
+std::filesystem::path temp_folder(const std::string& name) {
+    const auto folder = std::filesystem::temp_directory_path() / name;
+    std::filesystem::remove_all(folder);
+    std::filesystem::create_directories(folder);
+    return folder;
+}
+
+TEST_CASE("MSR-VTT 1k-A test CSV: one pair per row, quotes, commas and line breaks in sentences") {
+    const auto pairs = load_msrvtt_test_csv(dir + "msrvtt/test_1kA.csv");
+    REQUIRE(pairs.size() == 4);
+    CHECK(pairs[0].video_id == "video9770");
+    CHECK(pairs[0].caption == "a person plugs a cable into a computer");
+    CHECK(pairs[1].caption == "a little girl does gymnastics, then bows");
+    CHECK(pairs[2].caption == "a man says \"hello\" to the camera");
+    CHECK(pairs[3].video_id == "video8149");
+    CHECK(pairs[3].caption == "a woman,\nsinging on stage");
+    CHECK(pairs[3].line == 5);
+    // Columns by name, other columns ignored, CRLF.
+    const auto two = parse_msrvtt_test_csv(",sentence,video_id\r\n0,a dog barks,video1\r\n1,\"a, b\",video2\r\n", "t.csv");
+    REQUIRE(two.size() == 2);
+    CHECK(two[1].video_id == "video2");
+    CHECK(two[1].caption == "a, b");
+}
+
+TEST_CASE("MSR-VTT test CSV errors name the file and line") {
+    CHECK(error_of<FormatError>([] { load_msrvtt_test_csv(dir + "msrvtt/bad_test.csv"); }) ==
+          dir + "msrvtt/bad_test.csv: line 3: 5 fields, the header has 4");
+    auto error = [](const std::string& csv) { return error_of<FormatError>([&] { parse_msrvtt_test_csv(csv, "t.csv"); }); };
+    CHECK(error("") == "t.csv: empty file (no header row)");
+    CHECK(error("key,video,sentence\n") == "t.csv: line 1: the header needs the columns 'video_id' and 'sentence'");
+    CHECK(error("video_id,sentence\nvideo1,a cat\n ,a dog\n") == "t.csv: line 3: empty video_id");
+    CHECK(error("video_id,sentence\nvideo1,\n") == "t.csv: line 2: empty sentence");
+    CHECK(error("video_id,sentence\nvideo1,\"open\n") == "t.csv: line 2: a quoted field is not closed");
+    CHECK(error_of<IoError>([] { load_msrvtt_test_csv(dir + "msrvtt/none.csv"); }) ==
+          dir + "msrvtt/none.csv: cannot open the MSR-VTT test CSV");
+}
+
+TEST_CASE("MSR-VTT train JSON: every video with its captions, restricted to a list of ids") {
+    const auto videos = load_msrvtt_data_json(dir + "msrvtt/MSRVTT_data.json");
+    REQUIRE(videos.size() == 3);
+    CHECK(videos[0].video_id == "video0");
+    CHECK(videos[0].captions == std::vector<std::string>{"a car is shown", "a red car drives on a road"});
+    CHECK(videos[1].captions == std::vector<std::string>{"a man drives a red car", "someone is driving"});
+    CHECK(videos[2].captions == std::vector<std::string>{"a cartoon, with \"quotes\""});
+
+    const VideoIdList list = load_video_id_list(dir + "msrvtt/train_list.txt");
+    CHECK(list.ids == std::vector<std::string>{"video2", "video0"});  // the header line and the blank one skipped
+    CHECK(list.lines == std::vector<std::size_t>{2, 4});
+    const auto train = restrict_videos(videos, list);
+    REQUIRE(train.size() == 2);
+    CHECK(train[0].video_id == "video2");
+    CHECK(train[1].captions.size() == 2);
+}
+
+TEST_CASE("MSR-VTT train JSON and id list errors name the place") {
+    CHECK(error_of<FormatError>([] { load_msrvtt_data_json(dir + "msrvtt/bad_data.json"); }) ==
+          dir + "msrvtt/bad_data.json: sentences[2]: video video7 is not in \"videos\"");
+    CHECK(error_of<FormatError>([] {
+              restrict_videos(load_msrvtt_data_json(dir + "msrvtt/MSRVTT_data.json"), load_video_id_list(dir + "msrvtt/bad_train_list.txt"));
+          }) == dir + "msrvtt/bad_train_list.txt: line 2: video video5 has no captions in the annotations");
+    auto error = [](const std::string& json) { return error_of<FormatError>([&] { parse_msrvtt_data_json(json, "d.json"); }); };
+    CHECK(error("[]") == "d.json: expected a JSON object");
+    CHECK(error("{\"videos\": []}") == "d.json: no \"sentences\"");
+    CHECK(error("{\"videos\": {}, \"sentences\": []}") == "d.json: \"videos\" is not an array");
+    CHECK(error("{\"videos\": [{\"video_id\": 3}], \"sentences\": []}") == "d.json: videos[0]: \"video_id\" is not a string");
+    CHECK(error("{\"videos\": [{\"video_id\": \"v\"}, {\"video_id\": \"v\"}], \"sentences\": []}") ==
+          "d.json: videos[1]: video v is listed twice (videos[0])");
+    CHECK(error("{\"videos\": [{\"video_id\": \"v\"}, {\"video_id\": \"w\"}], \"sentences\": [{\"video_id\": \"v\", \"caption\": \"x\"}]}") ==
+          "d.json: videos[1]: video w has no sentence");
+    CHECK(error("{\"videos\": [{\"video_id\": \"v\"}], \"sentences\": [{\"video_id\": \"v\", \"caption\": [\"x\"]}]}") ==
+          "d.json: sentences[0]: \"caption\" is not a string");
+    CHECK(error("{\"videos\": [{\"video_id\": \"v\"}], \"sentences\": [\"v\"]}") == "d.json: sentences[0]: expected a JSON object");
+    CHECK(error("{\"videos\": [") .find("d.json: invalid JSON: ") == 0);
+    auto list_error = [](const std::string& text) { return error_of<FormatError>([&] { parse_video_id_list(text, "l.txt"); }); };
+    CHECK(list_error("video1\nvideo2 video3\n") == "l.txt: line 2: expected one video id, found 'video2 video3'");
+    CHECK(list_error("video1\r\n\r\nvideo1\r\n") == "l.txt: line 3: video video1 is listed twice (line 1)");
+    CHECK(list_error("video_id\n\n") == "l.txt: no video ids");
+}
+
+TEST_CASE("resolve_video_files: ids to files under a folder, missing files skipped and reported") {
+    const auto folder = temp_folder("svilm_downstream_videos");
+    for (const char* name : {"video9770.mp4", "video9442.mp4", "video9442.webm"}) std::ofstream(folder / name) << "x";
+    std::filesystem::create_directory(folder / "video7020.mp4");  // a folder is not a video
+
+    const auto test = resolve_video_files(load_msrvtt_test_csv(dir + "msrvtt/test_1kA.csv"), folder);
+    REQUIRE(test.items.size() == 2);
+    CHECK(test.items[0].video_id == "video9770");
+    CHECK(test.items[0].path == folder / "video9770.mp4");
+    CHECK(test.items[1].path == folder / "video9442.mp4");
+    REQUIRE(test.skipped.size() == 2);
+    CHECK(test.skipped[0].video_id == "video7020");
+    CHECK(test.skipped[1].path == folder / "video8149.mp4");
+
+    const auto webm = resolve_video_files(load_msrvtt_test_csv(dir + "msrvtt/test_1kA.csv"), folder, ".webm");
+    REQUIRE(webm.items.size() == 1);
+    CHECK(webm.items[0].path == folder / "video9442.webm");
+    CHECK(webm.skipped.size() == 3);
+    CHECK(error_of<ValueError>([&] { resolve_video_files(test.items, folder, "mp4"); }) ==
+          "resolve_video_files: extension 'mp4' does not start with '.'");
+    std::filesystem::remove_all(folder);
+}
+
+}  // namespace
+}  // namespace svilm::data
