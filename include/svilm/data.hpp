@@ -8,6 +8,7 @@
 #include "svilm/data/msrvtt.hpp"
 #include "svilm/data/synthetic.hpp"
 #include "svilm/data/video_files.hpp"
+#include "svilm/data/video_qa.hpp"
 #if defined(SVILM_HAVE_VIDEO)
 #include "svilm/data/video_loader.hpp"
 #endif

@@ -126,7 +126,108 @@ TEST_CASE("resolve_video_files: ids to files under a folder, missing files skipp
     CHECK(webm.skipped.size() == 3);
     CHECK(error_of<ValueError>([&] { resolve_video_files(test.items, folder, "mp4"); }) ==
           "resolve_video_files: extension 'mp4' does not start with '.'");
+
+    // Items of any reader that names videos by id: several questions about one video.
+    std::vector<QaItem> questions(3);
+    questions[0].video_id = questions[1].video_id = "video9770";
+    questions[2].video_id = "video1";
+    const auto qa = resolve_video_files(questions, folder);
+    REQUIRE(qa.items.size() == 2);
+    CHECK(qa.items[1].path == folder / "video9770.mp4");
+    REQUIRE(qa.skipped.size() == 1);
+    CHECK(qa.skipped[0].video_id == "video1");
     std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("MSRVTT-QA: numeric video ids, question types, the answer vocabulary with its tie-break") {
+    const auto train = load_video_qa(dir + "video_qa/msrvtt_qa_train.json");
+    REQUIRE(train.size() == 7);
+    CHECK(train[0].video_id == "video0");
+    CHECK(train[6].video_id == "video3");
+    CHECK(train[2].id == 2);
+    CHECK(train[2].category_id == 1);
+    CHECK(train[2].index == 2);
+    CHECK(train[0].type == "who");
+    CHECK(train[1].type == "what");
+    CHECK(train[4].type == "how");  // "How many": lower-cased
+    CHECK(train[5].type == "where");
+
+    // man 2, car 2, two 1, road 1, dog 1: the tie of 2s and that of 1s in first-appearance order.
+    const auto vocabulary = AnswerVocabulary::most_frequent(train, 3);
+    CHECK(vocabulary.answers() == std::vector<std::string>{"man", "car", "two"});
+    CHECK(vocabulary.label("car") == 1);
+    CHECK(vocabulary.label("road") == -1);
+    CHECK(AnswerVocabulary::most_frequent(train, 100).answers() == std::vector<std::string>{"man", "car", "two", "road", "dog"});
+    CHECK(error_of<ValueError>([&] { AnswerVocabulary::most_frequent(train, 0); }) ==
+          "AnswerVocabulary::most_frequent: k must be positive");
+
+    CHECK(question_type("Where's the dog?") == "where");
+    CHECK(question_type("  when does it stop") == "when");
+    CHECK(question_type("whose hat is red?") == "other");
+    CHECK(question_type("") == "other");
+}
+
+TEST_CASE("Video QA evaluation: answers outside the vocabulary stay and count as wrong") {
+    const auto vocabulary = AnswerVocabulary::most_frequent(load_video_qa(dir + "video_qa/msrvtt_qa_train.json"), 3);
+    const auto test = load_video_qa(dir + "video_qa/msrvtt_qa_test.json");
+    REQUIRE(test.size() == 4);
+    CHECK(test[0].video_id == "video7010");  // "video"
+    CHECK(test[2].video_id == "video7011");  // a string "video_id"
+    CHECK(test[3].video_id == "video7012");  // a number
+    CHECK(test[2].type == "where");          // "type" wins over the first word
+    CHECK_FALSE(test[0].category_id);
+
+    const QaLabels truth = vocabulary.labels(test);
+    CHECK(truth.labels == std::vector<index_t>{1, -1, -1, 2});
+    CHECK(truth.out_of_vocabulary == 2);
+    // Right on 0 and 3; question 2's prediction cannot be right, whatever it is.
+    const std::vector<index_t> predicted{1, 0, -1, 2};
+    const QaAccuracy accuracy = qa_accuracy(test, truth, predicted);
+    CHECK(accuracy.all.correct == 2);
+    CHECK(accuracy.all.total == 4);
+    CHECK(accuracy.all.percent() == 50.0);
+    CHECK(accuracy.out_of_vocabulary == 2);
+    CHECK(accuracy.by_type.at("what").correct == 1);
+    CHECK(accuracy.by_type.at("who").correct == 0);
+    CHECK(accuracy.by_type.at("where").total == 1);
+    CHECK(accuracy.by_type.at("when").correct == 1);
+    CHECK(error_of<ShapeError>([&] { qa_accuracy(test, truth, std::vector<index_t>{1}); }) ==
+          "qa_accuracy: 4 questions, 4 labels, 1 predictions");
+}
+
+TEST_CASE("MSVD-QA: numeric ids mapped to YouTube names through youtube_mapping.txt") {
+    const QaVideoNames names{"vid", load_video_name_mapping(dir + "video_qa/youtube_mapping.txt")};
+    CHECK(names.mapping->names.size() == 3);
+    const auto test = load_video_qa(dir + "video_qa/msvd_qa_test.json", names);
+    REQUIRE(test.size() == 3);
+    CHECK(test[0].video_id == "-q3NeWm2aTk_5_15");
+    CHECK(test[1].video_id == "-q3NeWm2aTk_5_15");
+    CHECK(test[2].video_id == "Zz_9xKpQ4eA_108_115");
+    CHECK(error_of<FormatError>([&] { parse_video_qa("[{\"video_id\": 9, \"question\": \"what?\", \"answer\": \"x\"}]", "q.json", names); }) ==
+          "q.json: [0]: video vid9 is not in " + dir + "video_qa/youtube_mapping.txt");
+    CHECK(error_of<FormatError>([] { load_video_name_mapping(dir + "video_qa/bad_mapping.txt"); }) ==
+          dir + "video_qa/bad_mapping.txt: line 2: expected 'name key', found '0fZbL8uYc1w_205_208\tvid2 extra'");
+    CHECK(error_of<FormatError>([] { parse_video_name_mapping("a vid1\nb vid1\n", "m.txt"); }) == "m.txt: line 2: vid1 is listed twice (line 1)");
+    CHECK(error_of<FormatError>([] { parse_video_name_mapping("\n", "m.txt"); }) == "m.txt: no video names");
+}
+
+TEST_CASE("Video QA errors name the file and the list index") {
+    CHECK(error_of<FormatError>([] { load_video_qa(dir + "video_qa/bad_qa.json"); }) == dir + "video_qa/bad_qa.json: [2]: no \"answer\"");
+    auto error = [](const std::string& json) { return error_of<FormatError>([&] { parse_video_qa(json, "q.json"); }); };
+    CHECK(error("{}") == "q.json: expected a JSON list of questions");
+    CHECK(error("[3]") == "q.json: [0]: expected a JSON object");
+    CHECK(error("[{\"question\": \"what?\", \"answer\": \"x\"}]") == "q.json: [0]: no \"video_id\" or \"video\"");
+    CHECK(error("[{\"video_id\": -1, \"question\": \"what?\", \"answer\": \"x\"}]") ==
+          "q.json: [0]: \"video_id\" is neither a string nor a non-negative integer");
+    CHECK(error("[{\"video\": 1.5, \"question\": \"what?\", \"answer\": \"x\"}]") ==
+          "q.json: [0]: \"video\" is neither a string nor a non-negative integer");
+    CHECK(error("[{\"video\": \" \", \"question\": \"what?\", \"answer\": \"x\"}]") == "q.json: [0]: empty \"video\"");
+    CHECK(error("[{\"video\": \"v\", \"question\": \"what?\", \"answer\": 2}]") == "q.json: [0]: \"answer\" is not a string");
+    CHECK(error("[{\"video\": \"v\", \"question\": \"\", \"answer\": \"x\"}]") == "q.json: [0]: empty \"question\"");
+    CHECK(error("[{\"video\": \"v\", \"question\": \"what?\", \"answer\": \"x\", \"id\": \"7\"}]") == "q.json: [0]: \"id\" is not an integer");
+    CHECK(error("[{\"video\": \"v\", \"question\": \"what?\", \"answer\": \"x\", \"category_id\": 1.5}]") ==
+          "q.json: [0]: \"category_id\" is not an integer");
+    CHECK(error("[{\"video\": \"v\", \"question\": \"what?\", \"answer\": \"x\", \"type\": 1}]") == "q.json: [0]: \"type\" is not a string");
 }
 
 }  // namespace
