@@ -4,6 +4,7 @@
 // target (libav), which defines SVILM_HAVE_VIDEO.
 #pragma once
 
+#include "svilm/data/action_recognition.hpp"
 #include "svilm/data/manifest.hpp"
 #include "svilm/data/msrvtt.hpp"
 #include "svilm/data/synthetic.hpp"

@@ -230,5 +230,92 @@ TEST_CASE("Video QA errors name the file and the list index") {
     CHECK(error("[{\"video\": \"v\", \"question\": \"what?\", \"answer\": \"x\", \"type\": 1}]") == "q.json: [0]: \"type\" is not a string");
 }
 
+TEST_CASE("UCF101: classInd, a train list with numbers checked against folders, a test list labelled by folder") {
+    const auto classes = load_ucf101_classes(dir + "ucf101/classInd.txt");
+    CHECK(classes == std::vector<std::string>{"ApplyEyeMakeup", "ApplyLipstick", "Archery", "HandstandPushups"});
+
+    const ActionSplit train = load_ucf101_split(dir + "ucf101/classInd.txt", dir + "ucf101/trainlist01.txt");
+    CHECK(train.classes == classes);
+    REQUIRE(train.clips.size() == 4);
+    CHECK(train.clips[0].path == std::filesystem::path("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi"));
+    CHECK(train.clips[0].label == 0);
+    CHECK(train.clips[1].label == 2);
+    CHECK(train.clips[1].class_name == "Archery");
+    CHECK(train.clips[2].label == 3);  // the file name's spelling (HandStand) is not the class's
+    CHECK(train.clips[3].label == 1);  // after a blank line, with a trailing blank
+
+    const ActionSplit test = load_ucf101_split(dir + "ucf101/classInd.txt", dir + "ucf101/testlist01.txt");
+    REQUIRE(test.clips.size() == 3);
+    CHECK(test.clips[0].label == 1);
+    CHECK(test.clips[2].class_name == "HandstandPushups");
+    CHECK(test.clips[2].path == std::filesystem::path("HandstandPushups/v_HandStandPushups_g01_c01.avi"));
+}
+
+TEST_CASE("UCF101 errors name the file and line") {
+    const std::string ucf = dir + "ucf101/";
+    CHECK(error_of<FormatError>([&] { load_ucf101_classes(ucf + "bad_classInd.txt"); }) ==
+          ucf + "bad_classInd.txt: line 3: class number 2 is listed twice (line 2)");
+    CHECK(error_of<FormatError>([&] { load_ucf101_split(ucf + "classInd.txt", ucf + "bad_trainlist.txt"); }) ==
+          ucf + "bad_trainlist.txt: line 2: class number 2 is ApplyLipstick, the folder says Archery");
+    CHECK(error_of<FormatError>([&] { load_ucf101_split(ucf + "classInd.txt", ucf + "bad_testlist.txt"); }) ==
+          ucf + "bad_testlist.txt: line 2: unknown class Bowling");
+    CHECK(error_of<IoError>([&] { load_ucf101_split(ucf + "none.txt", ucf + "testlist01.txt"); }) ==
+          ucf + "none.txt: cannot open the class index");
+
+    auto classes_error = [](const std::string& text) { return error_of<FormatError>([&] { parse_ucf101_classes(text, "c.txt"); }); };
+    CHECK(classes_error("1 A\nB\n") == "c.txt: line 2: expected 'number ClassName', found 'B'");
+    CHECK(classes_error("0 A\n") == "c.txt: line 1: expected 'number ClassName', found '0 A'");
+    CHECK(classes_error("1 A\n2 A\n") == "c.txt: line 2: class A is listed twice (line 1)");
+    CHECK(classes_error("1 A\n3 C\n") == "c.txt: line 2: class number 3 leaves a gap (expected 2)");
+    CHECK(classes_error("\r\n") == "c.txt: no classes");
+
+    const std::vector<std::string> classes{"A", "B"};
+    auto split_error = [&](const std::string& text) { return error_of<FormatError>([&] { parse_ucf101_split(text, "s.txt", classes); }); };
+    CHECK(split_error("A/v_A_g01_c01.avi 3\n") == "s.txt: line 1: unknown class number 3 (2 classes)");
+    CHECK(split_error("A/v_A_g01_c01.avi one\n") == "s.txt: line 1: class number 'one' is not a positive integer");
+    CHECK(split_error("A/v_A_g01_c01.avi 1 x\n") == "s.txt: line 1: expected 'Class/video.avi [number]', found 'A/v_A_g01_c01.avi 1 x'");
+    CHECK(split_error("v_A_g01_c01.avi 1\n") == "s.txt: line 1: expected 'Class/video.avi', found 'v_A_g01_c01.avi'");
+    CHECK(split_error("A/x/v.avi\n") == "s.txt: line 1: expected 'Class/video.avi', found 'A/x/v.avi'");
+    CHECK(split_error("B/v_B_g01_c01.avi\nA/a.avi\nB/v_B_g01_c01.avi 2\n") == "s.txt: line 3: B/v_B_g01_c01.avi is listed twice (line 1)");
+}
+
+TEST_CASE("HMDB51: per-class split files, classes from the file names in sorted order") {
+    const ActionSplit train = load_hmdb51_split(dir + "hmdb51/splits", 1, HmdbSubset::train);
+    CHECK(train.classes == std::vector<std::string>{"brush_hair", "cartwheel", "catch"});
+    REQUIRE(train.clips.size() == 3);
+    CHECK(train.clips[0].path == std::filesystem::path("brush_hair/Park_day_brush_hair_u_nm_np1_ba_goo_0.avi"));
+    CHECK(train.clips[0].label == 0);
+    CHECK(train.clips[1].path == std::filesystem::path("cartwheel/(Gym)_wheel_day!_cartwheel_f_cm_np1_le_med_0.avi"));
+    CHECK(train.clips[1].label == 1);
+    CHECK(train.clips[2].class_name == "catch");
+    CHECK(train.clips[2].label == 2);
+
+    const ActionSplit test = load_hmdb51_split(dir + "hmdb51/splits", 1, HmdbSubset::test);
+    REQUIRE(test.clips.size() == 3);  // the flag-0 clip is in neither subset
+    CHECK(test.clips[0].path == std::filesystem::path("brush_hair/Park_day_brush_hair_u_nm_np1_ba_goo_1.avi"));
+    CHECK(test.clips[2].path == std::filesystem::path("catch/Keeper_drill_1_catch_f_cm_np1_le_bad_0.avi"));
+
+    const ActionSplit second = load_hmdb51_split(dir + "hmdb51/splits", 2, HmdbSubset::test);
+    CHECK(second.classes == std::vector<std::string>{"brush_hair"});
+    REQUIRE(second.clips.size() == 1);
+    CHECK(second.clips[0].path.filename() == "Park_day_brush_hair_u_nm_np1_ba_goo_0.avi");
+}
+
+TEST_CASE("HMDB51 errors name the file and line, or the folder") {
+    CHECK(error_of<FormatError>([] { load_hmdb51_split(dir + "hmdb51/bad_splits", 1, HmdbSubset::train); }) ==
+          dir + "hmdb51/bad_splits/catch_test_split1.txt: line 2: expected 'video.avi 0|1|2', found 'b_catch_f_cm_np1_le_bad_0.avi 3'");
+    CHECK(error_of<FormatError>([] { load_hmdb51_split(dir + "hmdb51/splits", 3, HmdbSubset::train); }) ==
+          dir + "hmdb51/splits: no files named <class>_test_split3.txt");
+    CHECK(error_of<IoError>([] { load_hmdb51_split(dir + "hmdb51/none", 1, HmdbSubset::train); }).find(dir + "hmdb51/none: cannot list") == 0);
+    CHECK(error_of<ValueError>([] { load_hmdb51_split(dir + "hmdb51/splits", 0, HmdbSubset::train); }) ==
+          "load_hmdb51_split: split 0 (splits count from 1)");
+    auto error = [](const std::string& text) {
+        return error_of<FormatError>([&] { parse_hmdb51_split_file(text, "c.txt", "c", HmdbSubset::test); });
+    };
+    CHECK(error("a.avi 1\na.avi 2\n") == "c.txt: line 2: a.avi is listed twice (line 1)");
+    CHECK(error("a.avi\n") == "c.txt: line 1: expected 'video.avi 0|1|2', found 'a.avi'");
+    CHECK(error("c/a.avi 1\n") == "c.txt: line 1: expected a file name, found the path 'c/a.avi'");
+}
+
 }  // namespace
 }  // namespace svilm::data
