@@ -5,6 +5,7 @@
 #pragma once
 
 #include "svilm/data/action_recognition.hpp"
+#include "svilm/data/activitynet.hpp"
 #include "svilm/data/manifest.hpp"
 #include "svilm/data/msrvtt.hpp"
 #include "svilm/data/synthetic.hpp"

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -315,6 +316,122 @@ TEST_CASE("HMDB51 errors name the file and line, or the folder") {
     CHECK(error("a.avi 1\na.avi 2\n") == "c.txt: line 2: a.avi is listed twice (line 1)");
     CHECK(error("a.avi\n") == "c.txt: line 1: expected 'video.avi 0|1|2', found 'a.avi'");
     CHECK(error("c/a.avi 1\n") == "c.txt: line 1: expected a file name, found the path 'c/a.avi'");
+}
+
+TEST_CASE("ActivityNet ground truth: videos by id, sorted labels, segments clipped to the video and counted") {
+    const auto gt = load_activitynet_ground_truth(dir + "activitynet/ground_truth.json");
+    CHECK(gt.labels == std::vector<std::string>{"Discus throw", "Long jump", "Triple jump"});
+    CHECK(gt.label("Triple jump") == 2);
+    CHECK(gt.label("Pole vault") == -1);
+    REQUIRE(gt.videos.size() == 3);
+    CHECK(gt.clipped_segments == 2);
+
+    const ActivityNetVideo& a = gt.videos[0];
+    CHECK(a.id == "v_Lj4kPq0XbWs");
+    CHECK(a.duration == 82.73);
+    CHECK(a.subset == ActivityNetSubset::validation);
+    CHECK(a.url == "https://www.youtube.com/watch?v=Lj4kPq0XbWs");
+    REQUIRE(a.segments.size() == 2);
+    CHECK(a.segments[0].start == 0.01);
+    CHECK(a.segments[0].end == 79.3);
+    CHECK(a.segments[0].label == 1);
+    CHECK(a.segments[1].start == 70.5);
+    CHECK(a.segments[1].end == 82.73);  // was 90
+    CHECK(a.segments[1].label == 2);
+
+    const ActivityNetVideo& b = gt.videos[1];
+    CHECK(b.id == "v_Rm7tYc2HvNe");
+    CHECK(b.subset == ActivityNetSubset::training);
+    CHECK(b.segments[0].start == 0.0);  // was -0.5
+    CHECK(b.segments[1].label == 0);
+
+    const ActivityNetVideo& c = gt.videos[2];
+    CHECK(std::string(subset_name(c.subset)) == "testing");
+    CHECK(c.url.empty());
+    CHECK(c.segments.empty());
+}
+
+TEST_CASE("ActivityNet ground truth errors name the file, the video id and the field") {
+    CHECK(error_of<FormatError>([] { load_activitynet_ground_truth(dir + "activitynet/bad_ground_truth.json"); }) ==
+          dir + "activitynet/bad_ground_truth.json: database.v_bad.annotations[1]: \"segment\" [5, 3] does not end after it starts");
+    auto error = [](const std::string& video) {
+        return error_of<FormatError>([&] { parse_activitynet_ground_truth("{\"database\": {\"v_x\": " + video + "}}", "gt.json"); });
+    };
+    CHECK(error_of<FormatError>([] { parse_activitynet_ground_truth("{\"version\": 1}", "gt.json"); }) == "gt.json: no \"database\"");
+    CHECK(error_of<FormatError>([] { parse_activitynet_ground_truth("{\"database\": []}", "gt.json"); }) ==
+          "gt.json: database: expected a JSON object");
+    CHECK(error("[]") == "gt.json: database.v_x: expected a JSON object");
+    CHECK(error("{\"duration\": \"10\", \"subset\": \"training\", \"annotations\": []}") == "gt.json: database.v_x: \"duration\" is not a number");
+    CHECK(error("{\"duration\": 0, \"subset\": \"training\", \"annotations\": []}") == "gt.json: database.v_x: \"duration\" 0 is not positive");
+    CHECK(error("{\"duration\": 10, \"subset\": \"train\", \"annotations\": []}") ==
+          "gt.json: database.v_x: \"subset\" 'train' is not training, validation or testing");
+    CHECK(error("{\"duration\": 10, \"subset\": \"training\"}") == "gt.json: database.v_x: no \"annotations\"");
+    CHECK(error("{\"duration\": 10, \"subset\": \"training\", \"url\": 5, \"annotations\": []}") == "gt.json: database.v_x: \"url\" is not a string");
+    const std::string head = "{\"duration\": 10.5, \"subset\": \"training\", \"annotations\": [";
+    CHECK(error(head + "{\"segment\": [11, 12], \"label\": \"a\"}]}") ==
+          "gt.json: database.v_x.annotations[0]: \"segment\" [11, 12] lies outside the video's [0, 10.5]");
+    CHECK(error(head + "{\"segment\": [1, 2, 3], \"label\": \"a\"}]}") ==
+          "gt.json: database.v_x.annotations[0]: \"segment\" is not [start, end] in seconds");
+    CHECK(error(head + "{\"segment\": [1, 2], \"label\": 7}]}") == "gt.json: database.v_x.annotations[0]: \"label\" is not a string");
+    CHECK(error(head + "{\"segment\": [1, 2], \"label\": \"a\"}, {\"label\": \"a\"}]}") ==
+          "gt.json: database.v_x.annotations[1]: no \"segment\"");
+}
+
+TEST_CASE("ActivityNet predictions: read, written atomically and read back unchanged") {
+    const ActivityNetResults read = load_activitynet_results(dir + "activitynet/results.json");
+    CHECK(read.version == "VERSION 1.3");
+    REQUIRE(read.results.size() == 2);
+    const auto& predictions = read.results.at("v_Lj4kPq0XbWs");
+    REQUIRE(predictions.size() == 2);
+    CHECK(predictions[0].label == "Long jump");
+    CHECK(predictions[0].score == 0.91);
+    CHECK(predictions[1].start == 70.0);
+    CHECK(predictions[1].end == 82.0);
+    CHECK(read.results.at("v_test0000001").empty());
+    CHECK(read.external_data_used);
+    CHECK(read.external_data_details == "features pre-trained on VideoCC");
+
+    ActivityNetResults written;
+    written.results["v_b"] = {{"Long jump", 0.1 + 0.2, 1.0 / 3.0, 2.5}, {"Triple jump", -1e-300, 0, 0}};
+    written.results["v_a"] = {};
+    const auto folder = temp_folder("svilm_downstream_results");
+    write_activitynet_results(folder / "results.json", written);
+    const ActivityNetResults back = load_activitynet_results(folder / "results.json");
+    CHECK(back.version == "VERSION 1.3");
+    CHECK_FALSE(back.external_data_used);
+    REQUIRE(back.results.size() == 2);
+    CHECK(back.results.at("v_a").empty());
+    const auto& b = back.results.at("v_b");
+    REQUIRE(b.size() == 2);
+    CHECK(b[0].label == "Long jump");
+    CHECK(b[0].score == 0.1 + 0.2);  // bit for bit
+    CHECK(b[0].start == 1.0 / 3.0);
+    CHECK(b[1].score == -1e-300);
+    CHECK(b[1].end == 0.0);
+    std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("ActivityNet predictions errors: the writer refuses what could not be read back, the reader names video and field") {
+    ActivityNetResults bad;
+    bad.results["v_a"] = {{"Long jump", std::numeric_limits<double>::quiet_NaN(), 0, 1}};
+    CHECK(error_of<ValueError>([&] { activitynet_results_json(bad); }) == "activitynet_results_json: results.v_a[0]: score or segment is not finite");
+    bad.results["v_a"] = {{"Long jump", 0.5, 0, 1}, {"Long jump", 0.5, 3, 2}};
+    CHECK(error_of<ValueError>([&] { activitynet_results_json(bad); }) ==
+          "activitynet_results_json: results.v_a[1]: segment [3, 2] ends before it starts");
+    bad.results["v_a"] = {{" ", 0.5, 0, 1}};
+    CHECK(error_of<ValueError>([&] { activitynet_results_json(bad); }) == "activitynet_results_json: results.v_a[0]: empty label");
+
+    CHECK(error_of<FormatError>([] { load_activitynet_results(dir + "activitynet/bad_results.json"); }) ==
+          dir + "activitynet/bad_results.json: results.v_Lj4kPq0XbWs[1]: \"score\" is not a number");
+    auto error = [](const std::string& json) { return error_of<FormatError>([&] { parse_activitynet_results(json, "r.json"); }); };
+    CHECK(error("{\"version\": \"VERSION 1.3\"}") == "r.json: no \"results\"");
+    CHECK(error("{\"results\": []}") == "r.json: results: expected a JSON object");
+    CHECK(error("{\"results\": {\"v_a\": {}}}") == "r.json: results.v_a: expected a list of predictions");
+    CHECK(error("{\"results\": {\"v_a\": [{\"label\": \"x\", \"score\": 1, \"segment\": [2, 1]}]}}") ==
+          "r.json: results.v_a[0]: \"segment\" [2, 1] ends before it starts");
+    CHECK(error("{\"results\": {\"v_a\": [{\"score\": 1, \"segment\": [1, 2]}]}}") == "r.json: results.v_a[0]: no \"label\"");
+    CHECK(error("{\"results\": {}, \"external_data\": {\"used\": \"yes\"}}") == "r.json: external_data: \"used\" is not true or false");
+    CHECK(error("{\"results\": {}, \"version\": 1.3}") == "r.json: \"version\" is not a string");
 }
 
 }  // namespace
