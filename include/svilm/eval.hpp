@@ -1,8 +1,9 @@
 // svilm/eval.hpp: evaluation metrics on tensors: text-video retrieval, noun grounding by group
-// tokens, temporal grouping (foreground accuracy, block structure), temporal action
-// localisation (ActivityNet mAP).
+// tokens, temporal grouping (foreground accuracy, block structure), classification (accuracy,
+// confusion matrix), temporal action localisation (ActivityNet mAP).
 #pragma once
 
+#include "svilm/eval/classification.hpp"
 #include "svilm/eval/detection.hpp"
 #include "svilm/eval/grounding.hpp"
 #include "svilm/eval/retrieval.hpp"
