@@ -21,9 +21,7 @@
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +29,8 @@
 #include <nlohmann/json.hpp>
 
 #include "svilm/core/error.hpp"
+#include "svilm/data/csv.hpp"
+#include "svilm/data/text_io.hpp"
 
 namespace svilm::data {
 
@@ -50,21 +50,16 @@ public:
 
     // Reads a .csv, or a .jsonl / .ndjson file.
     static Manifest load(const std::filesystem::path& file) {
-        std::ifstream in(file, std::ios::binary);
-        if (!in) throw IoError(file.string() + ": cannot open the manifest");
-        std::ostringstream text;
-        text << in.rdbuf();
-        if (in.bad()) throw IoError(file.string() + ": read error");
+        const std::string text = read_text_file(file, "the manifest");
         const std::string ext = file.extension().string();
         const std::filesystem::path base = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
-        if (ext == ".csv") return parse_csv(text.str(), file.string(), base);
-        if (ext == ".jsonl" || ext == ".ndjson") return parse_jsonl(text.str(), file.string(), base);
+        if (ext == ".csv") return parse_csv(text, file.string(), base);
+        if (ext == ".jsonl" || ext == ".ndjson") return parse_jsonl(text, file.string(), base);
         throw FormatError(file.string() + ": unknown manifest type '" + ext + "' (expected .csv or .jsonl)");
     }
 
     static Manifest parse_csv(std::string_view text, const std::string& source, const std::filesystem::path& base) {
-        if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-        CsvReader reader(text, source);
+        CsvReader reader(without_byte_order_mark(text), source);
         std::vector<std::string> header;
         std::size_t header_line = 0;
         if (!reader.next(header, header_line)) throw FormatError(source + ": empty manifest (no header row)");
@@ -129,64 +124,6 @@ public:
     const std::string& source() const { return source_; }
 
 private:
-    // RFC 4180 records, each with the line it starts on.
-    class CsvReader {
-    public:
-        CsvReader(std::string_view text, const std::string& source) : text_(text), source_(source) {}
-
-        bool next(std::vector<std::string>& fields, std::size_t& line) {
-            if (pos_ >= text_.size()) return false;
-            fields.assign(1, std::string());
-            line = line_;
-            bool quoted = false, was_quoted = false;
-            while (pos_ < text_.size()) {
-                const char ch = text_[pos_++];
-                if (quoted) {
-                    if (ch == '"') {
-                        if (pos_ < text_.size() && text_[pos_] == '"') {
-                            fields.back().push_back('"');
-                            ++pos_;
-                        } else {
-                            quoted = false;
-                        }
-                    } else {
-                        if (ch == '\n') ++line_;
-                        fields.back().push_back(ch);
-                    }
-                } else if (ch == '"') {
-                    if (!fields.back().empty() || was_quoted)
-                        throw FormatError(source_ + ": line " + std::to_string(line_) + ": a quote inside an unquoted field");
-                    quoted = was_quoted = true;
-                } else if (ch == ',') {
-                    fields.emplace_back();
-                    was_quoted = false;
-                } else if (ch == '\n' || ch == '\r') {
-                    if (ch == '\r' && pos_ < text_.size() && text_[pos_] == '\n') ++pos_;
-                    ++line_;
-                    return true;
-                } else {
-                    if (was_quoted)
-                        throw FormatError(source_ + ": line " + std::to_string(line_) + ": text after a closing quote");
-                    fields.back().push_back(ch);
-                }
-            }
-            if (quoted) throw FormatError(source_ + ": line " + std::to_string(line) + ": a quoted field is not closed");
-            return true;
-        }
-
-    private:
-        std::string_view text_;
-        const std::string& source_;
-        std::size_t pos_ = 0;
-        std::size_t line_ = 1;
-    };
-
-    static std::string_view trim(std::string_view s) {
-        const auto b = s.find_first_not_of(" \t\r");
-        if (b == std::string_view::npos) return {};
-        return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
-    }
-
     static std::optional<double> seconds(const std::string& cell, const std::string& where, const char* name) {
         const std::string_view v = trim(cell);
         if (v.empty()) return std::nullopt;
