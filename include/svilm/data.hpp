@@ -1,7 +1,7 @@
 // svilm/data.hpp: datasets. Manifests of (video, caption[, start, end]), the synthetic
-// structured-video benchmark and the readers of the downstream datasets' own annotation formats
-// (docs/model.md §13) need nothing more; the prefetching video loader comes with the svilm::video
-// target (libav), which defines SVILM_HAVE_VIDEO.
+// structured-video benchmark and its downstream tasks, and the readers of the downstream
+// datasets' own annotation formats (docs/model.md §13) need nothing more; the prefetching video
+// loader comes with the svilm::video target (libav), which defines SVILM_HAVE_VIDEO.
 #pragma once
 
 #include "svilm/data/action_recognition.hpp"
@@ -9,6 +9,7 @@
 #include "svilm/data/manifest.hpp"
 #include "svilm/data/msrvtt.hpp"
 #include "svilm/data/synthetic.hpp"
+#include "svilm/data/synthetic_downstream.hpp"
 #include "svilm/data/video_files.hpp"
 #include "svilm/data/video_qa.hpp"
 #if defined(SVILM_HAVE_VIDEO)

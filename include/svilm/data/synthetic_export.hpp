@@ -18,6 +18,32 @@
 
 namespace svilm::data {
 
+namespace detail {
+
+// The writer of synthetic videos: `codec` (mpeg4 when this libav lacks it; libx264 at `crf`,
+// mpeg4 at qscale 2), a keyframe every 8 frames.
+inline video::WriterOptions synthetic_writer_options(const std::string& codec, int crf, index_t width, index_t height, int fps) {
+    video::WriterOptions writer;
+    writer.codec = video::has_encoder(codec) ? codec : "mpeg4";
+    writer.width = int(width);
+    writer.height = int(height);
+    writer.fps = {fps, 1};
+    writer.gop = 8;
+    if (writer.codec == "libx264") writer.codec_options = {{"crf", std::to_string(crf)}, {"preset", "veryfast"}};
+    if (writer.codec == "mpeg4") writer.codec_options = {{"qscale", "2"}};
+    return writer;
+}
+
+// Writes frames (T, H, W, 3) sRGB as the video file `path`.
+inline void write_synthetic_video(const std::filesystem::path& path, TensorView<const std::uint8_t, 4> frames,
+                                  const video::WriterOptions& writer) {
+    video::VideoWriter out(path, writer);
+    for (index_t f = 0; f < frames.extent(0); ++f) out.write(frames.select(0, f));
+    out.finish();
+}
+
+}  // namespace detail
+
 struct ExportOptions {
     std::string codec = "libx264";  // any libav encoder; mpeg4 when libx264 is missing
     int crf = 12;                   // libx264 quality (lower is closer to the rendered pixels)
@@ -32,14 +58,7 @@ inline std::filesystem::path export_synthetic(const SyntheticDataset& dataset, i
         throw ValueError("export_synthetic: count " + std::to_string(count) + " outside [0, " + std::to_string(dataset.size()) + "]");
     std::filesystem::create_directories(dir);
     const SyntheticConfig& c = dataset.config();
-    video::WriterOptions writer;
-    writer.codec = video::has_encoder(options.codec) ? options.codec : "mpeg4";
-    writer.width = int(c.width);
-    writer.height = int(c.height);
-    writer.fps = {options.fps, 1};
-    writer.gop = 8;
-    if (writer.codec == "libx264") writer.codec_options = {{"crf", std::to_string(options.crf)}, {"preset", "veryfast"}};
-    if (writer.codec == "mpeg4") writer.codec_options = {{"qscale", "2"}};
+    const video::WriterOptions writer = detail::synthetic_writer_options(options.codec, options.crf, c.width, c.height, options.fps);
     std::string csv = "video,caption,nouns\n";
     auto quoted = [](const std::string& text) {
         std::string out = "\"";
@@ -50,9 +69,7 @@ inline std::filesystem::path export_synthetic(const SyntheticDataset& dataset, i
         const SyntheticVideo v = dataset.item(i);
         char name[32];
         std::snprintf(name, sizeof name, "%06lld.mp4", (long long)i);
-        video::VideoWriter out(dir / name, writer);
-        for (index_t f = 0; f < v.frames.extent(0); ++f) out.write(v.frames.view().select(0, f));
-        out.finish();
+        detail::write_synthetic_video(dir / name, v.frames, writer);
         std::string nouns;
         for (std::size_t k = 0; k < v.nouns.size(); ++k) nouns += (k ? "; " : "") + v.nouns[k];
         csv += std::string(name) + "," + quoted(v.caption) + "," + quoted(nouns) + "\n";

@@ -143,10 +143,13 @@ inline void draw_object(const SceneObject& object, const ObjectPose& pose, std::
 }
 
 // Renders a script into frames (T, H, W, 3) sRGB and labels (T, H, W): 0 for background,
-// k + 1 where object k (caption order) is visible.
+// k + 1 where object k (caption order) is visible; object k stands at pose_of(k, t) in frame t
+// of its scene (ObjectPose pose_of(std::size_t k, index_t t)). The downstream localisation task
+// (docs/model.md §13) poses its object frame by frame; the overload below follows the script.
 // requires: extents equal to the script's (T, H, W), both contiguous, at most 255 objects.
-inline void render_script(const SceneScript& script, TensorView<std::uint8_t, 4> frames,
-                          TensorView<std::uint8_t, 3> labels) {
+template <class PoseOf>
+void render_script(const SceneScript& script, PoseOf&& pose_of, TensorView<std::uint8_t, 4> frames,
+                   TensorView<std::uint8_t, 3> labels) {
     const char* op = "render_script";
     const index_t T = script.frames, H = script.height, W = script.width;
     expect_shape(op, "frames", frames, {T, H, W, 3});
@@ -161,16 +164,21 @@ inline void render_script(const SceneScript& script, TensorView<std::uint8_t, 4>
     }
     for (index_t t = 0; t < T; ++t) {
         const int scene = script.scene_at(t);
-        const float progress = script.progress(t);
         TensorView<std::uint8_t, 3> frame = frames.select(0, t);
         TensorView<std::uint8_t, 2> label_map = labels.select(0, t);
         std::memcpy(frame.data(), backgrounds[std::size_t(scene)].data(), std::size_t(H * W * 3));
         std::memset(label_map.data(), 0, std::size_t(H * W));
         for (std::size_t k = 0; k < script.objects.size(); ++k) {
             const SceneObject& o = script.objects[k];
-            if (o.scene == scene) draw_object(o, pose_at(o, progress), std::uint8_t(k + 1), frame, label_map);
+            if (o.scene == scene) draw_object(o, pose_of(k, t), std::uint8_t(k + 1), frame, label_map);
         }
     }
+}
+
+// Each object at its motion's pose (pose_at) for the frame's progress through its scene.
+inline void render_script(const SceneScript& script, TensorView<std::uint8_t, 4> frames, TensorView<std::uint8_t, 3> labels) {
+    render_script(
+        script, [&](std::size_t k, index_t t) { return pose_at(script.objects[k], script.progress(t)); }, frames, labels);
 }
 
 }  // namespace svilm::data

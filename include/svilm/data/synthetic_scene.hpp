@@ -313,6 +313,14 @@ inline void sample_pair(Generator& g, SyntheticSplit split, const std::vector<Sc
     }
 }
 
+// Textured with `textured_probability`, else plain; the texture's seed is drawn either way.
+inline Background sample_background(Generator& g, double textured_probability) {
+    Background background;
+    background.textured = chance(g, textured_probability);
+    background.texture_seed = g.uniform_int(~std::uint64_t(0));
+    return background;
+}
+
 inline void sample_scene(Generator& g, const SyntheticConfig& c, int scene, SceneScript& script) {
     const int count = c.min_objects + int(g.uniform_int(std::uint64_t(c.max_objects - c.min_objects + 1)));
     std::vector<PlacedCircle> placed;
@@ -325,10 +333,26 @@ inline void sample_scene(Generator& g, const SyntheticConfig& c, int scene, Scen
         placed.push_back({o.x, o.y, o.size / 2.0f});
         script.objects.push_back(o);
     }
-    Background background;
-    background.textured = chance(g, c.textured_background_probability);
-    background.texture_seed = g.uniform_int(~std::uint64_t(0));
-    script.backgrounds.push_back(background);
+    script.backgrounds.push_back(sample_background(g, c.textured_background_probability));
+}
+
+// The script drawn from `g`, one item's generator (sample_script below keys it; the downstream
+// tasks of docs/model.md §13 key theirs with a salted seed and draw their questions after it).
+inline SceneScript draw_script(Generator& g, const SyntheticConfig& config) {
+    SceneScript script;
+    script.height = config.height;
+    script.width = config.width;
+    script.frames = config.frames;
+    const bool change = chance(g, config.scene_change_probability);
+    sample_scene(g, config, 0, script);
+    if (change) {
+        const index_t T = config.frames;
+        const index_t lo = std::clamp<index_t>((T + 3) / 4, 1, T - 1);
+        const index_t hi = std::clamp<index_t>(3 * T / 4, lo, T - 1);
+        script.change_frame = lo + index_t(g.uniform_int(std::uint64_t(hi - lo + 1)));
+        sample_scene(g, config, 1, script);
+    }
+    return script;
 }
 
 }  // namespace detail
@@ -345,20 +369,7 @@ inline SceneScript sample_script(const SyntheticConfig& config, index_t index) {
     validate(config);
     if (index < 0) throw ValueError("sample_script: negative index " + std::to_string(index));
     Generator g(detail::synthetic_item_key(config.seed, config.split, index));
-    SceneScript script;
-    script.height = config.height;
-    script.width = config.width;
-    script.frames = config.frames;
-    const bool change = detail::chance(g, config.scene_change_probability);
-    detail::sample_scene(g, config, 0, script);
-    if (change) {
-        const index_t T = config.frames;
-        const index_t lo = std::clamp<index_t>((T + 3) / 4, 1, T - 1);
-        const index_t hi = std::clamp<index_t>(3 * T / 4, lo, T - 1);
-        script.change_frame = lo + index_t(g.uniform_int(std::uint64_t(hi - lo + 1)));
-        detail::sample_scene(g, config, 1, script);
-    }
-    return script;
+    return detail::draw_script(g, config);
 }
 
 }  // namespace svilm::data
