@@ -24,6 +24,9 @@
 //       (the global batch), on one machine or on several (mpirun --hostfile); the same losses
 //       and model as one process; rank 0 prints, logs and writes; --threads defaults to the
 //       machine's cores over its ranks; with --device cuda one GPU per rank, summed with NCCL
+//   svilm eval-tal --ground-truth GT.json --predictions P.json [--subset validation] [--per-class]
+//       temporal action localisation: ActivityNet v1.3's detection mAP (tIoU 0.5:0.05:0.95,
+//       interpolated AP per class) of a results file on one subset of the ground truth
 //   svilm evaluate --model FILE --manifest M [--device cpu|cuda]
 //       text-to-video and video-to-text retrieval of a model on a manifest; each skipped video
 //       is printed with its reason
@@ -50,6 +53,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -186,6 +190,8 @@ struct Options {
     bool show_device = false;  // info: --device given
     std::string captions;      // nouns: a file of captions, one per line ("-": standard input)
     index_t max_phrases = 2;
+    std::string ground_truth, predictions, subset = "validation";  // eval-tal
+    bool per_class = false;
     Communicator<cpu>* world = nullptr;  // under mpirun: the job's ranks
 };
 
@@ -542,6 +548,48 @@ void pretrain(const Options& o) {
     pretrain_on(cpu_ctx, cpu_device(), job, o.world);
 }
 
+// ActivityNet's detection mAP of a predictions file against a ground truth file, on one subset:
+// only that subset's videos count, and predictions for other videos are left out (and counted).
+void eval_tal(const Options& o) {
+    const data::ActivityNetGroundTruth truth =
+        from_option("--ground-truth", [&] { return data::load_activitynet_ground_truth(o.ground_truth); });
+    const data::ActivityNetResults results =
+        from_option("--predictions", [&] { return data::load_activitynet_results(o.predictions); });
+    std::vector<eval::GroundTruthSegment> segments;
+    std::set<std::string> videos;
+    for (const data::ActivityNetVideo& v : truth.videos) {
+        if (data::subset_name(v.subset) != o.subset) continue;
+        videos.insert(v.id);
+        for (const data::ActivityNetSegment& s : v.segments)
+            segments.push_back({v.id, truth.labels[std::size_t(s.label)], s.start, s.end});
+    }
+    if (segments.empty())
+        throw InputError("--subset: " + o.subset + ": no annotated segment in " + o.ground_truth);
+    std::vector<eval::PredictedSegment> predicted;
+    std::size_t elsewhere = 0;
+    for (const auto& [video, list] : results.results)
+        for (const data::ActivityNetPrediction& p : list) {
+            if (!videos.count(video)) {
+                ++elsewhere;
+                continue;
+            }
+            predicted.push_back({video, p.label, p.score, p.start, p.end});
+        }
+    const eval::DetectionMetrics m = eval::detection_metrics(segments, predicted);
+    say("ground truth: %s, subset %s: %zu videos, %zu segments, %zu classes", o.ground_truth.c_str(), o.subset.c_str(),
+        videos.size(), segments.size(), m.classes.size());
+    say("predictions: %s: %zu scored%s", o.predictions.c_str(), predicted.size(),
+        elsewhere ? (", " + std::to_string(elsewhere) + " for videos outside the subset left out").c_str() : "");
+    std::fputs(eval::format_detection(m, o.per_class).c_str(), stdout);
+    const auto at = [&](double t) {
+        for (std::size_t k = 0; k < m.tiou_thresholds.size(); ++k)
+            if (std::abs(m.tiou_thresholds[k] - t) < 1e-9) return 100 * m.mean_average_precision[k];
+        return 0.0;
+    };
+    say("mAP@0.5 %.1f  mAP@0.75 %.1f  mAP@0.95 %.1f  average %.1f", at(0.5), at(0.75), at(0.95),
+        100 * m.average_mean_average_precision);
+}
+
 // One line per caption: the caption, a TAB, its noun phrases joined by '|' (the phrases the
 // grounding loss would prompt with: "a video of a {}."). Lines of a TSV file are captions up to
 // their first TAB, so a caption column comes first.
@@ -734,6 +782,14 @@ int main(int argc, char** argv) {
         ->required();
     nouns_command->add_option("--max", o.max_phrases, "phrases per caption (0: all)")->check(whole_number<index_t>(0, 1024));
 #endif
+    auto* eval_tal_command = app.add_subcommand("eval-tal", "temporal action localisation: ActivityNet detection mAP of predictions");
+    eval_tal_command->add_option("--ground-truth", o.ground_truth, "ActivityNet v1.3 ground truth JSON")->check(a_path)->required();
+    eval_tal_command->add_option("--predictions", o.predictions, "ActivityNet results JSON ({\"results\": {id: [...]}})")
+        ->check(a_path)
+        ->required();
+    eval_tal_command->add_option("--subset", o.subset, "the ground truth's subset to score")
+        ->check(one_of({"training", "validation", "testing"}));
+    eval_tal_command->add_flag("--per-class", o.per_class, "one row of AP per class");
     std::vector<std::string> command_names;
     for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
         command->footer(exit_status_help);
@@ -766,6 +822,7 @@ int main(int argc, char** argv) {
     try {
         if (*info_command) info(o);
         if (*init_command) init(o);
+        if (*eval_tal_command) eval_tal(o);
 #if defined(SVILM_CLI_PIPELINE)
         if (*synth_command) synth(o);
         if (*pretrain_command) pretrain(o);
