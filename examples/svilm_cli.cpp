@@ -27,7 +27,7 @@
 //   svilm eval-tal --ground-truth GT.json --predictions P.json [--subset validation] [--per-class]
 //       temporal action localisation: ActivityNet v1.3's detection mAP (tIoU 0.5:0.05:0.95,
 //       interpolated AP per class) of a results file on one subset of the ground truth
-//   svilm evaluate --model FILE --manifest M [--device cpu|cuda]
+//   svilm evaluate --model FILE --manifest M [--device cpu|cuda] [--dual-softmax T]
 //       text-to-video and video-to-text retrieval of a model on a manifest; each skipped video
 //       is printed with its reason
 //
@@ -192,6 +192,7 @@ struct Options {
     index_t max_phrases = 2;
     std::string ground_truth, predictions, subset = "validation";  // eval-tal
     bool per_class = false;
+    double dual_softmax = 0;  // evaluate: > 0 adds the dual-softmax protocol at this temperature
     Communicator<cpu>* world = nullptr;  // under mpirun: the job's ranks
 };
 
@@ -652,10 +653,11 @@ void evaluate(const Options& o) {
             throw ValueError(o.manifest + ": no video could be used: all " + std::to_string(stats.items) +
                              " were skipped (each is listed above)");
         const index_t D = config.embed_dim;
-        const eval::RetrievalMetrics m =
-            eval::retrieval_metrics<float>(TensorView<const float, 2>(embeddings.texts.data(), {n, D}),
-                                           TensorView<const float, 2>(embeddings.videos.data(), {n, D}));
-        std::printf("%s\n", eval::format_retrieval(m).c_str());
+        const TensorView<const float, 2> texts(embeddings.texts.data(), {n, D}), videos(embeddings.videos.data(), {n, D});
+        std::printf("%s\n", eval::format_retrieval(eval::retrieval_metrics<float>(texts, videos)).c_str());
+        if (o.dual_softmax > 0)
+            std::printf("%s\n",
+                        eval::format_retrieval(eval::retrieval_metrics<float>(texts, videos, {1024, o.dual_softmax})).c_str());
         if (!stats.skipped.empty())
             std::printf("(%lld of %lld videos; %lld skipped)\n", (long long)n, (long long)stats.items,
                         (long long)stats.skipped_count);
@@ -776,6 +778,9 @@ int main(int argc, char** argv) {
         ->required();
     evaluate_command->add_option("--manifest", o.manifest, ".csv or .jsonl")->check(a_path)->required();
     evaluate_command->add_option("--device", o.device, "where the model runs: " + device_help)->check(devices);
+    evaluate_command->add_option("--dual-softmax", o.dual_softmax, "also the dual-softmax protocol at this temperature (0.01 is usual)")
+        ->check(real_number(0))
+        ->default_str("0: off");
 
     auto* nouns_command = app.add_subcommand("nouns", "print the noun phrases of captions, as the grounding loss sees them");
     nouns_command->add_option("--captions", o.captions, "a file of captions, one per line (up to a TAB); - reads stdin")

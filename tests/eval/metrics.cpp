@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "svilm/core/rng.hpp"
 #include "svilm/eval.hpp"
 
 namespace svilm::testing {
@@ -65,6 +66,56 @@ TEST_CASE("retrieval: a graded layout on a circle gives the ranks worked out by 
         CHECK(m.text_to_video.median_rank == 2);
         CHECK(m.text_to_video.mean_rank == doctest::Approx(1.9));
     }
+}
+
+TEST_CASE("retrieval: dual softmax takes a hub video from the text it does not prefer") {
+    // texts at 0, 50, 100 degrees; video 0 at -45 (45 from text 0), video 1 at 40 (10 from text 1,
+    // 40 from text 0), video 2 at 100. By cosine, text 0 prefers video 1 (rank 2 for its own); with
+    // dual softmax (temperature 0.01) video 1's prior over the texts is nearly all text 1's
+    // (exp(-(0.985 - 0.766) / 0.01) ~ 3e-10 for text 0), so text 0 finds video 0 first.
+    const Tensor<double, 2> text = on_circle({0, 50, 100}), video = on_circle({-45, 40, 100});
+    const RetrievalMetrics plain = retrieval_metrics<double>(text, video);
+    CHECK(plain.text_to_video_ranks == std::vector<index_t>{2, 1, 1});
+    const RetrievalMetrics dual = retrieval_metrics<double>(text, video, RetrievalOptions{2, 0.01});
+    CHECK(dual.text_to_video_ranks == std::vector<index_t>{1, 1, 1});
+    CHECK(dual.video_to_text_ranks == std::vector<index_t>{1, 1, 1});
+    CHECK(dual.protocol.find("dual softmax over the 3 queries (temperature 0.01)") != std::string::npos);
+    CHECK_THROWS_AS(retrieval_metrics<double>(text, video, RetrievalOptions{2, -1}), ValueError);
+}
+
+TEST_CASE("retrieval: dual-softmax ranks equal the full matrix computed plainly, for any chunking") {
+    // random unit vectors in 5-D; the reference builds the whole (N, N) matrix, its column
+    // softmax over the queries, the reweighted scores and the pessimistic ranks
+    const index_t N = 23, D = 5;
+    Generator rng(7);
+    Tensor<double, 2> text({N, D}), video({N, D});
+    rng.normal<double, 2>(text);
+    rng.normal<double, 2>(video);
+    for (Tensor<double, 2>* m : {&text, &video})
+        for (index_t i = 0; i < N; ++i) {
+            double norm = 0;
+            for (index_t d = 0; d < D; ++d) norm += (*m)(i, d) * (*m)(i, d);
+            for (index_t d = 0; d < D; ++d) (*m)(i, d) /= std::sqrt(norm);
+        }
+    const double temperature = 0.05;
+    std::vector<index_t> expected(static_cast<std::size_t>(N));
+    std::vector<double> s(static_cast<std::size_t>(N * N)), weighted(s.size());
+    for (index_t i = 0; i < N; ++i)
+        for (index_t j = 0; j < N; ++j)
+            for (index_t d = 0; d < D; ++d) s[std::size_t(i * N + j)] += text(i, d) * video(j, d);
+    for (index_t j = 0; j < N; ++j) {
+        double total = 0;
+        for (index_t i = 0; i < N; ++i) total += std::exp(s[std::size_t(i * N + j)] / temperature);
+        for (index_t i = 0; i < N; ++i)
+            weighted[std::size_t(i * N + j)] = s[std::size_t(i * N + j)] * std::exp(s[std::size_t(i * N + j)] / temperature) / total;
+    }
+    for (index_t i = 0; i < N; ++i) {
+        index_t above = 0;
+        for (index_t j = 0; j < N; ++j) above += j != i && weighted[std::size_t(i * N + j)] >= weighted[std::size_t(i * N + i)];
+        expected[std::size_t(i)] = 1 + above;
+    }
+    for (index_t chunk : {1, 4, 1024})
+        CHECK(retrieval_metrics<double>(text, video, RetrievalOptions{chunk, temperature}).text_to_video_ranks == expected);
 }
 
 TEST_CASE("retrieval: a permutation and ties rank pessimistically") {

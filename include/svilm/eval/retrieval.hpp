@@ -2,13 +2,20 @@
 // mean rank in both directions, with the protocol printed next to the numbers.
 //
 // Protocol: row i of text (N, D) and row i of video (N, D) are a pair (one caption per video);
-// similarity is the dot product of L2-normalised embeddings (cosine); no dual softmax or other
-// re-normalisation over the gallery. Ties are ranked pessimistically: the rank of the true
+// similarity is the dot product of L2-normalised embeddings (cosine); by default no dual softmax or
+// other re-normalisation over the gallery. Ties are ranked pessimistically: the rank of the true
 // match is 1 + the number of other items scoring at least as high, so a collapsed model (every
 // score equal) gets rank N, never a lucky 1.
 //
+// Dual softmax (an option, off by default; docs/model.md §8 asks that the protocol be printed):
+// each score is reweighted by how strongly its target prefers this query over the other queries,
+// s'(i, j) = s(i, j) * softmax over queries i' of s(i', j) / temperature, evaluated at i (CAMoE's
+// inverted-softmax prior; temperature 0.01 is its usual value). It uses every query of the set
+// at once (transductive), which is why it is reported as a separate protocol.
+//
 // Memory: scores are computed chunk_rows queries at a time, (chunk_rows, N) floats, never the
-// N x N matrix (unless N <= chunk_rows).
+// N x N matrix (unless N <= chunk_rows); dual softmax makes one more pass for the columns'
+// log-sum-exp.
 #pragma once
 
 #include <algorithm>
@@ -88,16 +95,54 @@ void expect_unit_rows(const char* op, const char* name, TensorView<const T, 2> x
     }
 }
 
-// ranks[i] = 1 + #{j != i : <query_i, target_j> >= <query_i, target_i>}.
+// log sum_i exp(<query_i, target_j> / temperature) for every target j, a chunk of queries at a
+// time (online maximum, so no exponent overflows).
 template <class T>
-std::vector<index_t> pessimistic_ranks(TensorView<const T, 2> queries, TensorView<const T, 2> targets, index_t chunk_rows) {
+std::vector<double> column_log_sum_exp(TensorView<const T, 2> queries, TensorView<const T, 2> targets, index_t chunk_rows,
+                                       double temperature) {
+    const index_t N = queries.extent(0), M = targets.extent(0);
+    std::vector<double> top(static_cast<std::size_t>(M), -INFINITY), sum(static_cast<std::size_t>(M), 0.0);
+    Tensor<T, 2> scores({std::min(chunk_rows, N), M}, uninitialized);
+    for (index_t begin = 0; begin < N; begin += chunk_rows) {
+        const index_t rows = std::min(chunk_rows, N - begin);
+        TensorView<T, 2> chunk = scores.view().narrow(0, 0, rows);
+        matmul<T>(Context<cpu>{}, chunk, queries.narrow(0, begin, begin + rows), targets.transpose(0, 1));
+        for (index_t r = 0; r < rows; ++r)
+            for (index_t j = 0; j < M; ++j) {
+                const double x = double(chunk(r, j)) / temperature;
+                double& m = top[std::size_t(j)];
+                if (x > m) {
+                    sum[std::size_t(j)] = sum[std::size_t(j)] * std::exp(m - x) + 1.0;
+                    m = x;
+                } else {
+                    sum[std::size_t(j)] += std::exp(x - m);
+                }
+            }
+    }
+    for (index_t j = 0; j < M; ++j) top[std::size_t(j)] += std::log(sum[std::size_t(j)]);
+    return top;
+}
+
+// ranks[i] = 1 + #{j != i : s(i, j) >= s(i, i)}, s the cosine, or with dual_softmax_temperature > 0
+// the dual-softmax score of the header comment.
+template <class T>
+std::vector<index_t> pessimistic_ranks(TensorView<const T, 2> queries, TensorView<const T, 2> targets, index_t chunk_rows,
+                                       double dual_softmax_temperature = 0) {
     const index_t N = queries.extent(0);
     std::vector<index_t> ranks(static_cast<std::size_t>(N));
+    std::vector<double> lse;
+    if (dual_softmax_temperature > 0) lse = column_log_sum_exp<T>(queries, targets, chunk_rows, dual_softmax_temperature);
     Tensor<T, 2> scores({std::min(chunk_rows, N), N}, uninitialized);
     for (index_t begin = 0; begin < N; begin += chunk_rows) {
         const index_t rows = std::min(chunk_rows, N - begin);
         TensorView<T, 2> chunk = scores.view().narrow(0, 0, rows);
         matmul<T>(Context<cpu>{}, chunk, queries.narrow(0, begin, begin + rows), targets.transpose(0, 1));
+        if (!lse.empty())
+            for (index_t r = 0; r < rows; ++r)
+                for (index_t j = 0; j < N; ++j) {
+                    const double x = double(chunk(r, j));
+                    chunk(r, j) = T(x * std::exp(x / dual_softmax_temperature - lse[std::size_t(j)]));
+                }
         for (index_t r = 0; r < rows; ++r) {
             const index_t i = begin + r;
             const T own = chunk(r, i);
@@ -109,23 +154,34 @@ std::vector<index_t> pessimistic_ranks(TensorView<const T, 2> queries, TensorVie
     return ranks;
 }
 
-inline std::string retrieval_protocol(index_t N) {
-    return std::to_string(N) +
-           " pairs, one caption per video, cosine similarity of L2-normalised embeddings, no dual softmax, "
-           "ties ranked pessimistically";
+inline std::string retrieval_protocol(index_t N, double dual_softmax_temperature) {
+    char dual[96] = "no dual softmax";
+    if (dual_softmax_temperature > 0)
+        std::snprintf(dual, sizeof dual, "dual softmax over the %lld queries (temperature %g)", (long long)N,
+                      dual_softmax_temperature);
+    return std::to_string(N) + " pairs, one caption per video, cosine similarity of L2-normalised embeddings, " + dual +
+           ", ties ranked pessimistically";
 }
 
 }  // namespace detail
 
+struct RetrievalOptions {
+    index_t chunk_rows = 1024;
+    double dual_softmax_temperature = 0;  // > 0: the dual-softmax protocol (0.01 is usual)
+};
+
 // Retrieval metrics of N (text, video) pairs, text (N, D) and video (N, D), both directions.
 // requires: equal shapes, N >= 1, every row finite with unit L2 norm (within 1e-3: the metric
-// is cosine similarity only for normalised rows), chunk_rows >= 1.
+// is cosine similarity only for normalised rows), chunk_rows >= 1, temperature >= 0.
 // ensures: ranks in [1, N]; identical embeddings in both tables give R@1 = 100 when the rows
 // are distinct.
 template <class T>
 RetrievalMetrics retrieval_metrics(std::type_identity_t<TensorView<const T, 2>> text,
-                                   std::type_identity_t<TensorView<const T, 2>> video, index_t chunk_rows = 1024) {
+                                   std::type_identity_t<TensorView<const T, 2>> video, const RetrievalOptions& options) {
     const char* op = "retrieval_metrics";
+    const index_t chunk_rows = options.chunk_rows;
+    const double temperature = options.dual_softmax_temperature;
+    if (!(temperature >= 0)) throw ValueError(std::string(op) + ": the dual-softmax temperature must be >= 0");
     if (text.shape() != video.shape())
         throw ShapeError(std::string(op) + ": text " + to_string<2>(text.shape()) + " vs video " +
                          to_string<2>(video.shape()));
@@ -136,13 +192,19 @@ RetrievalMetrics retrieval_metrics(std::type_identity_t<TensorView<const T, 2>> 
     const index_t N = text.extent(0);
     RetrievalMetrics m;
     m.count = N;
-    m.text_to_video_ranks = detail::pessimistic_ranks<T>(text, video, chunk_rows);
-    m.video_to_text_ranks = detail::pessimistic_ranks<T>(video, text, chunk_rows);
+    m.text_to_video_ranks = detail::pessimistic_ranks<T>(text, video, chunk_rows, temperature);
+    m.video_to_text_ranks = detail::pessimistic_ranks<T>(video, text, chunk_rows, temperature);
     m.text_to_video = summarize_ranks(m.text_to_video_ranks);
     m.video_to_text = summarize_ranks(m.video_to_text_ranks);
     m.chance = chance_ranks(N);
-    m.protocol = detail::retrieval_protocol(N);
+    m.protocol = detail::retrieval_protocol(N, temperature);
     return m;
+}
+
+template <class T>
+RetrievalMetrics retrieval_metrics(std::type_identity_t<TensorView<const T, 2>> text,
+                                   std::type_identity_t<TensorView<const T, 2>> video, index_t chunk_rows = 1024) {
+    return retrieval_metrics<T>(text, video, RetrievalOptions{chunk_rows, 0});
 }
 
 // The protocol line and a small table, e.g.
