@@ -9,3 +9,4 @@
 #include "svilm/eval/linear_probe.hpp"
 #include "svilm/eval/retrieval.hpp"
 #include "svilm/eval/temporal.hpp"
+#include "svilm/eval/zero_shot.hpp"
