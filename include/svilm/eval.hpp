@@ -7,6 +7,7 @@
 #include "svilm/eval/detection.hpp"
 #include "svilm/eval/grounding.hpp"
 #include "svilm/eval/linear_probe.hpp"
+#include "svilm/eval/localisation.hpp"
 #include "svilm/eval/retrieval.hpp"
 #include "svilm/eval/temporal.hpp"
 #include "svilm/eval/zero_shot.hpp"
