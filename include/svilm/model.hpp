@@ -10,3 +10,4 @@
 #include "svilm/model/svilm_model.hpp"
 #include "svilm/model/text_encoder.hpp"
 #include "svilm/model/video_encoder.hpp"
+#include "svilm/model/window_features.hpp"
