@@ -6,8 +6,8 @@
 // the GEMMs (fp32 / TF32 / bf16 tensor-core modes). With nvcc, the kernels too: fused attention,
 // layer norm, GELU, softmax, embedding, L2 normalisation, pooling, strided copies and fills, the
 // straight-through assignment, cross-entropy, the video input layer, the three pre-training
-// losses, the AdamW update, gradient clipping; and the modules and the whole model
-// (SVilm<float, cuda>), the same code as on the CPU.
+// losses, the video QA head's [v, q, v * q] features, the AdamW update, gradient clipping; and the
+// modules, the whole model (SVilm<float, cuda>) and the QA head, the same code as on the CPU.
 #pragma once
 
 #include "svilm/cuda/allocator.hpp"
@@ -26,11 +26,14 @@
 #include "svilm/ops/cuda/layer_norm.cuh"
 #include "svilm/ops/cuda/linear.cuh"
 #include "svilm/ops/cuda/losses.cuh"
+#include "svilm/ops/cuda/qa_features.cuh"
 #include "svilm/ops/cuda/softmax.cuh"
 #include "svilm/ops/cuda/video.cuh"
 #include "svilm/optim/cuda/adamw.cuh"
 // The modules, the model, the optimiser and the trainer are written once for both devices: their
-// calls resolve to the ops above for Context<cuda> (Linear<float, cuda> ... SVilm<float, cuda>).
+// calls resolve to the ops above for Context<cuda> (Linear<float, cuda> ... SVilm<float, cuda>,
+// QaHead<float, cuda>).
+#include "svilm/model/qa_head.hpp"
 #include "svilm/model/svilm_model.hpp"
 #include "svilm/optim/adamw.hpp"
 #endif

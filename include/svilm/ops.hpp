@@ -20,5 +20,6 @@
 #include "svilm/ops/losses.hpp"
 #include "svilm/ops/optimizer.hpp"
 #include "svilm/ops/pooling.hpp"
+#include "svilm/ops/qa_features.hpp"
 #include "svilm/ops/softmax.hpp"
 #include "svilm/ops/video.hpp"

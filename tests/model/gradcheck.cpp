@@ -1,5 +1,5 @@
-// Finite-difference gradient checks in double: the grouping block, each loss, a 2-layer video
-// encoder, the text encoder and the whole model. The hard straight-through assignment has no
+// Finite-difference gradient checks in double: the grouping block, each loss, the video QA head
+// and its loss, a 2-layer video encoder, the text encoder and the whole model. The hard straight-through assignment has no
 // finite-difference gradient (its forward value is piecewise constant); these checks use the
 // soft assignment, and the parity test checks the straight-through gradients against autograd.
 #include <doctest/doctest.h>
@@ -179,6 +179,61 @@ TEST_CASE("gradcheck: spatial grounding loss with missing nouns and the groundin
     Tensor<std::uint8_t, 2> none({B, K});
     GroundingSaved<double> s;
     CHECK(grounding_loss_forward<double>(cpu_ctx, s, nouns, none, groups, 1.0, tau_a) == 0.0);
+}
+
+TEST_CASE("gradcheck: the video QA head into its logits, and its loss with a question outside the vocabulary") {
+    const index_t B = 4, D = 4, hidden = 6, K = 5;
+    nn::ParameterStore<double> store;
+    const QaHead<double> head(store, "qa_head", {D, hidden, K});
+    Generator rng(51);
+    store.allocate(cpu_ctx, rng);
+    randomize(store, 52);
+    Tensor<double, 2> v = random_tensor<2>(rng, {B, D}), q = random_tensor<2>(rng, {B, D});
+    Tensor<double, 2> dv({B, D}), dq({B, D});
+    SUBCASE("logits, from a random upstream gradient") {
+        const Tensor<double, 2> dy = random_tensor<2>(rng, {B, K});
+        auto loss = [&] {
+            QaHeadSaved<double> s;
+            Tensor<double, 2> logits({B, K});
+            head.forward(cpu_ctx, logits, s, v, q);
+            return dot(logits.data(), dy.data(), dy.size());
+        };
+        ModuleCheck check{"qa_head", &store, loss, [&] {
+                              QaHeadSaved<double> s;
+                              Tensor<double, 2> logits({B, K});
+                              head.forward(cpu_ctx, logits, s, v, q);
+                              head.backward(cpu_ctx, dv, dq, dy, s, v, q);
+                          }};
+        check.inputs = {{"v", span_of(v), span_of(dv)}, {"q", span_of(q), span_of(dq)}};
+        run_module_check(check);
+    }
+    SUBCASE("the loss, question 1 outside the vocabulary (label -1)") {
+        Tensor<std::int64_t, 1> labels({B});
+        const std::int64_t values[] = {2, -1, 0, 4};
+        for (index_t i = 0; i < B; ++i) labels(i) = values[i];
+        const double dloss = 1.7;
+        auto forward = [&](QaHeadSaved<double>& s, QaLossSaved<double>& ls, Tensor<double, 2>& logits) {
+            head.forward(cpu_ctx, logits, s, v, q);
+            return qa_loss_forward<double>(cpu_ctx, ls, logits, labels);
+        };
+        auto loss = [&] {
+            QaHeadSaved<double> s;
+            QaLossSaved<double> ls;
+            Tensor<double, 2> logits({B, K});
+            return dloss * forward(s, ls, logits);
+        };
+        ModuleCheck check{"qa_head_loss", &store, loss, [&] {
+                              QaHeadSaved<double> s;
+                              QaLossSaved<double> ls;
+                              Tensor<double, 2> logits({B, K}), d_logits({B, K});
+                              forward(s, ls, logits);
+                              qa_loss_backward<double>(cpu_ctx, d_logits, dloss, ls, logits);
+                              head.backward(cpu_ctx, dv, dq, d_logits, s, v, q);
+                          }};
+        check.inputs = {{"v", span_of(v), span_of(dv)}, {"q", span_of(q), span_of(dq)}};
+        run_module_check(check);
+        for (index_t d = 0; d < D; ++d) CHECK((dv(1, d) == 0.0 && dq(1, d) == 0.0));  // no label, no gradient
+    }
 }
 
 SVilmConfig small_config() {

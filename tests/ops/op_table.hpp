@@ -1035,6 +1035,35 @@ std::vector<OpCase<T, Device>> op_table() {
         .backward = [](Run& r) { mean_pool_backward(r.ctx, grad<3>(r, "x"), dout<2>(r, "y")); },
     });
 
+    // ---- qa_features: x (B, 3D) = [v, q, v * q], the video QA head's input; backward dv, dq.
+    // With v a constant its gradient is skipped (an empty dv view), as for a frozen video encoder.
+    for (const bool frozen_video : {false, true}) {
+        table.push_back({
+            .op = "qa_features",
+            .setting = frozen_video ? "v constant, dv skipped" : "default",
+            .sizes = {{"B", 3}, {"D", 4}},
+            .device = {{{"B", 37}, {"D", 300}}},
+            .bench = {{{"B", 256}, {"D", 512}}},
+            .signature =
+                [=](const Sizes& s) {
+                    const Shape embed{s["B"], s["D"]};
+                    return Signature{{frozen_video ? constant("v", embed, normal()) : input("v", embed), input("q", embed)},
+                                     {{"x", {s["B"], 3 * s["D"]}}}};
+                },
+            .forward = [](Run& r) { qa_features_forward(r.ctx, out<2>(r, "x"), arg<2>(r, "v"), arg<2>(r, "q")); },
+            .backward =
+                [=](Run& r) {
+                    qa_features_backward(r.ctx, frozen_video ? TensorView<T, 2, Device>() : grad<2>(r, "v"), grad<2>(r, "q"),
+                                         dout<2>(r, "x"), arg<2>(r, "v"), arg<2>(r, "q"));
+                },
+            // forward reads v, q and writes 3 (B, D) blocks; backward reads dx, v, q, writes dv, dq
+            .cost =
+                [](const Sizes& s, bool backward) {
+                    return Cost{0, (backward ? 7.0 : 5.0) * double(s["B"] * s["D"]) * double(sizeof(T))};
+                },
+        });
+    }
+
     // ---- add: the residual y = a + b, and its backward da = db = dy.
     table.push_back({
         .op = "add",

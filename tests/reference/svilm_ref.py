@@ -10,6 +10,8 @@ writes the files that `tests/reference/MODEL_FIXTURES.md` defines into `tests/da
     ckpt_vit_hf.safetensors          small random Hugging Face ViT checkpoint       (F32)
     ckpt_bert_hf.safetensors         small random Hugging Face BERT checkpoint      (F32)
     ckpt_expected.safetensors        what the model holds after loading each one    (F32)
+    qa_head_fixture.safetensors      the video QA answer head (docs/model.md §8): weights,
+                                     inputs, features, logits, losses, gradients    (F64)
 
 Run with Debian's python3 and python3-torch (torch 1.13; nothing else):
 
@@ -18,6 +20,8 @@ Run with Debian's python3 and python3-torch (torch 1.13; nothing else):
                                                                      # one-hot maps, nonzero grads)
                                                                      # and a byte comparison of the
                                                                      # files in DIR with a rebuild
+    /usr/bin/python3 tests/reference/svilm_ref.py --only qa_head_fixture.safetensors
+                                                                     # write (or --verify) one file
 
 Importable: `import svilm_ref; m = svilm_ref.build_model(svilm_ref.BASE_CONFIG)`; the module's
 `state_dict()` keys are docs/model.md §11's parameter names; `svilm_forward(m, ...)` (also `m(...)`) runs
@@ -91,6 +95,15 @@ D17 `build_model` applies docs/model.md §2's default init (trunc-normal std 0.0
     0; LN 1/0; temporal positions 0; logit scales log(1/0.07)) using torch's global RNG.
 D18 AdamW: `torch.optim.AdamW(foreach=False)`, two parameter groups (decay, no decay) in that
     order; each step: zero_grad, forward, backward, step.
+D19 Video QA head (docs/model.md §8, §13): x = cat([v, q, v * q], -1) (B, 3D), logits =
+    fc2(GELU(fc1(x))), fc1 Linear(3D, hidden), fc2 Linear(hidden, answers), exact GELU, no
+    dropout, keys `qa_head.fc{1,2}.{weight,bias}`. Its training loss is
+    `F.cross_entropy(logits, labels, ignore_index=-1)`: a question whose answer is outside the
+    vocabulary (label -1) is left out of the sum and of the mean.
+D20 QA fixture draws: one `torch.Generator` seeded 20250302, float64: the head's parameters in
+    sorted name order (biases 0.1 randn, weights 0.5 randn), then `input.v`, `input.q` (B, D)
+    and `input.dy` (B, K), each randn. Labels are fixed: [3, -1, 0, 4, -1] and, every question
+    answerable, [3, 1, 0, 4, 2].
 """
 
 import argparse
@@ -129,6 +142,14 @@ BASE_CONFIG = {
              "mlp_hidden": 3072, "layer_norm_eps": 1e-12},
     "embed_dim": 256, "num_nouns": 2, "tau_temporal": 0.1, "tau_assign": 0.1, "gumbel_tau": 1.0,
 }
+
+# the video QA head's fixture (tests/data/qa_head_fixture.safetensors); "batch" is the number of
+# questions in it
+QA_FIXTURE_CONFIG = {"embed_dim": 4, "hidden": 8, "answers": 5, "batch": 5}
+QA_FIXTURE_FILE = "qa_head_fixture.safetensors"
+QA_SEED = 20250302
+QA_TARGETS = [3, -1, 0, 4, -1]      # rows 1 and 4: answers outside the vocabulary
+QA_TARGETS_ALL = [3, 1, 0, 4, 2]    # every question answerable
 
 ALL_LOSSES = ("contrastive", "temporal", "grounding")
 FIXTURE_SEED = 20241126
@@ -516,6 +537,39 @@ class SViLM(nn.Module):
         return svilm_forward(self, *args, **kwargs)
 
 
+class QaHead(nn.Module):
+    """Video QA answer head (docs/model.md §8, §13): logits = fc2(GELU(fc1([v, q, v * q]))).
+
+    v and q are the pooled video and question embeddings (B, D); fc1 is Linear(3D, hidden), fc2
+    Linear(hidden, answers), exact erf GELU, no dropout. Under a parent module attribute
+    `qa_head` the state_dict keys are `qa_head.fc1.{weight,bias}`, `qa_head.fc2.{weight,bias}`.
+    """
+
+    def __init__(self, embed_dim, hidden, answers):
+        super().__init__()
+        self.fc1 = nn.Linear(3 * embed_dim, hidden)
+        self.fc2 = nn.Linear(hidden, answers)
+
+    def forward(self, v, q):
+        """Returns (logits (B, answers), features [v, q, v * q] (B, 3D))."""
+        x = torch.cat([v, q, v * q], dim=-1)
+        return self.fc2(gelu(self.fc1(x))), x
+
+
+class QaModel(nn.Module):
+    """Holds the head as `qa_head`, so that state_dict keys carry the C++ prefix."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.qa_head = QaHead(cfg["embed_dim"], cfg["hidden"], cfg["answers"])
+
+
+def qa_loss(logits, targets):
+    """Mean cross-entropy over the questions whose label is not -1 (answer outside the
+    vocabulary), Decision D19."""
+    return F.cross_entropy(logits, targets, ignore_index=-1, reduction="mean")
+
+
 def spec_init_(model):
     """docs/model.md §2 / 11 default random init (Decision D17)."""
     tn = lambda p: nn.init.trunc_normal_(p, std=0.02, a=-0.04, b=0.04)
@@ -718,8 +772,8 @@ def read_safetensors(raw):
     return out, meta
 
 
-def metadata(seed):
-    return {"config": json.dumps(FIXTURE_CONFIG, sort_keys=True, separators=(",", ":")),
+def metadata(seed, config=FIXTURE_CONFIG):
+    return {"config": json.dumps(config, sort_keys=True, separators=(",", ":")),
             "generator": "svilm_ref.py", "seed": str(seed), "torch": torch.__version__}
 
 
@@ -1046,13 +1100,88 @@ def checkpoint_tensors():
             "ckpt_bert_hf.safetensors": bert, "ckpt_expected.safetensors": expected}
 
 
-def all_files():
-    """{file name: bytes} of every fixture file."""
-    files = {"svilm_tiny_fixture.safetensors":
-             safetensors_bytes(model_fixture_tensors(), metadata(FIXTURE_SEED))}
-    for name, tensors in checkpoint_tensors().items():
-        files[name] = safetensors_bytes(tensors, metadata(CKPT_SEED))
-    return files
+# =========================================================================== video QA head
+
+def make_qa_fixture_model():
+    """The head with the fixture weights and its inputs (Decision D20 for the draws)."""
+    cfg = QA_FIXTURE_CONFIG
+    gen = torch.Generator().manual_seed(QA_SEED)
+    model = QaModel(cfg).double()
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name in sorted(params):
+            r = torch.randn(params[name].shape, generator=gen, dtype=torch.float64)
+            params[name].copy_((0.1 if name.endswith(".bias") else 0.5) * r)
+    B, D, K = cfg["batch"], cfg["embed_dim"], cfg["answers"]
+    inp = {"input.v": torch.randn(B, D, generator=gen, dtype=torch.float64),
+           "input.q": torch.randn(B, D, generator=gen, dtype=torch.float64),
+           "input.dy": torch.randn(B, K, generator=gen, dtype=torch.float64),
+           "input.targets": torch.tensor(QA_TARGETS, dtype=torch.int64),
+           "input.targets_all": torch.tensor(QA_TARGETS_ALL, dtype=torch.int64)}
+    return model, inp
+
+
+def qa_fixture_tensors():
+    model, inp = make_qa_fixture_model()
+    tensors = {"weight." + name: p.detach().clone() for name, p in model.state_dict().items()}
+    tensors.update(inp)
+    # three backward passes from the same forward values: the loss with two questions left out,
+    # the loss over all questions, and an upstream gradient dy on the logits
+    for tag, upstream in (("", "targets"), ("_all", "targets_all"), ("dy", None)):
+        model.zero_grad()
+        v = inp["input.v"].clone().requires_grad_(True)
+        q = inp["input.q"].clone().requires_grad_(True)
+        logits, features = model.qa_head(v, q)
+        logits.retain_grad()
+        if upstream is None:
+            logits.backward(inp["input.dy"])
+            prefix = "dy_grad."
+        else:
+            loss = qa_loss(logits, inp["input." + upstream])
+            loss.backward()
+            tensors["loss" + tag] = loss.detach().clone()
+            tensors["grad%s.logits" % tag] = logits.grad.detach().clone()
+            prefix = "grad%s." % tag
+        tensors[prefix + "v"] = v.grad.detach().clone()
+        tensors[prefix + "q"] = q.grad.detach().clone()
+        for name, p in model.named_parameters():
+            tensors[prefix + name] = p.grad.detach().clone()
+        tensors["out.logits"] = logits.detach().clone()
+        tensors["out.features"] = features.detach().clone()
+    for key, t in tensors.items():
+        assert t.dtype in (torch.float64, torch.int64), key
+    return tensors
+
+
+CKPT_FILES = ("ckpt_vit_timm.safetensors", "ckpt_vit_hf.safetensors", "ckpt_bert_hf.safetensors",
+              "ckpt_expected.safetensors")
+
+
+def all_files(only=None):
+    """{file name: bytes} of every fixture file, or of those named in `only` (only the files
+    asked for are computed)."""
+    groups = [(("svilm_tiny_fixture.safetensors",),
+               lambda: {"svilm_tiny_fixture.safetensors":
+                        safetensors_bytes(model_fixture_tensors(), metadata(FIXTURE_SEED))}),
+              (CKPT_FILES, lambda: {name: safetensors_bytes(tensors, metadata(CKPT_SEED))
+                                    for name, tensors in checkpoint_tensors().items()}),
+              ((QA_FIXTURE_FILE,),
+               lambda: {QA_FIXTURE_FILE: safetensors_bytes(
+                   qa_fixture_tensors(), metadata(QA_SEED, QA_FIXTURE_CONFIG))})]
+    known = [name for names, _ in groups for name in names]
+    unknown = sorted(set(only or ()) - set(known))
+    assert not unknown, "no fixture file named %s (files: %s)" % (unknown, ", ".join(known))
+    files = {}
+    for names, make in groups:
+        if not only or set(names) & set(only):
+            files.update(make())
+    assert set(files) == set(known) or only, sorted(files)
+    return {name: data for name, data in files.items() if not only or name in only}
+
+
+def file_config(name):
+    """The config a fixture file's metadata carries."""
+    return QA_FIXTURE_CONFIG if name == QA_FIXTURE_FILE else FIXTURE_CONFIG
 
 
 # =========================================================================== self-checks
@@ -1174,6 +1303,40 @@ def check_losses():
     _gradcheck("grounding loss (n, g, grounding_logit_scale)",
                lambda a, b, s: grounding_loss(l2_normalize(a), l2_normalize(b), valid, s, 0.1)[0],
                (n.requires_grad_(), gg.requires_grad_(), scale.clone().requires_grad_()))
+
+
+def check_qa_head():
+    """The QA head: autograd against finite differences, the features' layout, and the loss's
+    treatment of label -1 (Decision D19)."""
+    model, inp = make_qa_fixture_model()
+    head = model.qa_head
+    names = [n for n, _ in head.named_parameters()]
+    base = [p.detach().clone() for p in head.parameters()]
+    v, q = inp["input.v"], inp["input.q"]
+    targets = inp["input.targets"]
+
+    def logits_of(v_, q_, *ps):
+        return stateless.functional_call(head, dict(zip(names, ps)), (v_, q_))[0]
+
+    leaves = lambda: tuple([v.clone().requires_grad_(True), q.clone().requires_grad_(True)] +
+                           [p.clone().requires_grad_(True) for p in base])
+    _gradcheck("qa head logits (v, q, +params)", logits_of, leaves())
+    _gradcheck("qa head loss, label -1 rows (v, q, +params)",
+               lambda *a: qa_loss(logits_of(*a), targets), leaves())
+    with torch.no_grad():
+        logits, x = model.qa_head(v, q)
+    D = QA_FIXTURE_CONFIG["embed_dim"]
+    assert bool((x[:, :D] == v).all() and (x[:, D:2 * D] == q).all()
+                and (x[:, 2 * D:] == v * q).all())
+    kept = targets >= 0
+    manual = (torch.logsumexp(logits[kept], -1) - logits[kept].gather(1, targets[kept, None])[:, 0])
+    err = float((qa_loss(logits, targets) - manual.mean()).abs())
+    assert err < 1e-14, err
+    lg = logits.clone().requires_grad_(True)
+    qa_loss(lg, targets).backward()
+    assert bool((lg.grad[~kept] == 0).all()) and bool((lg.grad[kept] != 0).all())
+    print("  qa head: x == [v, q, v * q]; loss == mean over labels != -1 (%.1e); "
+          "rows at -1 get zero gradient" % err)
 
 
 def check_full_model_directional(model, inp):
@@ -1332,20 +1495,27 @@ def main():
     ap.add_argument("--verify", action="store_true",
                     help="run the self-checks and compare the files in --out-dir with a rebuild "
                          "(writes nothing)")
+    ap.add_argument("--only", action="append", metavar="FILE",
+                    help="write (or, with --verify, compare) only this fixture file; repeatable, "
+                         "e.g. --only %s" % QA_FIXTURE_FILE)
     args = ap.parse_args()
 
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(0)
 
-    if args.verify:
-        self_check()
-    files = all_files()
+    if args.verify:  # the checks of the files asked for
+        if not args.only or set(args.only) - {QA_FIXTURE_FILE}:
+            self_check()
+        if not args.only or QA_FIXTURE_FILE in args.only:
+            print("self-check of the QA head")
+            check_qa_head()
+    files = all_files(args.only)
     bad = 0
     for name in sorted(files):
         data = files[name]
         tensors, meta = read_safetensors(data)
-        assert json.loads(meta["config"]) == FIXTURE_CONFIG
+        assert json.loads(meta["config"]) == file_config(name)
         path = os.path.join(args.out_dir, name)
         if args.verify:
             same = os.path.exists(path) and open(path, "rb").read() == data
@@ -1358,10 +1528,15 @@ def main():
                 f.write(data)
             print("%-32s %9d bytes  %4d tensors  sha256 %s" % (
                 name, len(data), len(tensors), hashlib.sha256(data).hexdigest()))
-    fx, _ = read_safetensors(files["svilm_tiny_fixture.safetensors"])
-    print("losses: contrastive %.12f temporal %.12f grounding %.12f total %.12f" % tuple(
-        float(fx["loss." + k]) for k in ALL_LOSSES + ("total",)))
-    print("adamw.loss_total: " + " ".join("%.12f" % float(x) for x in fx["adamw.loss_total"]))
+    if "svilm_tiny_fixture.safetensors" in files:
+        fx, _ = read_safetensors(files["svilm_tiny_fixture.safetensors"])
+        print("losses: contrastive %.12f temporal %.12f grounding %.12f total %.12f" % tuple(
+            float(fx["loss." + k]) for k in ALL_LOSSES + ("total",)))
+        print("adamw.loss_total: " + " ".join("%.12f" % float(x) for x in fx["adamw.loss_total"]))
+    if QA_FIXTURE_FILE in files:
+        qa, _ = read_safetensors(files[QA_FIXTURE_FILE])
+        print("qa head: loss %.12f (rows 1 and 4 left out), loss over all rows %.12f"
+              % (float(qa["loss"]), float(qa["loss_all"])))
     return 1 if bad else 0
 
 

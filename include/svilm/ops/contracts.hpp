@@ -139,4 +139,35 @@ void contrastive_loss_forward(const char* op, const TensorView<const T, 2, Devic
     if (v.extent(0) < 1) throw ShapeError(std::string(op) + ": empty batch");
 }
 
+// qa_features_forward: x (B, 3D) from v and q (B, D), all contiguous.
+template <class T, class Device>
+void qa_features_forward(const char* op, const TensorView<T, 2, Device>& x, const TensorView<const T, 2, Device>& v,
+                         const TensorView<const T, 2, Device>& q) {
+    expect_shape(op, "q", q, v.shape());
+    expect_shape(op, "x", x, {v.extent(0), 3 * v.extent(1)});
+    expect_contiguous(op, "x", x);
+    expect_contiguous(op, "v", v);
+    expect_contiguous(op, "q", q);
+}
+
+// qa_features_backward: dx (B, 3D), v and q (B, D), dv and dq (B, D) unless empty, all contiguous.
+template <class T, class Device>
+void qa_features_backward(const char* op, const TensorView<T, 2, Device>& dv, const TensorView<T, 2, Device>& dq,
+                          const TensorView<const T, 2, Device>& dx, const TensorView<const T, 2, Device>& v,
+                          const TensorView<const T, 2, Device>& q) {
+    expect_shape(op, "q", q, v.shape());
+    expect_shape(op, "dx", dx, {v.extent(0), 3 * v.extent(1)});
+    expect_contiguous(op, "dx", dx);
+    expect_contiguous(op, "v", v);
+    expect_contiguous(op, "q", q);
+    if (dv.data()) {
+        expect_shape(op, "dv", dv, v.shape());
+        expect_contiguous(op, "dv", dv);
+    }
+    if (dq.data()) {
+        expect_shape(op, "dq", dq, v.shape());
+        expect_contiguous(op, "dq", dq);
+    }
+}
+
 }  // namespace svilm::contract
