@@ -16,12 +16,11 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "svilm/distributed/mpi.hpp"
 #include "svilm/svilm.hpp"
 #include "svilm/text/tokenizer.hpp"
 #include "svilm/train.hpp"
+#include "support/indexed_source.hpp"
 
 namespace {
 
@@ -30,48 +29,17 @@ using namespace svilm;
 const Context<cpu> cpu_ctx;
 dist::MpiCommunicator* world = nullptr;
 
-// Random clips and fixed captions, each clip a function of its index (any shard, any order).
-class RandomClips : public train::ClipSource {
-public:
-    explicit RandomClips(const SVilmConfig& config) : config_(config) {}
-    train::ClipBatch next(index_t batch_size) override { return next_shard(batch_size, 0, batch_size); }
-    train::ClipBatch next_shard(index_t batch_size, index_t begin, index_t count) override {
-        const VideoConfig& v = config_.video;
-        train::ClipBatch out;
-        out.clips = Tensor<float, 5>({count, v.frames, 3, v.image_size, v.image_size}, uninitialized);
-        for (index_t b = 0; b < count; ++b) {
-            Generator rng(std::uint64_t(next_ + begin + b));
-            rng.normal<float, 4>(out.clips.view().select(0, b));
-            out.captions.push_back("a red circle moves left past a blue square");
-            out.nouns.push_back({"red circle", "blue square"});
-        }
-        next_ += batch_size;
-        return out;
-    }
-    nlohmann::json state() const override { return {{"next", next_}}; }
-    void restore(const nlohmann::json& state) override { next_ = state.at("next").get<index_t>(); }
-
-private:
-    SVilmConfig config_;
-    index_t next_ = 0;
-};
-
-const text::Tokenizer& tokenizer() {
-    static const text::Tokenizer t(text::Vocabulary::load(std::string(SVILM_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt"));
-    return t;
-}
-
 void BM_DataParallelStep(benchmark::State& state, const std::string& name, index_t image_size, index_t global_batch) {
     SVilmConfig config = preset(name);
     config.video.image_size = image_size;
     config.video.frames = 8;
     SVilm<float> model(cpu_ctx, config, 1);
-    RandomClips source(config);
+    testing::IndexedSource source(config, 0);  // clip i a function of i: any shard, any order
     train::TrainerOptions options;
     options.steps = 1000;
     options.batch_size = global_batch;
     options.show_progress = false;
-    train::Trainer<cpu> trainer(model, tokenizer(), source, options, nullptr, world);
+    train::Trainer<cpu> trainer(model, testing::test_tokenizer(), source, options, nullptr, world);
     trainer.step();  // warm-up: buffers sized, the reduction thread started
     double seconds = 0, comm_seconds = 0, bytes = 0;
     for (auto _ : state) {

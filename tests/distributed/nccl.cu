@@ -125,7 +125,7 @@ TEST_CASE("nccl: device_for_local_rank picks a device, or names the rank when th
         (void)dist::device_for_local_rank();
         FAIL("device_for_local_rank() returned without a device");
     } catch (const DistributedError& e) {
-        CHECK(std::string(e.what()).find("rank " + std::to_string(dist::detail::world_rank())) != std::string::npos);
+        CHECK(std::string(e.what()).find("rank " + std::to_string(dist::detail::world_identity().rank)) != std::string::npos);
     }
 }
 

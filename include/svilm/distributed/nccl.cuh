@@ -90,7 +90,7 @@ inline int local_rank() {
 inline int device_for_local_rank() {
     const int devices = Context<cuda>::device_count();
     if (devices == 0)
-        throw DistributedError("rank " + std::to_string(detail::world_rank()) + " has no CUDA device (" +
+        throw DistributedError("rank " + std::to_string(detail::world_identity().rank) + " has no CUDA device (" +
                                Context<cuda>::unavailable_reason() + ")");
     return local_rank() % devices;
 }
