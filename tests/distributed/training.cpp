@@ -37,6 +37,24 @@ train::TrainerOptions parallel_options(std::int64_t steps) {
     return o;
 }
 
+// One process on the same global batches: what every rank compares with.
+template <class T>
+struct Alone {
+    SVilm<T> model;
+    std::vector<train::StepResult> results;
+};
+template <class T>
+Alone<T> train_alone(const train::TrainerOptions& options) {
+    SVilm<T> model(cpu_ctx, small_trainer_config(), 5);
+    IndexedSource source(small_trainer_config(), 100);
+    std::vector<train::StepResult> results;
+    {
+        train::Trainer<cpu, T> trainer(model, test_tokenizer(), source, options);
+        results = trainer.run();
+    }
+    return {std::move(model), std::move(results)};
+}
+
 template <class T>
 double max_difference(const SVilm<T>& a, const SVilm<T>& b) {
     const auto x = a.parameters().values(), y = b.parameters().values();
@@ -118,10 +136,9 @@ TEST_CASE_TEMPLATE("data parallel: N ranks train the model one process trains on
     const SVilmConfig config = small_trainer_config();
     const train::TrainerOptions options = parallel_options(3);
 
-    SVilm<T> alone(cpu_ctx, config, 5);
-    IndexedSource alone_source(config, 100);
-    train::Trainer<cpu, T> reference(alone, test_tokenizer(), alone_source, options);
-    const std::vector<train::StepResult> expected = reference.run();
+    const Alone<T> reference = train_alone<T>(options);
+    const SVilm<T>& alone = reference.model;
+    const std::vector<train::StepResult>& expected = reference.results;
 
     SVilm<T> parallel(cpu_ctx, config, 5);
     IndexedSource parallel_source(config, 100);
@@ -158,10 +175,8 @@ TEST_CASE("data parallel: a run resumes from its checkpoint on another number of
     const SVilmConfig config = small_trainer_config();
     const train::TrainerOptions options = parallel_options(4);
 
-    SVilm<double> alone(cpu_ctx, config, 5);
-    IndexedSource alone_source(config, 100);
-    train::Trainer<cpu, double> reference(alone, test_tokenizer(), alone_source, options);
-    reference.run();
+    const Alone<double> reference = train_alone<double>(options);
+    const SVilm<double>& alone = reference.model;
 
     // rank 0 makes the folder; every rank learns its name
     std::optional<TempDir> dir;

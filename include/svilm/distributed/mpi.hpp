@@ -29,6 +29,7 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -46,16 +47,34 @@ inline bool launched_by_mpi() {
     return false;
 }
 
+namespace detail {
+
+// The first of the launchers' variables `names` that is set, as a whole number in [minimum,
+// 1'000'000]; `fallback` when none is set. A value that is not such a number is an error naming it.
+inline int launcher_number(std::initializer_list<const char*> names, int minimum, int fallback) {
+    for (const char* name : names) {
+        const char* value = std::getenv(name);
+        if (!value) continue;
+        char* end = nullptr;
+        const long n = std::strtol(value, &end, 10);
+        if (end == value || *end != '\0' || n < minimum || n > 1'000'000)
+            throw DistributedError(std::string("the launcher's ") + name + "=\"" + value + "\" is not a count of ranks");
+        return int(n);
+    }
+    return fallback;
+}
+
+}  // namespace detail
+
 // How many ranks of the job run on this machine (the launcher's count; 1 when it gives none):
 // they share its cores.
 inline int ranks_on_this_machine() {
-    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
-        if (const char* value = std::getenv(name)) {
-            const int n = std::atoi(value);
-            if (n > 0) return n;
-        }
-    return 1;
+    return detail::launcher_number({"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"}, 1, 1);
 }
+
+// This process's index among the ranks on its machine: Open MPI (OMPI_COMM_WORLD_LOCAL_RANK),
+// MPICH and Intel MPI (MPI_LOCALRANKID), Slurm's srun (SLURM_LOCALID); 0 when none is set.
+inline int local_rank() { return detail::launcher_number({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}, 0, 0); }
 
 namespace detail {
 

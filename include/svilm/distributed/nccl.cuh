@@ -67,22 +67,6 @@
 
 namespace svilm::dist {
 
-// This process's index among the ranks on its node, from the launcher's environment: Open MPI
-// (OMPI_COMM_WORLD_LOCAL_RANK), MPICH and Intel MPI (MPI_LOCALRANKID), Slurm's srun
-// (SLURM_LOCALID); 0 when none is set (one process per node, or not launched by MPI).
-inline int local_rank() {
-    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
-        const char* value = std::getenv(name);
-        if (!value) continue;
-        char* end = nullptr;
-        const long r = std::strtol(value, &end, 10);
-        if (end == value || *end != '\0' || r < 0 || r > 1'000'000)
-            throw DistributedError(std::string("local_rank: ") + name + "=\"" + value + "\" is not a rank");
-        return int(r);
-    }
-    return 0;
-}
-
 // The CUDA device this rank should use: local_rank() modulo the devices it sees, so the ranks of a
 // node take one GPU each (with CUDA_VISIBLE_DEVICES narrowed per rank by the launcher, device 0).
 // NCCL refuses two ranks of one communicator on the same GPU: start at most as many ranks per node
