@@ -43,40 +43,26 @@
 // that decodes, a failed write), keeping what a run wrote until then; 2 a usage or input error
 // (an option or its value, an input missing or of the wrong kind, an output that exists), found
 // before anything was written. Errors are one line on stderr, starting "svilm: ".
-#include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <limits>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
-#include <stdexcept>
 #include <string>
-#include <system_error>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
-#include "svilm/svilm.hpp"
+#include "cli_common.hpp"
 #if defined(SVILM_HAVE_MPI)
 #include "svilm/distributed/mpi.hpp"
 #endif
 #if defined(SVILM_CLI_PIPELINE)
 #include "svilm/data/synthetic_export.hpp"
-#include "svilm/text.hpp"
 #include "svilm/train/manifest_source.hpp"
-#endif
-// after svilm/svilm.hpp: the CPU ops its templates call here
-#include "cli_device.hpp"
-#if defined(SVILM_CLI_CUDA)
-#include "cli_cuda.hpp"
 #endif
 
 namespace {
@@ -84,98 +70,11 @@ namespace {
 using namespace svilm;
 using namespace svilm_cli;
 
-// CPU ops and modules take this context first (svilm/core/context.hpp).
-const Context<cpu> cpu_ctx;
-namespace fs = std::filesystem;
-
-constexpr int exit_failed = 1, exit_usage = 2;
-
 constexpr const char* exit_status_help =
     "Exit status:\n"
     "  0  done\n"
     "  1  the command failed while doing its work (what a run wrote until then is kept)\n"
     "  2  a usage or input error, found before anything was written";
-
-// The command failed after it started its work (exit 1).
-class RunFailure : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-// Runs the work itself, once every input is checked: an error from here on is a failed run,
-// and `left_behind` (when given) adds what the run leaves for the user.
-void run_work(const std::function<void()>& work, const std::function<std::string()>& left_behind = {}) {
-    try {
-        work();
-    } catch (const std::exception& e) {
-        throw RunFailure(e.what() + (left_behind ? left_behind() : std::string()));
-    }
-}
-
-// Numbers are checked on their text, before CLI11 converts it: CLI11's own messages print the
-// type's numeric_limits, and it would wrap -1 into an unsigned seed. A message continues the
-// option's name ("--count: must be at least 1 (got -5)").
-template <class T>
-CLI::Validator whole_number(T min, T max = std::numeric_limits<T>::max()) {
-    return CLI::Validator(
-        [min, max](std::string& text) -> std::string {
-            const char *first = text.data(), *last = first + text.size();
-            const bool negative = first != last && *first == '-';
-            T value{};
-            // from_chars reads no minus sign into an unsigned type: skip it, the number is below 0 anyway
-            const auto [end, error] = std::from_chars(first + (std::is_unsigned_v<T> && negative), last, value);
-            if (end != last || error == std::errc::invalid_argument) return "must be a whole number (got '" + text + "')";
-            const bool out_of_type = error == std::errc::result_out_of_range;
-            if ((negative && (std::is_unsigned_v<T> || out_of_type)) || (!out_of_type && value < min))
-                return "must be at least " + std::to_string(min) + " (got " + text + ")";
-            if (out_of_type) return "is too large (got " + text + ")";
-            if (value > max) return "must be at most " + std::to_string(max) + " (got " + text + ")";
-            return {};
-        },
-        "");
-}
-
-// A finite number above `min`, or from `min` to `max` when max is given.
-CLI::Validator real_number(double min, double max = NAN) {
-    const bool bounded = !std::isnan(max);
-    std::ostringstream lower, upper;
-    lower << min;
-    upper << max;
-    return CLI::Validator(
-        [=, min_text = lower.str(), max_text = upper.str()](std::string& text) -> std::string {
-            double value = 0;
-            const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-            if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
-                return "must be a finite number (got '" + text + "')";
-            if (bounded && (value < min || value > max))
-                return "must be from " + min_text + " to " + max_text + " (got " + text + ")";
-            if (!bounded && !(value > min)) return "must be greater than " + min_text + " (got " + text + ")";
-            return {};
-        },
-        "");
-}
-
-std::string in_words(const std::vector<std::string>& names) {
-    std::string list;
-    for (std::size_t k = 0; k < names.size(); ++k)
-        list += (k == 0 ? "" : k + 1 == names.size() ? " or " : ", ") + names[k];
-    return list;
-}
-
-CLI::Validator one_of(const std::vector<std::string>& names) {
-    return CLI::Validator(
-        [names](std::string& text) -> std::string {
-            for (const std::string& name : names)
-                if (text == name) return {};
-            return "must be " + in_words(names) + " (got '" + text + "')";
-        },
-        "");
-}
-
-// A path option given as "" would write into the current folder or fail on an empty name.
-const CLI::Validator a_path(
-    [](std::string& text) -> std::string { return text.empty() ? "must name a file or folder (got an empty string)" : ""; },
-    "");
 
 struct Options {
     std::string preset = "tiny", model, out, vit, bert;
@@ -199,36 +98,6 @@ struct Options {
 // Rank 0 of a data-parallel run, or the process alone: the one that writes the run's files.
 bool lead_rank(const Options& o) { return !o.world || o.world->rank() == 0; }
 
-// A file of another kind is named as such before the parser's detail ("header length ...
-// exceeds the file size").
-io::SafetensorsFile open_safetensors(const std::string& option, const std::string& path) {
-    try {
-        return io::SafetensorsFile(path);
-    } catch (const FormatError& e) {
-        throw InputError(option + ": not a safetensors file: " + e.what());
-    } catch (const Error& e) {
-        throw InputError(option + ": " + e.what());
-    }
-}
-
-// --device cuda needs a build with CUDA and a GPU the CUDA runtime can use: refused, with the
-// reason, before any work.
-void check_device(const std::string& device) {
-    if (device != "cuda") return;
-#if defined(SVILM_CLI_CUDA)
-    if (const std::string reason = cuda_unavailable_reason(); !reason.empty())
-        throw InputError("--device: cuda: no GPU can be used (" + reason + ")");
-#else
-    throw InputError("--device: cuda: this svilm was built without CUDA; configure it with -DSVILM_CUDA=ON on a "
-                     "machine where nvcc (the CUDA Toolkit) is found, and build it again");
-#endif
-}
-
-// The CPU as pretrain and info --device cpu describe it.
-std::string cpu_device() {
-    return "CPU, " + std::to_string(num_threads()) + " threads, float32, " + blas_backend_name() + " GEMM";
-}
-
 SVilmConfig preset_config(const Options& o) {
     SVilmConfig config = preset(o.preset);
     if (o.frames > 0) {
@@ -239,19 +108,6 @@ SVilmConfig preset_config(const Options& o) {
         config.video.frames = o.frames;
     }
     return config;
-}
-
-// --model: a model file (svilm init, pretrain's model.safetensors) or a training checkpoint, with
-// its configuration.
-struct ModelFile {
-    io::SafetensorsFile file;
-    SVilmConfig config;
-};
-
-ModelFile open_model(const std::string& path) {
-    io::SafetensorsFile file = open_safetensors("--model", path);
-    SVilmConfig config = from_option("--model", [&] { return load_model_config(file); });
-    return {std::move(file), std::move(config)};
 }
 
 // Parameter counts grouped by the first name component (video.blocks, text.encoder, ...).
@@ -272,15 +128,6 @@ void print_report(const char* what, const io::LoadReport& r) {
     std::printf("%s: %zu tensors loaded, %zu parameters keep their initialisation, %zu file tensors unused\n", what,
                 r.loaded.size(), r.missing.size(), r.unexpected.size());
     for (const auto& name : r.unexpected) std::printf("  unused: %s\n", name.c_str());
-}
-
-// The device a command runs on, in words; refuses --device cuda where it cannot run (check_device).
-std::string describe_device(const std::string& device) {
-    check_device(device);
-#if defined(SVILM_CLI_CUDA)
-    if (device == "cuda") return "CUDA, " + cuda_device_description() + ", float32";
-#endif
-    return cpu_device();
 }
 
 void info(const Options& o) {
@@ -313,12 +160,6 @@ void info(const Options& o) {
                     4.0 * double(store.buffer_size()) * sizeof(float) / double(1 << 20));
 }
 
-void check_new_file(const std::string& option, const std::string& path, bool overwrite) {
-    if (fs::is_directory(path)) throw InputError(option + ": " + path + " is a folder, not a file");
-    if (fs::exists(path) && !overwrite)
-        throw InputError(option + ": " + path + " exists (pass --overwrite to replace it)");
-}
-
 void init(const Options& o) {
     check_new_file("--out", o.out, o.overwrite);
     if (!o.vit.empty()) open_safetensors("--vit", o.vit);  // before the seconds a large model takes
@@ -338,21 +179,6 @@ void init(const Options& o) {
 }
 
 #if defined(SVILM_CLI_PIPELINE)
-
-// Whether the --out folder holds files: an earlier command's output, not to be written into
-// again without --overwrite (or, for a run, --resume).
-bool holds_files(const std::string& folder) {
-    std::error_code error;
-    const fs::file_status status = fs::status(folder, error);
-    if (status.type() == fs::file_type::not_found) return false;
-    if (error) throw InputError("--out: " + folder + ": " + error.message());
-    if (!fs::is_directory(status)) throw InputError("--out: " + folder + " is a file, not a folder");
-    return !fs::is_empty(folder, error);
-}
-
-std::string not_empty(const std::string& folder) {
-    return "--out: " + folder + " is not empty: choose a new or empty folder, or pass --overwrite";
-}
 
 void synth(const Options& o) {
     if (holds_files(o.out) && !o.overwrite) throw InputError(not_empty(o.out));
@@ -406,22 +232,6 @@ std::string loss_names(const LossSwitches& losses) {
     return names;
 }
 
-data::Manifest load_manifest(const std::string& path) {
-    data::Manifest manifest = from_option("--manifest", [&] {
-        if (fs::is_directory(path)) throw IoError(path + " is a folder: give its manifest (.csv or .jsonl)");
-        // a FIFO would block the read until someone writes to it
-        if (fs::exists(path) && !fs::is_regular_file(path)) throw IoError(path + " is not a regular file");
-        return data::Manifest::load(path);
-    });
-    if (manifest.size() == 0) throw InputError("--manifest: " + path + " lists no videos");
-    return manifest;
-}
-
-text::Tokenizer load_tokenizer() {
-    const std::string path = std::string(SVILM_CLI_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt";
-    return text::Tokenizer(text::Vocabulary::load(path));
-}
-
 data::VideoLoaderOptions loader_options(const VideoConfig& v, index_t batch, const Options& o, bool training) {
     data::VideoLoaderOptions loading;
     loading.batch_size = batch;
@@ -431,13 +241,6 @@ data::VideoLoaderOptions loader_options(const VideoConfig& v, index_t batch, con
     loading.seed = o.seed;
     loading.shuffle = training;
     return loading;
-}
-
-std::string csv_field(const std::string& text) {
-    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-    std::string quoted = "\"";
-    for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return quoted + '"';
 }
 
 // RUN/skipped.csv: each skipped video with its manifest line and the reason, for the user to
@@ -480,10 +283,6 @@ train::TrainerOptions trainer_options(const Options& o, const LossSwitches& loss
     options.losses = losses;
     return options;
 }
-
-// libav's own lines about a bad video would repeat, between the progress lines, what the
-// program reports with each skipped video's reason.
-void quiet_libav() { video::set_libav_log_level(AV_LOG_FATAL); }
 
 void pretrain(const Options& o) {
     // the quick checks first, before the seconds a large model takes
@@ -786,6 +585,10 @@ int main(int argc, char** argv) {
     nouns_command->add_option("--captions", o.captions, "a file of captions, one per line (up to a TAB); - reads stdin")
         ->required();
     nouns_command->add_option("--max", o.max_phrases, "phrases per caption (0: all)")->check(whole_number<index_t>(0, 1024));
+    std::vector<Subcommand> downstream = add_downstream_commands(app);
+    for (Subcommand& s : add_finetune_commands(app)) downstream.push_back(std::move(s));
+#else
+    const std::vector<Subcommand> downstream;
 #endif
     auto* eval_tal_command = app.add_subcommand("eval-tal", "temporal action localisation: ActivityNet detection mAP of predictions");
     eval_tal_command->add_option("--ground-truth", o.ground_truth, "ActivityNet v1.3 ground truth JSON")->check(a_path)->required();
@@ -834,6 +637,8 @@ int main(int argc, char** argv) {
         if (*evaluate_command) evaluate(o);
         if (*nouns_command) nouns(o);
 #endif
+        for (const Subcommand& s : downstream)
+            if (*s.command) s.run();
         return 0;
     } catch (const RunFailure& e) {
         return mpi->fail(e.what(), exit_failed);

@@ -1,0 +1,251 @@
+// examples/cli_common.hpp: what the svilm program's C++ translation units share (svilm_cli.cpp,
+// cli_downstream.cpp): the exit statuses and the error that means a failed run, the option
+// validators, opening model files and inputs, the folders a command writes, and the way a
+// subcommand defined in another translation unit is registered. Host code only: nvcc never reads
+// this header (cli_device.hpp is what both devices share).
+#pragma once
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "svilm/svilm.hpp"
+#if defined(SVILM_CLI_PIPELINE)
+#include "svilm/text.hpp"
+#include "svilm/video.hpp"
+#endif
+// after svilm/svilm.hpp: the CPU ops its templates call here
+#include "cli_device.hpp"
+#if defined(SVILM_CLI_CUDA)
+#include "cli_cuda.hpp"
+#endif
+
+namespace svilm_cli {
+
+namespace fs = std::filesystem;
+
+// CPU ops and modules take this context first (svilm/core/context.hpp).
+inline const Context<cpu> cpu_ctx;
+
+inline constexpr int exit_failed = 1, exit_usage = 2;
+
+// A subcommand whose options and work live in another translation unit: `run` does its work
+// once the command line is parsed and names it.
+struct Subcommand {
+    CLI::App* command = nullptr;
+    std::function<void()> run;
+};
+
+// The command failed after it started its work (exit 1).
+class RunFailure : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Runs the work itself, once every input is checked: an error from here on is a failed run,
+// and `left_behind` (when given) adds what the run leaves for the user.
+inline void run_work(const std::function<void()>& work, const std::function<std::string()>& left_behind = {}) {
+    try {
+        work();
+    } catch (const std::exception& e) {
+        throw RunFailure(e.what() + (left_behind ? left_behind() : std::string()));
+    }
+}
+
+// Numbers are checked on their text, before CLI11 converts it: CLI11's own messages print the
+// type's numeric_limits, and it would wrap -1 into an unsigned seed. A message continues the
+// option's name ("--count: must be at least 1 (got -5)").
+template <class T>
+CLI::Validator whole_number(T min, T max = std::numeric_limits<T>::max()) {
+    return CLI::Validator(
+        [min, max](std::string& text) -> std::string {
+            const char *first = text.data(), *last = first + text.size();
+            const bool negative = first != last && *first == '-';
+            T value{};
+            // from_chars reads no minus sign into an unsigned type: skip it, the number is below 0 anyway
+            const auto [end, error] = std::from_chars(first + (std::is_unsigned_v<T> && negative), last, value);
+            if (end != last || error == std::errc::invalid_argument) return "must be a whole number (got '" + text + "')";
+            const bool out_of_type = error == std::errc::result_out_of_range;
+            if ((negative && (std::is_unsigned_v<T> || out_of_type)) || (!out_of_type && value < min))
+                return "must be at least " + std::to_string(min) + " (got " + text + ")";
+            if (out_of_type) return "is too large (got " + text + ")";
+            if (value > max) return "must be at most " + std::to_string(max) + " (got " + text + ")";
+            return {};
+        },
+        "");
+}
+
+// A finite number above `min`, or from `min` to `max` when max is given.
+inline CLI::Validator real_number(double min, double max = NAN) {
+    const bool bounded = !std::isnan(max);
+    std::ostringstream lower, upper;
+    lower << min;
+    upper << max;
+    return CLI::Validator(
+        [=, min_text = lower.str(), max_text = upper.str()](std::string& text) -> std::string {
+            double value = 0;
+            const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
+                return "must be a finite number (got '" + text + "')";
+            if (bounded && (value < min || value > max))
+                return "must be from " + min_text + " to " + max_text + " (got " + text + ")";
+            if (!bounded && !(value > min)) return "must be greater than " + min_text + " (got " + text + ")";
+            return {};
+        },
+        "");
+}
+
+inline std::string in_words(const std::vector<std::string>& names) {
+    std::string list;
+    for (std::size_t k = 0; k < names.size(); ++k)
+        list += (k == 0 ? "" : k + 1 == names.size() ? " or " : ", ") + names[k];
+    return list;
+}
+
+inline CLI::Validator one_of(const std::vector<std::string>& names) {
+    return CLI::Validator(
+        [names](std::string& text) -> std::string {
+            for (const std::string& name : names)
+                if (text == name) return {};
+            return "must be " + in_words(names) + " (got '" + text + "')";
+        },
+        "");
+}
+
+// A path option given as "" would write into the current folder or fail on an empty name.
+inline const CLI::Validator a_path(
+    [](std::string& text) -> std::string { return text.empty() ? "must name a file or folder (got an empty string)" : ""; },
+    "");
+
+
+// A file of another kind is named as such before the parser's detail ("header length ...
+// exceeds the file size").
+inline io::SafetensorsFile open_safetensors(const std::string& option, const std::string& path) {
+    try {
+        return io::SafetensorsFile(path);
+    } catch (const FormatError& e) {
+        throw InputError(option + ": not a safetensors file: " + e.what());
+    } catch (const Error& e) {
+        throw InputError(option + ": " + e.what());
+    }
+}
+
+// --device cuda needs a build with CUDA and a GPU the CUDA runtime can use: refused, with the
+// reason, before any work.
+inline void check_device(const std::string& device) {
+    if (device != "cuda") return;
+#if defined(SVILM_CLI_CUDA)
+    if (const std::string reason = cuda_unavailable_reason(); !reason.empty())
+        throw InputError("--device: cuda: no GPU can be used (" + reason + ")");
+#else
+    throw InputError("--device: cuda: this svilm was built without CUDA; configure it with -DSVILM_CUDA=ON on a "
+                     "machine where nvcc (the CUDA Toolkit) is found, and build it again");
+#endif
+}
+
+
+// The CPU as pretrain and info --device cpu describe it.
+inline std::string cpu_device() {
+    return "CPU, " + std::to_string(num_threads()) + " threads, float32, " + blas_backend_name() + " GEMM";
+}
+
+
+// --model: a model file (svilm init, pretrain's model.safetensors) or a training checkpoint, with
+// its configuration.
+struct ModelFile {
+    io::SafetensorsFile file;
+    SVilmConfig config;
+};
+
+inline ModelFile open_model(const std::string& path) {
+    io::SafetensorsFile file = open_safetensors("--model", path);
+    SVilmConfig config = from_option("--model", [&] { return load_model_config(file); });
+    return {std::move(file), std::move(config)};
+}
+
+
+// The device a command runs on, in words; refuses --device cuda where it cannot run (check_device).
+inline std::string describe_device(const std::string& device) {
+    check_device(device);
+#if defined(SVILM_CLI_CUDA)
+    if (device == "cuda") return "CUDA, " + cuda_device_description() + ", float32";
+#endif
+    return cpu_device();
+}
+
+
+inline void check_new_file(const std::string& option, const std::string& path, bool overwrite) {
+    if (fs::is_directory(path)) throw InputError(option + ": " + path + " is a folder, not a file");
+    if (fs::exists(path) && !overwrite)
+        throw InputError(option + ": " + path + " exists (pass --overwrite to replace it)");
+}
+
+
+#if defined(SVILM_CLI_PIPELINE)
+
+// Whether the --out folder holds files: an earlier command's output, not to be written into
+// again without --overwrite (or, for a run, --resume).
+inline bool holds_files(const std::string& folder) {
+    std::error_code error;
+    const fs::file_status status = fs::status(folder, error);
+    if (status.type() == fs::file_type::not_found) return false;
+    if (error) throw InputError("--out: " + folder + ": " + error.message());
+    if (!fs::is_directory(status)) throw InputError("--out: " + folder + " is a file, not a folder");
+    return !fs::is_empty(folder, error);
+}
+
+inline std::string not_empty(const std::string& folder) {
+    return "--out: " + folder + " is not empty: choose a new or empty folder, or pass --overwrite";
+}
+
+
+inline data::Manifest load_manifest(const std::string& path) {
+    data::Manifest manifest = from_option("--manifest", [&] {
+        if (fs::is_directory(path)) throw IoError(path + " is a folder: give its manifest (.csv or .jsonl)");
+        // a FIFO would block the read until someone writes to it
+        if (fs::exists(path) && !fs::is_regular_file(path)) throw IoError(path + " is not a regular file");
+        return data::Manifest::load(path);
+    });
+    if (manifest.size() == 0) throw InputError("--manifest: " + path + " lists no videos");
+    return manifest;
+}
+
+inline text::Tokenizer load_tokenizer() {
+    const std::string path = std::string(SVILM_CLI_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt";
+    return text::Tokenizer(text::Vocabulary::load(path));
+}
+
+
+inline std::string csv_field(const std::string& text) {
+    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+    std::string quoted = "\"";
+    for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + '"';
+}
+
+
+// libav's own lines about a bad video would repeat, between the progress lines, what the
+// program reports with each skipped video's reason.
+inline void quiet_libav() { video::set_libav_log_level(AV_LOG_FATAL); }
+
+
+// The downstream tasks' programs (docs/downstream.md), each in its own translation unit:
+// cli_downstream.cpp registers probe, classify and localize and writes the synthetic downstream
+// datasets for `svilm synth --task`; cli_finetune.cpp registers finetune.
+std::vector<Subcommand> add_downstream_commands(CLI::App& app);
+std::vector<Subcommand> add_finetune_commands(CLI::App& app);
+
+#endif
+
+}  // namespace svilm_cli
