@@ -85,6 +85,23 @@ private:
     }
 };
 
+// What SVilm::forward_video_embedding keeps for backward_video_embedding: the encoder's
+// activations and the global head's outputs (embedded: (B, D)).
+template <class T, class Device = cpu>
+struct VideoEmbeddingSaved {
+    VideoEncoderSaved<T, Device> encoder;
+    HeadSaved<T, Device> head;
+    TensorView<const T, 2, Device> embedding() const { return head.embedded; }
+};
+
+// What SVilm::forward_text_embedding keeps for backward_text_embedding (embedded: (B, D)).
+template <class T, class Device = cpu>
+struct TextEmbeddingSaved {
+    TextEncoderSaved<T, Device> encoder;
+    HeadSaved<T, Device> head;
+    TensorView<const T, 2, Device> embedding() const { return head.embedded; }
+};
+
 template <class T, class Device = cpu>
 struct VideoEmbeddings {
     Tensor<T, 2, Device> global;    // (B, D) the clip (docs/model.md §11: mean, LN, video_proj, L2)
@@ -258,6 +275,50 @@ public:
             head_backward(ctx, text_proj, d_prompt_cls, as_matrix(d_nouns), s.noun_head, s.prompt.cls);
             text.backward(ctx, d_prompt_cls, s.prompt);
         }
+    }
+
+    // Fine-tuning (docs/model.md §13): the global video embedding (B, D) of clips (B, T, 3, H, W),
+    // keeping what backward_video_embedding needs. Without noise (an empty span) the grouping
+    // assigns as at inference, so a fine-tuned model is trained on the features it is evaluated
+    // on; with noise, one (B, M, L) tensor per grouping block as in pre-training.
+    void forward_video_embedding(const Context<Device>& ctx, VideoEmbeddingSaved<T, Device>& s,
+                                 TensorView<const T, 5, Device> clips,
+                                 std::span<const TensorView<const T, 3, Device>> noise = {}) const {
+        check_context(ctx, "SVilm::forward_video_embedding");
+        video.forward(ctx, s.encoder, clips, noise, true);
+        head_forward(ctx, video_proj, s.head, s.encoder.pooled);
+    }
+
+    // Accumulates the video encoder's and video_proj's gradients from d_embedding (B, D), the
+    // gradient of the caller's loss with respect to s.embedding(). requires: s from
+    // forward_video_embedding.
+    void backward_video_embedding(const Context<Device>& ctx, TensorView<const T, 2, Device> d_embedding,
+                                  const VideoEmbeddingSaved<T, Device>& s) const {
+        check_context(ctx, "SVilm::backward_video_embedding");
+        expect_shape("SVilm::backward_video_embedding", "d_embedding", d_embedding, s.head.embedded.shape());
+        Tensor<T, 2, Device> d_pooled(s.encoder.pooled.shape(), uninitialized);
+        head_backward(ctx, video_proj, d_pooled, d_embedding, s.head, s.encoder.pooled);
+        video.backward(ctx, {}, {}, d_pooled, s.encoder);
+    }
+
+    // Fine-tuning: the text embedding (B, D) of token ids (B, N) with their attention mask (host),
+    // keeping what backward_text_embedding needs.
+    void forward_text_embedding(const Context<Device>& ctx, TextEmbeddingSaved<T, Device>& s,
+                                TensorView<const std::int64_t, 2> ids, TensorView<const std::uint8_t, 2> mask) const {
+        check_context(ctx, "SVilm::forward_text_embedding");
+        check_text_input("SVilm::forward_text_embedding", config_.text, ids, mask);
+        text.forward(ctx, s.encoder, ids, mask);
+        head_forward(ctx, text_proj, s.head, s.encoder.cls);
+    }
+
+    // Accumulates the text encoder's and text_proj's gradients from d_embedding (B, D).
+    void backward_text_embedding(const Context<Device>& ctx, TensorView<const T, 2, Device> d_embedding,
+                                 const TextEmbeddingSaved<T, Device>& s) const {
+        check_context(ctx, "SVilm::backward_text_embedding");
+        expect_shape("SVilm::backward_text_embedding", "d_embedding", d_embedding, s.head.embedded.shape());
+        Tensor<T, 2, Device> d_cls(s.encoder.cls.shape(), uninitialized);
+        head_backward(ctx, text_proj, d_cls, d_embedding, s.head, s.encoder.cls);
+        text.backward(ctx, d_cls, s.encoder);
     }
 
     // Inference: global video embeddings (B, D) without noise, keeping one layer's activations.

@@ -49,16 +49,11 @@
 #include "svilm/text/nouns.hpp"
 #include "svilm/text/prompts.hpp"
 #include "svilm/train/checkpoint.hpp"
+#include "svilm/train/diverged.hpp"
 #include "svilm/train/progress.hpp"
 #include "svilm/video/cut_and_paste.hpp"
 
 namespace svilm::train {
-
-// Training produced a NaN or an infinity; the message names the step and the term.
-class DivergedError : public Error {
-public:
-    using Error::Error;
-};
 
 // Raw clips with their captions, before augmentation.
 struct ClipBatch {
