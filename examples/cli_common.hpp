@@ -22,8 +22,12 @@
 
 #include "svilm/svilm.hpp"
 #if defined(SVILM_CLI_PIPELINE)
+#include "svilm/eval/classification.hpp"
 #include "svilm/text.hpp"
 #include "svilm/video.hpp"
+#endif
+#if defined(SVILM_CLI_VIZ)
+#include "svilm/viz.hpp"
 #endif
 // after svilm/svilm.hpp: the CPU ops its templates call here
 #include "cli_device.hpp"
@@ -239,6 +243,31 @@ inline std::string csv_field(const std::string& text) {
 // program reports with each skipped video's reason.
 inline void quiet_libav() { video::set_libav_log_level(AV_LOG_FATAL); }
 
+
+// OUT/confusion.csv (a header row of predicted classes, one row per true class, sample counts)
+// and, in a build with svilm::viz, OUT/confusion.png: each row's share of its class as a heat
+// map, 24 pixels a cell (viridis: 0 dark, the whole row bright).
+inline void write_confusion(const fs::path& out, const eval::ClassificationMetrics& m, const std::vector<std::string>& classes) {
+    const index_t C = m.classes;
+    std::string csv = "true/predicted";
+    for (const std::string& c : classes) csv += ',' + csv_field(c);
+    csv += '\n';
+    Tensor<double, 2> shares({C, C});
+    for (index_t t = 0; t < C; ++t) {
+        csv += csv_field(classes.at(std::size_t(t)));
+        index_t row = 0;
+        for (index_t p = 0; p < C; ++p) row += m.confusion(t, p);
+        for (index_t p = 0; p < C; ++p) {
+            csv += ',' + std::to_string(m.confusion(t, p));
+            shares(t, p) = row > 0 ? double(m.confusion(t, p)) / double(row) : 0.0;
+        }
+        csv += '\n';
+    }
+    io::write_file_atomically(out / "confusion.csv", [&](const auto& append) { append(csv.data(), csv.size()); });
+#if defined(SVILM_CLI_VIZ)
+    viz::write_png(out / "confusion.png", viz::heat_map<double>(shares, 24, {0.0, 1.0}));
+#endif
+}
 
 // The downstream tasks' programs (docs/downstream.md), each in its own translation unit:
 // cli_downstream.cpp registers probe, classify and localize and writes the synthetic downstream

@@ -1,8 +1,713 @@
-// examples/cli_finetune.cpp: svilm finetune.
+// examples/cli_finetune.cpp: `svilm finetune`, a model fine-tuned on one downstream task
+// (docs/downstream.md), on the CPU:
+//
+//   --task retrieval  the contrastive loss (or --losses, as pre-training) on MSR-VTT's train JSON,
+//                     trained as `svilm pretrain` trains; text-video retrieval on a 1k-A test CSV
+//                     before (zero-shot) and after
+//   --task qa         the video QA answer head over [v, q, v * q] (svilm/model/qa_head.hpp) on
+//                     MSRVTT-QA / MSVD-QA JSON; top-1 accuracy overall and per question type
+//   --task action     a linear classifier over the video embedding, initialised from the class
+//                     names' zero-shot prompts, on UCF101 / HMDB51-style split lists; top-1 and
+//                     the confusion matrix
+//
+// QA and action train end to end by default (the model at --lr, the head at --head-lr), or with
+// --freeze: the embeddings are computed once and the head alone is trained on them. Both
+// report on --val (where the options were chosen) and on --test. OUT receives the fine-tuned
+// model (model.safetensors, a model file every program accepts), the head (head.safetensors),
+// log.csv, the skipped videos (skipped.csv) and, for actions, confusion.csv and confusion.png.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
 #include "cli_common.hpp"
+#include "svilm/data/action_recognition.hpp"
+#include "svilm/data/msrvtt.hpp"
+#include "svilm/data/video_files.hpp"
+#include "svilm/data/video_loader.hpp"
+#include "svilm/data/video_qa.hpp"
+#include "svilm/eval/classification.hpp"
+#include "svilm/eval/retrieval.hpp"
+#include "svilm/eval/zero_shot.hpp"
+#include "svilm/model/qa_head.hpp"
+#include "svilm/train/finetune.hpp"
+#include "svilm/train/manifest_source.hpp"
 
 namespace svilm_cli {
+namespace {
 
-std::vector<Subcommand> add_finetune_commands(CLI::App&) { return {}; }
+struct FinetuneArgs {
+    std::string task, model, out, train, val, test, videos, extension = ".mp4", class_index, metrics;
+    std::string losses = "contrastive";
+    std::vector<std::string> templates{"a video of a {}.", "a video of something that {}.", "a clip of an object that {}."};
+    index_t steps = 300, batch = 16, answers = 1000, hidden = 512;
+    double lr = 5e-5, head_lr = 1e-3, dual_softmax = 0;
+    bool freeze = false, overwrite = false;
+    std::uint64_t seed = 0;
+    int threads = 0;
+};
+
+// One split of a classification task: its videos as a manifest (entry i is item i; its caption
+// is the question for QA, the class name for actions) and each item's label.
+struct LabelledSplit {
+    std::string name, source;
+    data::Manifest manifest;
+    std::vector<std::int64_t> labels;      // per entry; -1: a QA answer outside the vocabulary
+    std::vector<data::QaItem> questions;   // QA: per entry
+    std::vector<data::SkippedVideo> missing;
+};
+
+data::VideoLoaderOptions clip_options(const VideoConfig& v, index_t batch, bool shuffle, std::uint64_t seed) {
+    data::VideoLoaderOptions o;
+    o.batch_size = batch;
+    o.clip.sampling.count = v.frames;
+    o.clip.size = int(v.image_size);
+    o.clip.train = false;  // no crops and no flips: "moves left" and "moves right" are labels
+    o.shuffle = shuffle;
+    o.drop_last = shuffle;
+    o.seed = seed;
+    return o;
+}
+
+// What differs between QA and actions: the head, and how a batch of clips and its items becomes
+// a loss (accumulating gradients) or logits.
+class ClassificationTask {
+public:
+    virtual ~ClassificationTask() = default;
+    virtual index_t classes() const = 0;
+    virtual nn::ParameterStore<float>& head() = 0;
+    // The frozen path's per-item features (B, F): what the head reads, from the frozen encoders.
+    virtual Tensor<float, 2> features(const Tensor<float, 5>& clips, std::span<const index_t> items) const = 0;
+    virtual float end_to_end_loss(const Tensor<float, 5>& clips, std::span<const index_t> items,
+                                  const Tensor<std::int64_t, 1>& labels) = 0;
+    virtual float frozen_loss(const Tensor<float, 2>& features, const Tensor<std::int64_t, 1>& labels) = 0;
+    virtual Tensor<float, 2> logits(const Tensor<float, 5>& clips, std::span<const index_t> items) const = 0;
+    // Frozen encoders: sees every cached training feature row (N, F) before the head trains.
+    virtual void fit_frozen_features(TensorView<const float, 2>) {}
+    // What head.safetensors' metadata records beside the head's parameters.
+    virtual std::map<std::string, std::string> head_metadata() const { return {}; }
+};
+
+// Video QA: logits = QaHead(v, q); the questions of the split being read come from `split`.
+class QaTask : public ClassificationTask {
+public:
+    QaTask(const SVilm<float>& model, const text::Tokenizer& tokenizer, index_t answers, index_t hidden, std::uint64_t seed)
+        : model_(model), tokenizer_(tokenizer), head_(store_, "qa_head", {model.config().embed_dim, hidden, answers}) {
+        Generator rng(seed);
+        store_.allocate(cpu_ctx, rng);
+    }
+    void read(const LabelledSplit& split) { split_ = &split; }
+    index_t classes() const override { return head_.config().answers; }
+    nn::ParameterStore<float>& head() override { return store_; }
+
+    Tensor<float, 2> features(const Tensor<float, 5>& clips, std::span<const index_t> items) const override {
+        const Tensor<float, 2> v = model_.encode_video(cpu_ctx, clips);
+        const text::BatchEncoding q = encode(items);
+        const Tensor<float, 2> t = model_.encode_text(cpu_ctx, q.ids, q.attention_mask);
+        const index_t B = v.extent(0), D = v.extent(1);
+        Tensor<float, 2> out({B, 2 * D}, uninitialized);  // [v, q]
+        copy(cpu_ctx, out.view().narrow(1, 0, D), v.view());
+        copy(cpu_ctx, out.view().narrow(1, D, 2 * D), t.view());
+        return out;
+    }
+    float end_to_end_loss(const Tensor<float, 5>& clips, std::span<const index_t> items,
+                          const Tensor<std::int64_t, 1>& labels) override {
+        const text::BatchEncoding q = encode(items);
+        return train::qa_loss_and_gradients<float, cpu>(cpu_ctx, &model_, head_, labels, clips, q.ids, q.attention_mask);
+    }
+    float frozen_loss(const Tensor<float, 2>& features, const Tensor<std::int64_t, 1>& labels) override {
+        const auto [v, q] = halves(standardised(features));
+        return train::qa_loss_and_gradients<float, cpu>(cpu_ctx, nullptr, head_, labels, {}, {}, {}, v, q);
+    }
+    Tensor<float, 2> logits(const Tensor<float, 5>& clips, std::span<const index_t> items) const override {
+        const auto [v, q] = halves(standardised(features(clips, items)));
+        Tensor<float, 2> out({v.extent(0), classes()}, uninitialized);
+        QaHeadSaved<float> s;
+        head_.forward(cpu_ctx, out, s, v, q);
+        return out;
+    }
+
+    // A briefly trained (or untrained) text encoder maps every question to nearly one embedding
+    // (cosine 0.9999 between "how many objects are there?" and "what colour is the star?"), too
+    // little for a head at any learning rate; standardised per column with the training set's
+    // statistics, the frozen embeddings' differences are what the head sees.
+    void fit_frozen_features(TensorView<const float, 2> rows) override {
+        const index_t N = rows.extent(0), F = rows.extent(1);
+        mean_.assign(std::size_t(F), 0.0f);
+        inverse_std_.assign(std::size_t(F), 0.0f);
+        for (index_t f = 0; f < F; ++f) {
+            double sum = 0, squares = 0;
+            for (index_t n = 0; n < N; ++n) sum += rows(n, f);
+            const double mean = sum / double(N);
+            for (index_t n = 0; n < N; ++n) squares += (rows(n, f) - mean) * (rows(n, f) - mean);
+            const double std = std::sqrt(squares / double(N));
+            mean_[std::size_t(f)] = float(mean);
+            inverse_std_[std::size_t(f)] = std > 0 ? float(1 / std) : 0.0f;  // a constant column carries nothing
+        }
+    }
+    std::map<std::string, std::string> head_metadata() const override {
+        if (mean_.empty()) return {};
+        return {{"input_standardisation", nlohmann::json{{"columns", "[v, q]"}, {"mean", mean_}, {"inverse_std", inverse_std_}}.dump()}};
+    }
+
+private:
+    Tensor<float, 2> standardised(Tensor<float, 2> features) const {
+        if (mean_.empty()) return features;
+        for (index_t n = 0; n < features.extent(0); ++n)
+            for (index_t f = 0; f < features.extent(1); ++f)
+                features(n, f) = (features(n, f) - mean_[std::size_t(f)]) * inverse_std_[std::size_t(f)];
+        return features;
+    }
+    text::BatchEncoding encode(std::span<const index_t> items) const {
+        std::vector<std::string> texts;
+        for (const index_t i : items) texts.push_back(split_->questions.at(std::size_t(i)).question);
+        return tokenizer_.encode_batch(texts, std::size_t(model_.config().text.max_length));
+    }
+    static std::pair<Tensor<float, 2>, Tensor<float, 2>> halves(const Tensor<float, 2>& features) {
+        const index_t B = features.extent(0), D = features.extent(1) / 2;
+        Tensor<float, 2> v({B, D}, uninitialized), q({B, D}, uninitialized);
+        copy(cpu_ctx, v.view(), features.view().narrow(1, 0, D));
+        copy(cpu_ctx, q.view(), features.view().narrow(1, D, 2 * D));
+        return {std::move(v), std::move(q)};
+    }
+
+    const SVilm<float>& model_;
+    const text::Tokenizer& tokenizer_;
+    nn::ParameterStore<float> store_;
+    QaHead<float> head_;
+    const LabelledSplit* split_ = nullptr;
+    std::vector<float> mean_, inverse_std_;  // (F): frozen features' statistics; empty end to end
+};
+
+// Actions: logits = classifier(v), the classifier starting as the zero-shot one.
+class ActionTask : public ClassificationTask {
+public:
+    ActionTask(const SVilm<float>& model, const eval::ZeroShotClassifier& prompts, std::uint64_t seed)
+        : model_(model), classifier_(store_, "action_head", model.config().embed_dim, prompts.classes()) {
+        Generator rng(seed);
+        store_.allocate(cpu_ctx, rng);
+        // the scale pre-training learnt for cosine logits (clamped at 100 as the loss clamps it)
+        const double scale = std::min(100.0, std::exp(double(model.logit_scale.value()())));
+        train::initialise_from_prompts<float, cpu>(cpu_ctx, classifier_, prompts.class_embeddings(), scale);
+    }
+    index_t classes() const override { return classifier_.out_features; }
+    nn::ParameterStore<float>& head() override { return store_; }
+
+    Tensor<float, 2> features(const Tensor<float, 5>& clips, std::span<const index_t>) const override {
+        return model_.encode_video(cpu_ctx, clips);
+    }
+    float end_to_end_loss(const Tensor<float, 5>& clips, std::span<const index_t>,
+                          const Tensor<std::int64_t, 1>& labels) override {
+        return train::action_loss_and_gradients<float, cpu>(cpu_ctx, &model_, classifier_, labels, clips);
+    }
+    float frozen_loss(const Tensor<float, 2>& features, const Tensor<std::int64_t, 1>& labels) override {
+        return train::action_loss_and_gradients<float, cpu>(cpu_ctx, nullptr, classifier_, labels, {}, features);
+    }
+    Tensor<float, 2> logits(const Tensor<float, 5>& clips, std::span<const index_t> items) const override {
+        const Tensor<float, 2> v = features(clips, items);
+        Tensor<float, 2> out({v.extent(0), classes()}, uninitialized);
+        classifier_.forward(cpu_ctx, out, v);
+        return out;
+    }
+
+private:
+    const SVilm<float>& model_;
+    nn::ParameterStore<float> store_;
+    nn::Linear<float> classifier_;
+};
+
+Tensor<std::int64_t, 1> labels_of(const LabelledSplit& split, std::span<const index_t> items) {
+    Tensor<std::int64_t, 1> labels({index_t(items.size())}, uninitialized);
+    for (std::size_t k = 0; k < items.size(); ++k) labels(index_t(k)) = split.labels.at(std::size_t(items[k]));
+    return labels;
+}
+
+// Every clip of a split once, in order, `batch` at a time; the loader's statistics (its skipped
+// videos with their reasons) at the end.
+data::LoaderStats for_each_batch(const LabelledSplit& split, const VideoConfig& v, index_t batch,
+                                 const std::function<void(data::VideoBatch&)>& use) {
+    data::VideoLoader loader(split.manifest, clip_options(v, batch, false, 0));
+    loader.start_epoch(0);
+    train::ProgressLine progress(stderr);
+    const auto total = std::int64_t(split.manifest.size());
+    std::int64_t done = 0;
+    while (std::optional<data::VideoBatch> b = loader.next()) {
+        use(*b);
+        done = loader.stats().loaded + loader.stats().skipped_count;
+        progress.update(done, total, double(loader.stats().loaded), "clips", split.name);
+    }
+    if (done < total) progress.update(total, total, double(loader.stats().loaded), "clips", split.name);
+    return loader.stats();
+}
+
+// Predicted labels of the split's decoded items (the others are left out and listed).
+struct Predictions {
+    std::vector<index_t> items, predicted;
+    std::vector<data::SkippedItem> skipped;
+};
+
+Predictions predict(const ClassificationTask& task, const LabelledSplit& split, const VideoConfig& v) {
+    Predictions p;
+    const data::LoaderStats stats = for_each_batch(split, v, 32, [&](data::VideoBatch& b) {
+        const Tensor<float, 2> logits = task.logits(b.video, b.items);
+        const std::vector<index_t> labels = eval::argmax_labels<float>(logits);
+        p.items.insert(p.items.end(), b.items.begin(), b.items.end());
+        p.predicted.insert(p.predicted.end(), labels.begin(), labels.end());
+    });
+    p.skipped = stats.skipped;
+    if (p.items.empty()) throw ValueError(split.source + ": no video of the " + split.name + " split could be decoded");
+    return p;
+}
+
+void append_skipped(std::vector<data::SkippedItem>& all, const LabelledSplit& split, const std::vector<data::SkippedItem>& skipped) {
+    for (data::SkippedItem s : skipped) {
+        s.reason = split.name + ": " + s.reason;
+        all.push_back(std::move(s));
+    }
+}
+
+// The training loop of both classification tasks; log.csv gets one line per step.
+void train_classifier(ClassificationTask& task, SVilm<float>& model, const LabelledSplit& train_split,
+                      const FinetuneArgs& a, std::vector<data::SkippedItem>& skipped) {
+    const VideoConfig& v = model.config().video;
+    train::FinetuneOptions options;
+    options.steps = a.steps;
+    options.batch_size = a.batch;
+    options.lr = a.lr;
+    options.head_lr = a.head_lr;
+    options.freeze_encoders = a.freeze;
+    options.seed = a.seed;
+    train::Finetuner<cpu> tuner(model, task.head(), options);
+    std::ofstream log(fs::path(a.out) / "log.csv");
+    log << "step,loss\n";
+    train::ProgressLine progress(stderr);
+    const auto report = [&](float loss, index_t clips) {
+        log << tuner.steps_done() << ',' << loss << '\n';
+        char text[64];
+        std::snprintf(text, sizeof text, "loss %.4f", double(loss));
+        progress.update(tuner.steps_done(), options.steps, double(clips), "clips", text);
+    };
+    index_t clips_seen = 0;
+    if (a.freeze) {
+        // the frozen encoders' features of every training clip, once; then minibatches of them
+        std::vector<float> rows;
+        std::vector<index_t> items;
+        const data::LoaderStats stats = for_each_batch(train_split, v, 32, [&](data::VideoBatch& b) {
+            const Tensor<float, 2> f = task.features(b.video, b.items);
+            rows.insert(rows.end(), f.data(), f.data() + f.size());
+            items.insert(items.end(), b.items.begin(), b.items.end());
+        });
+        append_skipped(skipped, train_split, stats.skipped);
+        if (items.empty()) throw ValueError(train_split.source + ": no training video could be decoded");
+        const index_t N = index_t(items.size()), F = index_t(rows.size()) / N, B = std::min(a.batch, N);
+        task.fit_frozen_features(TensorView<const float, 2>(rows.data(), {N, F}));
+        Generator rng(a.seed);
+        std::vector<index_t> order(static_cast<std::size_t>(N));
+        std::iota(order.begin(), order.end(), index_t(0));
+        index_t at = N;
+        while (tuner.steps_done() < options.steps) {
+            Tensor<float, 2> features({B, F}, uninitialized);
+            std::vector<index_t> picked;
+            for (index_t k = 0; k < B; ++k) {
+                if (at == N) {  // a new epoch: a new order
+                    for (index_t i = N - 1; i >= 1; --i)
+                        std::swap(order[std::size_t(i)], order[std::size_t(rng.uniform_int(std::uint64_t(i + 1)))]);
+                    at = 0;
+                }
+                const index_t row = order[std::size_t(at++)];
+                std::copy_n(rows.data() + row * F, F, features.data() + k * F);
+                picked.push_back(items[std::size_t(row)]);
+            }
+            const Tensor<std::int64_t, 1> labels = labels_of(train_split, picked);
+            const float loss = tuner.step([&] { return task.frozen_loss(features, labels); });
+            report(loss, clips_seen += B);
+        }
+        return;
+    }
+    data::VideoLoader loader(train_split.manifest, clip_options(v, a.batch, true, a.seed));
+    index_t epoch = 0;
+    loader.start_epoch(epoch);
+    bool any = false;
+    while (tuner.steps_done() < options.steps) {
+        std::optional<data::VideoBatch> b = loader.next();
+        if (!b) {
+            append_skipped(skipped, train_split, loader.stats().skipped);
+            if (!any)
+                throw ValueError(train_split.source + ": no full batch of " + std::to_string(a.batch) +
+                                 " training videos could be decoded");
+            loader.start_epoch(++epoch);
+            any = false;
+            continue;
+        }
+        any = true;
+        const Tensor<std::int64_t, 1> labels = labels_of(train_split, b->items);
+        const float loss = tuner.step([&] { return task.end_to_end_loss(b->video, b->items, labels); });
+        report(loss, clips_seen += b->video.extent(0));
+    }
+    if (epoch == 0) append_skipped(skipped, train_split, loader.stats().skipped);
+}
+
+// Readers of the two classification tasks' splits.
+std::vector<data::QaItem> read_questions(const std::string& option, const std::string& file) {
+    return from_option(option, [&] { return data::load_video_qa(file); });
+}
+
+LabelledSplit qa_split(const std::string& name, const std::string& option, const std::string& file, const FinetuneArgs& a,
+                       const data::AnswerVocabulary& answers) {
+    data::ResolvedVideos<data::QaItem> resolved =
+        from_option("--videos", [&] { return data::resolve_video_files(read_questions(option, file), a.videos, a.extension); });
+    LabelledSplit s{name, file, {}, {}, std::move(resolved.items), std::move(resolved.skipped)};
+    std::vector<data::ManifestEntry> entries;
+    for (const data::QaItem& q : s.questions) {
+        entries.push_back({q.video_id, q.path, q.question, std::nullopt, std::nullopt, q.index + 1});
+        s.labels.push_back(answers.label(q.answer));
+    }
+    s.manifest = data::Manifest(std::move(entries), file);
+    return s;
+}
+
+LabelledSplit action_split(const std::string& name, const std::string& option, const std::string& file, const FinetuneArgs& a) {
+    const data::ActionSplit split = from_option(option, [&] { return data::load_ucf101_split(a.class_index, file); });
+    LabelledSplit s{name, file, {}, {}, {}, {}};
+    std::vector<data::ManifestEntry> entries;
+    std::size_t line = 0;
+    for (const data::ActionClip& clip : split.clips) {
+        ++line;
+        const fs::path path = fs::path(a.videos) / clip.path;
+        std::error_code error;
+        if (!fs::is_regular_file(path, error)) {
+            s.missing.push_back({clip.path.string(), path});
+            continue;
+        }
+        entries.push_back({clip.path.string(), path, clip.class_name, std::nullopt, std::nullopt, line});
+        s.labels.push_back(clip.label);
+    }
+    s.manifest = data::Manifest(std::move(entries), file);
+    return s;
+}
+
+void print_missing(const LabelledSplit& s) {
+    if (s.missing.empty()) return;
+    say("%s: %zu video file%s missing under %s (left out), e.g. %s", s.name.c_str(), s.missing.size(),
+        s.missing.size() == 1 ? " is" : "s are", s.missing.front().path.parent_path().c_str(),
+        s.missing.front().path.c_str());
+}
+
+void check_split_sizes(const LabelledSplit& s, index_t at_least) {
+    if (index_t(s.manifest.size()) < at_least)
+        throw InputError(s.source + ": the " + s.name + " split has " + std::to_string(s.manifest.size()) +
+                         " video(s) on disk, fewer than " + std::to_string(at_least));
+}
+
+void write_json(const fs::path& path, const nlohmann::json& value) {
+    const std::string text = value.dump(2) + "\n";
+    io::write_file_atomically(path, [&](const auto& append) { append(text.data(), text.size()); });
+}
+
+void write_skipped(const fs::path& out, const std::vector<data::SkippedItem>& skipped) {
+    if (skipped.empty()) return;
+    std::string text = "line,video,reason\n";
+    for (const data::SkippedItem& s : skipped)
+        text += std::to_string(s.line) + ',' + csv_field(s.path) + ',' + csv_field(s.reason) + '\n';
+    io::write_file_atomically(out / "skipped.csv", [&](const auto& append) { append(text.data(), text.size()); });
+    say("skipped %zu video%s that did not decode, each with its reason in %s", skipped.size(), skipped.size() == 1 ? "" : "s",
+        (out / "skipped.csv").c_str());
+}
+
+struct Loaded {
+    ModelFile file;
+    SVilm<float> model;
+    text::Tokenizer tokenizer;
+};
+
+// The checks every task makes before its work: the output folder, the model, the vocabulary.
+Loaded prepare(const FinetuneArgs& a) {
+    if (holds_files(a.out) && !a.overwrite) throw InputError(not_empty(a.out));
+    if (!fs::is_directory(a.videos)) throw InputError("--videos: " + a.videos + " is not a folder");
+    ModelFile file = open_model(a.model);
+    SVilm<float> model = make_model(cpu_ctx, file.config, &file.file, 0);
+    quiet_libav();
+    set_num_threads(a.threads);
+    return {std::move(file), std::move(model), load_tokenizer()};
+}
+
+void finish_model(const SVilm<float>& model, ClassificationTask& task, const FinetuneArgs& a) {
+    save_model(model, fs::path(a.out) / "model.safetensors", {{"finetuned_task", a.task}});
+    std::map<std::string, std::string> metadata = task.head_metadata();
+    metadata["task"] = a.task;
+    io::save_parameters(task.head(), fs::path(a.out) / "head.safetensors", metadata);
+    say("wrote %s and %s", (fs::path(a.out) / "model.safetensors").c_str(), (fs::path(a.out) / "head.safetensors").c_str());
+}
+
+std::string training_words(const FinetuneArgs& a) {
+    char text[200];
+    std::snprintf(text, sizeof text, "%s, %lld steps of %lld clips, peak lr %g (model) / %g (head)",
+                  a.freeze ? "frozen encoders, the head alone" : "end to end", (long long)a.steps, (long long)a.batch,
+                  a.lr, a.head_lr);
+    return text;
+}
+
+nlohmann::json qa_report(const char* name, const LabelledSplit& split, const Predictions& p) {
+    std::vector<data::QaItem> items;
+    data::QaLabels truth;
+    for (const index_t i : p.items) {
+        items.push_back(split.questions[std::size_t(i)]);
+        truth.labels.push_back(index_t(split.labels[std::size_t(i)]));
+        truth.out_of_vocabulary += split.labels[std::size_t(i)] < 0;
+    }
+    const data::QaAccuracy acc = data::qa_accuracy(items, truth, p.predicted);
+    say("%s: top-1 %.1f%% of %zu questions (%zu with an answer outside the vocabulary, counted wrong)", name, acc.all.percent(),
+        acc.all.total, acc.out_of_vocabulary);
+    nlohmann::json per_type = nlohmann::json::object();
+    for (const auto& [type, counts] : acc.by_type) {
+        say("  %-8s %5.1f%% of %zu", type.c_str(), counts.percent(), counts.total);
+        per_type[type] = counts.percent();
+    }
+    return {{"accuracy", acc.all.percent()}, {"count", acc.all.total}, {"per_type", per_type}};
+}
+
+void finetune_qa(const FinetuneArgs& a) {
+    Loaded l = prepare(a);
+    const std::vector<data::QaItem> train_items = read_questions("--train", a.train);
+    const data::AnswerVocabulary answers = data::AnswerVocabulary::most_frequent(train_items, std::size_t(a.answers));
+    LabelledSplit train_split = qa_split("train", "--train", a.train, a, answers);
+    LabelledSplit val_split = qa_split("val", "--val", a.val, a, answers);
+    LabelledSplit test_split = qa_split("test", "--test", a.test, a, answers);
+    check_split_sizes(train_split, a.freeze ? 1 : a.batch);
+    check_split_sizes(val_split, 1);
+    check_split_sizes(test_split, 1);
+    // the answer a model that ignores the video and the question would give: the most frequent
+    const std::string majority = answers.answers().front();
+    say("answers: the %zu most frequent of %s (chance %.1f%%, always '%s' on test: %.1f%%)", answers.size(), a.train.c_str(),
+        100.0 / double(answers.size()), majority.c_str(), [&] {
+            std::size_t hits = 0;
+            for (const data::QaItem& q : test_split.questions) hits += q.answer == majority;
+            return 100.0 * double(hits) / double(std::max<std::size_t>(test_split.questions.size(), 1));
+        }());
+    for (const LabelledSplit* s : {&train_split, &val_split, &test_split}) {
+        say("%s: %s, %zu questions", s->name.c_str(), s->source.c_str(), s->manifest.size());
+        print_missing(*s);
+    }
+    QaTask task(l.model, l.tokenizer, index_t(answers.size()), a.hidden, a.seed);
+    say("model: %s; head: MLP over [v, q, v*q], %lld -> %lld -> %lld", a.model.c_str(), (long long)(3 * l.model.config().embed_dim),
+        (long long)a.hidden, (long long)answers.size());
+    say("training: %s", training_words(a).c_str());
+    std::vector<data::SkippedItem> skipped;
+    nlohmann::json metrics{{"task", "qa"}, {"answers", answers.size()}, {"chance", 100.0 / double(answers.size())}};
+    run_work([&] {
+        fs::create_directories(a.out);
+        task.read(train_split);
+        train_classifier(task, l.model, train_split, a, skipped);
+        for (auto [name, split] : {std::pair{"val", &val_split}, std::pair{"test", &test_split}}) {
+            task.read(*split);
+            const Predictions p = predict(task, *split, l.model.config().video);
+            append_skipped(skipped, *split, p.skipped);
+            metrics[name] = qa_report(name, *split, p);
+        }
+        finish_model(l.model, task, a);
+        write_skipped(a.out, skipped);
+        if (!a.metrics.empty()) write_json(a.metrics, metrics);
+    });
+}
+
+nlohmann::json action_report(const char* name, const LabelledSplit& split, const Predictions& p,
+                             const std::vector<std::string>& classes, const fs::path& out, bool figures) {
+    std::vector<index_t> truth;
+    for (const index_t i : p.items) truth.push_back(index_t(split.labels[std::size_t(i)]));
+    const eval::ClassificationMetrics m = eval::classification_metrics(p.predicted, truth, index_t(classes.size()));
+    say("%s: top-1 %.1f%% of %lld clips (chance %.1f%%)", name, 100 * m.accuracy, (long long)m.count, 100 * m.chance_uniform);
+    if (figures) {
+        std::fputs(eval::format_classification(m, classes).c_str(), stdout);
+        write_confusion(out, m, classes);
+    }
+    return {{"top1", 100 * m.accuracy}, {"count", m.count}, {"mean_per_class", 100 * m.mean_per_class_accuracy}};
+}
+
+void finetune_action(const FinetuneArgs& a) {
+    if (a.class_index.empty()) throw InputError("--class-index: --task action needs the class index (classInd.txt)");
+    Loaded l = prepare(a);
+    LabelledSplit train_split = action_split("train", "--train", a.train, a);
+    LabelledSplit val_split = action_split("val", "--val", a.val, a);
+    LabelledSplit test_split = action_split("test", "--test", a.test, a);
+    check_split_sizes(train_split, a.freeze ? 1 : a.batch);
+    check_split_sizes(val_split, 1);
+    check_split_sizes(test_split, 1);
+    const std::vector<std::string> classes = from_option("--class-index", [&] { return data::load_ucf101_classes(a.class_index); });
+    for (const LabelledSplit* s : {&train_split, &val_split, &test_split}) {
+        say("%s: %s, %zu clips", s->name.c_str(), s->source.c_str(), s->manifest.size());
+        print_missing(*s);
+    }
+    std::vector<std::string> names;
+    for (const std::string& c : classes) names.push_back(eval::readable_class_name(c));
+    const std::size_t max_length = std::size_t(l.model.config().text.max_length);
+    const eval::ZeroShotClassifier prompts = eval::ZeroShotClassifier::build(names, a.templates, [&](const std::vector<std::string>& p) {
+        const text::BatchEncoding e = l.tokenizer.encode_batch(p, max_length);
+        return l.model.encode_text(cpu_ctx, e.ids, e.attention_mask);
+    });
+    ActionTask task(l.model, prompts, a.seed);
+    say("classes: %zu from %s; the classifier starts from their prompts (%s, ...)", classes.size(), a.class_index.c_str(),
+        prompts.prompts(0).front().c_str());
+    say("training: %s", training_words(a).c_str());
+    std::vector<data::SkippedItem> skipped;
+    nlohmann::json metrics{{"task", "action"}, {"classes", classes.size()}, {"chance", 100.0 / double(classes.size())}};
+    run_work([&] {
+        fs::create_directories(a.out);
+        train_classifier(task, l.model, train_split, a, skipped);
+        for (auto [name, split] : {std::pair{"val", &val_split}, std::pair{"test", &test_split}}) {
+            const Predictions p = predict(task, *split, l.model.config().video);
+            append_skipped(skipped, *split, p.skipped);
+            metrics[name] = action_report(name, *split, p, classes, a.out, split == &test_split);
+        }
+        finish_model(l.model, task, a);
+        write_skipped(a.out, skipped);
+        if (!a.metrics.empty()) write_json(a.metrics, metrics);
+    });
+}
+
+nlohmann::json rank_json(const eval::RankSummary& r) {
+    return {{"r1", r.r1}, {"r5", r.r5}, {"r10", r.r10}, {"median_rank", r.median_rank}, {"mean_rank", r.mean_rank}};
+}
+
+// Text-to-video and video-to-text retrieval of the model on the test pairs.
+nlohmann::json retrieval_report(const char* name, const SVilm<float>& model, const text::Tokenizer& tokenizer,
+                                const data::Manifest& test, const FinetuneArgs& a, std::vector<data::SkippedItem>& skipped) {
+    data::VideoLoader loader(test, clip_options(model.config().video, 32, false, 0));
+    std::vector<float> videos, texts;
+    index_t count = 0;
+    const auto max_length = std::size_t(model.config().text.max_length);
+    loader.start_epoch(0);
+    while (std::optional<data::VideoBatch> b = loader.next()) {
+        const Tensor<float, 2> v = model.encode_video(cpu_ctx, b->video);
+        const text::BatchEncoding e = tokenizer.encode_batch(b->captions, max_length);
+        const Tensor<float, 2> t = model.encode_text(cpu_ctx, e.ids, e.attention_mask);
+        videos.insert(videos.end(), v.data(), v.data() + v.size());
+        texts.insert(texts.end(), t.data(), t.data() + t.size());
+        count += v.extent(0);
+    }
+    if (std::string_view(name) == "zero-shot")
+        for (const data::SkippedItem& s : loader.stats().skipped) skipped.push_back(s);
+    if (count == 0) throw ValueError(a.test + ": no test video could be decoded");
+    const index_t D = model.config().embed_dim;
+    const TensorView<const float, 2> tv(texts.data(), {count, D}), vv(videos.data(), {count, D});
+    const eval::RetrievalMetrics m = eval::retrieval_metrics<float>(tv, vv, {1024, a.dual_softmax});
+    say("%s:\n%s", name, eval::format_retrieval(m).c_str());
+    return {{"t2v", rank_json(m.text_to_video)}, {"v2t", rank_json(m.video_to_text)}, {"count", m.count},
+            {"chance", rank_json(m.chance)}, {"protocol", m.protocol}};
+}
+
+void finetune_retrieval(const FinetuneArgs& a) {
+    Loaded l = prepare(a);
+    std::vector<data::MsrvttVideo> train_videos =
+        from_option("--videos", [&] {
+            return data::resolve_video_files(from_option("--train", [&] { return data::load_msrvtt_data_json(a.train); }),
+                                             a.videos, a.extension);
+        }).items;
+    const auto test_pairs = from_option("--videos", [&] {
+        return data::resolve_video_files(from_option("--test", [&] { return data::load_msrvtt_test_csv(a.test); }), a.videos,
+                                         a.extension);
+    });
+    std::vector<data::ManifestEntry> train_entries, test_entries;
+    for (const data::MsrvttVideo& v : train_videos)
+        for (const std::string& caption : v.captions)  // every caption is a training pair
+            train_entries.push_back({v.video_id, v.path, caption, std::nullopt, std::nullopt, train_entries.size() + 1});
+    for (const data::MsrvttPair& p : test_pairs.items)
+        test_entries.push_back({p.video_id, p.path, p.caption, std::nullopt, std::nullopt, p.line});
+    if (index_t(train_entries.size()) < a.batch)
+        throw InputError("--train: " + a.train + ": " + std::to_string(train_entries.size()) +
+                         " (video, caption) pairs with a video on disk, fewer than one batch of " + std::to_string(a.batch));
+    if (test_entries.empty()) throw InputError("--test: " + a.test + ": no test video on disk under " + a.videos);
+    const data::Manifest test(std::move(test_entries), a.test);
+    say("train: %s, %zu videos, %zu (video, caption) pairs", a.train.c_str(), train_videos.size(), train_entries.size());
+    say("test: %s, %zu pairs%s", a.test.c_str(), test.size(),
+        test_pairs.skipped.empty() ? "" : (", " + std::to_string(test_pairs.skipped.size()) + " without a video file left out").c_str());
+    LossSwitches losses{false, false, false};
+    for (std::string_view name : {"contrastive", "temporal", "grounding"})
+        if (a.losses.find(name) != std::string::npos)
+            (name == "contrastive" ? losses.contrastive : name == "temporal" ? losses.temporal : losses.grounding) = true;
+    if (!losses.contrastive && !losses.temporal && !losses.grounding)
+        throw InputError("--losses: name at least one of contrastive, temporal, grounding");
+    const text::NounExtractor nouns = text::NounExtractor::load();
+    train::ManifestSource source(data::Manifest(std::move(train_entries), a.train),
+                                 clip_options(l.model.config().video, a.batch, true, a.seed));
+    train::TrainerOptions options;
+    options.steps = a.steps;
+    options.batch_size = a.batch;
+    options.adamw.lr = a.lr;
+    options.seed = a.seed;
+    options.run_dir = a.out;
+    options.losses = losses;
+    say("training: %s, %lld steps of %lld clips, peak lr %g, as pre-training trains", a.losses.c_str(), (long long)a.steps,
+        (long long)a.batch, a.lr);
+    std::vector<data::SkippedItem> skipped;
+    nlohmann::json metrics{{"task", "retrieval"}};
+    run_work([&] {
+        fs::create_directories(a.out);
+        metrics["zero_shot"] = retrieval_report("zero-shot", l.model, l.tokenizer, test, a, skipped);
+        train::Trainer<cpu> trainer(l.model, l.tokenizer, source, options, &nouns);
+        trainer.run();
+        for (const data::SkippedItem& s : source.skipped()) skipped.push_back(s);
+        metrics["fine_tuned"] = retrieval_report("fine-tuned", l.model, l.tokenizer, test, a, skipped);
+        save_model(l.model, fs::path(a.out) / "model.safetensors", {{"finetuned_task", "retrieval"}});
+        say("wrote %s", (fs::path(a.out) / "model.safetensors").c_str());
+        write_skipped(a.out, skipped);
+        if (!a.metrics.empty()) write_json(a.metrics, metrics);
+    });
+}
+
+}  // namespace
+
+std::vector<Subcommand> add_finetune_commands(CLI::App& app) {
+    static FinetuneArgs a;
+    auto* c = app.add_subcommand("finetune", "fine-tune a model on a downstream task: retrieval, video QA or actions");
+    c->add_option("--task", a.task, "retrieval, qa or action")->check(one_of({"retrieval", "qa", "action"}))->required();
+    c->add_option("--model", a.model, "the model to start from (a model file or checkpoint)")->check(a_path)->required();
+    c->add_option("--out", a.out, "folder for the model, head, log and reports (new or empty)")->check(a_path)->required();
+    c->add_option("--train", a.train,
+                  "training annotations: MSR-VTT train JSON (retrieval), QA JSON (qa), a split list (action)")
+        ->check(a_path)
+        ->required();
+    c->add_option("--val", a.val, "validation annotations (qa, action), the format of --train")->check(a_path);
+    c->add_option("--test", a.test, "test annotations: the 1k-A test CSV (retrieval), QA JSON (qa), a split list (action)")
+        ->check(a_path)
+        ->required();
+    c->add_option("--videos", a.videos, "folder of the videos (retrieval, qa: <id><extension>; action: the lists' paths)")
+        ->check(a_path)
+        ->required();
+    c->add_option("--extension", a.extension, "appended to video ids (retrieval, qa)");
+    c->add_option("--class-index", a.class_index, "action: classInd.txt (`1 ApplyEyeMakeup`)")->check(a_path);
+    c->add_option("--steps", a.steps, "optimiser steps")->check(whole_number<index_t>(1));
+    c->add_option("--batch", a.batch, "clips per step (2 to 4096)")->check(whole_number<index_t>(2, 4096));
+    c->add_option("--lr", a.lr, "peak learning rate of the model's parameters")->check(real_number(0));
+    c->add_option("--head-lr", a.head_lr, "peak learning rate of the head (qa, action)")->check(real_number(0));
+    c->add_flag("--freeze", a.freeze, "train the head alone on the frozen encoders' embeddings (qa, action)");
+    c->add_option("--answers", a.answers, "qa: the answer vocabulary, the most frequent training answers")
+        ->check(whole_number<index_t>(1, 1 << 20));
+    c->add_option("--hidden", a.hidden, "qa: the answer head's hidden width")->check(whole_number<index_t>(1, 1 << 16));
+    c->add_option("--template", a.templates, "action: prompt templates of the classifier's start ({} is the class name)");
+    c->add_option("--losses", a.losses, "retrieval: comma-separated subset of contrastive,temporal,grounding");
+    c->add_option("--dual-softmax", a.dual_softmax, "retrieval: rank with the dual-softmax protocol at this temperature")
+        ->check(real_number(0))
+        ->default_str("0: off");
+    c->add_option("--seed", a.seed, "seed of the head's initialisation and the data order")->check(whole_number<std::uint64_t>(0));
+    c->add_option("--threads", a.threads, "threads (0: all cores)")->check(whole_number<int>(0, 1024));
+    c->add_option("--metrics", a.metrics, "also write the numbers as JSON to this file")->check(a_path);
+    c->add_flag("--overwrite", a.overwrite, "write into a non-empty --out folder");
+    return {{c, [] {
+                 if (a.task != "retrieval" && a.val.empty()) throw InputError("--val: --task " + a.task + " needs a validation split");
+                 if (a.task == "retrieval") finetune_retrieval(a);
+                 if (a.task == "qa") finetune_qa(a);
+                 if (a.task == "action") finetune_action(a);
+             }}};
+}
 
 }  // namespace svilm_cli

@@ -371,7 +371,13 @@ int main(int argc, char** argv) {
             options.run_dir = run / (r == 0 ? "contrastive" : "svilm");
             train::Trainer trainer(trained.back(), tokenizer, source, options);
             histories.push_back(trainer.run());
+            // a model file every svilm program accepts (svilm evaluate, finetune, probe, ...)
+            save_model(trained.back(), options.run_dir / "model.safetensors");
         }
+        fs::create_directories(run / "untrained");
+        save_model(untrained, run / "untrained" / "model.safetensors");
+        std::printf("\nModel files: %s, %s, %s\n", (run / "untrained" / "model.safetensors").c_str(),
+                    (run / "contrastive" / "model.safetensors").c_str(), (run / "svilm" / "model.safetensors").c_str());
 
         std::printf("\n3. Evaluation\n");
         std::vector<std::pair<std::string, Scores>> rows;
