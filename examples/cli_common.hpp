@@ -273,6 +273,11 @@ inline void write_confusion(const fs::path& out, const eval::ClassificationMetri
 // cli_downstream.cpp registers probe, classify and localize and writes the synthetic downstream
 // datasets for `svilm synth --task`; cli_finetune.cpp registers finetune.
 std::vector<Subcommand> add_downstream_commands(CLI::App& app);
+// svilm synth --task retrieval|qa|action|localisation: the task's synthetic dataset in its real
+// dataset's layout under `out`, `counts` ("TRAIN,VAL,TEST,TEST_UNSEEN"; empty: the task's
+// defaults) items per split; prints the annotation files it wrote.
+void synth_downstream(const std::string& task, const std::string& counts, std::uint64_t seed, const std::string& out,
+                      bool overwrite);
 std::vector<Subcommand> add_finetune_commands(CLI::App& app);
 
 #endif

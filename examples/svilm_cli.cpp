@@ -11,6 +11,10 @@
 // With the text and video components (utf8proc, WordNet, libav):
 //   svilm synth --split S --count N --out DIR [--seed S] [--scene-change P] [--overwrite]
 //       synthetic structured videos (docs/model.md §12) written as .mp4 files with DIR/manifest.csv
+//   svilm synth --task retrieval|qa|action|localisation --out DIR [--counts TRAIN,VAL,TEST,TEST_UNSEEN]
+//               [--seed S] [--overwrite]
+//       a synthetic downstream dataset (docs/model.md §13) in its real dataset's layout: MSR-VTT,
+//       MSRVTT-QA, UCF101 or ActivityNet v1.3 (docs/downstream.md)
 //   svilm pretrain --manifest M --out RUN [--preset P | --model FILE] [--steps N] [--batch B]
 //                  [--lr X] [--losses contrastive,temporal,grounding] [--seed S] [--threads N]
 //                  [--resume CKPT | --overwrite] [--device cpu|cuda]
@@ -81,6 +85,8 @@ struct Options {
     index_t frames = 0;  // 0: the preset's
     std::uint64_t seed = 0;
     bool overwrite = false;
+    std::string task = "pretrain", counts;  // synth: the dataset, and a downstream task's items per split
+    bool pretrain_split_given = false;      // synth: --split, --count or --scene-change on the command line
     std::string split = "train", manifest, losses = "contrastive,temporal,grounding", resume;
     index_t count = 100, steps = 1000, batch = 16;
     double scene_change = 0, lr = 1e-4;
@@ -181,6 +187,14 @@ void init(const Options& o) {
 #if defined(SVILM_CLI_PIPELINE)
 
 void synth(const Options& o) {
+    if (o.task != "pretrain") {
+        // a downstream task writes all four splits: --counts says how many of each
+        if (o.pretrain_split_given)
+            throw InputError("--task " + o.task +
+                             ": --split, --count and --scene-change are pre-training's; give --counts TRAIN,VAL,TEST,TEST_UNSEEN");
+        return synth_downstream(o.task, o.counts, o.seed, o.out, o.overwrite);
+    }
+    if (!o.counts.empty()) throw InputError("--counts: only with a downstream --task (pre-training takes --split and --count)");
     if (holds_files(o.out) && !o.overwrite) throw InputError(not_empty(o.out));
     video::set_libav_log_level(AV_LOG_ERROR);  // the encoder's statistics per file are noise here
     data::SyntheticConfig c;
@@ -537,15 +551,26 @@ int main(int argc, char** argv) {
     init_command->add_flag("--overwrite", o.overwrite, "replace an existing --out file");
 
 #if defined(SVILM_CLI_PIPELINE)
-    auto* synth_command = app.add_subcommand("synth", "write synthetic videos (docs/model.md §12) and their manifest");
-    synth_command->add_option("--split", o.split, "train, val, test or test_unseen")
-        ->check(one_of({"train", "val", "test", "test_unseen"}));
+    auto* synth_command = app.add_subcommand(
+        "synth", "write synthetic videos (docs/model.md §12) and their manifest, or a downstream task's dataset (--task)");
+    synth_command->add_option("--task", o.task,
+                              "pretrain (videos and captions of one split, with manifest.csv), or a downstream dataset in "
+                              "its real layout: retrieval (MSR-VTT), qa (MSRVTT-QA), action (UCF101), localisation "
+                              "(ActivityNet v1.3)")
+        ->check(one_of({"pretrain", "retrieval", "qa", "action", "localisation"}));
+    synth_command->add_option("--counts", o.counts,
+                              "a downstream task's items per split, TRAIN,VAL,TEST,TEST_UNSEEN (each 0 to 2^24)")
+        ->default_str("retrieval 1000,100,100,100; qa 1500,200,300,300; action 700,140,280,280; localisation 200,50,100,100");
+    auto* synth_split = synth_command->add_option("--split", o.split, "train, val, test or test_unseen (--task pretrain)")
+                            ->check(one_of({"train", "val", "test", "test_unseen"}));
     // the video loader indexes at most 2^24 items
-    synth_command->add_option("--count", o.count, "videos (1 to 2^24)")->check(whole_number<index_t>(1, index_t(1) << 24));
+    auto* synth_count = synth_command->add_option("--count", o.count, "videos, 1 to 2^24 (--task pretrain)")
+                            ->check(whole_number<index_t>(1, index_t(1) << 24));
     synth_command->add_option("--out", o.out, "folder (new or empty)")->check(a_path)->required();
     synth_command->add_option("--seed", o.seed, "dataset seed")->check(whole_number<std::uint64_t>(0));
-    synth_command->add_option("--scene-change", o.scene_change, "probability of a scene change, 0 to 1")
-        ->check(real_number(0, 1));
+    auto* synth_scene_change =
+        synth_command->add_option("--scene-change", o.scene_change, "probability of a scene change, 0 to 1 (--task pretrain)")
+            ->check(real_number(0, 1));
     synth_command->add_flag("--overwrite", o.overwrite, "write into a non-empty --out folder");
 
     auto* pretrain_command = app.add_subcommand("pretrain", "pre-train on a manifest of (video, caption)");
@@ -619,6 +644,7 @@ int main(int argc, char** argv) {
     }
     o.show_device = info_device->count() > 0;
 #if defined(SVILM_CLI_PIPELINE)
+    o.pretrain_split_given = synth_split->count() + synth_count->count() + synth_scene_change->count() > 0;
     // every rank reaches this line alike: rank 0 says why, and they all stop
     if (o.world && o.world->size() > 1 && !*pretrain_command) {
         if (o.world->rank() == 0)

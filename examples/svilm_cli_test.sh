@@ -311,6 +311,63 @@ skipped_videos() {
         "$svilm" evaluate --model run/model.safetensors --manifest videos/all_bad.csv
 }
 
+# classify, probe, localize and synth --task: wrong inputs refused before any work (exit 2, one
+# line naming the option and the file), a skipped video counted and listed, none usable: exit 1.
+downstream_inputs() {
+    "$svilm" synth --task action --counts 3,2,2,0 --out act >/dev/null || { echo "FAILED: svilm synth --task action"; exit 1; }
+    "$svilm" synth --task localisation --counts 2,1,1,0 --out anet >/dev/null ||
+        { echo "FAILED: svilm synth --task localisation"; exit 1; }
+    "$svilm" init --preset tiny --out tiny.safetensors >/dev/null || { echo "FAILED: svilm init"; exit 1; }
+    local lists=act/ucfTrainTestlist
+    local classify=("$svilm" classify --model tiny.safetensors --videos act/UCF-101)
+    expect_error "--class-index: nope.txt: cannot open the class index" \
+        "${classify[@]}" --class-index nope.txt --list $lists/testlist01.txt
+    expect_error "--class-index: give the class index \(UCF101's classInd.txt\) or --class-names, one of the two" \
+        "${classify[@]}" --list $lists/testlist01.txt
+    echo "Dances/v_Dances_g01_c01.mp4" >unknown.txt
+    expect_error "--list: unknown.txt: line 1: unknown class Dances" "${classify[@]}" --class-index $lists/classInd.txt --list unknown.txt
+    : >empty.txt
+    expect_error "--list: empty.txt lists no clips" "${classify[@]}" --class-index $lists/classInd.txt --list empty.txt
+    expect_error "--template: 'a video' has no \{\} for the class name" \
+        "${classify[@]}" --class-index $lists/classInd.txt --list $lists/testlist01.txt --template "a video"
+    mkdir full && touch full/earlier
+    expect_error "--out: full is not empty: choose a new or empty folder, or pass --overwrite" \
+        "${classify[@]}" --class-index $lists/classInd.txt --list $lists/testlist01.txt --out full
+    echo "{}" >metrics.json
+    expect_error "--metrics: metrics.json exists \(pass --overwrite to replace it\)" \
+        "${classify[@]}" --class-index $lists/classInd.txt --list $lists/testlist01.txt --metrics metrics.json
+    expect_error "--videos: nowhere is not a folder" "$svilm" probe --model tiny.safetensors --videos nowhere \
+        --class-index $lists/classInd.txt --train-list $lists/trainlist01.txt --val-list $lists/vallist01.txt \
+        --test-list $lists/testlist01.txt
+    expect_error "--ground-truth: nope.json: cannot open the ActivityNet ground truth" \
+        "$svilm" localize --model tiny.safetensors --ground-truth nope.json --videos anet/videos
+    expect_error "--test-ground-truth: anet/activity_net_unseen.v1-3.min.json: no testing video has an annotated segment" \
+        "$svilm" localize --model tiny.safetensors --ground-truth anet/activity_net.v1-3.min.json \
+        --test-ground-truth anet/activity_net_unseen.v1-3.min.json --videos anet/videos
+    expect_error "--counts: expected 4 counts, found 2 \(got '1,2'\): .*" "$svilm" synth --task qa --counts 1,2 --out qa
+    expect_error "--counts: each count must be a whole number \(got '1,-2,3,4'\): .*" \
+        "$svilm" synth --task qa --counts 1,-2,3,4 --out qa
+    expect_error "--task action: --split, --count and --scene-change are pre-training's; .*" \
+        "$svilm" synth --task action --count 3 --out qa
+    expect_error "--out: act is not empty: choose a new or empty folder, or pass --overwrite" \
+        "$svilm" synth --task action --out act
+
+    # a missing and an undecodable clip: skipped, counted, listed; the rest scored
+    local test_list=$lists/testlist01.txt
+    head -n 1 $test_list >some_bad.txt
+    echo "MovesLeft/v_MovesLeft_g09_c01.mp4" >>some_bad.txt
+    echo "not a video" >act/UCF-101/Grows/v_Grows_g09_c01.mp4
+    echo "Grows/v_Grows_g09_c01.mp4" >>some_bad.txt
+    expect 0 "^skipped 2 of 3 videos, each with its reason in out/skipped.csv:$" \
+        "${classify[@]}" --class-index $lists/classInd.txt --list some_bad.txt --out out
+    has_line "^scored 1 test clips$"
+    has_line "^  act/UCF-101/MovesLeft/v_MovesLeft_g09_c01.mp4: does not exist$"
+    expect_file_lines 3 out/skipped.csv
+    tail -n 2 some_bad.txt >all_bad.txt
+    expect 1 "^svilm: --list: no video of all_bad.txt could be used: all 2 were skipped \(see above\)$" \
+        "${classify[@]}" --class-index $lists/classInd.txt --list all_bad.txt
+}
+
 "$case_name"
 if [[ $failures -gt 0 ]]; then
     echo "$case_name: $failures check(s) failed"

@@ -1,5 +1,5 @@
 // The synthetic downstream tasks exported in the real datasets' layouts (docs/model.md §13) and
-// read back with the real-format readers: MSRVTT-QA questions, UCF101 class index and split
+// read back with the real-format readers: MSR-VTT data JSON and 1k-A test CSV, MSRVTT-QA questions, UCF101 class index and split
 // lists, ActivityNet v1.3 ground truth; every video found by its id or path, decoded with the
 // item's frame count, size and rate, and showing the rendered frames; occupied folders refused
 // unless overwrite.
@@ -17,6 +17,7 @@
 
 #include "svilm/data/action_recognition.hpp"
 #include "svilm/data/activitynet.hpp"
+#include "svilm/data/msrvtt.hpp"
 #include "svilm/data/synthetic_downstream_export.hpp"
 #include "svilm/data/video_files.hpp"
 #include "svilm/data/video_qa.hpp"
@@ -65,6 +66,60 @@ std::vector<std::string> lines_of(const std::filesystem::path& file) {
     std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);) lines.push_back(line);
     return lines;
+}
+
+TEST_CASE("synthetic downstream export: retrieval as MSR-VTT, read back with msrvtt.hpp") {
+    TempDir dir;
+    SyntheticConfig config;
+    config.seed = 5;
+    const DownstreamSplitCounts counts{3, 2, 2, 2};
+    const RetrievalExport out = export_synthetic_retrieval(config, counts, dir / "msrvtt");
+    CHECK(out.train == dir / "msrvtt" / "MSRVTT_data.json");
+    CHECK(out.test_unseen == dir / "msrvtt" / "MSRVTT_JSFUSION_test_unseen.csv");
+    CHECK(lines_of(out.test).at(0) == "key,vid_key,video_id,sentence");
+    // the pre-training dataset of the same seed, split by split: one caption per video
+    auto dataset = [&](SyntheticSplit split) {
+        SyntheticConfig c = config;
+        c.split = split;
+        c.count = counts.of(split);
+        return SyntheticDataset(c);
+    };
+    index_t number = 0;
+    for (const auto& [split, file] : {std::pair{SyntheticSplit::train, out.train}, std::pair{SyntheticSplit::val, out.val}}) {
+        INFO("split " << name(split));
+        const SyntheticDataset data = dataset(split);
+        const auto resolved = resolve_video_files(load_msrvtt_data_json(file), out.videos, ".mp4");
+        CHECK(resolved.skipped.empty());
+        REQUIRE(index_t(resolved.items.size()) == data.size());
+        for (index_t i = 0; i < data.size(); ++i, ++number) {
+            const MsrvttVideo& read = resolved.items[std::size_t(i)];
+            const SyntheticVideo v = data.item(i);
+            CHECK(read.video_id == "video" + std::to_string(number));
+            CHECK(read.captions == std::vector<std::string>{v.caption});
+            check_video(read.path, v.frames, 8);
+        }
+    }
+    for (const auto& [split, file] : {std::pair{SyntheticSplit::test, out.test}, std::pair{SyntheticSplit::test_unseen, out.test_unseen}}) {
+        INFO("split " << name(split));
+        const SyntheticDataset data = dataset(split);
+        const auto resolved = resolve_video_files(load_msrvtt_test_csv(file), out.videos, ".mp4");
+        CHECK(resolved.skipped.empty());
+        REQUIRE(index_t(resolved.items.size()) == data.size());
+        for (index_t i = 0; i < data.size(); ++i, ++number) {
+            const MsrvttPair& read = resolved.items[std::size_t(i)];
+            const SyntheticVideo v = data.item(i);
+            CHECK(read.video_id == "video" + std::to_string(number));
+            CHECK(read.caption == v.caption);
+            check_video(read.path, v.frames, 8);
+        }
+    }
+    CHECK(number == 9);
+    // empty splits still get their files, which read back as empty
+    const RetrievalExport small = export_synthetic_retrieval(config, DownstreamSplitCounts{1, 0, 0, 0}, dir / "small");
+    CHECK(load_msrvtt_data_json(small.train).size() == 1u);
+    CHECK(load_msrvtt_data_json(small.val).empty());
+    CHECK(load_msrvtt_test_csv(small.test).empty());
+    CHECK(load_msrvtt_test_csv(small.test_unseen).empty());
 }
 
 TEST_CASE("synthetic downstream export: QA as MSRVTT-QA, read back with video_qa.hpp") {

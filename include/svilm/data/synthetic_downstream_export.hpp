@@ -10,6 +10,17 @@
 // is missing). An empty split still gets its (empty) annotation file, so the layout is the same
 // for any counts.
 //
+// Retrieval, as MSR-VTT (the pre-training clips and captions of synthetic.hpp, SyntheticConfig;
+// one caption per video):
+//   dir/videos/video0.mp4 ...           ids numbered across the splits in the order train, val,
+//                                       test, test_unseen; 8 fps, as synthetic_export.hpp
+//   dir/MSRVTT_data.json                train, as the release's train JSON (msrvtt.hpp):
+//       {"videos": [{"video_id": "video0", "split": "train"}, ...],
+//        "sentences": [{"video_id": "video0", "caption": "...", "sen_id": 0}, ...]}
+//   dir/MSRVTT_val_data.json            val, in the same format (the reader takes any such file)
+//   dir/MSRVTT_JSFUSION_test.csv        test, as the 1k-A test CSV: key,vid_key,video_id,sentence
+//                                       (`ret<n>,msr<n>,video<n>,"caption"`)
+//   dir/MSRVTT_JSFUSION_test_unseen.csv test_unseen, in the same format
 // QA, as MSRVTT-QA:
 //   dir/videos/video0.mp4 ...           ids numbered across the splits in the order train, val,
 //                                       test, test_unseen (as MSR-VTT numbers its videos)
@@ -78,6 +89,12 @@ struct DownstreamExportOptions {
 };
 
 // What an export wrote; arrays are indexed by SyntheticSplit.
+struct RetrievalExport {
+    std::filesystem::path videos;                      // dir/videos: file = id + ".mp4"
+    std::filesystem::path train, val;                  // MSR-VTT data JSON: MSRVTT_data.json, MSRVTT_val_data.json
+    std::filesystem::path test, test_unseen;           // 1k-A test CSV: MSRVTT_JSFUSION_test[_unseen].csv
+};
+
 struct QaExport {
     std::filesystem::path videos;                    // dir/videos: file = id + ".mp4"
     std::array<std::filesystem::path, 4> questions;  // dir/<split>_qa.json
@@ -164,6 +181,58 @@ std::vector<Dataset> split_datasets(const char* op, Config config, const Downstr
 }
 
 }  // namespace detail
+
+namespace detail {
+
+// A CSV field in RFC 4180 quotes, as csv.hpp reads it back.
+inline std::string quoted_csv_field(const std::string& text) {
+    std::string out = "\"";
+    for (const char ch : text) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return out + "\"";
+}
+
+}  // namespace detail
+
+// `config` is pre-training's (its split and count are set split by split); the videos play at
+// ExportOptions{}.fps, as export_synthetic writes them.
+inline RetrievalExport export_synthetic_retrieval(const SyntheticConfig& config, const DownstreamSplitCounts& counts,
+                                                  const std::filesystem::path& dir,
+                                                  const DownstreamExportOptions& options = {}) {
+    const char* op = "export_synthetic_retrieval";
+    const std::vector<SyntheticDataset> splits = detail::split_datasets<SyntheticDataset>(op, config, counts);
+    detail::prepare_export_folder(op, dir, options.overwrite);
+    RetrievalExport out{dir / "videos", dir / "MSRVTT_data.json", dir / "MSRVTT_val_data.json",
+                        dir / "MSRVTT_JSFUSION_test.csv", dir / "MSRVTT_JSFUSION_test_unseen.csv"};
+    detail::create_folder(op, out.videos);
+    const video::WriterOptions writer =
+        detail::synthetic_writer_options(options.codec, options.crf, config.width, config.height, ExportOptions{}.fps);
+    // train and val as data JSON (videos, sentences), test and test_unseen as the 1k-A CSV
+    std::array<nlohmann::json, 2> json;
+    for (nlohmann::json& j : json) j = {{"videos", nlohmann::json::array()}, {"sentences", nlohmann::json::array()}};
+    std::array<std::string, 2> csv = {"key,vid_key,video_id,sentence\n", "key,vid_key,video_id,sentence\n"};
+    index_t number = 0;
+    for (const SyntheticDataset& data : splits) {
+        const SyntheticSplit split = data.config().split;
+        for (index_t i = 0; i < data.size(); ++i, ++number) {
+            const SyntheticVideo v = data.item(i);
+            const std::string id = "video" + std::to_string(number), n = std::to_string(number);
+            detail::write_synthetic_video(out.videos / (id + ".mp4"), v.frames, writer);
+            if (split == SyntheticSplit::train || split == SyntheticSplit::val) {
+                nlohmann::json& j = json[split == SyntheticSplit::val];
+                j["videos"].push_back({{"video_id", id}, {"split", std::string(name(split))}});
+                j["sentences"].push_back({{"video_id", id}, {"caption", v.caption}, {"sen_id", number}});
+            } else {
+                csv[split == SyntheticSplit::test_unseen] += "ret" + n + ",msr" + n + "," + id + "," +
+                                                              detail::quoted_csv_field(v.caption) + "\n";
+            }
+        }
+    }
+    detail::write_text_atomically(out.train, json[0].dump() + "\n");
+    detail::write_text_atomically(out.val, json[1].dump() + "\n");
+    detail::write_text_atomically(out.test, csv[0]);
+    detail::write_text_atomically(out.test_unseen, csv[1]);
+    return out;
+}
 
 inline QaExport export_synthetic_qa(const DownstreamConfig& config, const DownstreamSplitCounts& counts,
                                     const std::filesystem::path& dir, const DownstreamExportOptions& options = {}) {
