@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "svilm/svilm.hpp"
 #if defined(SVILM_CLI_PIPELINE)
@@ -244,30 +245,46 @@ inline std::string csv_field(const std::string& text) {
 inline void quiet_libav() { video::set_libav_log_level(AV_LOG_FATAL); }
 
 
-// OUT/confusion.csv (a header row of predicted classes, one row per true class, sample counts)
-// and, in a build with svilm::viz, OUT/confusion.png: each row's share of its class as a heat
-// map, 24 pixels a cell (viridis: 0 dark, the whole row bright).
-inline void write_confusion(const fs::path& out, const eval::ClassificationMetrics& m, const std::vector<std::string>& classes) {
-    const index_t C = m.classes;
-    std::string csv = "true/predicted";
-    for (const std::string& c : classes) csv += ',' + csv_field(c);
-    csv += '\n';
-    Tensor<double, 2> shares({C, C});
-    for (index_t t = 0; t < C; ++t) {
-        csv += csv_field(classes.at(std::size_t(t)));
-        index_t row = 0;
-        for (index_t p = 0; p < C; ++p) row += m.confusion(t, p);
-        for (index_t p = 0; p < C; ++p) {
-            csv += ',' + std::to_string(m.confusion(t, p));
-            shares(t, p) = row > 0 ? double(m.confusion(t, p)) / double(row) : 0.0;
-        }
-        csv += '\n';
-    }
-    io::write_file_atomically(out / "confusion.csv", [&](const auto& append) { append(csv.data(), csv.size()); });
-#if defined(SVILM_CLI_VIZ)
-    viz::write_png(out / "confusion.png", viz::heat_map<double>(shares, 24, {0.0, 1.0}));
-#endif
+// A whole file written at once (io::write_file_atomically): never half a file.
+inline void write_text(const fs::path& path, const std::string& text) {
+    io::write_file_atomically(path, [&](const auto& append) { append(text.data(), text.size()); });
 }
+
+// --metrics: the numbers of a command as JSON, when a path is given.
+inline void write_metrics(const std::string& path, const nlohmann::json& metrics) {
+    if (path.empty()) return;
+    write_text(path, metrics.dump(2) + "\n");
+    say("wrote %s", path.c_str());
+}
+
+inline void write_confusion_csv(const fs::path& path, const eval::ClassificationMetrics& m, const std::vector<std::string>& classes) {
+    std::string text = csv_field("true \\ predicted");
+    for (const std::string& name : classes) text += ',' + csv_field(name);
+    text += '\n';
+    for (index_t r = 0; r < m.classes; ++r) {
+        text += csv_field(classes[std::size_t(r)]);
+        for (index_t c = 0; c < m.classes; ++c) text += ',' + std::to_string(m.confusion(r, c));
+        text += '\n';
+    }
+    write_text(path, text);
+}
+
+#if defined(SVILM_CLI_VIZ)
+// The confusion matrix with each true class's row as fractions of its samples (grey: a class
+// without samples), one square of viridis per cell, no text: the CSV names the rows and columns.
+inline void write_confusion_png(const fs::path& path, const eval::ClassificationMetrics& m) {
+    const index_t K = m.classes;
+    Tensor<double, 2> rows({K, K});
+    for (index_t r = 0; r < K; ++r) {
+        index_t samples = 0;
+        for (index_t c = 0; c < K; ++c) samples += m.confusion(r, c);
+        for (index_t c = 0; c < K; ++c)
+            rows(r, c) = samples ? double(m.confusion(r, c)) / double(samples) : std::nan("");
+    }
+    const index_t cell = std::max<index_t>(4, 256 / K);
+    viz::write_png(path, viz::heat_map<double>(rows, cell, {0.0, 1.0}));
+}
+#endif
 
 // The downstream tasks' programs (docs/downstream.md), each in its own translation unit:
 // cli_downstream.cpp registers probe, classify and localize and writes the synthetic downstream

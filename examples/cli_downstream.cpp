@@ -156,10 +156,6 @@ void check_outputs(const DownstreamOptions& o) {
     if (!fs::is_directory(o.videos)) throw InputError("--videos: " + o.videos + " is not a folder");
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-    io::write_file_atomically(path, [&](const auto& append) { append(text.data(), text.size()); });
-}
-
 // The count and the first reasons, every skip in OUT/skipped.csv when there is an --out.
 void report_skipped(const std::string& out, const std::vector<Skip>& skipped, std::size_t total) {
     if (skipped.empty()) return;
@@ -175,12 +171,6 @@ void report_skipped(const std::string& out, const std::vector<Skip>& skipped, st
     const std::size_t shown = std::min<std::size_t>(skipped.size(), 3);
     for (std::size_t k = 0; k < shown; ++k) say("  %s", skipped[k].reason.c_str());
     if (skipped.size() > shown) say("  ... and %zu more", skipped.size() - shown);
-}
-
-void write_metrics(const std::string& path, const nlohmann::json& metrics) {
-    if (path.empty()) return;
-    write_text(path, metrics.dump(2) + "\n");
-    say("wrote %s", path.c_str());
 }
 
 SVilm<float, cpu> load_model(const std::string& path) {
@@ -313,35 +303,6 @@ void expect_some(const ClipFeatures& f, const std::string& option, const std::st
 }
 
 // ---- classification outputs: confusion matrix (CSV, PNG) and predictions -----------------------
-
-void write_confusion_csv(const fs::path& path, const eval::ClassificationMetrics& m, const std::vector<std::string>& classes) {
-    std::string text = csv_field("true \\ predicted");
-    for (const std::string& name : classes) text += ',' + csv_field(name);
-    text += '\n';
-    for (index_t r = 0; r < m.classes; ++r) {
-        text += csv_field(classes[std::size_t(r)]);
-        for (index_t c = 0; c < m.classes; ++c) text += ',' + std::to_string(m.confusion(r, c));
-        text += '\n';
-    }
-    write_text(path, text);
-}
-
-#if defined(SVILM_CLI_VIZ)
-// The confusion matrix with each true class's row as fractions of its samples (grey: a class
-// without samples), one square of viridis per cell, no text: the CSV names the rows and columns.
-void write_confusion_png(const fs::path& path, const eval::ClassificationMetrics& m) {
-    const index_t K = m.classes;
-    Tensor<double, 2> rows({K, K});
-    for (index_t r = 0; r < K; ++r) {
-        index_t samples = 0;
-        for (index_t c = 0; c < K; ++c) samples += m.confusion(r, c);
-        for (index_t c = 0; c < K; ++c)
-            rows(r, c) = samples ? double(m.confusion(r, c)) / double(samples) : std::nan("");
-    }
-    const index_t cell = std::max<index_t>(4, 256 / K);
-    viz::write_png(path, viz::heat_map<double>(rows, cell, {0.0, 1.0}));
-}
-#endif
 
 // One row per scored clip: its video, true and predicted class, and the score of the prediction.
 void write_predictions_csv(const fs::path& path, const std::vector<std::string>& videos, std::span<const index_t> truth,

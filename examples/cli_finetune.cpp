@@ -50,7 +50,7 @@ struct FinetuneArgs {
     std::string task, model, out, train, val, test, videos, extension = ".mp4", class_index, metrics;
     std::string losses = "contrastive";
     std::vector<std::string> templates{"a video of a {}.", "a video of something that {}.", "a clip of an object that {}."};
-    index_t steps = 300, batch = 16, answers = 1000, hidden = 512;
+    index_t steps = 300, batch = 16, answers = 1000, hidden = 512, probe_steps = 1000;
     double lr = 5e-5, head_lr = 1e-3, dual_softmax = 0;
     bool freeze = false, overwrite = false;
     std::uint64_t seed = 0;
@@ -80,25 +80,42 @@ data::VideoLoaderOptions clip_options(const VideoConfig& v, index_t batch, bool 
 }
 
 // What differs between QA and actions: the head, and how a batch of clips and its items becomes
-// a loss (accumulating gradients) or logits.
+// a loss (accumulating gradients) or logits. Either task first sees the starting model's
+// features of every training item (fit), from which the head's input standardisation comes
+// (train::Standardisation: a briefly trained encoder's embeddings are nearly parallel).
 class ClassificationTask {
 public:
     virtual ~ClassificationTask() = default;
     virtual index_t classes() const = 0;
     virtual nn::ParameterStore<float>& head() = 0;
-    // The frozen path's per-item features (B, F): what the head reads, from the frozen encoders.
+    // The frozen encoders' features of a batch (B, F): what the head reads, before standardisation.
     virtual Tensor<float, 2> features(const Tensor<float, 5>& clips, std::span<const index_t> items) const = 0;
+    // Every training item's features (N, F), once, before the first step.
+    virtual void fit(TensorView<const float, 2> rows) = 0;
     virtual float end_to_end_loss(const Tensor<float, 5>& clips, std::span<const index_t> items,
                                   const Tensor<std::int64_t, 1>& labels) = 0;
     virtual float frozen_loss(const Tensor<float, 2>& features, const Tensor<std::int64_t, 1>& labels) = 0;
     virtual Tensor<float, 2> logits(const Tensor<float, 5>& clips, std::span<const index_t> items) const = 0;
-    // Frozen encoders: sees every cached training feature row (N, F) before the head trains.
-    virtual void fit_frozen_features(TensorView<const float, 2>) {}
-    // What head.safetensors' metadata records beside the head's parameters.
-    virtual std::map<std::string, std::string> head_metadata() const { return {}; }
+    // What head.safetensors' metadata records beside the head's parameters: the standardisation.
+    virtual std::map<std::string, std::string> head_metadata() const = 0;
 };
 
-// Video QA: logits = QaHead(v, q); the questions of the split being read come from `split`.
+// The standardisation's shift and scale as JSON, for the head file's metadata.
+nlohmann::json standardisation_json(const train::Standardisation<float>& s) {
+    const Tensor<float, 1> shift = to_host<float, 1, cpu>(cpu_ctx, s.shift), scale = to_host<float, 1, cpu>(cpu_ctx, s.scale);
+    return {{"shift", std::vector<float>(shift.data(), shift.data() + shift.size())},
+            {"scale", std::vector<float>(scale.data(), scale.data() + scale.size())}};
+}
+
+// Columns [begin, end) of host rows, contiguous.
+Tensor<float, 2> columns(TensorView<const float, 2> rows, index_t begin, index_t end) {
+    Tensor<float, 2> out({rows.extent(0), end - begin}, uninitialized);
+    copy(cpu_ctx, out.view(), rows.narrow(1, begin, end));
+    return out;
+}
+
+// Video QA: logits = QaHead(v', q') of the standardised embeddings; the questions of the split
+// being read come from `read`.
 class QaTask : public ClassificationTask {
 public:
     QaTask(const SVilm<float>& model, const text::Tokenizer& tokenizer, index_t answers, index_t hidden, std::uint64_t seed)
@@ -120,65 +137,41 @@ public:
         copy(cpu_ctx, out.view().narrow(1, D, 2 * D), t.view());
         return out;
     }
+    void fit(TensorView<const float, 2> rows) override {
+        const index_t D = rows.extent(1) / 2;
+        sv_ = train::standardisation_of<float, cpu>(cpu_ctx, columns(rows, 0, D));
+        sq_ = train::standardisation_of<float, cpu>(cpu_ctx, columns(rows, D, 2 * D));
+    }
     float end_to_end_loss(const Tensor<float, 5>& clips, std::span<const index_t> items,
                           const Tensor<std::int64_t, 1>& labels) override {
         const text::BatchEncoding q = encode(items);
-        return train::qa_loss_and_gradients<float, cpu>(cpu_ctx, &model_, head_, labels, clips, q.ids, q.attention_mask);
+        return train::qa_loss_and_gradients<float, cpu>(cpu_ctx, &model_, head_, labels, clips, q.ids, q.attention_mask, {}, {},
+                                                        &sv_, &sq_);
     }
     float frozen_loss(const Tensor<float, 2>& features, const Tensor<std::int64_t, 1>& labels) override {
-        const auto [v, q] = halves(standardised(features));
-        return train::qa_loss_and_gradients<float, cpu>(cpu_ctx, nullptr, head_, labels, {}, {}, {}, v, q);
+        const index_t D = features.extent(1) / 2;
+        const Tensor<float, 2> v = columns(features, 0, D), q = columns(features, D, 2 * D);
+        return train::qa_loss_and_gradients<float, cpu>(cpu_ctx, nullptr, head_, labels, {}, {}, {}, v, q, &sv_, &sq_);
     }
     Tensor<float, 2> logits(const Tensor<float, 5>& clips, std::span<const index_t> items) const override {
-        const auto [v, q] = halves(standardised(features(clips, items)));
-        Tensor<float, 2> out({v.extent(0), classes()}, uninitialized);
+        const Tensor<float, 2> f = features(clips, items);
+        const index_t D = f.extent(1) / 2;
+        const Tensor<float, 2> v = train::standardised<float, cpu>(cpu_ctx, &sv_, columns(f, 0, D));
+        const Tensor<float, 2> q = train::standardised<float, cpu>(cpu_ctx, &sq_, columns(f, D, 2 * D));
+        Tensor<float, 2> out({f.extent(0), classes()}, uninitialized);
         QaHeadSaved<float> s;
         head_.forward(cpu_ctx, out, s, v, q);
         return out;
     }
-
-    // A briefly trained (or untrained) text encoder maps every question to nearly one embedding
-    // (cosine 0.9999 between "how many objects are there?" and "what colour is the star?"), too
-    // little for a head at any learning rate; standardised per column with the training set's
-    // statistics, the frozen embeddings' differences are what the head sees.
-    void fit_frozen_features(TensorView<const float, 2> rows) override {
-        const index_t N = rows.extent(0), F = rows.extent(1);
-        mean_.assign(std::size_t(F), 0.0f);
-        inverse_std_.assign(std::size_t(F), 0.0f);
-        for (index_t f = 0; f < F; ++f) {
-            double sum = 0, squares = 0;
-            for (index_t n = 0; n < N; ++n) sum += rows(n, f);
-            const double mean = sum / double(N);
-            for (index_t n = 0; n < N; ++n) squares += (rows(n, f) - mean) * (rows(n, f) - mean);
-            const double std = std::sqrt(squares / double(N));
-            mean_[std::size_t(f)] = float(mean);
-            inverse_std_[std::size_t(f)] = std > 0 ? float(1 / std) : 0.0f;  // a constant column carries nothing
-        }
-    }
     std::map<std::string, std::string> head_metadata() const override {
-        if (mean_.empty()) return {};
-        return {{"input_standardisation", nlohmann::json{{"columns", "[v, q]"}, {"mean", mean_}, {"inverse_std", inverse_std_}}.dump()}};
+        return {{"standardise_v", standardisation_json(sv_).dump()}, {"standardise_q", standardisation_json(sq_).dump()}};
     }
 
 private:
-    Tensor<float, 2> standardised(Tensor<float, 2> features) const {
-        if (mean_.empty()) return features;
-        for (index_t n = 0; n < features.extent(0); ++n)
-            for (index_t f = 0; f < features.extent(1); ++f)
-                features(n, f) = (features(n, f) - mean_[std::size_t(f)]) * inverse_std_[std::size_t(f)];
-        return features;
-    }
     text::BatchEncoding encode(std::span<const index_t> items) const {
         std::vector<std::string> texts;
         for (const index_t i : items) texts.push_back(split_->questions.at(std::size_t(i)).question);
         return tokenizer_.encode_batch(texts, std::size_t(model_.config().text.max_length));
-    }
-    static std::pair<Tensor<float, 2>, Tensor<float, 2>> halves(const Tensor<float, 2>& features) {
-        const index_t B = features.extent(0), D = features.extent(1) / 2;
-        Tensor<float, 2> v({B, D}, uninitialized), q({B, D}, uninitialized);
-        copy(cpu_ctx, v.view(), features.view().narrow(1, 0, D));
-        copy(cpu_ctx, q.view(), features.view().narrow(1, D, 2 * D));
-        return {std::move(v), std::move(q)};
     }
 
     const SVilm<float>& model_;
@@ -186,19 +179,17 @@ private:
     nn::ParameterStore<float> store_;
     QaHead<float> head_;
     const LabelledSplit* split_ = nullptr;
-    std::vector<float> mean_, inverse_std_;  // (F): frozen features' statistics; empty end to end
+    train::Standardisation<float> sv_, sq_;
 };
 
-// Actions: logits = classifier(v), the classifier starting as the zero-shot one.
+// Actions: logits = classifier(v') of the standardised embedding, the classifier starting as the
+// zero-shot one (the same logits as the class prompts' cosines times the learnt scale).
 class ActionTask : public ClassificationTask {
 public:
     ActionTask(const SVilm<float>& model, const eval::ZeroShotClassifier& prompts, std::uint64_t seed)
-        : model_(model), classifier_(store_, "action_head", model.config().embed_dim, prompts.classes()) {
+        : model_(model), prompts_(prompts), classifier_(store_, "action_head", model.config().embed_dim, prompts.classes()) {
         Generator rng(seed);
         store_.allocate(cpu_ctx, rng);
-        // the scale pre-training learnt for cosine logits (clamped at 100 as the loss clamps it)
-        const double scale = std::min(100.0, std::exp(double(model.logit_scale.value()())));
-        train::initialise_from_prompts<float, cpu>(cpu_ctx, classifier_, prompts.class_embeddings(), scale);
     }
     index_t classes() const override { return classifier_.out_features; }
     nn::ParameterStore<float>& head() override { return store_; }
@@ -206,24 +197,35 @@ public:
     Tensor<float, 2> features(const Tensor<float, 5>& clips, std::span<const index_t>) const override {
         return model_.encode_video(cpu_ctx, clips);
     }
+    void fit(TensorView<const float, 2> rows) override {
+        sv_ = train::standardisation_of<float, cpu>(cpu_ctx, rows);
+        // the scale pre-training learnt for cosine logits, clamped at 100 as the loss clamps it
+        const double scale = std::min(100.0, std::exp(double(model_.logit_scale.value()())));
+        train::initialise_from_prompts<float, cpu>(cpu_ctx, classifier_, prompts_.class_embeddings(), scale, &sv_);
+    }
     float end_to_end_loss(const Tensor<float, 5>& clips, std::span<const index_t>,
                           const Tensor<std::int64_t, 1>& labels) override {
-        return train::action_loss_and_gradients<float, cpu>(cpu_ctx, &model_, classifier_, labels, clips);
+        return train::action_loss_and_gradients<float, cpu>(cpu_ctx, &model_, classifier_, labels, clips, {}, &sv_);
     }
     float frozen_loss(const Tensor<float, 2>& features, const Tensor<std::int64_t, 1>& labels) override {
-        return train::action_loss_and_gradients<float, cpu>(cpu_ctx, nullptr, classifier_, labels, {}, features);
+        return train::action_loss_and_gradients<float, cpu>(cpu_ctx, nullptr, classifier_, labels, {}, features, &sv_);
     }
     Tensor<float, 2> logits(const Tensor<float, 5>& clips, std::span<const index_t> items) const override {
-        const Tensor<float, 2> v = features(clips, items);
+        const Tensor<float, 2> v = train::standardised<float, cpu>(cpu_ctx, &sv_, features(clips, items));
         Tensor<float, 2> out({v.extent(0), classes()}, uninitialized);
         classifier_.forward(cpu_ctx, out, v);
         return out;
     }
+    std::map<std::string, std::string> head_metadata() const override {
+        return {{"standardise_v", standardisation_json(sv_).dump()}};
+    }
 
 private:
     const SVilm<float>& model_;
+    const eval::ZeroShotClassifier& prompts_;
     nn::ParameterStore<float> store_;
     nn::Linear<float> classifier_;
+    train::Standardisation<float> sv_;
 };
 
 Tensor<std::int64_t, 1> labels_of(const LabelledSplit& split, std::span<const index_t> items) {
@@ -276,72 +278,95 @@ void append_skipped(std::vector<data::SkippedItem>& all, const LabelledSplit& sp
     }
 }
 
-// The training loop of both classification tasks; log.csv gets one line per step.
+// The head trained alone on cached features (N, F) of the items `items`, `steps` minibatches of
+// `batch` in epochs of a fresh random order.
+void train_head_on_features(ClassificationTask& task, SVilm<float>& model, const LabelledSplit& split,
+                            const std::vector<float>& rows, const std::vector<index_t>& items, std::int64_t steps,
+                            const FinetuneArgs& a, const std::function<void(const char*, std::int64_t, std::int64_t, float, index_t)>& report) {
+    train::FinetuneOptions options;
+    options.steps = steps;
+    options.batch_size = a.batch;
+    options.lr = a.lr;
+    options.head_lr = a.head_lr;
+    options.freeze_encoders = true;
+    options.seed = a.seed;
+    train::Finetuner<cpu> tuner(model, task.head(), options);
+    const index_t N = index_t(items.size()), F = index_t(rows.size()) / N, B = std::min(a.batch, N);
+    Generator rng(a.seed);
+    std::vector<index_t> order(static_cast<std::size_t>(N));
+    std::iota(order.begin(), order.end(), index_t(0));
+    index_t at = N;
+    while (tuner.steps_done() < steps) {
+        Tensor<float, 2> features({B, F}, uninitialized);
+        std::vector<index_t> picked;
+        for (index_t k = 0; k < B; ++k) {
+            if (at == N) {  // a new epoch: a new order
+                for (index_t i = N - 1; i >= 1; --i)
+                    std::swap(order[std::size_t(i)], order[std::size_t(rng.uniform_int(std::uint64_t(i + 1)))]);
+                at = 0;
+            }
+            const index_t row = order[std::size_t(at++)];
+            std::copy_n(rows.data() + row * F, F, features.data() + k * F);
+            picked.push_back(items[std::size_t(row)]);
+        }
+        const Tensor<std::int64_t, 1> labels = labels_of(split, picked);
+        const float loss = tuner.step([&] { return task.frozen_loss(features, labels); });
+        report("head", tuner.steps_done(), steps, loss, B);
+    }
+}
+
+// The training of both classification tasks. First the starting model's features of every
+// training clip, once: the head's standardisation, and what the head trains on alone: all the
+// steps with --freeze, else the first --probe-steps (a linear probe, then fine-tuning end to end
+// from it: the head starts from a fit instead of from noise, and the encoders' first gradients
+// are not the random head's). log.csv: one line per step, its phase and loss.
 void train_classifier(ClassificationTask& task, SVilm<float>& model, const LabelledSplit& train_split,
                       const FinetuneArgs& a, std::vector<data::SkippedItem>& skipped) {
     const VideoConfig& v = model.config().video;
+    std::vector<float> rows;
+    std::vector<index_t> items;
+    const data::LoaderStats stats = for_each_batch(train_split, v, 32, [&](data::VideoBatch& b) {
+        const Tensor<float, 2> f = task.features(b.video, b.items);
+        rows.insert(rows.end(), f.data(), f.data() + f.size());
+        items.insert(items.end(), b.items.begin(), b.items.end());
+    });
+    append_skipped(skipped, train_split, stats.skipped);  // the pass saw every training item once
+    if (items.empty()) throw ValueError(train_split.source + ": no training video could be decoded");
+    const index_t N = index_t(items.size()), F = index_t(rows.size()) / N;
+    task.fit(TensorView<const float, 2>(rows.data(), {N, F}));
+
+    std::ofstream log(fs::path(a.out) / "log.csv");
+    log << "phase,step,loss\n";
+    train::ProgressLine progress(stderr);
+    index_t clips = 0;
+    const auto report = [&](const char* phase, std::int64_t step, std::int64_t steps, float loss, index_t batch) {
+        log << phase << ',' << step << ',' << loss << '\n';
+        char text[64];
+        std::snprintf(text, sizeof text, "%s loss %.4f", phase, double(loss));
+        progress.update(step, steps, double(clips += batch), "clips", text);
+    };
+    const std::int64_t head_steps = a.freeze ? a.steps : a.probe_steps;
+    if (head_steps > 0) train_head_on_features(task, model, train_split, rows, items, head_steps, a, report);
+    if (a.freeze) return;
+    rows = {};
+
     train::FinetuneOptions options;
     options.steps = a.steps;
     options.batch_size = a.batch;
     options.lr = a.lr;
-    options.head_lr = a.head_lr;
-    options.freeze_encoders = a.freeze;
+    // after the probe the head is fitted: a fresh AdamW at the head's rate would throw it about in
+    // its first steps (the loss doubles), so it moves at the model's rate from there
+    options.head_lr = head_steps > 0 ? a.lr : a.head_lr;
     options.seed = a.seed;
     train::Finetuner<cpu> tuner(model, task.head(), options);
-    std::ofstream log(fs::path(a.out) / "log.csv");
-    log << "step,loss\n";
-    train::ProgressLine progress(stderr);
-    const auto report = [&](float loss, index_t clips) {
-        log << tuner.steps_done() << ',' << loss << '\n';
-        char text[64];
-        std::snprintf(text, sizeof text, "loss %.4f", double(loss));
-        progress.update(tuner.steps_done(), options.steps, double(clips), "clips", text);
-    };
-    index_t clips_seen = 0;
-    if (a.freeze) {
-        // the frozen encoders' features of every training clip, once; then minibatches of them
-        std::vector<float> rows;
-        std::vector<index_t> items;
-        const data::LoaderStats stats = for_each_batch(train_split, v, 32, [&](data::VideoBatch& b) {
-            const Tensor<float, 2> f = task.features(b.video, b.items);
-            rows.insert(rows.end(), f.data(), f.data() + f.size());
-            items.insert(items.end(), b.items.begin(), b.items.end());
-        });
-        append_skipped(skipped, train_split, stats.skipped);
-        if (items.empty()) throw ValueError(train_split.source + ": no training video could be decoded");
-        const index_t N = index_t(items.size()), F = index_t(rows.size()) / N, B = std::min(a.batch, N);
-        task.fit_frozen_features(TensorView<const float, 2>(rows.data(), {N, F}));
-        Generator rng(a.seed);
-        std::vector<index_t> order(static_cast<std::size_t>(N));
-        std::iota(order.begin(), order.end(), index_t(0));
-        index_t at = N;
-        while (tuner.steps_done() < options.steps) {
-            Tensor<float, 2> features({B, F}, uninitialized);
-            std::vector<index_t> picked;
-            for (index_t k = 0; k < B; ++k) {
-                if (at == N) {  // a new epoch: a new order
-                    for (index_t i = N - 1; i >= 1; --i)
-                        std::swap(order[std::size_t(i)], order[std::size_t(rng.uniform_int(std::uint64_t(i + 1)))]);
-                    at = 0;
-                }
-                const index_t row = order[std::size_t(at++)];
-                std::copy_n(rows.data() + row * F, F, features.data() + k * F);
-                picked.push_back(items[std::size_t(row)]);
-            }
-            const Tensor<std::int64_t, 1> labels = labels_of(train_split, picked);
-            const float loss = tuner.step([&] { return task.frozen_loss(features, labels); });
-            report(loss, clips_seen += B);
-        }
-        return;
-    }
     data::VideoLoader loader(train_split.manifest, clip_options(v, a.batch, true, a.seed));
     index_t epoch = 0;
     loader.start_epoch(epoch);
     bool any = false;
+    clips = 0;
     while (tuner.steps_done() < options.steps) {
         std::optional<data::VideoBatch> b = loader.next();
         if (!b) {
-            append_skipped(skipped, train_split, loader.stats().skipped);
             if (!any)
                 throw ValueError(train_split.source + ": no full batch of " + std::to_string(a.batch) +
                                  " training videos could be decoded");
@@ -352,9 +377,8 @@ void train_classifier(ClassificationTask& task, SVilm<float>& model, const Label
         any = true;
         const Tensor<std::int64_t, 1> labels = labels_of(train_split, b->items);
         const float loss = tuner.step([&] { return task.end_to_end_loss(b->video, b->items, labels); });
-        report(loss, clips_seen += b->video.extent(0));
+        report("end-to-end", tuner.steps_done(), options.steps, loss, b->video.extent(0));
     }
-    if (epoch == 0) append_skipped(skipped, train_split, loader.stats().skipped);
 }
 
 // Readers of the two classification tasks' splits.
@@ -409,17 +433,12 @@ void check_split_sizes(const LabelledSplit& s, index_t at_least) {
                          " video(s) on disk, fewer than " + std::to_string(at_least));
 }
 
-void write_json(const fs::path& path, const nlohmann::json& value) {
-    const std::string text = value.dump(2) + "\n";
-    io::write_file_atomically(path, [&](const auto& append) { append(text.data(), text.size()); });
-}
-
 void write_skipped(const fs::path& out, const std::vector<data::SkippedItem>& skipped) {
     if (skipped.empty()) return;
     std::string text = "line,video,reason\n";
     for (const data::SkippedItem& s : skipped)
         text += std::to_string(s.line) + ',' + csv_field(s.path) + ',' + csv_field(s.reason) + '\n';
-    io::write_file_atomically(out / "skipped.csv", [&](const auto& append) { append(text.data(), text.size()); });
+    write_text(out / "skipped.csv", text);
     say("skipped %zu video%s that did not decode, each with its reason in %s", skipped.size(), skipped.size() == 1 ? "" : "s",
         (out / "skipped.csv").c_str());
 }
@@ -433,6 +452,7 @@ struct Loaded {
 // The checks every task makes before its work: the output folder, the model, the vocabulary.
 Loaded prepare(const FinetuneArgs& a) {
     if (holds_files(a.out) && !a.overwrite) throw InputError(not_empty(a.out));
+    if (!a.metrics.empty()) check_new_file("--metrics", a.metrics, a.overwrite);
     if (!fs::is_directory(a.videos)) throw InputError("--videos: " + a.videos + " is not a folder");
     ModelFile file = open_model(a.model);
     SVilm<float> model = make_model(cpu_ctx, file.config, &file.file, 0);
@@ -450,10 +470,14 @@ void finish_model(const SVilm<float>& model, ClassificationTask& task, const Fin
 }
 
 std::string training_words(const FinetuneArgs& a) {
-    char text[200];
-    std::snprintf(text, sizeof text, "%s, %lld steps of %lld clips, peak lr %g (model) / %g (head)",
-                  a.freeze ? "frozen encoders, the head alone" : "end to end", (long long)a.steps, (long long)a.batch,
-                  a.lr, a.head_lr);
+    char text[240];
+    if (a.freeze)
+        std::snprintf(text, sizeof text, "frozen encoders, the head alone, %lld steps of %lld clips, peak lr %g",
+                      (long long)a.steps, (long long)a.batch, a.head_lr);
+    else
+        std::snprintf(text, sizeof text,
+                      "end to end, %lld steps of %lld clips, peak lr %g, after %lld steps of the head alone at peak lr %g",
+                      (long long)a.steps, (long long)a.batch, a.lr, (long long)a.probe_steps, a.head_lr);
     return text;
 }
 
@@ -516,7 +540,7 @@ void finetune_qa(const FinetuneArgs& a) {
         }
         finish_model(l.model, task, a);
         write_skipped(a.out, skipped);
-        if (!a.metrics.empty()) write_json(a.metrics, metrics);
+        write_metrics(a.metrics, metrics);
     });
 }
 
@@ -528,7 +552,10 @@ nlohmann::json action_report(const char* name, const LabelledSplit& split, const
     say("%s: top-1 %.1f%% of %lld clips (chance %.1f%%)", name, 100 * m.accuracy, (long long)m.count, 100 * m.chance_uniform);
     if (figures) {
         std::fputs(eval::format_classification(m, classes).c_str(), stdout);
-        write_confusion(out, m, classes);
+        write_confusion_csv(out / "confusion.csv", m, classes);
+#if defined(SVILM_CLI_VIZ)
+        write_confusion_png(out / "confusion.png", m);
+#endif
     }
     return {{"top1", 100 * m.accuracy}, {"count", m.count}, {"mean_per_class", 100 * m.mean_per_class_accuracy}};
 }
@@ -570,7 +597,7 @@ void finetune_action(const FinetuneArgs& a) {
         }
         finish_model(l.model, task, a);
         write_skipped(a.out, skipped);
-        if (!a.metrics.empty()) write_json(a.metrics, metrics);
+        write_metrics(a.metrics, metrics);
     });
 }
 
@@ -660,7 +687,7 @@ void finetune_retrieval(const FinetuneArgs& a) {
         save_model(l.model, fs::path(a.out) / "model.safetensors", {{"finetuned_task", "retrieval"}});
         say("wrote %s", (fs::path(a.out) / "model.safetensors").c_str());
         write_skipped(a.out, skipped);
-        if (!a.metrics.empty()) write_json(a.metrics, metrics);
+        write_metrics(a.metrics, metrics);
     });
 }
 
@@ -688,8 +715,12 @@ std::vector<Subcommand> add_finetune_commands(CLI::App& app) {
     c->add_option("--steps", a.steps, "optimiser steps")->check(whole_number<index_t>(1));
     c->add_option("--batch", a.batch, "clips per step (2 to 4096)")->check(whole_number<index_t>(2, 4096));
     c->add_option("--lr", a.lr, "peak learning rate of the model's parameters")->check(real_number(0));
-    c->add_option("--head-lr", a.head_lr, "peak learning rate of the head (qa, action)")->check(real_number(0));
+    c->add_option("--head-lr", a.head_lr, "peak learning rate of the head trained alone (qa, action; end to end without a probe)")
+        ->check(real_number(0));
     c->add_flag("--freeze", a.freeze, "train the head alone on the frozen encoders' embeddings (qa, action)");
+    c->add_option("--probe-steps", a.probe_steps,
+                  "qa, action, end to end: first train the head alone this many steps on the starting model's embeddings")
+        ->check(whole_number<index_t>(0));
     c->add_option("--answers", a.answers, "qa: the answer vocabulary, the most frequent training answers")
         ->check(whole_number<index_t>(1, 1 << 20));
     c->add_option("--hidden", a.hidden, "qa: the answer head's hidden width")->check(whole_number<index_t>(1, 1 << 16));

@@ -368,6 +368,59 @@ downstream_inputs() {
         "${classify[@]}" --class-index $lists/classInd.txt --list all_bad.txt
 }
 
+# svilm finetune, each task on a small synthetic export with an untrained tiny model: what it
+# scored (every test item once, per-type counts adding up, the confusion matrix holding every
+# clip), the files it wrote (a model file svilm reads back, the head with its standardisation,
+# the metrics), and its refusals.
+finetune() {
+    "$svilm" init --preset tiny --out tiny.safetensors >/dev/null || { echo "FAILED: svilm init"; exit 1; }
+    "$svilm" synth --task qa --counts 12,6,10,0 --out qa >/dev/null || { echo "FAILED: svilm synth --task qa"; exit 1; }
+    "$svilm" synth --task action --counts 14,7,14,0 --out act >/dev/null || { echo "FAILED: svilm synth --task action"; exit 1; }
+    "$svilm" synth --task retrieval --counts 8,0,6,0 --out ret >/dev/null || { echo "FAILED: svilm synth --task retrieval"; exit 1; }
+    local qa=(--train qa/train_qa.json --val qa/val_qa.json --test qa/test_qa.json --videos qa/videos)
+    local lists=act/ucfTrainTestlist
+    local action=(--class-index $lists/classInd.txt --train $lists/trainlist01.txt --val $lists/vallist01.txt
+                  --test $lists/testlist01.txt --videos act/UCF-101)
+
+    expect 0 "^test: top-1 [0-9.]+% of 10 questions" "$svilm" finetune --task qa --model tiny.safetensors "${qa[@]}" \
+        --steps 3 --batch 4 --probe-steps 20 --out qa_run --metrics qa.json
+    has_line "^training: end to end, 3 steps of 4 clips, peak lr 5e-05, after 20 steps of the head alone at peak lr"
+    local per_type
+    per_type=$(grep -A4 '^test: top' <<<"$output" | grep -Eo 'of [0-9]+$' | awk '{s += $2} END {print s}')
+    [[ $per_type == 10 ]] || { echo "FAILED: the test questions' types add up to $per_type, not 10"; failures=$((failures + 1)); }
+    grep -q '"accuracy": ' qa.json && grep -q '"per_type": {' qa.json ||
+        { echo "FAILED: qa.json lacks the accuracy or per-type numbers"; failures=$((failures + 1)); }
+    grep -q 'standardise_q' qa_run/head.safetensors || { echo "FAILED: the QA head file has no standardisation"; failures=$((failures + 1)); }
+    expect 0 '"embed_dim"' "$svilm" info --model qa_run/model.safetensors
+    expect_file_lines 24 qa_run/log.csv
+
+    expect 0 "^test: top-1 [0-9.]+% of 14 clips \(chance 14.3%\)" "$svilm" finetune --task action --model tiny.safetensors \
+        "${action[@]}" --freeze --steps 5 --out act_run --metrics act.json
+    has_line "^training: frozen encoders, the head alone, 5 steps of 16 clips"
+    [[ $(awk -F, 'NR > 1 {for (i = 2; i <= NF; ++i) s += $i} END {print s}' act_run/confusion.csv) == 14 ]] ||
+        { echo "FAILED: act_run/confusion.csv does not hold the 14 test clips"; failures=$((failures + 1)); }
+    grep -q '"top1": ' act.json || { echo "FAILED: act.json has no top-1"; failures=$((failures + 1)); }
+
+    expect 0 "^fine-tuned:" "$svilm" finetune --task retrieval --model tiny.safetensors --train ret/MSRVTT_data.json \
+        --test ret/MSRVTT_JSFUSION_test.csv --videos ret/videos --steps 2 --batch 4 --out ret_run --metrics ret.json
+    has_line "^zero-shot:"
+    has_line "^test: ret/MSRVTT_JSFUSION_test.csv, 6 pairs"
+    grep -q '"fine_tuned": {' ret.json && grep -q '"zero_shot": {' ret.json ||
+        { echo "FAILED: ret.json lacks the zero-shot or fine-tuned numbers"; failures=$((failures + 1)); }
+
+    expect_error "--val: --task qa needs a validation split" "$svilm" finetune --task qa --model tiny.safetensors \
+        --train qa/train_qa.json --test qa/test_qa.json --videos qa/videos --out x
+    expect_error "--class-index: --task action needs the class index \(classInd.txt\)" "$svilm" finetune --task action \
+        --model tiny.safetensors --train $lists/trainlist01.txt --val $lists/vallist01.txt --test $lists/testlist01.txt \
+        --videos act/UCF-101 --out x
+    expect_error "--out: qa_run is not empty: choose a new or empty folder, or pass --overwrite" \
+        "$svilm" finetune --task qa --model tiny.safetensors "${qa[@]}" --out qa_run
+    expect_error "--metrics: qa.json exists \(pass --overwrite to replace it\)" \
+        "$svilm" finetune --task qa --model tiny.safetensors "${qa[@]}" --out y --metrics qa.json
+    expect_error "--train: nope.json: .*" "$svilm" finetune --task qa --model tiny.safetensors --train nope.json \
+        --val qa/val_qa.json --test qa/test_qa.json --videos qa/videos --out z
+}
+
 "$case_name"
 if [[ $failures -gt 0 ]]; then
     echo "$case_name: $failures check(s) failed"

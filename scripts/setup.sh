@@ -17,6 +17,7 @@ packages=(
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev   # FFmpeg decoding (svilm::video)
     libstb-dev               # stb_image_write for PNG figures (svilm::viz)
     libopenmpi-dev openmpi-bin   # data-parallel training over MPI (svilm::distributed, mpirun)
+    python3                  # the downstream demo's tables (scripts/downstream_table.py)
 )
 
 missing=()

@@ -69,6 +69,16 @@ Tensor<std::int64_t, 1> labels_of(std::initializer_list<std::int64_t> values) {
     return labels;
 }
 
+// A standardisation from random rows: shifts and scales of every sign and size, one constant column.
+train::Standardisation<double> random_standardisation(index_t D, std::uint64_t seed) {
+    const index_t N = 7;
+    Tensor<float, 2> rows({N, D}, uninitialized);
+    Generator rng(seed);
+    rng.normal<float, 2>(rows, 0.3f, 0.5f);
+    for (index_t n = 0; n < N; ++n) rows(n, D - 1) = 0.25f;
+    return train::standardisation_of<double, cpu>(cpu_ctx, rows);
+}
+
 TEST_CASE("gradcheck: video QA fine-tuning end to end, into the model and the answer head") {
     const SVilmConfig config = finetune_config();
     SVilm<double> model(cpu_ctx, config, 61);
@@ -82,22 +92,32 @@ TEST_CASE("gradcheck: video QA fine-tuning end to end, into the model and the an
     const Tensor<double, 5> clips = random_clips<double>(config, B, 65);
     const Questions q = questions(config, B, 5);
     const Tensor<std::int64_t, 1> labels = labels_of({2, -1, 3});  // question 1's answer is outside the vocabulary
-    auto loss = [&] {
-        VideoEmbeddingSaved<double> v;
-        TextEmbeddingSaved<double> t;
-        model.forward_video_embedding(cpu_ctx, v, clips);
-        model.forward_text_embedding(cpu_ctx, t, q.ids, q.mask);
-        Tensor<double, 2> logits({B, 4});
-        QaHeadSaved<double> hs;
-        head.forward(cpu_ctx, logits, hs, v.embedding(), t.embedding());
-        QaLossSaved<double> ls;
-        return qa_loss_forward<double>(cpu_ctx, ls, logits, labels);
-    };
-    auto backward = [&] { train::qa_loss_and_gradients<double, cpu>(cpu_ctx, &model, head, labels, clips, q.ids, q.mask); };
-    ModuleCheck model_check{"qa_finetune.model", &model.parameters(), loss, backward};
-    run_module_check(model_check);
-    ModuleCheck head_check{"qa_finetune.head", &head_store, loss, backward};
-    run_module_check(head_check);
+    const train::Standardisation<double> sv = random_standardisation(config.embed_dim, 66);
+    const train::Standardisation<double> sq = random_standardisation(config.embed_dim, 67);
+    for (const bool standardise : {false, true}) {
+        CAPTURE(standardise);
+        const train::Standardisation<double>* pv = standardise ? &sv : nullptr;
+        const train::Standardisation<double>* pq = standardise ? &sq : nullptr;
+        auto loss = [&] {
+            VideoEmbeddingSaved<double> v;
+            TextEmbeddingSaved<double> t;
+            model.forward_video_embedding(cpu_ctx, v, clips);
+            model.forward_text_embedding(cpu_ctx, t, q.ids, q.mask);
+            Tensor<double, 2> logits({B, 4});
+            QaHeadSaved<double> hs;
+            head.forward(cpu_ctx, logits, hs, train::standardised<double, cpu>(cpu_ctx, pv, v.embedding()),
+                         train::standardised<double, cpu>(cpu_ctx, pq, t.embedding()));
+            QaLossSaved<double> ls;
+            return qa_loss_forward<double>(cpu_ctx, ls, logits, labels);
+        };
+        auto backward = [&] {
+            train::qa_loss_and_gradients<double, cpu>(cpu_ctx, &model, head, labels, clips, q.ids, q.mask, {}, {}, pv, pq);
+        };
+        ModuleCheck model_check{"qa_finetune.model", &model.parameters(), loss, backward};
+        run_module_check(model_check);
+        ModuleCheck head_check{"qa_finetune.head", &head_store, loss, backward};
+        run_module_check(head_check);
+    }
 }
 
 TEST_CASE("gradcheck: action fine-tuning end to end, into the model and the linear classifier") {
@@ -112,17 +132,22 @@ TEST_CASE("gradcheck: action fine-tuning end to end, into the model and the line
     const index_t B = 4;
     const Tensor<double, 5> clips = random_clips<double>(config, B, 75);
     const Tensor<std::int64_t, 1> labels = labels_of({0, 2, 1, 2});
-    auto loss = [&] {
-        Tensor<double, 2> v = model.encode_video(cpu_ctx, clips), logits({B, 3});
-        classifier.forward(cpu_ctx, logits, v);
-        CrossEntropySaved<double> s;
-        return cross_entropy_forward(cpu_ctx, s, TensorView<const double, 2>(logits), labels);
-    };
-    auto backward = [&] { train::action_loss_and_gradients<double, cpu>(cpu_ctx, &model, classifier, labels, clips); };
-    ModuleCheck model_check{"action_finetune.model", &model.parameters(), loss, backward};
-    run_module_check(model_check);
-    ModuleCheck head_check{"action_finetune.head", &head_store, loss, backward};
-    run_module_check(head_check);
+    const train::Standardisation<double> sv = random_standardisation(config.embed_dim, 76);
+    for (const bool standardise : {false, true}) {
+        CAPTURE(standardise);
+        const train::Standardisation<double>* pv = standardise ? &sv : nullptr;
+        auto loss = [&] {
+            Tensor<double, 2> v = model.encode_video(cpu_ctx, clips), logits({B, 3});
+            classifier.forward(cpu_ctx, logits, train::standardised<double, cpu>(cpu_ctx, pv, v));
+            CrossEntropySaved<double> s;
+            return cross_entropy_forward(cpu_ctx, s, TensorView<const double, 2>(logits), labels);
+        };
+        auto backward = [&] { train::action_loss_and_gradients<double, cpu>(cpu_ctx, &model, classifier, labels, clips, {}, pv); };
+        ModuleCheck model_check{"action_finetune.model", &model.parameters(), loss, backward};
+        run_module_check(model_check);
+        ModuleCheck head_check{"action_finetune.head", &head_store, loss, backward};
+        run_module_check(head_check);
+    }
 }
 
 TEST_CASE("fine-tuning: frozen encoders give the head the same loss and gradients as end to end") {
@@ -167,6 +192,16 @@ TEST_CASE("fine-tuning: a classifier initialised from prompts gives scale * cosi
     classifier.forward(cpu_ctx, logits, v);
     CHECK(logits(0, 0) == doctest::Approx(6.0));
     CHECK(logits(0, 1) == doctest::Approx(6.4));
+    // standardised inputs: the same logits from the same raw embedding
+    Tensor<float, 2> rows({4, 3});
+    for (index_t n = 0; n < 4; ++n) rows(n, 0) = float(n), rows(n, 1) = float(n * n) - 1.0f, rows(n, 2) = 2.0f;  // column 2 constant
+    const train::Standardisation<float> s = train::standardisation_of<float, cpu>(cpu_ctx, rows);
+    train::initialise_from_prompts<float, cpu>(cpu_ctx, classifier, prompts, 10.0, &s);
+    Tensor<float, 2> standardised_logits({1, 2});
+    classifier.forward(cpu_ctx, standardised_logits, train::standardised<float, cpu>(cpu_ctx, &s, v));
+    // column 2 is constant in the statistics (0.8 there, 2 in the rows): its term comes from the mean
+    CHECK(standardised_logits(0, 0) == doctest::Approx(6.0));
+    CHECK(standardised_logits(0, 1) == doctest::Approx(10.0 * 0.8 * 2.0));  // the raw 6.4 with v's own 0.8
     const Tensor<float, 2> three_classes({3, 3});
     const auto wrong_count = [&] { train::initialise_from_prompts<float, cpu>(cpu_ctx, classifier, three_classes, 1.0); };
     CHECK_THROWS_AS(wrong_count(), ShapeError);

@@ -1064,6 +1064,24 @@ std::vector<OpCase<T, Device>> op_table() {
         });
     }
 
+    // ---- column_affine: y (R, C) = (x + shift) * scale, a fixed per-column standardisation in
+    // front of a fine-tuning head (svilm/train/finetune.hpp); shift and scale are constants.
+    table.push_back({
+        .op = "column_affine",
+        .sizes = {{"R", 3}, {"C", 4}},
+        .device = {{{"R", 37}, {"C", 300}}},
+        .bench = {{{"R", 256}, {"C", 512}}},
+        .signature =
+            [](const Sizes& s) {
+                return Signature{{input("x", {s["R"], s["C"]}), constant("shift", {s["C"]}, normal()),
+                                  constant("scale", {s["C"]}, normal())},
+                                 {{"y", {s["R"], s["C"]}}}};
+            },
+        .forward = [](Run& r) { column_affine_forward(r.ctx, out<2>(r, "y"), arg<2>(r, "x"), arg<1>(r, "shift"), arg<1>(r, "scale")); },
+        .backward = [](Run& r) { column_affine_backward(r.ctx, grad<2>(r, "x"), dout<2>(r, "y"), arg<1>(r, "scale")); },
+        .cost = stream_cost(2, 2),
+    });
+
     // ---- add: the residual y = a + b, and its backward da = db = dy.
     table.push_back({
         .op = "add",

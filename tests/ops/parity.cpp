@@ -233,6 +233,17 @@ void residual_add_case() {
 }
 
 template <class T>
+void column_affine_case() {
+    const auto x = load<T, 2>("column_affine.x"), dy = load<T, 2>("column_affine.dy");
+    const auto shift = load<T, 1>("column_affine.shift"), scale = load<T, 1>("column_affine.scale");
+    Tensor<T, 2> y(x.shape()), dx(x.shape());
+    column_affine_forward<T>(cpu_ctx, y, x, shift, scale);
+    column_affine_backward<T>(cpu_ctx, dx, dy, scale);
+    expect_matches<T, 2>("column_affine.y", y, fp32_tolerance);
+    expect_matches<T, 2>("column_affine.dx", dx, fp32_tolerance);
+}
+
+template <class T>
 void all_cases() {
     matmul_case<T>();
     linear_case<T>();
@@ -249,6 +260,7 @@ void all_cases() {
     group_softmax_tau_case<T>();
     assign_normalize_case<T>();
     residual_add_case<T>();
+    column_affine_case<T>();
 }
 
 TEST_CASE("every CPU op matches the PyTorch fixtures in float" * doctest::test_suite("parity")) { all_cases<float>(); }

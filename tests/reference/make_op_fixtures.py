@@ -200,6 +200,14 @@ def case_residual_add():
     return dict(a=a, b=b, dy=dy, y=y, da=ta.grad, db=tb.grad)
 
 
+def case_column_affine():
+    x, shift, scale, dy = randn(5, 6), randn(6), randn(6), randn(5, 6)
+    tx = leaf(x)
+    y = (tx + shift) * scale
+    y.backward(dy)
+    return dict(x=x, shift=shift, scale=scale, dy=dy, y=y, dx=tx.grad)
+
+
 # Gumbel noise at a temperature other than 1 (docs/model.md §2.1 step 4 and §11 "Randomness":
 # y_soft = softmax over the group axis of (logits + G) / tau, with G = -log(-log U)). With
 # tau = 1 the formula cannot tell "(logits + G) / tau" from "logits / tau + G", so these two
@@ -268,6 +276,7 @@ CASES = [  # table order of FIXTURES.md == draw order
     ("residual_add", case_residual_add),
     ("gumbel_assign_tau", case_gumbel_assign_tau),  # appended last: earlier draws unchanged
     ("group_softmax_tau", case_group_softmax_tau),
+    ("column_affine", case_column_affine),  # appended last: earlier draws unchanged
 ]
 
 

@@ -151,4 +151,49 @@ void bias_add_backward(const Context<cpu>&, TensorView<T, 1> dbias, std::type_id
     });
 }
 
+// y (R, C) = (x + shift) * scale, shift and scale (C) shared by every row: a fixed per-column
+// standardisation of features (shift = -mean, scale = 1 / std) in front of a task head. y may
+// alias x. All contiguous.
+template <class T>
+void column_affine_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> x,
+                           std::type_identity_t<TensorView<const T, 1>> shift, std::type_identity_t<TensorView<const T, 1>> scale) {
+    const char* op = "column_affine_forward";
+    detail::expect_same_contiguous(op, y, x, "x");
+    expect_shape(op, "shift", shift, {x.extent(1)});
+    expect_shape(op, "scale", scale, {x.extent(1)});
+    expect_contiguous(op, "shift", shift);
+    expect_contiguous(op, "scale", scale);
+    const index_t rows = x.extent(0), cols = x.extent(1);
+    const T *in = x.data(), *a = shift.data(), *s = scale.data();
+    T* out = y.data();
+    parallel_for(
+        rows,
+        [&](index_t r) {
+#pragma omp simd
+            for (index_t c = 0; c < cols; ++c) out[r * cols + c] = (in[r * cols + c] + a[c]) * s[c];
+        },
+        rows * cols > 65536);
+}
+
+// dx (R, C) = dy * scale (assigned; the shift and scale are constants, without gradients). dx
+// may alias dy.
+template <class T>
+void column_affine_backward(const Context<cpu>&, TensorView<T, 2> dx, std::type_identity_t<TensorView<const T, 2>> dy,
+                            std::type_identity_t<TensorView<const T, 1>> scale) {
+    const char* op = "column_affine_backward";
+    detail::expect_same_contiguous(op, dx, dy, "dy");
+    expect_shape(op, "scale", scale, {dy.extent(1)});
+    expect_contiguous(op, "scale", scale);
+    const index_t rows = dy.extent(0), cols = dy.extent(1);
+    const T *g = dy.data(), *s = scale.data();
+    T* out = dx.data();
+    parallel_for(
+        rows,
+        [&](index_t r) {
+#pragma omp simd
+            for (index_t c = 0; c < cols; ++c) out[r * cols + c] = g[r * cols + c] * s[c];
+        },
+        rows * cols > 65536);
+}
+
 }  // namespace svilm

@@ -134,6 +134,15 @@ __global__ void column_total(T* y, const T* partial, index_t chunks, index_t col
     y[c] = accumulate ? y[c] + sum : sum;
 }
 
+// y[r, c] = (x[r, c] + shift[c]) * scale[c]; a null shift: y = x * scale. One thread per element.
+template <class T>
+__global__ void column_affine(T* y, const T* x, const T* shift, const T* scale, index_t cols, index_t n) {
+    for (index_t i = index_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += index_t(gridDim.x) * blockDim.x) {
+        const index_t c = i % cols;
+        y[i] = (x[i] + (shift ? shift[c] : T(0))) * scale[c];
+    }
+}
+
 }  // namespace cuda_kernels
 
 namespace cuda_detail {
@@ -286,6 +295,38 @@ void bias_add_forward(const Context<cuda>& ctx, TensorView<T, 2, cuda> y,
     if (y.size() == 0) return;
     cuda_kernels::broadcast_rows<T><<<cuda_detail::grid_cover(y.size()), 256, 0, ctx.stream()>>>(
         y.data(), bias.data(), y.extent(0), y.extent(1), y.extent(1), true);
+    SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
+// y (R, C) = (x + shift) * scale, shift and scale (C) shared by every row (a fixed per-column
+// standardisation). y may alias x. All contiguous.
+template <class T>
+void column_affine_forward(const Context<cuda>& ctx, TensorView<T, 2, cuda> y, std::type_identity_t<TensorView<const T, 2, cuda>> x,
+                           std::type_identity_t<TensorView<const T, 1, cuda>> shift,
+                           std::type_identity_t<TensorView<const T, 1, cuda>> scale) {
+    const char* op = "column_affine_forward";
+    cuda_detail::expect_same_contiguous(op, y, x, "x");
+    expect_shape(op, "shift", shift, {x.extent(1)});
+    expect_shape(op, "scale", scale, {x.extent(1)});
+    expect_contiguous(op, "shift", shift);
+    expect_contiguous(op, "scale", scale);
+    if (y.size() == 0) return;
+    cuda_kernels::column_affine<T><<<cuda_detail::grid_cover(y.size()), 256, 0, ctx.stream()>>>(
+        y.data(), x.data(), shift.data(), scale.data(), x.extent(1), y.size());
+    SVILM_CUDA_CHECK(cudaGetLastError());
+}
+
+// dx (R, C) = dy * scale (assigned). dx may alias dy.
+template <class T>
+void column_affine_backward(const Context<cuda>& ctx, TensorView<T, 2, cuda> dx, std::type_identity_t<TensorView<const T, 2, cuda>> dy,
+                            std::type_identity_t<TensorView<const T, 1, cuda>> scale) {
+    const char* op = "column_affine_backward";
+    cuda_detail::expect_same_contiguous(op, dx, dy, "dy");
+    expect_shape(op, "scale", scale, {dy.extent(1)});
+    expect_contiguous(op, "scale", scale);
+    if (dx.size() == 0) return;
+    cuda_kernels::column_affine<T><<<cuda_detail::grid_cover(dx.size()), 256, 0, ctx.stream()>>>(
+        dx.data(), dy.data(), static_cast<const T*>(nullptr), scale.data(), dy.extent(1), dx.size());
     SVILM_CUDA_CHECK(cudaGetLastError());
 }
 
