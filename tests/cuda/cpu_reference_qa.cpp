@@ -4,6 +4,7 @@
 
 #include "svilm/core/rng.hpp"
 #include "svilm/model.hpp"
+#include "svilm/train/finetune.hpp"
 
 namespace svilm::testing {
 
@@ -45,6 +46,39 @@ QaHeadResult CpuQaHeadReference::run(TensorView<const float, 2> v, TensorView<co
     impl_->head.backward(cpu_ctx, r.dv, r.dq, r.d_logits, s, v, q);
     r.grads = Tensor<float, 1>(impl_->store.grads().shape(), uninitialized);
     std::copy_n(impl_->store.grads().data(), r.grads.size(), r.grads.data());
+    return r;
+}
+
+namespace {
+
+Tensor<float, 1> flat_copy(TensorView<const float, 1> t) {
+    Tensor<float, 1> out(t.shape(), uninitialized);
+    std::copy_n(t.data(), t.size(), out.data());
+    return out;
+}
+
+}  // namespace
+
+FinetuneObjectivesResult cpu_finetune_objectives(const QaHeadConfig& config, std::uint64_t seed, TensorView<const float, 2> rows,
+                                                 TensorView<const float, 2> v, TensorView<const float, 2> q,
+                                                 TensorView<const std::int64_t, 1> qa_labels,
+                                                 TensorView<const std::int64_t, 1> action_labels, index_t action_classes) {
+    FinetuneObjectivesResult r;
+    const train::Standardisation<float> s = train::standardisation_of<float, cpu>(cpu_ctx, rows);
+    nn::ParameterStore<float> qa_store, action_store;
+    const QaHead<float> head(qa_store, "qa_head", config);
+    const nn::Linear<float> classifier(action_store, "action_head", config.embed_dim, action_classes);
+    Generator rng(seed);
+    qa_store.allocate(cpu_ctx, rng);
+    action_store.allocate(cpu_ctx, rng);
+    r.qa_values = flat_copy(qa_store.values());
+    r.action_values = flat_copy(action_store.values());
+    qa_store.zero_grad();
+    action_store.zero_grad();
+    r.qa_loss = train::qa_loss_and_gradients<float, cpu>(cpu_ctx, nullptr, head, qa_labels, {}, {}, {}, v, q, &s, &s);
+    r.action_loss = train::action_loss_and_gradients<float, cpu>(cpu_ctx, nullptr, classifier, action_labels, {}, v, &s);
+    r.qa_grads = flat_copy(qa_store.grads());
+    r.action_grads = flat_copy(action_store.grads());
     return r;
 }
 

@@ -37,4 +37,18 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// The fine-tuning objectives of svilm/train/finetune.hpp on frozen embeddings, on the CPU: the
+// QA head and a linear action classifier (both initialised from `seed`), each reading v (and q)
+// standardised with the statistics of `rows` (N, D). Losses and every head gradient.
+struct FinetuneObjectivesResult {
+    float qa_loss = 0, action_loss = 0;
+    Tensor<float, 1> qa_grads, action_grads;              // flat, in each head store's layout
+    Tensor<float, 1> qa_values, action_values;            // the heads' initial values, for the device copies
+};
+
+FinetuneObjectivesResult cpu_finetune_objectives(const QaHeadConfig& config, std::uint64_t seed, TensorView<const float, 2> rows,
+                                                 TensorView<const float, 2> v, TensorView<const float, 2> q,
+                                                 TensorView<const std::int64_t, 1> qa_labels,
+                                                 TensorView<const std::int64_t, 1> action_labels, index_t action_classes);
+
 }  // namespace svilm::testing

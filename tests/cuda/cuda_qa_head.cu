@@ -1,7 +1,8 @@
 // The CUDA video QA head against the CPU head, from the same weights, embeddings and labels:
 // the logits, the loss with questions outside the vocabulary (label -1) left out, its logit
 // gradient, dv, dq and every parameter gradient; with every label answerable and with none. The
-// [v, q, v * q] op alone is compared through the op table (cuda_core.cu). Where no GPU exists
+// [v, q, v * q] op alone is compared through the op table (cuda_core.cu). The fine-tuning
+// objectives (svilm/train/finetune.hpp) on standardised frozen embeddings, too. Where no GPU exists
 // every test says so and passes without checking anything on a device.
 #include <doctest/doctest.h>
 
@@ -12,6 +13,7 @@
 
 #include "cuda/cpu_reference_qa.hpp"
 #include "cuda/cuda_test_support.hpp"
+#include "svilm/train/finetune.hpp"
 
 namespace svilm::testing {
 namespace {
@@ -87,6 +89,36 @@ TEST_CASE("cuda: the QA loss names a label outside [-1, K) and its row") {
     labels(7) = qa_config.answers;
     QaLossSaved<float, cuda> ls;
     CHECK_THROWS_WITH_AS(qa_loss_forward<float>(ctx, ls, logits, labels), doctest::Contains("of row 7"), ValueError);
+}
+
+TEST_CASE("cuda: the fine-tuning objectives on standardised frozen embeddings equal the CPU's") {
+    if (!device_or_skip()) return;
+    const Context<cuda> ctx;
+    const index_t B = qa_batch, D = qa_config.embed_dim, K_action = 7;
+    const Tensor<float, 2> rows = random_tensor<float, 2>({64, D}, 91);
+    const Tensor<float, 2> v = random_tensor<float, 2>({B, D}, 92), q = random_tensor<float, 2>({B, D}, 93);
+    const Tensor<std::int64_t, 1> answers = qa_labels(Labels::some_unanswerable);
+    Tensor<std::int64_t, 1> actions({B});
+    for (index_t i = 0; i < B; ++i) actions(i) = (i * 5) % K_action;
+    const FinetuneObjectivesResult want = cpu_finetune_objectives(qa_config, 94, rows, v, q, answers, actions, K_action);
+
+    nn::ParameterStore<float, cuda> qa_store, action_store;
+    const QaHead<float, cuda> head(qa_store, "qa_head", qa_config);
+    const nn::Linear<float, cuda> classifier(action_store, "action_head", D, K_action);
+    qa_store.allocate(ctx);
+    action_store.allocate(ctx);
+    upload<float, 1, cuda>(ctx, qa_store.values(), want.qa_values);
+    upload<float, 1, cuda>(ctx, action_store.values(), want.action_values);
+    qa_store.zero_grad();
+    action_store.zero_grad();
+    const train::Standardisation<float, cuda> s = train::standardisation_of<float, cuda>(ctx, rows);
+    const Tensor<float, 2, cuda> v_d = to_device<float, 2>(ctx, v), q_d = to_device<float, 2>(ctx, q);
+    const float qa_loss = train::qa_loss_and_gradients<float, cuda>(ctx, nullptr, head, answers, {}, {}, {}, v_d, q_d, &s, &s);
+    const float action_loss = train::action_loss_and_gradients<float, cuda>(ctx, nullptr, classifier, actions, {}, v_d, &s);
+    CHECK(std::abs(qa_loss - want.qa_loss) <= 1e-4f + 1e-3f * std::abs(want.qa_loss));
+    CHECK(std::abs(action_loss - want.action_loss) <= 1e-4f + 1e-3f * std::abs(want.action_loss));
+    CHECK(mismatches("qa head gradients", to_host<float, 1>(ctx, qa_store.grads()), want.qa_grads, gemm_tolerance) == 0);
+    CHECK(mismatches("action head gradients", to_host<float, 1>(ctx, action_store.grads()), want.action_grads, gemm_tolerance) == 0);
 }
 
 }  // namespace
