@@ -1,5 +1,5 @@
 // examples/cli_common.hpp: what the svilm program's C++ translation units share (svilm_cli.cpp,
-// cli_downstream.cpp): the exit statuses and the error that means a failed run, the option
+// cli_downstream.cpp, cli_finetune.cpp): the exit statuses and the error that means a failed run, the option
 // validators, opening model files and inputs, the folders a command writes, and the way a
 // subcommand defined in another translation unit is registered. Host code only: nvcc never reads
 // this header (cli_device.hpp is what both devices share).
@@ -244,6 +244,31 @@ inline std::string csv_field(const std::string& text) {
 // program reports with each skipped video's reason.
 inline void quiet_libav() { video::set_libav_log_level(AV_LOG_FATAL); }
 
+
+// --losses: a comma-separated subset of contrastive, temporal, grounding; anything else is named.
+inline LossSwitches parse_losses(const std::string& list) {
+    LossSwitches losses{false, false, false};
+    std::stringstream names(list);
+    for (std::string name; std::getline(names, name, ',');) {
+        if (name == "contrastive") losses.contrastive = true;
+        else if (name == "temporal") losses.temporal = true;
+        else if (name == "grounding") losses.grounding = true;
+        else throw InputError("--losses: '" + name + "' is not contrastive, temporal or grounding");
+    }
+    if (!losses.contrastive && !losses.temporal && !losses.grounding)
+        throw InputError("--losses: name at least one of contrastive, temporal, grounding");
+    return losses;
+}
+
+// Prompts for class names written as words ("moves left"): each says the name as what happens in
+// the video, and the ensemble averages away the wording of any one.
+inline const std::vector<std::string> default_templates = {"a video of {}.", "something {}.", "an object that {}.",
+                                                    "a clip in which something {}."};
+
+// --template: a prompt template must say where the class name goes.
+inline void check_template(const std::string& t) {
+    if (t.find("{}") == std::string::npos) throw InputError("--template: '" + t + "' has no {} for the class name");
+}
 
 // A whole file written at once (io::write_file_atomically): never half a file.
 inline void write_text(const fs::path& path, const std::string& text) {

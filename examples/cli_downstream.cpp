@@ -376,11 +376,6 @@ double percent(double fraction) { return 100 * fraction; }
 
 // ---- svilm classify ---------------------------------------------------------------------------
 
-// Prompts for class names written as words ("moves left"): each says the name as what happens in
-// the video, and the ensemble averages away the wording of any one.
-const std::vector<std::string> default_templates = {"a video of {}.", "something {}.", "an object that {}.",
-                                                    "a clip in which something {}."};
-
 // The prompts' text embeddings (P, D), all at once (C x templates prompts).
 eval::ZeroShotClassifier::TextEncoder prompt_encoder(const SVilm<float, cpu>& model, const text::Tokenizer& tokenizer) {
     return [&model, &tokenizer](const std::vector<std::string>& prompts) {
@@ -400,7 +395,7 @@ void classify(const DownstreamOptions& o) {
     const data::ActionSplit split = load_split("--list", o.list, classes);
     const std::vector<std::string>& templates = o.templates.empty() ? default_templates : o.templates;
     for (const std::string& t : templates)
-        if (t.find("{}") == std::string::npos) throw InputError("--template: '" + t + "' has no {} for the class name");
+        check_template(t);
     const SVilm<float, cpu> model = load_model(o.model);
     const text::Tokenizer tokenizer = load_tokenizer();
     quiet_libav();

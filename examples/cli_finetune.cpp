@@ -49,7 +49,7 @@ namespace {
 struct FinetuneArgs {
     std::string task, model, out, train, val, test, videos, extension = ".mp4", class_index, metrics;
     std::string losses = "contrastive";
-    std::vector<std::string> templates{"a video of a {}.", "a video of something that {}.", "a clip of an object that {}."};
+    std::vector<std::string> templates = default_templates;
     index_t steps = 300, batch = 16, answers = 1000, hidden = 512, probe_steps = 1000;
     double lr = 5e-5, head_lr = 1e-3, dual_softmax = 0;
     bool freeze = false, overwrite = false;
@@ -336,6 +336,7 @@ void train_classifier(ClassificationTask& task, SVilm<float>& model, const Label
     task.fit(TensorView<const float, 2>(rows.data(), {N, F}));
 
     std::ofstream log(fs::path(a.out) / "log.csv");
+    if (!log) throw IoError((fs::path(a.out) / "log.csv").string() + ": cannot write the training log");
     log << "phase,step,loss\n";
     train::ProgressLine progress(stderr);
     index_t clips = 0;
@@ -452,6 +453,7 @@ struct Loaded {
 // The checks every task makes before its work: the output folder, the model, the vocabulary.
 Loaded prepare(const FinetuneArgs& a) {
     if (holds_files(a.out) && !a.overwrite) throw InputError(not_empty(a.out));
+    for (const std::string& t : a.templates) check_template(t);
     if (!a.metrics.empty()) check_new_file("--metrics", a.metrics, a.overwrite);
     if (!fs::is_directory(a.videos)) throw InputError("--videos: " + a.videos + " is not a folder");
     ModelFile file = open_model(a.model);
@@ -459,6 +461,14 @@ Loaded prepare(const FinetuneArgs& a) {
     quiet_libav();
     set_num_threads(a.threads);
     return {std::move(file), std::move(model), load_tokenizer()};
+}
+
+// --overwrite: an earlier run's outputs go before this one writes anything, so that the folder
+// never mixes two runs (a report this run has no reason to write would otherwise survive).
+void remove_previous_outputs(const FinetuneArgs& a) {
+    for (const char* name : {"model.safetensors", "head.safetensors", "log.csv", "log.jsonl", "checkpoint.safetensors",
+                             "skipped.csv", "confusion.csv", "confusion.png"})
+        fs::remove(fs::path(a.out) / name);
 }
 
 void finish_model(const SVilm<float>& model, ClassificationTask& task, const FinetuneArgs& a) {
@@ -474,6 +484,9 @@ std::string training_words(const FinetuneArgs& a) {
     if (a.freeze)
         std::snprintf(text, sizeof text, "frozen encoders, the head alone, %lld steps of %lld clips, peak lr %g",
                       (long long)a.steps, (long long)a.batch, a.head_lr);
+    else if (a.probe_steps == 0)
+        std::snprintf(text, sizeof text, "end to end, %lld steps of %lld clips, peak lr %g (model) / %g (head)",
+                      (long long)a.steps, (long long)a.batch, a.lr, a.head_lr);
     else
         std::snprintf(text, sizeof text,
                       "end to end, %lld steps of %lld clips, peak lr %g, after %lld steps of the head alone at peak lr %g",
@@ -530,6 +543,7 @@ void finetune_qa(const FinetuneArgs& a) {
     nlohmann::json metrics{{"task", "qa"}, {"answers", answers.size()}, {"chance", 100.0 / double(answers.size())}};
     run_work([&] {
         fs::create_directories(a.out);
+        remove_previous_outputs(a);
         task.read(train_split);
         train_classifier(task, l.model, train_split, a, skipped);
         for (auto [name, split] : {std::pair{"val", &val_split}, std::pair{"test", &test_split}}) {
@@ -589,6 +603,7 @@ void finetune_action(const FinetuneArgs& a) {
     nlohmann::json metrics{{"task", "action"}, {"classes", classes.size()}, {"chance", 100.0 / double(classes.size())}};
     run_work([&] {
         fs::create_directories(a.out);
+        remove_previous_outputs(a);
         train_classifier(task, l.model, train_split, a, skipped);
         for (auto [name, split] : {std::pair{"val", &val_split}, std::pair{"test", &test_split}}) {
             const Predictions p = predict(task, *split, l.model.config().video);
@@ -633,6 +648,7 @@ nlohmann::json retrieval_report(const char* name, const SVilm<float>& model, con
 }
 
 void finetune_retrieval(const FinetuneArgs& a) {
+    const LossSwitches losses = parse_losses(a.losses);
     Loaded l = prepare(a);
     std::vector<data::MsrvttVideo> train_videos =
         from_option("--videos", [&] {
@@ -657,12 +673,6 @@ void finetune_retrieval(const FinetuneArgs& a) {
     say("train: %s, %zu videos, %zu (video, caption) pairs", a.train.c_str(), train_videos.size(), train_entries.size());
     say("test: %s, %zu pairs%s", a.test.c_str(), test.size(),
         test_pairs.skipped.empty() ? "" : (", " + std::to_string(test_pairs.skipped.size()) + " without a video file left out").c_str());
-    LossSwitches losses{false, false, false};
-    for (std::string_view name : {"contrastive", "temporal", "grounding"})
-        if (a.losses.find(name) != std::string::npos)
-            (name == "contrastive" ? losses.contrastive : name == "temporal" ? losses.temporal : losses.grounding) = true;
-    if (!losses.contrastive && !losses.temporal && !losses.grounding)
-        throw InputError("--losses: name at least one of contrastive, temporal, grounding");
     const text::NounExtractor nouns = text::NounExtractor::load();
     train::ManifestSource source(data::Manifest(std::move(train_entries), a.train),
                                  clip_options(l.model.config().video, a.batch, true, a.seed));
@@ -679,6 +689,7 @@ void finetune_retrieval(const FinetuneArgs& a) {
     nlohmann::json metrics{{"task", "retrieval"}};
     run_work([&] {
         fs::create_directories(a.out);
+        remove_previous_outputs(a);
         metrics["zero_shot"] = retrieval_report("zero-shot", l.model, l.tokenizer, test, a, skipped);
         train::Trainer<cpu> trainer(l.model, l.tokenizer, source, options, &nouns);
         trainer.run();
@@ -724,7 +735,8 @@ std::vector<Subcommand> add_finetune_commands(CLI::App& app) {
     c->add_option("--answers", a.answers, "qa: the answer vocabulary, the most frequent training answers")
         ->check(whole_number<index_t>(1, 1 << 20));
     c->add_option("--hidden", a.hidden, "qa: the answer head's hidden width")->check(whole_number<index_t>(1, 1 << 16));
-    c->add_option("--template", a.templates, "action: prompt templates of the classifier's start ({} is the class name)");
+    c->add_option("--template", a.templates, "action: prompt templates of the classifier's start ({} is the class name; repeat for more)")
+        ->default_str("classify's: \"a video of {}.\", \"something {}.\", \"an object that {}.\", \"a clip in which something {}.\"");
     c->add_option("--losses", a.losses, "retrieval: comma-separated subset of contrastive,temporal,grounding");
     c->add_option("--dual-softmax", a.dual_softmax, "retrieval: rank with the dual-softmax protocol at this temperature")
         ->check(real_number(0))

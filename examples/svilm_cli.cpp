@@ -224,20 +224,6 @@ void check_run_folder(const Options& o) {
                          ", which is not empty: continue a run in its own folder, or in a new one");
 }
 
-LossSwitches parse_losses(const std::string& list) {
-    LossSwitches losses{false, false, false};
-    std::stringstream names(list);
-    for (std::string name; std::getline(names, name, ',');) {
-        if (name == "contrastive") losses.contrastive = true;
-        else if (name == "temporal") losses.temporal = true;
-        else if (name == "grounding") losses.grounding = true;
-        else throw InputError("--losses: '" + name + "' is not contrastive, temporal or grounding");
-    }
-    if (!losses.contrastive && !losses.temporal && !losses.grounding)
-        throw InputError("--losses: name at least one of contrastive, temporal, grounding");
-    return losses;
-}
-
 std::string loss_names(const LossSwitches& losses) {
     std::string names;
     for (const auto& [on, name] : {std::pair{losses.contrastive, "contrastive"}, std::pair{losses.temporal, "temporal"},

@@ -417,6 +417,11 @@ finetune() {
         "$svilm" finetune --task qa --model tiny.safetensors "${qa[@]}" --out qa_run
     expect_error "--metrics: qa.json exists \(pass --overwrite to replace it\)" \
         "$svilm" finetune --task qa --model tiny.safetensors "${qa[@]}" --out y --metrics qa.json
+    expect_error "--losses: 'grouding' is not contrastive, temporal or grounding" "$svilm" finetune --task retrieval \
+        --model tiny.safetensors --train ret/MSRVTT_data.json --test ret/MSRVTT_JSFUSION_test.csv --videos ret/videos \
+        --losses contrastive,grouding --out w
+    expect_error "--template: 'a video' has no \{\} for the class name" "$svilm" finetune --task action \
+        --model tiny.safetensors "${action[@]}" --template "a video" --out v
     expect_error "--train: nope.json: .*" "$svilm" finetune --task qa --model tiny.safetensors --train nope.json \
         --val qa/val_qa.json --test qa/test_qa.json --videos qa/videos --out z
 }

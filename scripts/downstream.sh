@@ -54,7 +54,7 @@ actions=$data/action/ucfTrainTestlist
 for ((seed = 0; seed < seeds; ++seed)); do
     run=$out/seed$seed
     # 2. Pre-training as the main demo does it, at this seed (its models: untrained, contrastive, svilm).
-    if [[ ! -f $run/pretrain/svilm/model.safetensors ]]; then
+    if [[ ! -f $run/pretrain/untrained/model.safetensors ]]; then  # the demo writes this one last
         step "seed $seed: pre-training tiny twice ($steps steps each)"
         "$demo" --seed "$seed" --steps "$steps" --threads "$threads" --out "$run/pretrain" | show '^(model|chance|untrained|contrastive|S-ViLM) '
     fi
@@ -108,6 +108,6 @@ for ((seed = 0; seed < seeds; ++seed)); do
 done
 
 step "done: the tables"
-python3 scripts/downstream_table.py "$out" | tee "$out/tables.txt"
+python3 scripts/downstream_table.py "$out" --seeds "$seeds" | tee "$out/tables.txt"
 echo
 echo "Tables in $out/tables.txt; each program's output folder and metrics file under $out/seed*/"

@@ -6,7 +6,11 @@ contrastive and svilm, and prints each table's cells as the mean over the seeds 
 sample standard deviation ("mean ± sd"; a single seed prints the value alone), one row per
 model and a chance row. Every number is from the held-out colour-shape pairs' test split.
 
-Usage: python3 scripts/downstream_table.py RUN [--markdown]
+Usage: python3 scripts/downstream_table.py RUN [--seeds N] [--markdown]
+
+With --seeds N only seed0 .. seed<N-1> are read (scripts/downstream.sh passes its own count, so
+an earlier run's extra seed folders are left out); a cell averaging fewer runs than seeds says
+how many ("(n=2)").
 """
 import json
 import statistics
@@ -16,8 +20,10 @@ from pathlib import Path
 MODELS = [("untrained", "untrained"), ("contrastive", "contrastive only"), ("svilm", "S-ViLM (all three)")]
 
 
-def load(run):
+def load(run, count):
     seeds = sorted(p for p in Path(run).glob("seed*") if p.is_dir())
+    if count is not None:
+        seeds = [Path(run) / f"seed{s}" for s in range(count) if (Path(run) / f"seed{s}").is_dir()]
     if not seeds:
         sys.exit(f"downstream_table.py: no seed* folder in {run}")
     data = {}
@@ -29,14 +35,20 @@ def load(run):
     return data, len(seeds)
 
 
+SEEDS = 1  # set by main: the runs a full cell averages
+
+
 def cell(values, digits=1):
     values = [v for v in values if v is not None]
     if not values:
         return "-"
     mean = statistics.fmean(values)
-    if len(values) == 1:
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+    text = f"{mean:.{digits}f}" if len(values) == 1 else f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+    return text if len(values) == SEEDS else f"{text} (n={len(values)})"
+
+
+def fixed(value, digits=1):
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def get(runs, *keys):
@@ -71,19 +83,26 @@ class Table:
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    global SEEDS
+    argv = sys.argv[1:]
+    count = None
+    if "--seeds" in argv:
+        k = argv.index("--seeds")
+        count = int(argv[k + 1])
+        del argv[k:k + 2]
+    markdown = "--markdown" in argv
+    args = [a for a in argv if not a.startswith("--")]
     if len(args) != 1:
         sys.exit(__doc__)
-    markdown = "--markdown" in sys.argv
-    data, seeds = load(args[0])
+    data, seeds = load(args[0], count)
+    SEEDS = seeds
     print(f"{seeds} pre-training seed{'s' if seeds > 1 else ''}; cells: mean" + (" ± sd over the seeds" if seeds > 1 else ""))
 
     t = Table("Table 1: text-to-video retrieval (MSR-VTT 1k-A format), held-out pairs",
               ["zero-shot R@1", "R@5", "R@10", "MdR", "fine-tuned R@1", "R@5", "R@10", "MdR"], markdown)
     any_run = next((v for (m, task), v in data.items() if task == "retrieval"), None)
     if any_run:
-        c = any_run[0]["zero_shot"]["chance"]
-        t.add("chance", [f"{c['r1']:.1f}", f"{c['r5']:.1f}", f"{c['r10']:.1f}", f"{c['median_rank']:.1f}"] * 2)
+        t.add("chance", [fixed(get(any_run[:1], "zero_shot", "chance", k)[0]) for k in ("r1", "r5", "r10", "median_rank")] * 2)
     for model, name in MODELS:
         runs = data.get((model, "retrieval"), [])
         t.add(name, [cell(get(runs, phase, "t2v", k)) for phase in ("zero_shot", "fine_tuned")
@@ -94,7 +113,7 @@ def main():
               ["all", "colour", "shape", "motion", "count"], markdown)
     any_run = next((v for (m, task), v in data.items() if task == "qa"), None)
     if any_run:
-        t.add("chance (uniform over answers)", [f"{any_run[0]['chance']:.1f}", "-", "-", "-", "-"])
+        t.add("chance (uniform over answers)", [fixed(get(any_run[:1], "chance")[0]), "-", "-", "-", "-"])
     for model, name in MODELS:
         runs = data.get((model, "qa"), [])
         t.add(name, [cell(get(runs, "test", "accuracy"))] +
@@ -105,7 +124,7 @@ def main():
               ["zero-shot", "linear probe", "fine-tuned"], markdown)
     any_run = next((v for (m, task), v in data.items() if task == "classify"), None)
     if any_run:
-        t.add("chance", [f"{any_run[0]['chance']:.1f}"] * 3)
+        t.add("chance", [fixed(get(any_run[:1], "chance")[0])] * 3)
     for model, name in MODELS:
         t.add(name, [cell(get(data.get((model, "classify"), []), "top1")),
                      cell(get(data.get((model, "probe"), []), "top1")),
@@ -117,7 +136,7 @@ def main():
     keys = ("0.5", "0.75", "0.95", "average")
     any_run = next((v for (m, task), v in data.items() if task == "localize"), None)
     if any_run:
-        t.add("chance (random window scores)", [cell([r["chance"][k] for r in any_run]) for k in keys])
+        t.add("chance (random window scores)", [cell(get(any_run, "chance", k)) for k in keys])
     for model, name in MODELS:
         runs = data.get((model, "localize"), [])
         t.add(name, [cell(get(runs, "map", k)) for k in keys])

@@ -251,7 +251,7 @@ TEST_CASE("Finetuner: learns a learnable task end to end; frozen encoders stay a
     }
 }
 
-TEST_CASE("Finetuner: a loss that is not finite stops the step before any parameter moves") {
+TEST_CASE("Finetuner: a loss or a gradient that is not finite stops the step before any parameter moves") {
     const SVilmConfig config = finetune_config();
     SVilm<float> model(cpu_ctx, config, 111);
     nn::ParameterStore<float> head_store;
@@ -261,6 +261,13 @@ TEST_CASE("Finetuner: a loss that is not finite stops the step before any parame
     const std::vector<float> head_before(head_store.values().data(), head_store.values().data() + head_store.values().size());
     train::Finetuner<cpu> tuner(model, head_store, {});
     CHECK_THROWS_AS(tuner.step([] { return std::nanf(""); }), train::DivergedError);
+    CHECK(tuner.steps_done() == 0);
+    // a finite loss whose gradient is not: stopped too, before the update
+    const auto nan_gradient = [&] {
+        head_store.grads()(0) = std::nanf("");
+        return 1.0f;
+    };
+    CHECK_THROWS_WITH_AS(tuner.step(nan_gradient), doctest::Contains("the head's gradient norm"), train::DivergedError);
     CHECK(tuner.steps_done() == 0);
     for (index_t i = 0; i < head_store.values().size(); ++i) CHECK(head_store.values()(i) == head_before[std::size_t(i)]);
     train::FinetuneOptions bad;

@@ -8,7 +8,7 @@
 //   const nn::Linear<float> classifier(head_store, "action_head", D, K);
 //   head_store.allocate(ctx, rng);
 //   train::Finetuner<cpu> tuner(model, head_store, options);
-//   for (each batch) tuner.step([&] { return train::action_loss_and_gradients(ctx, &model, classifier, clips, labels); });
+//   for (each batch) tuner.step([&] { return train::action_loss_and_gradients<float, cpu>(ctx, &model, classifier, labels, clips); });
 //
 // The objectives below compute one batch's mean loss and accumulate the gradients of every
 // parameter they reach: the head's always, the model's when it is given (a null model: the
@@ -17,10 +17,12 @@
 // is flipped or cropped here (the synthetic actions' "moves left" and "moves right" are labels).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "svilm/core/context.hpp"
 #include "svilm/core/error.hpp"
@@ -34,6 +36,8 @@
 
 namespace svilm::train {
 
+// The Finetuner reads steps, the rates, weight decay, warm-up, clipping and freeze_encoders;
+// batch_size and seed are the caller's (how it draws its batches), kept here with the rest.
 struct FinetuneOptions {
     std::int64_t steps = 300;      // optimiser steps
     index_t batch_size = 16;       // clips per step
@@ -47,8 +51,9 @@ struct FinetuneOptions {
 };
 
 // Both stores' optimisers and the schedule. A step zeroes the gradients, lets `compute` accumulate
-// them and return the batch loss, clips each store's gradient norm and updates. A loss that is
-// not finite stops the run (TrainingError naming the step) before any parameter moves.
+// them and return the batch loss, clips each store's gradient norm and updates. A loss or a
+// gradient norm that is not finite stops the run (DivergedError naming the step and the term)
+// before any parameter moves.
 template <class Device, class T = float>
 class Finetuner {
 public:
@@ -65,12 +70,13 @@ public:
         if (!std::isfinite(double(loss)))
             throw DivergedError("fine-tuning step " + std::to_string(steps_ + 1) + ": the loss is " + std::to_string(double(loss)) +
                                 " (diverged); lower --lr or --head-lr");
+        const double model_norm = train_model ? clip(model_->parameters()) : 0.0, head_norm = clip(*head_);
+        for (const auto& [norm, what] : {std::pair{model_norm, "the model's"}, std::pair{head_norm, "the head's"}})
+            if (!std::isfinite(norm))
+                throw DivergedError("fine-tuning step " + std::to_string(steps_ + 1) + ": " + what + " gradient norm is " +
+                                    std::to_string(norm) + " (diverged); lower --lr or --head-lr");
         const double fraction = schedule(options_.lr)(steps_) / options_.lr;
-        if (train_model) {
-            clip(model_->parameters());
-            model_optimizer_.step(options_.lr * fraction);
-        }
-        clip(*head_);
+        if (train_model) model_optimizer_.step(options_.lr * fraction);
         head_optimizer_.step(options_.head_lr * fraction);
         ++steps_;
         return loss;
@@ -90,8 +96,9 @@ private:
     optim::WarmupCosine schedule(double peak) const {
         return {peak, 0.0, std::int64_t(std::llround(options_.warmup_fraction * double(options_.steps))), options_.steps};
     }
-    void clip(nn::ParameterStore<T, Device>& store) const {
-        if (options_.clip_norm > 0) optim::clip_grad_norm(store, options_.clip_norm);
+    // The store's gradient norm before clipping (clipped when clip_norm > 0).
+    double clip(nn::ParameterStore<T, Device>& store) const {
+        return optim::clip_grad_norm(store, options_.clip_norm > 0 ? options_.clip_norm : INFINITY);
     }
 
     FinetuneOptions options_;
@@ -107,7 +114,8 @@ private:
 // embeddings of "how many objects are there?" and "what colour is the star?"): a head whose
 // Adam steps have a fixed size in weight space then moves the logits by almost nothing, and
 // zero-shot rows that coincide even block the gradient into the encoder. Standardised, the
-// embeddings' differences are what the head sees. A constant column (std 0) is scaled to 0.
+// embeddings' differences are what the head sees. A constant column is scaled to 0: one whose
+// std is 0, or below 1e-6 of its magnitude (float rounding, not a signal to amplify a million fold).
 template <class T, class Device = cpu>
 struct Standardisation {
     Tensor<T, 1, Device> shift, scale;  // (D): -mean and 1 / std
@@ -126,7 +134,7 @@ Standardisation<T, Device> standardisation_of(const Context<Device>& ctx, Tensor
         for (index_t n = 0; n < N; ++n) squares += (rows(n, d) - mean) * (rows(n, d) - mean);
         const double std = std::sqrt(squares / double(N));
         shift(d) = T(-mean);
-        scale(d) = std > 0 ? T(1 / std) : T(0);
+        scale(d) = std > 1e-6 * std::max(1.0, std::abs(mean)) ? T(1 / std) : T(0);
     }
     Standardisation<T, Device> s;
     s.shift = to_device<T, 1, Device>(ctx, shift);
