@@ -24,6 +24,7 @@
 #include "svilm/svilm.hpp"
 #if defined(SVILM_CLI_PIPELINE)
 #include "svilm/eval/classification.hpp"
+#include "svilm/eval/zero_shot.hpp"
 #include "svilm/text.hpp"
 #include "svilm/video.hpp"
 #endif
@@ -310,6 +311,45 @@ inline void write_confusion_png(const fs::path& path, const eval::Classification
     viz::write_png(path, viz::heat_map<double>(rows, cell, {0.0, 1.0}));
 }
 #endif
+
+// A video left out, with where it was listed (a split list, a ground truth subset) and why.
+struct Skip {
+    std::string source, video, reason;
+};
+
+// The count and the first reasons, every skip in OUT/skipped.csv when there is an --out.
+inline void report_skipped(const std::string& out, const std::vector<Skip>& skipped, std::size_t total) {
+    if (skipped.empty()) return;
+    std::string where = " (give --out to list them all in a file)";
+    if (!out.empty()) {
+        std::string text = "source,video,reason\n";
+        for (const Skip& s : skipped) text += csv_field(s.source) + ',' + csv_field(s.video) + ',' + csv_field(s.reason) + '\n';
+        const fs::path report = fs::path(out) / "skipped.csv";
+        write_text(report, text);
+        where = ", each with its reason in " + report.string();
+    }
+    say("skipped %zu of %zu videos%s:", skipped.size(), total, where.c_str());
+    const std::size_t shown = std::min<std::size_t>(skipped.size(), 3);
+    for (std::size_t k = 0; k < shown; ++k) say("  %s", skipped[k].reason.c_str());
+    if (skipped.size() > shown) say("  ... and %zu more", skipped.size() - shown);
+}
+
+// The model's inference input of one video: T frames uniformly over the whole video, the centre
+// square resized to S, no augmentation, normalised (T, 3, S, S) (docs/model.md §2).
+inline video::ClipOptions inference_clip(const VideoConfig& v) {
+    video::ClipOptions options;
+    options.sampling.count = v.frames;
+    options.size = int(v.image_size);
+    return options;
+}
+
+// Prompts -> their text embeddings (P, D) under the model, all at once (for eval::ZeroShotClassifier).
+inline eval::ZeroShotClassifier::TextEncoder prompt_encoder(const SVilm<float, cpu>& model, const text::Tokenizer& tokenizer) {
+    return [&model, &tokenizer](const std::vector<std::string>& prompts) {
+        const text::BatchEncoding encoded = tokenizer.encode_batch(prompts, std::size_t(model.config().text.max_length));
+        return model.encode_text(cpu_ctx, encoded.ids, encoded.attention_mask);
+    };
+}
 
 // The downstream tasks' programs (docs/downstream.md), each in its own translation unit:
 // cli_downstream.cpp registers probe, classify and localize and writes the synthetic downstream

@@ -144,33 +144,11 @@ struct DownstreamOptions {
     bool overwrite = false;
 };
 
-// A video left out, with where it was listed (a split list, a ground truth subset) and why.
-struct Skip {
-    std::string source, video, reason;
-};
-
 // Inputs every command checks first: the output folder and file, and the videos folder.
 void check_outputs(const DownstreamOptions& o) {
     if (!o.out.empty() && holds_files(o.out) && !o.overwrite) throw InputError(not_empty(o.out));
     if (!o.metrics.empty()) check_new_file("--metrics", o.metrics, o.overwrite);
     if (!fs::is_directory(o.videos)) throw InputError("--videos: " + o.videos + " is not a folder");
-}
-
-// The count and the first reasons, every skip in OUT/skipped.csv when there is an --out.
-void report_skipped(const std::string& out, const std::vector<Skip>& skipped, std::size_t total) {
-    if (skipped.empty()) return;
-    std::string where = " (give --out to list them all in a file)";
-    if (!out.empty()) {
-        std::string text = "source,video,reason\n";
-        for (const Skip& s : skipped) text += csv_field(s.source) + ',' + csv_field(s.video) + ',' + csv_field(s.reason) + '\n';
-        const fs::path report = fs::path(out) / "skipped.csv";
-        write_text(report, text);
-        where = ", each with its reason in " + report.string();
-    }
-    say("skipped %zu of %zu videos%s:", skipped.size(), total, where.c_str());
-    const std::size_t shown = std::min<std::size_t>(skipped.size(), 3);
-    for (std::size_t k = 0; k < shown; ++k) say("  %s", skipped[k].reason.c_str());
-    if (skipped.size() > shown) say("  ... and %zu more", skipped.size() - shown);
 }
 
 SVilm<float, cpu> load_model(const std::string& path) {
@@ -232,15 +210,7 @@ struct ClipFeatures {
     std::vector<Skip> skipped;
 };
 
-// The model's inference input of one video: T frames uniformly over the whole video, the centre
-// square resized to S, no augmentation, normalised (T, 3, S, S) (docs/model.md §2).
-video::ClipOptions inference_clip(const VideoConfig& v) {
-    video::ClipOptions options;
-    options.sampling.count = v.frames;
-    options.size = int(v.image_size);
-    return options;
-}
-
+// The frozen features of a batch of clips: the global embeddings (B, D) or the pooled encoder output (B, C).
 Tensor<float, 2> encode_clips(const SVilm<float, cpu>& model, const Tensor<float, 5>& clips, Feature feature) {
     if (feature == Feature::embedding) return model.encode_video(cpu_ctx, clips);
     VideoEncoderSaved<float, cpu> encoder;
@@ -376,14 +346,7 @@ double percent(double fraction) { return 100 * fraction; }
 
 // ---- svilm classify ---------------------------------------------------------------------------
 
-// The prompts' text embeddings (P, D), all at once (C x templates prompts).
-eval::ZeroShotClassifier::TextEncoder prompt_encoder(const SVilm<float, cpu>& model, const text::Tokenizer& tokenizer) {
-    return [&model, &tokenizer](const std::vector<std::string>& prompts) {
-        const text::BatchEncoding encoded = tokenizer.encode_batch(prompts, std::size_t(model.config().text.max_length));
-        return model.encode_text(cpu_ctx, encoded.ids, encoded.attention_mask);
-    };
-}
-
+// Top-1 of the classifier's cosine scores against the true labels.
 double top1(const eval::ZeroShotClassifier& classifier, const Tensor<float, 2>& videos, std::span<const index_t> truth) {
     const Tensor<float, 2> scores = classifier.scores(videos);
     return eval::classification_metrics_from_scores<float>(scores, truth).accuracy;

@@ -67,12 +67,12 @@ struct LabelledSplit {
     std::vector<data::SkippedVideo> missing;
 };
 
+// Inference clips (no crops and no flips: "moves left" and "moves right" are labels), in order or
+// shuffled for training.
 data::VideoLoaderOptions clip_options(const VideoConfig& v, index_t batch, bool shuffle, std::uint64_t seed) {
     data::VideoLoaderOptions o;
     o.batch_size = batch;
-    o.clip.sampling.count = v.frames;
-    o.clip.size = int(v.image_size);
-    o.clip.train = false;  // no crops and no flips: "moves left" and "moves right" are labels
+    o.clip = inference_clip(v);
     o.shuffle = shuffle;
     o.drop_last = shuffle;
     o.seed = seed;
@@ -271,11 +271,8 @@ Predictions predict(const ClassificationTask& task, const LabelledSplit& split, 
     return p;
 }
 
-void append_skipped(std::vector<data::SkippedItem>& all, const LabelledSplit& split, const std::vector<data::SkippedItem>& skipped) {
-    for (data::SkippedItem s : skipped) {
-        s.reason = split.name + ": " + s.reason;
-        all.push_back(std::move(s));
-    }
+void append_skipped(std::vector<Skip>& all, const std::string& source, const std::vector<data::SkippedItem>& skipped) {
+    for (const data::SkippedItem& s : skipped) all.push_back({source, s.path, s.reason});
 }
 
 // The head trained alone on cached features (N, F) of the items `items`, `steps` minibatches of
@@ -321,7 +318,7 @@ void train_head_on_features(ClassificationTask& task, SVilm<float>& model, const
 // from it: the head starts from a fit instead of from noise, and the encoders' first gradients
 // are not the random head's). log.csv: one line per step, its phase and loss.
 void train_classifier(ClassificationTask& task, SVilm<float>& model, const LabelledSplit& train_split,
-                      const FinetuneArgs& a, std::vector<data::SkippedItem>& skipped) {
+                      const FinetuneArgs& a, std::vector<Skip>& skipped) {
     const VideoConfig& v = model.config().video;
     std::vector<float> rows;
     std::vector<index_t> items;
@@ -330,7 +327,7 @@ void train_classifier(ClassificationTask& task, SVilm<float>& model, const Label
         rows.insert(rows.end(), f.data(), f.data() + f.size());
         items.insert(items.end(), b.items.begin(), b.items.end());
     });
-    append_skipped(skipped, train_split, stats.skipped);  // the pass saw every training item once
+    append_skipped(skipped, train_split.source, stats.skipped);  // the pass saw every training item once
     if (items.empty()) throw ValueError(train_split.source + ": no training video could be decoded");
     const index_t N = index_t(items.size()), F = index_t(rows.size()) / N;
     task.fit(TensorView<const float, 2>(rows.data(), {N, F}));
@@ -421,7 +418,9 @@ LabelledSplit action_split(const std::string& name, const std::string& option, c
     return s;
 }
 
-void print_missing(const LabelledSplit& s) {
+// The split's items whose video file is missing: said once here, listed in skipped.csv.
+void print_missing(const LabelledSplit& s, std::vector<Skip>& skipped) {
+    for (const data::SkippedVideo& m : s.missing) skipped.push_back({s.source, m.path.string(), m.path.string() + ": no such file"});
     if (s.missing.empty()) return;
     say("%s: %zu video file%s missing under %s (left out), e.g. %s", s.name.c_str(), s.missing.size(),
         s.missing.size() == 1 ? " is" : "s are", s.missing.front().path.parent_path().c_str(),
@@ -432,16 +431,6 @@ void check_split_sizes(const LabelledSplit& s, index_t at_least) {
     if (index_t(s.manifest.size()) < at_least)
         throw InputError(s.source + ": the " + s.name + " split has " + std::to_string(s.manifest.size()) +
                          " video(s) on disk, fewer than " + std::to_string(at_least));
-}
-
-void write_skipped(const fs::path& out, const std::vector<data::SkippedItem>& skipped) {
-    if (skipped.empty()) return;
-    std::string text = "line,video,reason\n";
-    for (const data::SkippedItem& s : skipped)
-        text += std::to_string(s.line) + ',' + csv_field(s.path) + ',' + csv_field(s.reason) + '\n';
-    write_text(out / "skipped.csv", text);
-    say("skipped %zu video%s that did not decode, each with its reason in %s", skipped.size(), skipped.size() == 1 ? "" : "s",
-        (out / "skipped.csv").c_str());
 }
 
 struct Loaded {
@@ -531,15 +520,17 @@ void finetune_qa(const FinetuneArgs& a) {
             for (const data::QaItem& q : test_split.questions) hits += q.answer == majority;
             return 100.0 * double(hits) / double(std::max<std::size_t>(test_split.questions.size(), 1));
         }());
+    std::vector<Skip> skipped;
+    std::size_t total_items = 0;
     for (const LabelledSplit* s : {&train_split, &val_split, &test_split}) {
         say("%s: %s, %zu questions", s->name.c_str(), s->source.c_str(), s->manifest.size());
-        print_missing(*s);
+        print_missing(*s, skipped);
+        total_items += s->manifest.size() + s->missing.size();
     }
     QaTask task(l.model, l.tokenizer, index_t(answers.size()), a.hidden, a.seed);
     say("model: %s; head: MLP over [v, q, v*q], %lld -> %lld -> %lld", a.model.c_str(), (long long)(3 * l.model.config().embed_dim),
         (long long)a.hidden, (long long)answers.size());
     say("training: %s", training_words(a).c_str());
-    std::vector<data::SkippedItem> skipped;
     nlohmann::json metrics{{"task", "qa"}, {"answers", answers.size()}, {"chance", 100.0 / double(answers.size())}};
     run_work([&] {
         fs::create_directories(a.out);
@@ -549,11 +540,11 @@ void finetune_qa(const FinetuneArgs& a) {
         for (auto [name, split] : {std::pair{"val", &val_split}, std::pair{"test", &test_split}}) {
             task.read(*split);
             const Predictions p = predict(task, *split, l.model.config().video);
-            append_skipped(skipped, *split, p.skipped);
+            append_skipped(skipped, split->source, p.skipped);
             metrics[name] = qa_report(name, *split, p);
         }
         finish_model(l.model, task, a);
-        write_skipped(a.out, skipped);
+        report_skipped(a.out, skipped, total_items);
         write_metrics(a.metrics, metrics);
     });
 }
@@ -584,22 +575,21 @@ void finetune_action(const FinetuneArgs& a) {
     check_split_sizes(val_split, 1);
     check_split_sizes(test_split, 1);
     const std::vector<std::string> classes = from_option("--class-index", [&] { return data::load_ucf101_classes(a.class_index); });
+    std::vector<Skip> skipped;
+    std::size_t total_items = 0;
     for (const LabelledSplit* s : {&train_split, &val_split, &test_split}) {
         say("%s: %s, %zu clips", s->name.c_str(), s->source.c_str(), s->manifest.size());
-        print_missing(*s);
+        print_missing(*s, skipped);
+        total_items += s->manifest.size() + s->missing.size();
     }
     std::vector<std::string> names;
     for (const std::string& c : classes) names.push_back(eval::readable_class_name(c));
-    const std::size_t max_length = std::size_t(l.model.config().text.max_length);
-    const eval::ZeroShotClassifier prompts = eval::ZeroShotClassifier::build(names, a.templates, [&](const std::vector<std::string>& p) {
-        const text::BatchEncoding e = l.tokenizer.encode_batch(p, max_length);
-        return l.model.encode_text(cpu_ctx, e.ids, e.attention_mask);
-    });
+    const eval::ZeroShotClassifier prompts =
+        eval::ZeroShotClassifier::build(names, a.templates, prompt_encoder(l.model, l.tokenizer));
     ActionTask task(l.model, prompts, a.seed);
     say("classes: %zu from %s; the classifier starts from their prompts (%s, ...)", classes.size(), a.class_index.c_str(),
         prompts.prompts(0).front().c_str());
     say("training: %s", training_words(a).c_str());
-    std::vector<data::SkippedItem> skipped;
     nlohmann::json metrics{{"task", "action"}, {"classes", classes.size()}, {"chance", 100.0 / double(classes.size())}};
     run_work([&] {
         fs::create_directories(a.out);
@@ -607,11 +597,11 @@ void finetune_action(const FinetuneArgs& a) {
         train_classifier(task, l.model, train_split, a, skipped);
         for (auto [name, split] : {std::pair{"val", &val_split}, std::pair{"test", &test_split}}) {
             const Predictions p = predict(task, *split, l.model.config().video);
-            append_skipped(skipped, *split, p.skipped);
+            append_skipped(skipped, split->source, p.skipped);
             metrics[name] = action_report(name, *split, p, classes, a.out, split == &test_split);
         }
         finish_model(l.model, task, a);
-        write_skipped(a.out, skipped);
+        report_skipped(a.out, skipped, total_items);
         write_metrics(a.metrics, metrics);
     });
 }
@@ -620,9 +610,10 @@ nlohmann::json rank_json(const eval::RankSummary& r) {
     return {{"r1", r.r1}, {"r5", r.r5}, {"r10", r.r10}, {"median_rank", r.median_rank}, {"mean_rank", r.mean_rank}};
 }
 
-// Text-to-video and video-to-text retrieval of the model on the test pairs.
+// Text-to-video and video-to-text retrieval of the model on the test pairs; the videos that did
+// not decode go to `skipped` when it is given (once: the second pass skips the same ones).
 nlohmann::json retrieval_report(const char* name, const SVilm<float>& model, const text::Tokenizer& tokenizer,
-                                const data::Manifest& test, const FinetuneArgs& a, std::vector<data::SkippedItem>& skipped) {
+                                const data::Manifest& test, const FinetuneArgs& a, std::vector<Skip>* skipped) {
     data::VideoLoader loader(test, clip_options(model.config().video, 32, false, 0));
     std::vector<float> videos, texts;
     index_t count = 0;
@@ -636,8 +627,7 @@ nlohmann::json retrieval_report(const char* name, const SVilm<float>& model, con
         texts.insert(texts.end(), t.data(), t.data() + t.size());
         count += v.extent(0);
     }
-    if (std::string_view(name) == "zero-shot")
-        for (const data::SkippedItem& s : loader.stats().skipped) skipped.push_back(s);
+    if (skipped) append_skipped(*skipped, a.test, loader.stats().skipped);
     if (count == 0) throw ValueError(a.test + ": no test video could be decoded");
     const index_t D = model.config().embed_dim;
     const TensorView<const float, 2> tv(texts.data(), {count, D}), vv(videos.data(), {count, D});
@@ -669,6 +659,7 @@ void finetune_retrieval(const FinetuneArgs& a) {
         throw InputError("--train: " + a.train + ": " + std::to_string(train_entries.size()) +
                          " (video, caption) pairs with a video on disk, fewer than one batch of " + std::to_string(a.batch));
     if (test_entries.empty()) throw InputError("--test: " + a.test + ": no test video on disk under " + a.videos);
+    const std::size_t total_items = train_entries.size() + test_entries.size();
     const data::Manifest test(std::move(test_entries), a.test);
     say("train: %s, %zu videos, %zu (video, caption) pairs", a.train.c_str(), train_videos.size(), train_entries.size());
     say("test: %s, %zu pairs%s", a.test.c_str(), test.size(),
@@ -685,19 +676,19 @@ void finetune_retrieval(const FinetuneArgs& a) {
     options.losses = losses;
     say("training: %s, %lld steps of %lld clips, peak lr %g, as pre-training trains", a.losses.c_str(), (long long)a.steps,
         (long long)a.batch, a.lr);
-    std::vector<data::SkippedItem> skipped;
+    std::vector<Skip> skipped;
     nlohmann::json metrics{{"task", "retrieval"}};
     run_work([&] {
         fs::create_directories(a.out);
         remove_previous_outputs(a);
-        metrics["zero_shot"] = retrieval_report("zero-shot", l.model, l.tokenizer, test, a, skipped);
+        metrics["zero_shot"] = retrieval_report("zero-shot", l.model, l.tokenizer, test, a, &skipped);
         train::Trainer<cpu> trainer(l.model, l.tokenizer, source, options, &nouns);
         trainer.run();
-        for (const data::SkippedItem& s : source.skipped()) skipped.push_back(s);
-        metrics["fine_tuned"] = retrieval_report("fine-tuned", l.model, l.tokenizer, test, a, skipped);
+        append_skipped(skipped, a.train, source.skipped());
+        metrics["fine_tuned"] = retrieval_report("fine-tuned", l.model, l.tokenizer, test, a, nullptr);
         save_model(l.model, fs::path(a.out) / "model.safetensors", {{"finetuned_task", "retrieval"}});
         say("wrote %s", (fs::path(a.out) / "model.safetensors").c_str());
-        write_skipped(a.out, skipped);
+        report_skipped(a.out, skipped, total_items);
         write_metrics(a.metrics, metrics);
     });
 }

@@ -401,6 +401,17 @@ finetune() {
         { echo "FAILED: act_run/confusion.csv does not hold the 14 test clips"; failures=$((failures + 1)); }
     grep -q '"top1": ' act.json || { echo "FAILED: act.json has no top-1"; failures=$((failures + 1)); }
 
+    # a test clip that does not decode and one that is missing: left out, counted, listed with their source
+    local bad missing
+    bad=$(sed -n 1p $lists/testlist01.txt) missing=$(sed -n 2p $lists/testlist01.txt)
+    printf 'not a video' >"act/UCF-101/$bad" && rm "act/UCF-101/$missing"
+    expect 0 "^skipped 2 of 35 videos, each with its reason in act_bad/skipped.csv:$" "$svilm" finetune --task action \
+        --model tiny.safetensors "${action[@]}" --freeze --steps 2 --out act_bad
+    has_line "^test: top-1 [0-9.]+% of 12 clips"
+    expect_file_lines 3 act_bad/skipped.csv
+    grep -q "^$lists/testlist01.txt,.*$missing" act_bad/skipped.csv ||
+        { echo "FAILED: the missing clip is not listed with its split list"; failures=$((failures + 1)); }
+
     expect 0 "^fine-tuned:" "$svilm" finetune --task retrieval --model tiny.safetensors --train ret/MSRVTT_data.json \
         --test ret/MSRVTT_JSFUSION_test.csv --videos ret/videos --steps 2 --batch 4 --out ret_run --metrics ret.json
     has_line "^zero-shot:"
