@@ -5,12 +5,15 @@
 // this header (cli_device.hpp is what both devices share).
 #pragma once
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -20,6 +23,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include "svilm/svilm.hpp"
 #if defined(SVILM_CLI_PIPELINE)
@@ -198,6 +202,31 @@ inline void check_new_file(const std::string& option, const std::string& path, b
 }
 
 
+// The SHA-256 of a file as 64 hex digits (what `sha256sum` prints), read in 1 MiB pieces.
+inline std::string file_sha256(const std::string& path) {
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (!file) throw IoError(path + ": cannot open to hash: " + std::strerror(errno));
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    std::vector<unsigned char> buffer(1 << 20);
+    bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1;
+    for (std::size_t n; ok && (n = std::fread(buffer.data(), 1, buffer.size(), file)) > 0;)
+        ok = EVP_DigestUpdate(ctx.get(), buffer.data(), n) == 1;
+    const bool read_error = std::ferror(file) != 0;
+    std::fclose(file);
+    if (read_error) throw IoError(path + ": read error while hashing");
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (!ok || EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1) throw Error(path + ": SHA-256 failed (OpenSSL)");
+    std::string hex;
+    for (unsigned int i = 0; i < length; ++i) {
+        char byte[3];
+        std::snprintf(byte, sizeof byte, "%02x", digest[i]);
+        hex += byte;
+    }
+    return hex;
+}
+
+
 #if defined(SVILM_CLI_PIPELINE)
 
 // Whether the --out folder holds files: an earlier command's output, not to be written into
@@ -361,6 +390,13 @@ std::vector<Subcommand> add_downstream_commands(CLI::App& app);
 void synth_downstream(const std::string& task, const std::string& counts, std::uint64_t seed, const std::string& out,
                       bool overwrite);
 std::vector<Subcommand> add_finetune_commands(CLI::App& app);
+// cli_inference.cpp: embed, features and ground, on the user's own videos through svilm::Pipeline.
+std::vector<Subcommand> add_inference_commands(CLI::App& app);
+// svilm classify without --list: each of the videos (files, folders, manifests, lists) against
+// the class names (--classes "a,b" or a --class-names file), prompt templates ensembled.
+void classify_videos(const std::string& model, const std::vector<std::string>& inputs,
+                     const std::string& classes, const std::string& class_names, const std::vector<std::string>& templates,
+                     const std::string& out, const std::string& metrics, bool overwrite);
 
 #endif
 

@@ -139,6 +139,8 @@ struct DownstreamOptions {
     std::string model, videos, out, metrics;
     std::string class_index, class_names, list, train_list, val_list, test_list;  // classify, probe
     std::vector<std::string> templates;                                            // classify
+    std::vector<std::string> inputs;                                               // classify without --list
+    std::string classes;                                                           // classify without --list
     std::string ground_truth, test_ground_truth;                                   // localize
     index_t stride = 0;                                                            // localize; 0: half a clip
     bool overwrite = false;
@@ -353,6 +355,17 @@ double top1(const eval::ZeroShotClassifier& classifier, const Tensor<float, 2>& 
 }
 
 void classify(const DownstreamOptions& o) {
+    if (o.list.empty()) {
+        if (!o.videos.empty() || !o.class_index.empty())
+            throw InputError("--list: --videos and --class-index classify a split list's clips: give its --list, or give "
+                             "video files and --classes without them");
+        if (o.inputs.empty()) throw InputError("VIDEOS: give the videos to classify (or a split list with --list and --videos)");
+        classify_videos(o.model, o.inputs, o.classes, o.class_names, o.templates, o.out, o.metrics, o.overwrite);
+        return;
+    }
+    if (!o.inputs.empty() || !o.classes.empty())
+        throw InputError("--list: a split list names its clips and classes: VIDEOS and --classes are for classifying other videos");
+    if (o.videos.empty()) throw InputError("--videos: --list needs the folder its paths are under");
     check_outputs(o);
     const std::vector<std::string> classes = load_classes(o);
     const data::ActionSplit split = load_split("--list", o.list, classes);
@@ -825,8 +838,12 @@ const char* const classify_help =
     "the class). With --out: confusion.csv, confusion.png (rows: true class as fractions), predictions.csv, and\n"
     "skipped.csv when a video could not be used. Default templates: \"a video of {}.\", \"something {}.\", \"an object\n"
     "that {}.\", \"a clip in which something {}.\"\n"
-    "Example: svilm classify --model tiny.safetensors --class-index ucf/ucfTrainTestlist/classInd.txt\n"
-    "           --list ucf/ucfTrainTestlist/testlist01.txt --videos ucf/UCF-101 --out classify\n";
+    "Without --list, any videos (files, folders, manifests, lists) are classified against --classes \"a,b,c\" (or\n"
+    "--class-names FILE, one per line; names are used as written): each video's top classes and cosines are printed,\n"
+    "and with --out every video's scores go to predictions.csv.\n"
+    "Examples: svilm classify --model tiny.safetensors --class-index ucf/ucfTrainTestlist/classInd.txt\n"
+    "            --list ucf/ucfTrainTestlist/testlist01.txt --videos ucf/UCF-101 --out classify\n"
+    "          svilm classify --model model.safetensors --classes \"juggling,surfing,playing guitar\" clips/\n";
 
 const char* const probe_help =
     "Linear probe. Frozen features: the video encoder's pooled output (LayerNorm of the mean over its tokens, width C)\n"
@@ -853,9 +870,9 @@ const char* const localize_help =
     "Example: svilm localize --model tiny.safetensors --ground-truth anet/activity_net.v1-3.min.json --videos anet/videos\n"
     "           --out localize\n";
 
-void add_common(CLI::App* command, DownstreamOptions& o, const char* videos) {
+void add_common(CLI::App* command, DownstreamOptions& o, const char* videos, bool videos_required = true) {
     command->add_option("--model", o.model, "model file or checkpoint (svilm init / pretrain)")->check(a_path)->required();
-    command->add_option("--videos", o.videos, videos)->check(a_path)->required();
+    command->add_option("--videos", o.videos, videos)->check(a_path)->required(videos_required);
     command->add_option("--out", o.out, "folder for the outputs (new or empty, unless --overwrite)")->check(a_path);
     command->add_option("--metrics", o.metrics, "write the headline numbers as one JSON object (percent) to this file")
         ->check(a_path);
@@ -869,12 +886,15 @@ std::vector<Subcommand> add_downstream_commands(CLI::App& app) {
     std::vector<Subcommand> commands;
 
     auto* classify_command = app.add_subcommand("classify", "zero-shot action recognition with class-name prompts");
-    add_common(classify_command, *o, "the videos folder the split list's paths are under (UCF-101)");
+    add_common(classify_command, *o, "with --list: the videos folder the split list's paths are under (UCF-101)", false);
     auto* class_index = classify_command->add_option("--class-index", o->class_index, "UCF101's classInd.txt")->check(a_path);
     classify_command->add_option("--class-names", o->class_names, "instead of --class-index: one class name per line, in label order")
         ->check(a_path)
         ->excludes(class_index);
-    classify_command->add_option("--list", o->list, "split list (UCF101's testlist01.txt)")->check(a_path)->required();
+    classify_command->add_option("--list", o->list, "split list (UCF101's testlist01.txt), scored against its labels")->check(a_path);
+    classify_command->add_option("VIDEOS", o->inputs, "without --list: video files, folders, manifests (.csv, .jsonl) or lists (.txt)");
+    classify_command->add_option("--classes", o->classes, "without --list: the class names, comma-separated (\"riding a bike,surfing\")");
+
     classify_command->add_option("--template", o->templates, "a prompt template with {} for the class name (repeat for more)")
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)

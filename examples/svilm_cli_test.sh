@@ -274,6 +274,75 @@ pipeline_device() {
 # Bad videos: each skipped one with its reason (pretrain: in RUN/skipped.csv, the first ones
 # printed; evaluate: each printed); every one skipped is a failed run, exit 1, with the reasons.
 # The reasons' wording is the video reader's: only the path they start with is checked.
+# embed, features, ground and classify on a user's videos: what each wrote, row by row.
+inference() {
+    synth_videos
+    echo "not a video" >videos/bad.mp4
+    "$svilm" init --preset tiny --out tiny.safetensors >/dev/null || { echo "FAILED: svilm init"; exit 1; }
+    # batches of 2 in every run: a run's numbers depend on how its clips are batched (the GEMMs' blocking)
+    local batched=(--model tiny.safetensors --batch 2) model=(--model tiny.safetensors)
+
+    # a folder: its 5 video files, sorted; the bad one skipped and listed
+    expect 0 "^wrote emb/embeddings.safetensors and embeddings.npy: 4 x 64 " "$svilm" embed "${batched[@]}" --out emb videos
+    has_line "^skipped 1 of 5 videos, each with its reason in emb/skipped.csv:$"
+    expect_file_lines 5 emb/items.csv
+    grep -q '^0,000000,videos/000000.mp4,,$' emb/items.csv && grep -q '^3,000003,videos/000003.mp4,,$' emb/items.csv ||
+        { echo "FAILED: emb/items.csv rows"; cat emb/items.csv; failures=$((failures + 1)); }
+    grep -q '^VIDEOS,videos/bad.mp4,videos/bad.mp4: ' emb/skipped.csv || { echo "FAILED: emb/skipped.csv"; failures=$((failures + 1)); }
+    # .npy: magic, version 1.0, the shape in the header, then 4 x 64 float32
+    head -c 128 emb/embeddings.npy | grep -aq "'descr': '<f4', 'fortran_order': False, 'shape': (4, 64)" ||
+        { echo "FAILED: emb/embeddings.npy header"; failures=$((failures + 1)); }
+    [[ $(stat -c %s emb/embeddings.npy) -eq $((128 + 4 * 64 * 4)) ]] || { echo "FAILED: emb/embeddings.npy size"; failures=$((failures + 1)); }
+
+    # the same videos from a manifest, in parts of 2: the same numbers
+    expect 0 "^wrote emb2/embeddings.safetensors" "$svilm" embed "${batched[@]}" --out emb2 --chunk 2 videos/manifest.csv
+    cmp -s emb/embeddings.npy emb2/embeddings.npy || { echo "FAILED: embeddings differ between a folder and a manifest"; failures=$((failures + 1)); }
+    # stopped after its first part (the second part's file cannot be read), then resumed: the same numbers again
+    mkdir -p emb3/parts/00001.safetensors
+    expect 1 "00001.safetensors" "$svilm" embed "${batched[@]}" --out emb3 --chunk 2 --resume videos/manifest.csv
+    [[ -f emb3/parts/00000.safetensors ]] || { echo "FAILED: the first part was not kept"; failures=$((failures + 1)); }
+    rmdir emb3/parts/00001.safetensors
+    expect_error "--out: emb3 is not empty: choose a new or empty folder, or pass --overwrite \(or --resume an interrupted run\)" \
+        "$svilm" embed "${batched[@]}" --out emb3 --chunk 2 videos/manifest.csv
+    expect 0 "^resumed: 1 part\(s\) were already written$" "$svilm" embed "${batched[@]}" --out emb3 --chunk 2 --resume videos/manifest.csv
+    cmp -s emb/embeddings.npy emb3/embeddings.npy || { echo "FAILED: a resumed run's embeddings differ"; failures=$((failures + 1)); }
+    [[ ! -e emb3/parts ]] || { echo "FAILED: emb3/parts left behind"; failures=$((failures + 1)); }
+
+    # windows: a 1 s video, windows of 0.5 s every 0.25 s start at 0, 0.25, 0.5; features writes the same rows
+    expect 0 "^wrote win/embeddings.safetensors and embeddings.npy: 3 x 64 " \
+        "$svilm" embed "${batched[@]}" --out win --window 0.5 --stride 0.25 videos/000002.mp4
+    grep -q '^2,000002@0.500-1.000,videos/000002.mp4,0.500,1.000$' win/items.csv || { echo "FAILED: win/items.csv"; cat win/items.csv; failures=$((failures + 1)); }
+    expect 0 "^wrote 1 feature arrays \(3 windows\) to feats/features" \
+        "$svilm" features "${batched[@]}" --out feats --window 0.5 --stride 0.25 videos/000002.mp4
+    cmp -s win/embeddings.npy feats/features/000002.npy || { echo "FAILED: features differ from embed --window"; failures=$((failures + 1)); }
+    grep -q '^000002,videos/000002.mp4,8,1,3,0.5,0.25,64$' feats/video_info.csv || { echo "FAILED: feats/video_info.csv"; cat feats/video_info.csv; failures=$((failures + 1)); }
+    grep -q '"start": \[$' feats/features.json || { echo "FAILED: features.json has no window starts"; failures=$((failures + 1)); }
+
+    # ground: the caption's two noun phrases, each with its group's map; the figure is a PNG
+    expect 0 "^wrote g/grounding.png, maps.safetensors" "$svilm" ground "${model[@]}" --out g --video videos/000000.mp4 \
+        --caption "a red ball rolls past a blue cube" --size 64
+    has_line '^  "red ball" +-> group [0-7] \(cosine '
+    has_line '^  "blue cube" +-> group [0-7] \(cosine '
+    [[ $(head -c 8 g/grounding.png | od -An -tx1 | tr -d ' ') == 89504e470d0a1a0a ]] || { echo "FAILED: g/grounding.png is not a PNG"; failures=$((failures + 1)); }
+    grep -q '"phrase": "blue cube"' g/grounding.json || { echo "FAILED: g/grounding.json"; failures=$((failures + 1)); }
+    head -c 4000 g/maps.safetensors | grep -aq '"map_1":{"data_offsets":\[[0-9]*,[0-9]*\],"dtype":"F32","shape":\[8,64,64\]}' ||
+        { echo "FAILED: g/maps.safetensors has no (8, 64, 64) map_1"; failures=$((failures + 1)); }
+    expect 0 "^no groundable noun in \"quickly\"" "$svilm" ground "${model[@]}" --out g2 --video videos/000000.mp4 --caption quickly
+
+    # classify: each video's class is its highest cosine among the classes
+    expect 0 "^000001: " "$svilm" classify "${model[@]}" --classes "a red shape, a blue shape,a green shape" --out cls videos
+    expect_file_lines 5 cls/predictions.csv
+    awk -F, 'NR == 1 { for (k = 5; k <= NF; ++k) name[k] = $k; next }
+             { best = 5; for (k = 6; k <= NF; ++k) if ($k + 0 > $best + 0) best = k; if ($3 != name[best] || $4 != $best) bad = 1 }
+             END { exit bad }' cls/predictions.csv || { echo "FAILED: a prediction is not the highest cosine"; cat cls/predictions.csv; failures=$((failures + 1)); }
+
+    expect_error "--stride: give --window and --stride together \(seconds\)" "$svilm" embed "${batched[@]}" --out x --stride 1 videos
+    expect_error "VIDEOS: empty holds no video files .*" bash -c "mkdir -p empty && '$svilm' embed --model tiny.safetensors --out x empty"
+    expect_error "--classes: give two or more class names \(got 1\)" "$svilm" classify "${model[@]}" --classes one videos
+    expect_error "--video: nope.mp4 is not a file" "$svilm" ground "${model[@]}" --out x --video nope.mp4 --caption "a ball"
+    expect 1 "^svilm: none of the 1 videos could be read" "$svilm" embed "${batched[@]}" --out y videos/bad.mp4
+}
+
 skipped_videos() {
     synth_videos
     echo "not a video" >videos/text.mp4
