@@ -256,9 +256,12 @@ inline data::Manifest load_manifest(const std::string& path) {
     return manifest;
 }
 
+// --data-dir, svilm's global option (empty: svilm::data_directory()'s search, docs/install.md).
+inline std::string data_dir_option;
+
 inline text::Tokenizer load_tokenizer() {
-    const std::string path = std::string(SVILM_CLI_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt";
-    return text::Tokenizer(text::Vocabulary::load(path));
+    // data_directory()'s error names the place at fault itself (--data-dir, SVILM_DATA_DIR, or all of them)
+    return text::Tokenizer(text::Vocabulary::load(vocabulary_path(data_directory(data_dir_option))));
 }
 
 

@@ -1,7 +1,7 @@
 // svilm: the command-line program. Subcommands:
 //
 //   svilm info [--preset tiny|small|base] [--frames T] | --model FILE  [--device cpu|cuda]
-//       the configuration and the parameter count of each component; with --device, the device,
+//       the configuration, the parameter count of each component and the data directory; with --device, the device,
 //       and for cuda the memory that training's parameters, gradients and AdamW moments take on it
 //   svilm init --preset P [--frames T] --out FILE [--seed S] [--vit CKPT] [--bert CKPT] [--overwrite]
 //       a model file with the model description's random initialisation, optionally with the video encoder from
@@ -37,6 +37,9 @@
 //
 // --device cuda runs the model on GPU 0 (a build with -DSVILM_CUDA=ON, where nvcc is found); the
 // videos are still decoded, cut and pasted and the captions tokenized on the CPU.
+//
+// --data-dir DIR (any command) names svilm's data directory, which holds the vocabulary; without
+// it, svilm::data_directory() searches (docs/install.md).
 //
 // An output that exists is never written over without --overwrite: a non-empty run folder
 // takes --resume (continue the run in it) or --overwrite (start afresh in it). --model takes a
@@ -156,6 +159,12 @@ void info(const Options& o) {
     store.add<0>("grounding_logit_scale", {}, nn::Role::scalar);
     std::printf("parameters:\n");
     print_parameters(store);
+    // where the vocabulary comes from; a missing one fails the commands that tokenize, not info
+    try {
+        std::printf("data: %s\n", data_directory(data_dir_option).c_str());
+    } catch (const IoError& e) {
+        std::printf("data: none (%s)\n", e.what());
+    }
     if (!o.show_device) return;
     std::printf("device: %s\n", device.c_str());
     // what training keeps on a GPU besides the activations: four float32 buffers of the store's
@@ -511,6 +520,12 @@ int main(int argc, char** argv) {
     app.option_defaults()->always_capture_default();
     Options o;
     o.world = mpi->communicator();
+    // before the subcommands, so that they inherit fallthrough: `svilm CMD --data-dir DIR` as well
+    app.add_option("--data-dir", data_dir_option,
+                   "svilm's data directory (the vocabulary; docs/install.md)")
+        ->check(a_path)
+        ->default_str("$SVILM_DATA_DIR, <program>/../share/svilm, the build's");
+    app.fallthrough();
     const auto presets = one_of({"tiny", "small", "base"});
     const auto frames = whole_number<index_t>(1, max_config_size);
     const auto devices = one_of({"cpu", "cuda"});

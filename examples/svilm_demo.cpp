@@ -13,7 +13,7 @@
 //      scene change (Figure 2 left), grounding maps (Figure 4), foreground probability (Figure 5).
 //
 // Usage: svilm_demo [--out runs/demo] [--steps 1500] [--batch 16] [--test 100] [--seed 0]
-//                   [--threads N] [--vocab data/vocab/bert-base-uncased-vocab.txt]
+//                   [--threads N] [--data-dir DIR | --vocab FILE]  (data directory: docs/install.md)
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -307,7 +307,7 @@ void write_foreground_figure(const fs::path& path, const SVilm<float>& model, co
 
 int main(int argc, char** argv) {
     CLI::App app{"svilm_demo: S-ViLM's loss ablation in miniature on synthetic structured videos"};
-    std::string out = "runs/demo", vocab = std::string(SVILM_DATA_DIR) + "/vocab/bert-base-uncased-vocab.txt";
+    std::string out = "runs/demo", data_dir, vocab;
     std::int64_t steps = 1500;
     index_t batch = 16, test_count = 100;
     std::uint64_t seed = 0;
@@ -318,7 +318,9 @@ int main(int argc, char** argv) {
     app.add_option("--test", test_count, "clips per test set")->check(CLI::Range(10, 100000));
     app.add_option("--seed", seed, "seed of the initial weights, cut-and-paste and Gumbel noise");
     app.add_option("--threads", threads, "threads (0: all cores)");
-    app.add_option("--vocab", vocab, "bert-base-uncased vocab.txt");
+    app.add_option("--data-dir", data_dir, "svilm's data directory (docs/install.md)")
+        ->default_str("$SVILM_DATA_DIR, <program>/../share/svilm, the build's");
+    app.add_option("--vocab", vocab, "bert-base-uncased vocab.txt")->default_str("the data directory's");
     CLI11_PARSE(app, argc, argv);
 
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // our lines and the trainer's progress (stderr) interleave in order
@@ -327,7 +329,8 @@ int main(int argc, char** argv) {
         std::printf("svilm %s | threads %d | GEMM: %s\n", version_string, num_threads(), gemm_backend_description().c_str());
         const fs::path run(out);
         fs::create_directories(run);
-        const text::Tokenizer tokenizer(text::Vocabulary::load(vocab));
+        const text::Tokenizer tokenizer(
+            text::Vocabulary::load(vocab.empty() ? vocabulary_path(data_directory(data_dir)).string() : vocab));
         const SVilmConfig config = preset("tiny");
 
         data::SyntheticConfig data_config;

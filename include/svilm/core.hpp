@@ -5,6 +5,7 @@
 #include "svilm/core/bfloat16.hpp"
 #include "svilm/core/communicator.hpp"
 #include "svilm/core/context.hpp"
+#include "svilm/core/data_dir.hpp"
 #include "svilm/core/device.hpp"
 #include "svilm/core/error.hpp"
 #include "svilm/core/float16.hpp"

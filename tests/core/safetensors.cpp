@@ -546,7 +546,7 @@ TEST_CASE("the safetensors writer round-trips F16, BF16, I8, I16, U16, U32, U64 
 // Rule: a PyTorch checkpoint (zip or pickle) is named as such, not as a bad header length.
 TEST_CASE("PyTorch checkpoints are recognised and the converter is named") {
     TempDir dir;
-    const std::string expected = "this is a PyTorch checkpoint, not safetensors; convert it with scripts/convert_to_safetensors.py";
+    const std::string expected = "this is a PyTorch checkpoint, not safetensors; convert it with scripts/convert_weights.py";
     // A zip archive (torch.save since 1.6): local file header magic, then "archive/data.pkl".
     expect_rejected(dir, "zip", std::string("PK\x03\x04\x00\x00\x08\x00\x00\x00", 10) + "archive/data.pkl", expected);
     // A zip whose magic read as a header length (67 MB) fits the file: caught at the missing '{'.
@@ -578,9 +578,11 @@ TEST_CASE("a safetensors image in memory reads like a file and errors carry its 
 }
 
 
-// The converter on a tiny checkpoint, in both PyTorch formats (zip and legacy pickle), when
-// Debian's python3-torch is installed; svilm refuses the checkpoints and reads the conversions.
-TEST_CASE("scripts/convert_to_safetensors.py converts PyTorch checkpoints that svilm then reads") {
+// The converter's --raw mode (every tensor unchanged; its ViT and BERT conversions are tested by
+// tests/scripts/convert_weights_test.py) on a tiny checkpoint, in both PyTorch formats (zip and
+// legacy pickle), when Debian's python3-torch is installed; svilm refuses the checkpoints and
+// reads the conversions.
+TEST_CASE("scripts/convert_weights.py --raw converts PyTorch checkpoints that svilm then reads") {
     const std::string python = "/usr/bin/python3";
     if (std::system((python + " -c 'import torch' 2>/dev/null").c_str()) != 0) {
         MESSAGE("SKIPPED: PyTorch is not installed (Debian: apt-get install python3-torch)");
@@ -600,7 +602,7 @@ torch.save({"model": sd, "epoch": 3}, sys.argv[1])  # as training scripts save
 torch.save(sd, sys.argv[2], _use_new_zipfile_serialization=False)
 )";
     REQUIRE(std::system((python + " " + maker.string() + " " + zip.string() + " " + legacy.string()).c_str()) == 0);
-    const std::string script = std::string(SVILM_DATA_DIR) + "/../scripts/convert_to_safetensors.py";
+    const std::string script = std::string(SVILM_DATA_DIR) + "/../scripts/convert_weights.py --raw";
     for (const fs::path& checkpoint : {zip, legacy}) {
         INFO(checkpoint.string());
         CHECK_THROWS_WITH_AS(io::SafetensorsFile{checkpoint}, doctest::Contains("this is a PyTorch checkpoint, not safetensors"),

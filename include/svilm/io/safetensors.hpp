@@ -282,7 +282,7 @@ private:
     // PyTorch's magic bytes too, so they only name the file once it is not safetensors.
     [[noreturn]] void fail_unless_pytorch(const std::string& what) const {
         if (detail::is_pytorch_checkpoint(bytes_))
-            fail("this is a PyTorch checkpoint, not safetensors; convert it with scripts/convert_to_safetensors.py");
+            fail("this is a PyTorch checkpoint, not safetensors; convert it with scripts/convert_weights.py");
         fail(what);
     }
 
