@@ -216,15 +216,23 @@ inline std::string not_empty(const std::string& folder) {
 }
 
 
-inline data::Manifest load_manifest(const std::string& path) {
+inline data::Manifest load_manifest(const std::string& path, const data::ManifestColumns& columns = {}) {
     data::Manifest manifest = from_option("--manifest", [&] {
         if (fs::is_directory(path)) throw IoError(path + " is a folder: give its manifest (.csv or .jsonl)");
         // a FIFO would block the read until someone writes to it
         if (fs::exists(path) && !fs::is_regular_file(path)) throw IoError(path + " is not a regular file");
-        return data::Manifest::load(path);
+        return data::Manifest::load(path, columns);
     });
     if (manifest.size() == 0) throw InputError("--manifest: " + path + " lists no videos");
     return manifest;
+}
+
+// --video-column, --caption-column, --start-column, --end-column: the manifest's own names.
+inline void add_manifest_column_options(CLI::App* command, data::ManifestColumns& columns) {
+    command->add_option("--video-column", columns.video, "the manifest's column (CSV) or key (JSON Lines) of video paths");
+    command->add_option("--caption-column", columns.caption, "the manifest's column or key of captions");
+    command->add_option("--start-column", columns.start, "the manifest's column or key of start times (seconds; optional)");
+    command->add_option("--end-column", columns.end, "the manifest's column or key of end times (seconds; optional)");
 }
 
 inline text::Tokenizer load_tokenizer() {
@@ -361,6 +369,8 @@ std::vector<Subcommand> add_downstream_commands(CLI::App& app);
 void synth_downstream(const std::string& task, const std::string& counts, std::uint64_t seed, const std::string& out,
                       bool overwrite);
 std::vector<Subcommand> add_finetune_commands(CLI::App& app);
+// cli_evaluate.cpp: svilm evaluate (retrieval, grounding and temporal scores on a manifest).
+Subcommand add_evaluate_command(CLI::App& app);
 
 #endif
 
