@@ -245,12 +245,12 @@ inline std::string not_empty(const std::string& folder) {
 }
 
 
-inline data::Manifest load_manifest(const std::string& path) {
+inline data::Manifest load_manifest(const std::string& path, const data::ManifestColumns& columns = {}) {
     data::Manifest manifest = from_option("--manifest", [&] {
         if (fs::is_directory(path)) throw IoError(path + " is a folder: give its manifest (.csv or .jsonl)");
         // a FIFO would block the read until someone writes to it
         if (fs::exists(path) && !fs::is_regular_file(path)) throw IoError(path + " is not a regular file");
-        return data::Manifest::load(path);
+        return data::Manifest::load(path, columns);
     });
     if (manifest.size() == 0) throw InputError("--manifest: " + path + " lists no videos");
     return manifest;
@@ -258,6 +258,14 @@ inline data::Manifest load_manifest(const std::string& path) {
 
 // --data-dir, svilm's global option (empty: svilm::data_directory()'s search, docs/install.md).
 inline std::string data_dir_option;
+
+// --video-column, --caption-column, --start-column, --end-column: the manifest's own names.
+inline void add_manifest_column_options(CLI::App* command, data::ManifestColumns& columns) {
+    command->add_option("--video-column", columns.video, "the manifest's column (CSV) or key (JSON Lines) of video paths");
+    command->add_option("--caption-column", columns.caption, "the manifest's column or key of captions");
+    command->add_option("--start-column", columns.start, "the manifest's column or key of start times (seconds; optional)");
+    command->add_option("--end-column", columns.end, "the manifest's column or key of end times (seconds; optional)");
+}
 
 inline text::Tokenizer load_tokenizer() {
     // data_directory()'s error names the place at fault itself (--data-dir, SVILM_DATA_DIR, or all of them)
@@ -400,6 +408,9 @@ std::vector<Subcommand> add_inference_commands(CLI::App& app);
 void classify_videos(const std::string& model, const std::vector<std::string>& inputs,
                      const std::string& classes, const std::string& class_names, const std::vector<std::string>& templates,
                      const std::string& out, const std::string& metrics, bool overwrite);
+
+// cli_evaluate.cpp: svilm evaluate (retrieval, grounding and temporal scores on a manifest).
+Subcommand add_evaluate_command(CLI::App& app);
 
 #endif
 

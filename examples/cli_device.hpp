@@ -79,10 +79,8 @@ SVilm<float, Device> make_model(const Context<Device>& ctx, const SVilmConfig& c
                                 std::uint64_t seed) {
     if (!file) return SVilm<float, Device>(ctx, config, seed);
     return from_option("--model", [&] {
-        const auto format = file->metadata().find("format");
-        const bool checkpoint = format != file->metadata().end() && format->second == train::checkpoint_format;
         SVilm<float, Device> model = SVilm<float, Device>::zeroed(ctx, config);
-        io::load_parameters(model.parameters(), *file, {true, checkpoint ? "model." : ""});
+        io::load_parameters(model.parameters(), *file, {true, model_tensor_prefix(*file)});
         return model;
     });
 }

@@ -9,8 +9,10 @@
 //       bert-base-uncased checkpoint; prints what each checkpoint filled and what it left alone
 //
 // With the text and video components (utf8proc, WordNet, libav):
-//   svilm synth --split S --count N --out DIR [--seed S] [--scene-change P] [--overwrite]
+//   svilm synth --split S --count N --out DIR [--seed S] [--scene-change P] [--composites N] [--overwrite]
 //       synthetic structured videos (docs/model.md §12) written as .mp4 files with DIR/manifest.csv
+//       and DIR/annotations.json (objects' boxes, scene changes: docs/annotations.md), and N
+//       cut-and-paste composites
 //   svilm synth --task retrieval|qa|action|localisation --out DIR [--counts TRAIN,VAL,TEST,TEST_UNSEEN]
 //               [--seed S] [--overwrite]
 //       a synthetic downstream dataset (docs/model.md §13) in its real dataset's layout: MSR-VTT,
@@ -31,9 +33,11 @@
 //   svilm eval-tal --ground-truth GT.json --predictions P.json [--subset validation] [--per-class]
 //       temporal action localisation: ActivityNet v1.3's detection mAP (tIoU 0.5:0.05:0.95,
 //       interpolated AP per class) of a results file on one subset of the ground truth
-//   svilm evaluate --model FILE --manifest M [--device cpu|cuda] [--dual-softmax T]
-//       text-to-video and video-to-text retrieval of a model on a manifest; each skipped video
-//       is printed with its reason
+//   svilm evaluate --model FILE --manifest M [--tasks retrieval,grounding,temporal] [--annotations A]
+//                  [--video-column C ...] [--metrics FILE] [--out DIR] [--device cpu|cuda] [--dual-softmax T]
+//       a model scored on one's own videos (docs/programs/evaluate.md): text-to-video and
+//       video-to-text retrieval, grounding of annotated objects, temporal grouping at annotated
+//       scene changes (cli_evaluate.cpp)
 //
 // --device cuda runs the model on GPU 0 (a build with -DSVILM_CUDA=ON, where nvcc is found); the
 // videos are still decoded, cut and pasted and the captions tokenized on the CPU.
@@ -91,7 +95,7 @@ struct Options {
     std::string task = "pretrain", counts;  // synth: the dataset, and a downstream task's items per split
     bool pretrain_split_given = false;      // synth: --split, --count or --scene-change on the command line
     std::string split = "train", manifest, losses = "contrastive,temporal,grounding", resume;
-    index_t count = 100, steps = 1000, batch = 16;
+    index_t count = 100, steps = 1000, batch = 16, composites = 0;
     double scene_change = 0, lr = 1e-4;
     int threads = 0;
     std::string device = "cpu";
@@ -100,7 +104,7 @@ struct Options {
     index_t max_phrases = 2;
     std::string ground_truth, predictions, subset = "validation";  // eval-tal
     bool per_class = false;
-    double dual_softmax = 0;  // evaluate: > 0 adds the dual-softmax protocol at this temperature
+    data::ManifestColumns columns;  // pretrain: the manifest's column names
     Communicator<cpu>* world = nullptr;  // under mpirun: the job's ranks
 };
 
@@ -200,7 +204,7 @@ void synth(const Options& o) {
         // a downstream task writes all four splits: --counts says how many of each
         if (o.pretrain_split_given)
             throw InputError("--task " + o.task +
-                             ": --split, --count and --scene-change are pre-training's; give --counts TRAIN,VAL,TEST,TEST_UNSEEN");
+                             ": --split, --count, --scene-change and --composites are pre-training's; give --counts TRAIN,VAL,TEST,TEST_UNSEEN");
         return synth_downstream(o.task, o.counts, o.seed, o.out, o.overwrite);
     }
     if (!o.counts.empty()) throw InputError("--counts: only with a downstream --task (pre-training takes --split and --count)");
@@ -211,9 +215,14 @@ void synth(const Options& o) {
     c.seed = o.seed;
     c.count = o.count;
     c.scene_change_probability = o.scene_change;
+    if (o.composites > 0 && o.count < 2) throw InputError("--composites: cut-and-paste needs --count of at least 2");
+    data::ExportOptions exporting;
+    exporting.composites = o.composites;
     run_work([&] {
-        const auto manifest = data::export_synthetic(data::SyntheticDataset(c), o.count, o.out);
-        std::printf("wrote %lld videos and %s\n", (long long)o.count, manifest.string().c_str());
+        const auto manifest = data::export_synthetic(data::SyntheticDataset(c), o.count, o.out, exporting);
+        std::printf("wrote %lld videos%s, %s and %s\n", (long long)o.count,
+                    o.composites ? (" and " + std::to_string(o.composites) + " cut-and-paste composites").c_str() : "",
+                    (fs::path(o.out) / "annotations.json").c_str(), manifest.string().c_str());
     });
 }
 
@@ -298,7 +307,7 @@ void pretrain(const Options& o) {
     check_device(o.device);
     check_run_folder(o);
     const LossSwitches losses = parse_losses(o.losses);
-    data::Manifest manifest = load_manifest(o.manifest);
+    data::Manifest manifest = load_manifest(o.manifest, o.columns);
     if (index_t(manifest.size()) < o.batch)
         throw InputError("--batch: " + std::to_string(o.batch) + " is more than the " + std::to_string(manifest.size()) +
                          " videos of " + o.manifest);
@@ -421,57 +430,6 @@ void nouns(const Options& o) {
     }
 }
 
-void evaluate(const Options& o) {
-    check_device(o.device);
-    data::Manifest manifest = load_manifest(o.manifest);
-    quiet_libav();
-    const text::Tokenizer tokenizer = load_tokenizer();
-    const ModelFile model = open_model(o.model);
-    const SVilmConfig& config = model.config;
-    data::VideoLoader loader(std::move(manifest), loader_options(config.video, 32, o, false));
-    const EvaluateJob job{
-        .model_file = model.file,
-        .config = config,
-        .tokenizer = tokenizer,
-        .next = [&]() -> std::optional<train::ClipBatch> {
-            std::optional<data::VideoBatch> batch = loader.next();
-            if (!batch) return std::nullopt;
-            train::ClipBatch clips;
-            clips.clips = std::move(batch->video);
-            clips.captions = std::move(batch->captions);
-            return clips;
-        },
-        .run = [&](const std::function<void()>& encode) {
-            run_work([&] {
-                loader.start_epoch(0);
-                encode();
-            });
-        }};
-#if defined(SVILM_CLI_CUDA)
-    const Embeddings embeddings = o.device == "cuda" ? evaluate_cuda(job) : evaluate_on(cpu_ctx, job);
-#else
-    const Embeddings embeddings = evaluate_on(cpu_ctx, job);
-#endif
-    run_work([&] {
-        const data::LoaderStats stats = loader.stats();
-        for (const auto& skipped : stats.skipped)
-            std::fprintf(stderr, "svilm: skipped manifest line %zu: %s\n", skipped.line, skipped.reason.c_str());
-        const index_t n = embeddings.count;
-        if (n == 0)
-            throw ValueError(o.manifest + ": no video could be used: all " + std::to_string(stats.items) +
-                             " were skipped (each is listed above)");
-        const index_t D = config.embed_dim;
-        const TensorView<const float, 2> texts(embeddings.texts.data(), {n, D}), videos(embeddings.videos.data(), {n, D});
-        std::printf("%s\n", eval::format_retrieval(eval::retrieval_metrics<float>(texts, videos)).c_str());
-        if (o.dual_softmax > 0)
-            std::printf("%s\n",
-                        eval::format_retrieval(eval::retrieval_metrics<float>(texts, videos, {1024, o.dual_softmax})).c_str());
-        if (!stats.skipped.empty())
-            std::printf("(%lld of %lld videos; %lld skipped)\n", (long long)n, (long long)stats.items,
-                        (long long)stats.skipped_count);
-    });
-}
-
 #endif
 
 }  // namespace
@@ -567,6 +525,10 @@ int main(int argc, char** argv) {
     // the video loader indexes at most 2^24 items
     auto* synth_count = synth_command->add_option("--count", o.count, "videos, 1 to 2^24 (--task pretrain)")
                             ->check(whole_number<index_t>(1, index_t(1) << 24));
+    auto* synth_composites =
+        synth_command->add_option("--composites", o.composites,
+                                  "also this many cut-and-paste videos with two scene changes each (--task pretrain)")
+            ->check(whole_number<index_t>(0, index_t(1) << 24));
     synth_command->add_option("--out", o.out, "folder (new or empty)")->check(a_path)->required();
     synth_command->add_option("--seed", o.seed, "dataset seed")->check(whole_number<std::uint64_t>(0));
     auto* synth_scene_change =
@@ -583,6 +545,7 @@ int main(int argc, char** argv) {
     pretrain_command->add_option("--model", o.model, "start from this model file or checkpoint instead of a preset")
         ->check(a_path)
         ->excludes("--preset");
+    add_manifest_column_options(pretrain_command, o.columns);
     pretrain_command->add_option("--steps", o.steps, "optimiser steps")->check(whole_number<index_t>(1));
     pretrain_command->add_option("--batch", o.batch, "clips per step, 2 to 4096 (cut-and-paste pairs them)")
         ->check(whole_number<index_t>(2, 4096));
@@ -597,16 +560,6 @@ int main(int argc, char** argv) {
     pretrain_command->add_flag("--overwrite", o.overwrite, "replace the run in a non-empty --out folder")->excludes(resume);
     pretrain_command->add_option("--device", o.device, "where the model trains: " + device_help)->check(devices);
 
-    auto* evaluate_command = app.add_subcommand("evaluate", "retrieval metrics of a model on a manifest");
-    evaluate_command->add_option("--model", o.model, "model file or checkpoint (svilm init / pretrain)")
-        ->check(a_path)
-        ->required();
-    evaluate_command->add_option("--manifest", o.manifest, ".csv or .jsonl")->check(a_path)->required();
-    evaluate_command->add_option("--device", o.device, "where the model runs: " + device_help)->check(devices);
-    evaluate_command->add_option("--dual-softmax", o.dual_softmax, "also the dual-softmax protocol at this temperature (0.01 is usual)")
-        ->check(real_number(0))
-        ->default_str("0: off");
-
     auto* nouns_command = app.add_subcommand("nouns", "print the noun phrases of captions, as the grounding loss sees them");
     nouns_command->add_option("--captions", o.captions, "a file of captions, one per line (up to a TAB); - reads stdin")
         ->required();
@@ -614,6 +567,7 @@ int main(int argc, char** argv) {
     std::vector<Subcommand> downstream = add_downstream_commands(app);
     for (Subcommand& s : add_finetune_commands(app)) downstream.push_back(std::move(s));
     for (Subcommand& s : add_inference_commands(app)) downstream.push_back(std::move(s));
+    downstream.push_back(add_evaluate_command(app));
 #else
     const std::vector<Subcommand> downstream;
 #endif
@@ -646,7 +600,8 @@ int main(int argc, char** argv) {
     }
     o.show_device = info_device->count() > 0;
 #if defined(SVILM_CLI_PIPELINE)
-    o.pretrain_split_given = synth_split->count() + synth_count->count() + synth_scene_change->count() > 0;
+    o.pretrain_split_given =
+        synth_split->count() + synth_count->count() + synth_scene_change->count() + synth_composites->count() > 0;
     // every rank reaches this line alike: rank 0 says why, and they all stop
     if (o.world && o.world->size() > 1 && !*pretrain_command) {
         if (o.world->rank() == 0)
@@ -662,7 +617,6 @@ int main(int argc, char** argv) {
 #if defined(SVILM_CLI_PIPELINE)
         if (*synth_command) synth(o);
         if (*pretrain_command) pretrain(o);
-        if (*evaluate_command) evaluate(o);
         if (*nouns_command) nouns(o);
 #endif
         for (const Subcommand& s : downstream)

@@ -199,6 +199,67 @@ pipeline_inputs() {
 # A run folder is not trained over by accident: refused, then --overwrite (the log replaced,
 # not appended to), --resume; what pretrain says before step 1; a checkpoint evaluates; a run
 # that diverges exits 1 and names its last checkpoint.
+# svilm evaluate's three tasks on synth output with its annotations: every annotated noun and
+# scene-change video is scored, a box over the whole frame points right every time, renamed
+# manifest columns, a training checkpoint as the model, bad annotations refused.
+evaluate_tasks() {
+    "$svilm" synth --count 6 --composites 2 --out videos >/dev/null || { echo "FAILED: svilm synth --composites"; exit 1; }
+    "$svilm" init --preset tiny --out tiny.safetensors >/dev/null || { echo "FAILED: svilm init"; exit 1; }
+    expect_file_lines 9 videos/manifest.csv
+    local nouns
+    nouns=$(grep -c '"noun"' videos/annotations.json)
+    if [[ $(grep -c '"scene_changes"' videos/annotations.json) -ne 2 || $nouns -lt 6 ]]; then
+        echo "FAILED: annotations.json lists $nouns nouns and not 2 videos with scene changes"
+        failures=$((failures + 1))
+    fi
+    local all=("$svilm" evaluate --model tiny.safetensors --manifest videos/manifest.csv --annotations videos/annotations.json)
+    expect 0 "^\($nouns of $nouns annotated nouns scored in 8 videos; 0 had no annotated frame within 2 of a sampled frame\)$" \
+        "${all[@]}" --tasks retrieval,grounding,temporal --metrics m.json
+    has_line "^temporal: 2 videos with a scene change between sampled steps \(of 2 with scene changes\); 4 steps per clip$"
+    has_line "^chosen group +[0-9.]+ +[0-9.]+$"
+    has_line "^change step exact +[0-9.]+% +[0-9.]+%$"
+    has_line "R@1"
+    for key in '"retrieval": {' '"grounding": {' '"temporal": {' "\"nouns_scored\": $nouns" '"videos_scored": 2'; do
+        grep -q "$key" m.json || { echo "FAILED: m.json lacks $key"; failures=$((failures + 1)); }
+    done
+
+    # one object whose box is the whole 64x64 frame on every frame: every peak is inside it
+    printf '{"videos": [{"video": "000001.mp4", "objects": [{"noun": "red circle", "boxes": [%s]}]}]}\n' \
+        "$(for f in 0 1 2 3 4 5 6 7; do printf '%s{"frame": %d, "box": [0, 0, 64, 64]}' "$([[ $f -gt 0 ]] && echo ,)" $f; done)" \
+        >videos/whole.json
+    expect 0 "^chosen group +100\.0 " "${all[@]:0:6}" --annotations videos/whole.json --tasks grounding
+    has_line "^random group +100\.0 "
+    has_line "^\(1 of 1 annotated nouns scored in 1 videos; "
+    has_line "annotations: videos/whole.json: 1 videos, 1 objects; 1 of them in the manifest$"
+
+    # the manifest's columns under other names
+    sed '1s/^video,caption,nouns$/path,text,nouns/' videos/manifest.csv >videos/renamed.csv
+    expect_error "--manifest: videos/renamed.csv: line 1: no column 'video' \(the header has: path, text, nouns\); name yours with --video-column" \
+        "$svilm" evaluate --model tiny.safetensors --manifest videos/renamed.csv
+    expect 0 "R@1" "$svilm" evaluate --model tiny.safetensors --manifest videos/renamed.csv --video-column path --caption-column text
+    has_line "^text->video "
+
+    # a training checkpoint is a model
+    "$svilm" pretrain --manifest videos/manifest.csv --out run "${tiny_run[@]}" >/dev/null 2>&1 ||
+        { echo "FAILED: svilm pretrain"; failures=$((failures + 1)); }
+    expect 0 "^chosen group " "$svilm" evaluate --model run/checkpoint.safetensors --manifest videos/manifest.csv \
+        --annotations videos/whole.json --tasks grounding
+
+    # bad annotations and tasks, refused before any work
+    printf '{"videos": [{"video": "000001.mp4", "objects": [{"noun": "cat", "boxes": [{"frame": 0, "box": [5, 0, 1, 4]}]}]}]}\n' \
+        >videos/bad.json
+    expect_error "--annotations: videos/bad.json: videos\[0\].objects\[0\].boxes\[0\].box: x1 1 is not greater than x0 5" \
+        "${all[@]:0:6}" --annotations videos/bad.json --tasks grounding
+    printf '{"videos": [{"video": "elsewhere.mp4", "scene_changes": [3]}]}\n' >videos/other.json
+    expect_error "--annotations: videos/other.json annotates none of the videos of videos/manifest.csv .*" \
+        "${all[@]:0:6}" --annotations videos/other.json --tasks temporal
+    expect_error "--tasks: grounding and temporal need --annotations \(docs/annotations.md\)" \
+        "$svilm" evaluate --model tiny.safetensors --manifest videos/manifest.csv --tasks temporal
+    expect_error "--tasks: 'motion' is not retrieval, grounding or temporal" \
+        "$svilm" evaluate --model tiny.safetensors --manifest videos/manifest.csv --tasks retrieval,motion
+    expect_error "--metrics: m.json exists \(pass --overwrite to replace it\)" "${all[@]}" --tasks temporal --metrics m.json
+}
+
 run_folder() {
     synth_videos
     local train=("$svilm" pretrain --manifest videos/manifest.csv --out run "${tiny_run[@]}")
@@ -416,7 +477,7 @@ downstream_inputs() {
     expect_error "--counts: expected 4 counts, found 2 \(got '1,2'\): .*" "$svilm" synth --task qa --counts 1,2 --out qa
     expect_error "--counts: each count must be a whole number \(got '1,-2,3,4'\): .*" \
         "$svilm" synth --task qa --counts 1,-2,3,4 --out qa
-    expect_error "--task action: --split, --count and --scene-change are pre-training's; .*" \
+    expect_error "--task action: --split, --count, --scene-change and --composites are pre-training's; .*" \
         "$svilm" synth --task action --count 3 --out qa
     expect_error "--out: act is not empty: choose a new or empty folder, or pass --overwrite" \
         "$svilm" synth --task action --out act

@@ -45,7 +45,10 @@ TEST_CASE("CSV errors name the file and line") {
         return std::string("no error");
     };
     CHECK(error("") == "m.csv: empty manifest (no header row)");
-    CHECK(error("path,text\n") == "m.csv: line 1: the header needs the columns 'video' and 'caption'");
+    CHECK(error("path,text\n") ==
+          "m.csv: line 1: no column 'video' (the header has: path, text); name yours with --video-column");
+    CHECK(error("video, text\n") ==
+          "m.csv: line 1: no column 'caption' (the header has: video, text); name yours with --caption-column");
     CHECK(error("video,caption\na.mp4\n") == "m.csv: line 2: 1 fields, the header has 2");
     CHECK(error("video,caption,start\na.mp4,x,soon\n") == "m.csv: line 2: start 'soon' is not a number");
     CHECK(error("video,caption,start,end\na.mp4,x,5,2\n").find("m.csv: line 2: start 5") == 0);
@@ -67,13 +70,38 @@ TEST_CASE("JSON Lines: objects per line, optional times, errors with the line") 
     CHECK(m[1].caption == "\xC3\xA9t\xC3\xA9");
     CHECK(m[1].line == 3);
     CHECK(m[1].path == std::filesystem::path("base/b.mp4"));
-    CHECK_THROWS_WITH_AS(Manifest::parse_jsonl("{\"video\": \"a\"}\n", "m.jsonl", "."), "m.jsonl: line 1: no \"caption\"", FormatError);
+    CHECK_THROWS_WITH_AS(Manifest::parse_jsonl("{\"video\": \"a\"}\n", "m.jsonl", "."), "m.jsonl: line 1: no key 'caption' (the object has: video); name yours with --caption-column",
+                         FormatError);
     CHECK_THROWS_WITH_AS(Manifest::parse_jsonl("\n{\"video\": 3, \"caption\": \"x\"}", "m.jsonl", "."),
                          "m.jsonl: line 2: \"video\" is not a string", FormatError);
     CHECK_THROWS_WITH_AS(Manifest::parse_jsonl("{\"video\": \"a\", \"caption\": \"x\", \"end\": \"3\"}", "m.jsonl", "."),
                          "m.jsonl: line 1: \"end\" is not a number", FormatError);
     CHECK_THROWS_WITH_AS(Manifest::parse_jsonl("[1]", "m.jsonl", "."), "m.jsonl: line 1: expected a JSON object", FormatError);
     CHECK_THROWS_WITH_AS(Manifest::parse_jsonl("{oops", "m.jsonl", "."), doctest::Contains("m.jsonl: line 1: invalid JSON"), FormatError);
+}
+
+TEST_CASE("columns named by the caller, in CSV and JSON Lines") {
+    const ManifestColumns columns{.video = "path", .caption = "text", .start = "from", .end = "to"};
+    const Manifest csv = Manifest::parse_csv("text,path,from,to,start\na cat,c.mp4,1,2,x\n", "m.csv", "/d", columns);
+    REQUIRE(csv.size() == 1);
+    CHECK(csv[0].video == "c.mp4");
+    CHECK(csv[0].path == std::filesystem::path("/d/c.mp4"));
+    CHECK(csv[0].caption == "a cat");
+    CHECK(csv[0].start == 1.0);  // "from", not the default "start" column (which holds x)
+    CHECK(csv[0].end == 2.0);
+    const Manifest jsonl = Manifest::parse_jsonl("{\"path\": \"d.mp4\", \"text\": \"a dog\", \"to\": 4}\n", "m.jsonl", ".", columns);
+    REQUIRE(jsonl.size() == 1);
+    CHECK(jsonl[0].video == "d.mp4");
+    CHECK(jsonl[0].caption == "a dog");
+    CHECK_FALSE(jsonl[0].start);
+    CHECK(jsonl[0].end == 4.0);
+    // the defaults are now missing columns, named with the file's own
+    CHECK_THROWS_WITH_AS(Manifest::parse_csv("video,caption\na.mp4,x\n", "m.csv", ".", columns),
+                         "m.csv: line 1: no column 'path' (the header has: video, caption); name yours with --video-column",
+                         FormatError);
+    CHECK_THROWS_WITH_AS(Manifest::parse_jsonl("{\"path\": \"a\", \"caption\": \"x\"}", "m.jsonl", ".", columns),
+                         "m.jsonl: line 1: no key 'text' (the object has: caption, path); name yours with --caption-column",
+                         FormatError);
 }
 
 TEST_CASE("load picks the format by extension, resolves paths against the manifest's folder") {

@@ -17,6 +17,7 @@
 #include "svilm/io/model_file.hpp"
 #include "svilm/io/pretrained.hpp"
 #include "svilm/model.hpp"
+#include "svilm/train/checkpoint.hpp"
 
 namespace svilm::testing {
 namespace {
@@ -182,6 +183,51 @@ TEST_CASE("weights: truncated, empty, foreign and absent files are clear errors"
     w.add<float, 1>("x", one);
     w.write(foreign);
     CHECK_THROWS_WITH_AS(load_model<float>(cpu_ctx, foreign), doctest::Contains("no 'config'"), FormatError);
+}
+
+TEST_CASE("model files: a training checkpoint is a model file; a checkpoint without weights, a ViT or BERT checkpoint are named") {
+    TempDir dir;
+    SVilm<float> model(cpu_ctx, fixture_config(), 5);
+    optim::AdamW<float> adamw(model.parameters(), {});
+    train::TrainingState state;
+    state.step = 17;
+    const fs::path checkpoint = dir.path / "checkpoint.safetensors";
+    train::save_checkpoint(checkpoint, model, adamw, state);
+    const SVilm<float> loaded = load_model<float>(cpu_ctx, checkpoint);
+    CHECK(same_bits<float>(loaded.parameters().values(), model.parameters().values()));
+    CHECK(to_json(load_model_config(io::SafetensorsFile(checkpoint))) == to_json(model.config()));
+
+    // the same metadata with the optimiser's moments alone: what the file is, its step, what it lacks
+    const io::SafetensorsFile full(checkpoint);
+    io::SafetensorsWriter moments_only;
+    std::vector<std::vector<float>> kept;  // the writer holds pointers until write()
+    kept.reserve(full.tensors().size());
+    for (const auto& [key, info] : full.tensors())
+        if (key.rfind("adamw.", 0) == 0) {
+            std::size_t count = 1;
+            for (const index_t e : info.shape) count *= std::size_t(e);
+            std::vector<float>& values = kept.emplace_back(count);
+            full.read_into<float>(key, values.data(), count);
+            moments_only.add<float>(key, values.data(), info.shape);
+        }
+    for (const auto& [key, value] : full.metadata()) moments_only.set_metadata(key, value);
+    const fs::path no_model = dir.path / "moments.safetensors";
+    moments_only.write(no_model);
+    const std::string expected = no_model.string() +
+                                 " is a training checkpoint of step 17 without the model's weights (no 'model.' tensors): "
+                                 "not a model file";
+    CHECK_THROWS_WITH_AS(load_model<float>(cpu_ctx, no_model), expected.c_str(), FormatError);
+    CHECK_THROWS_WITH_AS(load_model_config(io::SafetensorsFile(no_model)), expected.c_str(), FormatError);
+
+    for (const char* name : {"ckpt_vit_timm.safetensors", "ckpt_vit_hf.safetensors"}) {
+        const std::string vit = std::string(SVILM_TEST_DATA_DIR) + "/" + name;
+        CHECK_THROWS_WITH_AS(load_model<float>(cpu_ctx, vit),
+                             (vit + " is a ViT checkpoint, not an svilm model: give it to svilm init --vit "
+                                    "(io::load_vit_checkpoint)").c_str(),
+                             FormatError);
+    }
+    const std::string bert = std::string(SVILM_TEST_DATA_DIR) + "/ckpt_bert_hf.safetensors";
+    CHECK_THROWS_WITH_AS(load_model<float>(cpu_ctx, bert), doctest::Contains("is a BERT checkpoint"), FormatError);
 }
 
 void expect_expected(const nn::ParameterStore<float>& store, const std::string& prefix, const io::LoadReport& report) {

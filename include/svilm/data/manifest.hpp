@@ -12,6 +12,10 @@
 // JSON Lines: one object per line, {"video": "clips/a.mp4", "caption": "...", "start": 2.5,
 // "end": 7}, start and end optional (or null); blank lines are skipped.
 //
+// The column (CSV) and key (JSON Lines) names are the defaults above unless a ManifestColumns
+// names others (svilm's --video-column, --caption-column, --start-column, --end-column). A
+// missing required column is a FormatError that lists the columns the file has.
+//
 // A relative video path is relative to the manifest's folder. A malformed manifest is a
 // FormatError naming the file and line; an unreadable one an IoError. Whether the videos exist
 // is the loader's business (a missing video is a bad item, skipped and reported).
@@ -34,6 +38,12 @@
 
 namespace svilm::data {
 
+// The names of the manifest's columns (CSV header) or keys (JSON Lines). start and end are
+// optional columns: a file without them has no times.
+struct ManifestColumns {
+    std::string video = "video", caption = "caption", start = "start", end = "end";
+};
+
 struct ManifestEntry {
     std::string video;            // as written in the manifest
     std::filesystem::path path;   // resolved against the manifest's folder
@@ -49,27 +59,37 @@ public:
     Manifest(std::vector<ManifestEntry> entries, std::string source) : entries_(std::move(entries)), source_(std::move(source)) {}
 
     // Reads a .csv, or a .jsonl / .ndjson file.
-    static Manifest load(const std::filesystem::path& file) {
+    static Manifest load(const std::filesystem::path& file, const ManifestColumns& columns = {}) {
         const std::string text = read_text_file(file, "the manifest");
         const std::string ext = file.extension().string();
         const std::filesystem::path base = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
-        if (ext == ".csv") return parse_csv(text, file.string(), base);
-        if (ext == ".jsonl" || ext == ".ndjson") return parse_jsonl(text, file.string(), base);
+        if (ext == ".csv") return parse_csv(text, file.string(), base, columns);
+        if (ext == ".jsonl" || ext == ".ndjson") return parse_jsonl(text, file.string(), base, columns);
         throw FormatError(file.string() + ": unknown manifest type '" + ext + "' (expected .csv or .jsonl)");
     }
 
-    static Manifest parse_csv(std::string_view text, const std::string& source, const std::filesystem::path& base) {
+    static Manifest parse_csv(std::string_view text, const std::string& source, const std::filesystem::path& base,
+                              const ManifestColumns& columns = {}) {
         CsvReader reader(without_byte_order_mark(text), source);
         std::vector<std::string> header;
         std::size_t header_line = 0;
         if (!reader.next(header, header_line)) throw FormatError(source + ": empty manifest (no header row)");
-        auto column = [&](const char* name) -> std::optional<std::size_t> {
+        auto column = [&](const std::string& name) -> std::optional<std::size_t> {
             for (std::size_t c = 0; c < header.size(); ++c)
                 if (trim(header[c]) == name) return c;
             return std::nullopt;
         };
-        const auto video = column("video"), caption = column("caption"), start = column("start"), end = column("end");
-        if (!video || !caption) throw FormatError(source + ": line 1: the header needs the columns 'video' and 'caption'");
+        auto required = [&](const std::string& name, const char* option) {
+            const std::optional<std::size_t> c = column(name);
+            if (c) return *c;
+            std::string names;
+            for (const std::string& h : header) names += (names.empty() ? "" : ", ") + std::string(trim(h));
+            throw FormatError(source + ": line " + std::to_string(header_line) + ": no column '" + name +
+                              "' (the header has: " + names + "); name yours with " + option);
+        };
+        const std::size_t video = required(columns.video, "--video-column"),
+                          caption = required(columns.caption, "--caption-column");
+        const auto start = column(columns.start), end = column(columns.end);
         std::vector<ManifestEntry> entries;
         std::vector<std::string> row;
         std::size_t line = 0;
@@ -80,17 +100,18 @@ public:
                 throw FormatError(where + ": " + std::to_string(row.size()) + " fields, the header has " +
                                   std::to_string(header.size()));
             ManifestEntry e;
-            e.video = row[*video];
-            e.caption = row[*caption];
-            if (start) e.start = seconds(row[*start], where, "start");
-            if (end) e.end = seconds(row[*end], where, "end");
+            e.video = row[video];
+            e.caption = row[caption];
+            if (start) e.start = seconds(row[*start], where, columns.start);
+            if (end) e.end = seconds(row[*end], where, columns.end);
             e.line = line;
             entries.push_back(finish(std::move(e), where, base));
         }
         return Manifest(std::move(entries), source);
     }
 
-    static Manifest parse_jsonl(std::string_view text, const std::string& source, const std::filesystem::path& base) {
+    static Manifest parse_jsonl(std::string_view text, const std::string& source, const std::filesystem::path& base,
+                                const ManifestColumns& columns = {}) {
         std::vector<ManifestEntry> entries;
         std::size_t line = 0;
         while (!text.empty()) {
@@ -108,10 +129,10 @@ public:
             }
             if (!object.is_object()) throw FormatError(where + ": expected a JSON object");
             ManifestEntry e;
-            e.video = string_field(object, "video", where);
-            e.caption = string_field(object, "caption", where);
-            e.start = number_field(object, "start", where);
-            e.end = number_field(object, "end", where);
+            e.video = string_field(object, columns.video, where, "--video-column");
+            e.caption = string_field(object, columns.caption, where, "--caption-column");
+            e.start = number_field(object, columns.start, where);
+            e.end = number_field(object, columns.end, where);
             e.line = line;
             entries.push_back(finish(std::move(e), where, base));
         }
@@ -124,7 +145,7 @@ public:
     const std::string& source() const { return source_; }
 
 private:
-    static std::optional<double> seconds(const std::string& cell, const std::string& where, const char* name) {
+    static std::optional<double> seconds(const std::string& cell, const std::string& where, const std::string& name) {
         const std::string_view v = trim(cell);
         if (v.empty()) return std::nullopt;
         double x = 0;
@@ -134,14 +155,19 @@ private:
         return x;
     }
 
-    static std::string string_field(const nlohmann::json& object, const char* key, const std::string& where) {
+    static std::string string_field(const nlohmann::json& object, const std::string& key, const std::string& where,
+                                    const char* option) {
         const auto it = object.find(key);
-        if (it == object.end()) throw FormatError(where + ": no \"" + key + "\"");
+        if (it == object.end()) {
+            std::string names;
+            for (const auto& item : object.items()) names += (names.empty() ? "" : ", ") + item.key();
+            throw FormatError(where + ": no key '" + key + "' (the object has: " + names + "); name yours with " + option);
+        }
         if (!it->is_string()) throw FormatError(where + ": \"" + key + "\" is not a string");
         return it->get<std::string>();
     }
 
-    static std::optional<double> number_field(const nlohmann::json& object, const char* key, const std::string& where) {
+    static std::optional<double> number_field(const nlohmann::json& object, const std::string& key, const std::string& where) {
         const auto it = object.find(key);
         if (it == object.end() || it->is_null()) return std::nullopt;
         if (!it->is_number()) throw FormatError(where + ": \"" + key + "\" is not a number");

@@ -34,8 +34,6 @@ struct TrainingState {
     optim::WarmupCosine schedule;                       // the learning rates the run follows
 };
 
-inline constexpr const char* checkpoint_format = "svilm-checkpoint";
-
 namespace detail {
 
 // A flat device buffer readable on the host: the buffer itself on the CPU, else a host copy in
