@@ -71,6 +71,28 @@ nouns() {
     expect_error "--captions: cannot read nope.txt" "$svilm" nouns --captions nope.txt
 }
 
+# The data directory (docs/install.md): --data-dir before or after the command, over
+# SVILM_DATA_DIR, over the one found without them; a folder named without the vocabulary is
+# refused (exit 2, one line) by the commands that tokenize, and reported by info.
+data_dir() {
+    expect 0 "^data: /" env -u SVILM_DATA_DIR "$svilm" info --preset tiny
+    local found
+    found=$(sed -n 's/^data: //p' <<<"$output")
+    mkdir -p copy empty && cp -r "$found/vocab" copy/
+    expect 0 "^data: $PWD/copy$" env SVILM_DATA_DIR="$PWD/copy" "$svilm" info --preset tiny
+    expect 0 "^data: $PWD/copy$" env SVILM_DATA_DIR="$PWD/empty" "$svilm" --data-dir "$PWD/copy" info --preset tiny
+    expect 0 "^data: $PWD/copy$" env -u SVILM_DATA_DIR "$svilm" info --data-dir "$PWD/copy" --preset tiny
+    expect 0 "^data: none \(data directory $PWD/empty \(the folder given \(--data-dir\)\) does not hold " \
+        "$svilm" info --preset tiny --data-dir "$PWD/empty"
+    synth_videos
+    "$svilm" init --preset tiny --out m.safetensors >/dev/null || { echo "FAILED: svilm init"; exit 1; }
+    expect_error "data directory $PWD/empty \(the folder given \(--data-dir\)\) does not hold $PWD/empty/vocab/bert-base-uncased-vocab.txt: .*" \
+        "$svilm" --data-dir "$PWD/empty" pretrain --manifest videos/manifest.csv --out run "${tiny_run[@]}" --preset tiny
+    expect_error "data directory $PWD/empty \(the environment variable SVILM_DATA_DIR\) does not hold .*" \
+        env SVILM_DATA_DIR="$PWD/empty" "$svilm" evaluate --model m.safetensors --manifest videos/manifest.csv
+    expect_error "--data-dir: must name a file or folder \(got an empty string\)" "$svilm" --data-dir "" info
+}
+
 # 4 short synthetic videos and their manifest in videos/.
 synth_videos() {
     "$svilm" synth --count 4 --out videos >/dev/null || { echo "FAILED: svilm synth"; exit 1; }
