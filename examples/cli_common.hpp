@@ -1,5 +1,5 @@
 // examples/cli_common.hpp: what the svilm program's C++ translation units share (svilm_cli.cpp,
-// cli_downstream.cpp, cli_finetune.cpp): the exit statuses and the error that means a failed run, the option
+// cli_downstream.cpp, cli_finetune.cpp, cli_search.cpp): the exit statuses and the error that means a failed run, the option
 // validators, opening model files and inputs, the folders a command writes, and the way a
 // subcommand defined in another translation unit is registered. Host code only: nvcc never reads
 // this header (cli_device.hpp is what both devices share).
@@ -30,6 +30,9 @@
 #endif
 #if defined(SVILM_CLI_VIZ)
 #include "svilm/viz.hpp"
+#endif
+#if defined(SVILM_CLI_SHA256)
+#include <openssl/evp.h>
 #endif
 // after svilm/svilm.hpp: the CPU ops its templates call here
 #include "cli_device.hpp"
@@ -179,6 +182,24 @@ inline ModelFile open_model(const std::string& path) {
     SVilmConfig config = from_option("--model", [&] { return load_model_config(file); });
     return {std::move(file), std::move(config)};
 }
+
+
+#if defined(SVILM_CLI_SHA256)
+// The SHA-256 of a file's bytes in lowercase hex (as sha256sum prints it), read from its memory
+// map: what names a model in an embeddings file's info, so that search can tell it is the same.
+inline std::string file_sha256(const fs::path& path) {
+    const io::MappedFile file(path);
+    const std::span<const std::byte> bytes = file.bytes();
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1)
+        throw IoError(path.string() + ": computing its SHA-256 failed (OpenSSL)");
+    static const char hex[] = "0123456789abcdef";
+    std::string text;
+    for (unsigned int i = 0; i < length; ++i) text += {hex[digest[i] >> 4], hex[digest[i] & 15]};
+    return text;
+}
+#endif
 
 
 // The device a command runs on, in words; refuses --device cuda where it cannot run (check_device).
@@ -361,6 +382,10 @@ std::vector<Subcommand> add_downstream_commands(CLI::App& app);
 void synth_downstream(const std::string& task, const std::string& counts, std::uint64_t seed, const std::string& out,
                       bool overwrite);
 std::vector<Subcommand> add_finetune_commands(CLI::App& app);
+#if defined(SVILM_CLI_SEARCH)
+// cli_search.cpp: index (a FAISS index of an embeddings file) and search (text queries against it).
+std::vector<Subcommand> add_search_commands(CLI::App& app);
+#endif
 
 #endif
 

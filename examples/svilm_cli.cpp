@@ -598,6 +598,9 @@ int main(int argc, char** argv) {
     nouns_command->add_option("--max", o.max_phrases, "phrases per caption (0: all)")->check(whole_number<index_t>(0, 1024));
     std::vector<Subcommand> downstream = add_downstream_commands(app);
     for (Subcommand& s : add_finetune_commands(app)) downstream.push_back(std::move(s));
+#if defined(SVILM_CLI_SEARCH)
+    for (Subcommand& s : add_search_commands(app)) downstream.push_back(std::move(s));
+#endif
 #else
     const std::vector<Subcommand> downstream;
 #endif
