@@ -1,19 +1,16 @@
 // examples/cli_common.hpp: what the svilm program's C++ translation units share (svilm_cli.cpp,
-// cli_downstream.cpp, cli_finetune.cpp): the exit statuses and the error that means a failed run, the option
+// cli_downstream.cpp, cli_finetune.cpp, cli_search.cpp): the exit statuses and the error that means a failed run, the option
 // validators, opening model files and inputs, the folders a command writes, and the way a
 // subcommand defined in another translation unit is registered. Host code only: nvcc never reads
 // this header (cli_device.hpp is what both devices share).
 #pragma once
 
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <limits>
-#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -185,6 +182,22 @@ inline ModelFile open_model(const std::string& path) {
 }
 
 
+// The SHA-256 of a file's bytes in lowercase hex (as sha256sum prints it), read from its memory
+// map: what names a model in an embeddings file's info, so that search can tell it is the same.
+inline std::string file_sha256(const fs::path& path) {
+    const io::MappedFile file(path);
+    const std::span<const std::byte> bytes = file.bytes();
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1)
+        throw IoError(path.string() + ": computing its SHA-256 failed (OpenSSL)");
+    static const char hex[] = "0123456789abcdef";
+    std::string text;
+    for (unsigned int i = 0; i < length; ++i) text += {hex[digest[i] >> 4], hex[digest[i] & 15]};
+    return text;
+}
+
+
 // The device a command runs on, in words; refuses --device cuda where it cannot run (check_device).
 inline std::string describe_device(const std::string& device) {
     check_device(device);
@@ -199,31 +212,6 @@ inline void check_new_file(const std::string& option, const std::string& path, b
     if (fs::is_directory(path)) throw InputError(option + ": " + path + " is a folder, not a file");
     if (fs::exists(path) && !overwrite)
         throw InputError(option + ": " + path + " exists (pass --overwrite to replace it)");
-}
-
-
-// The SHA-256 of a file as 64 hex digits (what `sha256sum` prints), read in 1 MiB pieces.
-inline std::string file_sha256(const std::string& path) {
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (!file) throw IoError(path + ": cannot open to hash: " + std::strerror(errno));
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-    std::vector<unsigned char> buffer(1 << 20);
-    bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1;
-    for (std::size_t n; ok && (n = std::fread(buffer.data(), 1, buffer.size(), file)) > 0;)
-        ok = EVP_DigestUpdate(ctx.get(), buffer.data(), n) == 1;
-    const bool read_error = std::ferror(file) != 0;
-    std::fclose(file);
-    if (read_error) throw IoError(path + ": read error while hashing");
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    if (!ok || EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1) throw Error(path + ": SHA-256 failed (OpenSSL)");
-    std::string hex;
-    for (unsigned int i = 0; i < length; ++i) {
-        char byte[3];
-        std::snprintf(byte, sizeof byte, "%02x", digest[i]);
-        hex += byte;
-    }
-    return hex;
 }
 
 
@@ -411,6 +399,11 @@ void classify_videos(const std::string& model, const std::vector<std::string>& i
 
 // cli_evaluate.cpp: svilm evaluate (retrieval, grounding and temporal scores on a manifest).
 Subcommand add_evaluate_command(CLI::App& app);
+
+#if defined(SVILM_CLI_SEARCH)
+// cli_search.cpp: index (a FAISS index of an embeddings file) and search (text queries against it).
+std::vector<Subcommand> add_search_commands(CLI::App& app);
+#endif
 
 #endif
 

@@ -568,6 +568,9 @@ int main(int argc, char** argv) {
     for (Subcommand& s : add_finetune_commands(app)) downstream.push_back(std::move(s));
     for (Subcommand& s : add_inference_commands(app)) downstream.push_back(std::move(s));
     downstream.push_back(add_evaluate_command(app));
+#if defined(SVILM_CLI_SEARCH)
+    for (Subcommand& s : add_search_commands(app)) downstream.push_back(std::move(s));
+#endif
 #else
     const std::vector<Subcommand> downstream;
 #endif

@@ -323,6 +323,182 @@ run_folder() {
     expect_file_lines 2 diverged/log.csv
 }
 
+# svilm index and search on embeddings files written here (plain python3, no numpy): the index
+# holds the rows; search's results are the top dot products of its own query embeddings
+# (--write-query-embeddings) with the indexed vectors, in order; --queries' recalls and median
+# rank are those of the same ranking; a model other than the embeddings' is refused.
+search() {
+    "$svilm" init --preset tiny --out tiny.safetensors >/dev/null || { echo "FAILED: svilm init"; exit 1; }
+    local sha
+    sha=$(sha256sum tiny.safetensors | cut -d' ' -f1)
+    cat >tool.py <<'PY'
+import json, math, random, struct, sys
+
+def read_safetensors(path):
+    data = open(path, 'rb').read()
+    n = struct.unpack('<Q', data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    def tensor(name):
+        t = header[name]
+        b, e = t['data_offsets']
+        raw = data[8 + n + b:8 + n + e]
+        fmt = {'F32': 'f', 'F64': 'd'}[t['dtype']]
+        return t['shape'], struct.unpack('<%d%s' % (len(raw) // struct.calcsize(fmt), fmt), raw)
+    return header, tensor
+
+def read_npy(path):
+    data = open(path, 'rb').read()
+    assert data[:8] == b'\x93NUMPY\x01\x00', data[:8]
+    n = struct.unpack('<H', data[8:10])[0]
+    header = data[10:10 + n].decode()
+    assert "'descr': '<f4'" in header and "'fortran_order': False" in header, header
+    rows, cols = eval(header)['shape']
+    values = struct.unpack('<%df' % (rows * cols), data[10 + n:])
+    return [values[i * cols:(i + 1) * cols] for i in range(rows)]
+
+def embeddings(path):
+    header, tensor = read_safetensors(path)
+    (n, d), values = tensor('embeddings')
+    rows = json.loads(header['__metadata__']['rows'])
+    return [values[i * d:(i + 1) * d] for i in range(n)], rows
+
+def ranking(query, vectors):  # row numbers, best first
+    scores = [sum(a * b for a, b in zip(query, v)) for v in vectors]
+    return sorted(range(len(vectors)), key=lambda i: -scores[i]), scores
+
+command = sys.argv[1]
+if command == 'write':  # OUT MODEL SHA DIM: 6 rows, the last two windows of one video (DIM "tiny": tiny's)
+    out, model, sha = sys.argv[2:5]
+    if sys.argv[5] == 'tiny':
+        header, _ = read_safetensors('tiny.safetensors')
+        dim = json.loads(header['__metadata__']['config'])['embed_dim']
+    else:
+        dim = int(sys.argv[5])
+    random.seed(7)
+    videos = ['clips/a.mp4', 'clips/b.mp4', 'clips/c.mp4', 'clips/d.mp4', 'clips/e.mp4', 'clips/e.mp4']
+    ids = ['a', 'b', 'c', 'd', 'e@0.00-2.00', 'e@2.00-4.00']
+    vectors = []
+    for _ in videos:
+        v = [random.gauss(0, 1) for _ in range(dim)]
+        s = math.sqrt(sum(x * x for x in v))
+        vectors.append([x / s for x in v])
+    nan = float('nan')
+    start, end = [nan] * 4 + [0.0, 2.0], [nan] * 4 + [2.0, 4.0]
+    emb = struct.pack('<%df' % (6 * dim), *[x for v in vectors for x in v])
+    se = struct.pack('<6d', *start), struct.pack('<6d', *end)
+    header = {'__metadata__': {'format': 'svilm-embeddings',
+                               'rows': json.dumps([{'id': i, 'video': v} for i, v in zip(ids, videos)]),
+                               'info': json.dumps({'model': model, 'model_sha256': sha, 'kind': 'video'})},
+              'embeddings': {'dtype': 'F32', 'shape': [6, dim], 'data_offsets': [0, len(emb)]},
+              'start': {'dtype': 'F64', 'shape': [6], 'data_offsets': [len(emb), len(emb) + 48]},
+              'end': {'dtype': 'F64', 'shape': [6], 'data_offsets': [len(emb) + 48, len(emb) + 96]}}
+    text = json.dumps(header).encode()
+    text += b' ' * (-len(text) % 8)
+    open(out, 'wb').write(struct.pack('<Q', len(text)) + text + emb + se[0] + se[1])
+elif command == 'sidecar':  # INDEX_DIR KIND SHA
+    s = json.load(open(sys.argv[2] + '/index.json'))
+    assert s['count'] == 6 and len(s['rows']) == 6, s['count']
+    assert s['kind'] == sys.argv[3], s['kind']
+    assert s['info']['model_sha256'] == sys.argv[4], s['info']
+    assert [r['id'] for r in s['rows']] == ['a', 'b', 'c', 'd', 'e@0.00-2.00', 'e@2.00-4.00']
+    assert s['rows'][0]['start'] is None and s['rows'][5]['start'] == 2.0 and s['rows'][5]['end'] == 4.0
+elif command == 'results':  # RESULTS.csv QUERIES.npy EMBEDDINGS K: the CSV is the exact top k
+    import csv
+    results = list(csv.DictReader(open(sys.argv[2])))
+    queries, (vectors, rows), k = read_npy(sys.argv[3]), embeddings(sys.argv[4]), int(sys.argv[5])
+    assert len(results) == len(queries) * k, (len(results), len(queries), k)
+    for q, query in enumerate(queries):
+        order, scores = ranking(query, vectors)
+        got = [r for r in results if int(r['query']) == q + 1]
+        assert [r['id'] for r in got] == [rows[i]['id'] for i in order[:k]], (got, order)
+        for r, i in zip(got, order):
+            assert abs(float(r['score']) - scores[i]) < 1e-4, (r['score'], scores[i])
+    print('top score %.4f' % max(ranking(queries[0], vectors)[1]))
+elif command == 'recalls':  # QUERIES.npy EMBEDDINGS RIGHT_VIDEO...: the line search prints
+    queries, (vectors, rows) = read_npy(sys.argv[2]), embeddings(sys.argv[3])
+    ranks = []
+    for query, video in zip(queries, sys.argv[4:]):
+        order, _ = ranking(query, vectors)
+        ranks.append(1 + [rows[i]['video'] for i in order].index(video))
+    ranks.sort()
+    recall = lambda k: 100.0 * sum(r <= k for r in ranks) / len(ranks)
+    median = 0.5 * (ranks[(len(ranks) - 1) // 2] + ranks[len(ranks) // 2])
+    print('  R@1 %.1f  R@5 %.1f  R@10 %.1f  median rank %.1f' % (recall(1), recall(5), recall(10), median))
+PY
+    python3 tool.py write e.safetensors tiny.safetensors "$sha" tiny || { echo "FAILED: writing e.safetensors"; exit 1; }
+    python3 tool.py write other.safetensors other.safetensors 0123abcd tiny
+    python3 tool.py write small.safetensors tiny.safetensors "$sha" 3
+
+    expect 0 "^index: exact, 6 rows, built in" "$svilm" index --embeddings e.safetensors --out idx
+    has_line "^embeddings: e.safetensors, 6 rows of dimension [0-9]+ \(model sha256 $sha\)$"
+    python3 tool.py sidecar idx exact "$sha" || { echo "FAILED: idx/index.json"; failures=$((failures + 1)); }
+    expect 0 "^index: ivf, 6 rows in 2 cells, 2 probed per query" "$svilm" index --embeddings e.safetensors \
+        --out idx_ivf --kind ivf --nlist 2 --nprobe 2
+    python3 tool.py sidecar idx_ivf ivf "$sha" || { echo "FAILED: idx_ivf/index.json"; failures=$((failures + 1)); }
+
+    # two queries, top 3: the exact top 3 of the queries' own embeddings, with their scores
+    expect 0 "^  +1  [0-9.-]+  [a-e@.0-9-]+  clips/[a-e].mp4" "$svilm" search --index idx --model tiny.safetensors \
+        --query "a red circle moves left" --query "a blue star grows" --k 3 --results r.csv --write-query-embeddings q.npy
+    has_line "^query 2: \"a blue star grows\"$"
+    has_line "^model: tiny.safetensors \(sha256 $sha, the index's\)$"
+    local top
+    top=$(python3 tool.py results r.csv q.npy e.safetensors 3) || { echo "FAILED: r.csv is not the exact top 3"; failures=$((failures + 1)); }
+    [[ $(grep -m1 -E '^ +1  ' <<<"$output" | awk '{print $2}') == "${top#top score }" ]] ||
+        { echo "FAILED: search's first score is not ${top#top score }"; failures=$((failures + 1)); }
+    # every cell probed: the ivf index answers as the exact one
+    expect 0 "^query 1:" "$svilm" search --index idx_ivf --model tiny.safetensors --query "a red circle moves left" \
+        --query "a blue star grows" --k 3 --results r_ivf.csv
+    cmp -s r.csv r_ivf.csv || { echo "FAILED: the ivf index probing every cell differs from the exact one"; failures=$((failures + 1)); }
+    # windows print their time range
+    expect 0 "^query 1:" "$svilm" search --index idx --model tiny.safetensors --query "x" --k 6
+    has_line "  e@2.00-4.00  clips/e.mp4  2.00-4.00 s$"
+
+    # evaluation: captions with their videos, one not in the index; recalls of the same ranking
+    printf 'video,caption\nclips/a.mp4,a red circle moves left\nclips/e.mp4,a blue star grows\n./clips/c.mp4,a green square\nclips/zz.mp4,nothing\n' >queries.csv
+    expect 0 "^text->video over 3 queries, 5 videos \(6 rows\)" "$svilm" search --index idx --model tiny.safetensors \
+        --queries queries.csv --metrics m.json --write-query-embeddings qe.npy --results re.csv
+    has_line "^left out 1 of 4 queries whose video is not in the index, e.g.:$"
+    has_line "^  line 5: clips/zz.mp4$"
+    local want
+    want=$(python3 tool.py recalls qe.npy e.safetensors clips/a.mp4 clips/e.mp4 clips/c.mp4)
+    has_line "^${want}$"
+    grep -q '"queries": 3,' m.json && grep -q '"median_rank": ' m.json ||
+        { echo "FAILED: m.json lacks the counts or the median rank"; cat m.json; failures=$((failures + 1)); }
+    expect_file_lines 19 re.csv  # a header and 3 queries x 6 rows (k 10 > 6 rows)
+
+    # a model other than the embeddings': refused, unless allowed
+    "$svilm" index --embeddings other.safetensors --out idx_other >/dev/null
+    expect_error "--model: tiny.safetensors \(sha256 $sha\) is not the model the embeddings of idx_other were made with \(sha256 0123abcd, \"other.safetensors\"\): .*--allow-other-model" \
+        "$svilm" search --index idx_other --model tiny.safetensors --query "a red circle"
+    expect 0 "^model: tiny.safetensors \(sha256 $sha, NOT the index's model\)$" "$svilm" search --index idx_other \
+        --model tiny.safetensors --query "a red circle" --allow-other-model
+    "$svilm" index --embeddings small.safetensors --out idx_small >/dev/null
+    expect_error "--model: tiny.safetensors embeds in [0-9]+ dimensions, the index in idx_small holds 3" \
+        "$svilm" search --index idx_small --model tiny.safetensors --query "a red circle"
+
+    expect_error "--out: idx is not empty: choose a new or empty folder, or pass --overwrite" \
+        "$svilm" index --embeddings e.safetensors --out idx
+    expect 0 "^index: exact" "$svilm" index --embeddings e.safetensors --out idx --overwrite
+    expect_error "--embeddings: tiny.safetensors: not an embeddings file: metadata 'format' is 'svilm', expected 'svilm-embeddings'" \
+        "$svilm" index --embeddings tiny.safetensors --out x
+    expect_error "--nlist: 7 cells for 6 rows: each cell needs a row to train on" \
+        "$svilm" index --embeddings e.safetensors --out x --kind ivf --nlist 7
+    expect_error "--nlist and --nprobe set an ivf index; this one is exact \(--kind auto, 6 rows\)" \
+        "$svilm" index --embeddings e.safetensors --out x --nprobe 2
+    expect_error "search: give --query TEXT or --queries MANIFEST" "$svilm" search --index idx --model tiny.safetensors
+    expect_error "--metrics: needs --queries \(an evaluation\)" "$svilm" search --index idx --model tiny.safetensors \
+        --query a --metrics x.json
+    expect_error "--nprobe: the index in idx is exact" "$svilm" search --index idx --model tiny.safetensors --query a --nprobe 2
+    expect_error "--nprobe: nprobe must be from 1 to the index's 2 cells \(got 3\)" "$svilm" search --index idx_ivf \
+        --model tiny.safetensors --query a --nprobe 3
+    expect_error "--results: r.csv exists \(pass --overwrite to replace it\)" "$svilm" search --index idx \
+        --model tiny.safetensors --query a --results r.csv
+    expect_error "--index: nope: not a folder \(an index folder written by svilm index\)" "$svilm" search --index nope \
+        --model tiny.safetensors --query a
+    expect_error "--queries: none of the 1 videos of none.csv is in the index idx \(videos are matched by path\)" \
+        bash -c "printf 'video,caption\nx.mp4,a\n' >none.csv && '$svilm' search --index idx --model tiny.safetensors --queries none.csv"
+}
+
 # pretrain and evaluate --device: a wrong one named; cuda refused before any work where it cannot
 # run, else a run on the GPU whose first loss is the CPU's (same seed, same clips), resumed and
 # evaluated there.

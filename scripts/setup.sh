@@ -17,6 +17,8 @@ packages=(
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev   # FFmpeg decoding (svilm::video)
     libstb-dev               # stb_image_write for PNG figures (svilm::viz)
     libopenmpi-dev openmpi-bin   # data-parallel training over MPI (svilm::distributed, mpirun)
+    libfaiss-dev             # nearest-neighbour search over embeddings (svilm::search: svilm index, svilm search)
+    libssl-dev               # SHA-256 of model files (libcrypto's EVP API: svilm search checks the index's model)
     python3                  # the downstream demo's tables (scripts/downstream_table.py)
 )
 
