@@ -110,9 +110,12 @@ nlohmann::json evaluate_retrieval(const EvaluateOptions& o, const data::Manifest
         for (const data::SkippedItem& s : stats.skipped)
             skipped.push_back({"retrieval: " + o.manifest + " line " + std::to_string(s.line), s.path, s.reason});
         const index_t n = embeddings.count;
-        if (n == 0)
+        if (n == 0) {
+            if (!o.out.empty()) fs::create_directories(o.out);
+            report_skipped(o.out, skipped, manifest.size());
             throw ValueError(o.manifest + ": no video could be used for retrieval: all " + std::to_string(stats.items) +
-                             " were skipped");
+                             " were skipped (the reasons are above)");
+        }
         const index_t D = config.embed_dim;
         const TensorView<const float, 2> texts(embeddings.texts.data(), {n, D}), videos(embeddings.videos.data(), {n, D});
         const eval::RetrievalMetrics m = eval::retrieval_metrics<float>(texts, videos);

@@ -358,18 +358,19 @@ skipped_videos() {
         { echo "FAILED: run/skipped.csv lacks the missing video"; cat run/skipped.csv; failures=$((failures + 1)); }
     expect 0 "^  videos/missing.mp4: " \
         "$svilm" pretrain --manifest videos/some_bad.csv --out run "${whole_epoch[@]}" --overwrite
-    expect 0 "^svilm: skipped manifest line 3: videos/missing.mp4: " \
-        "$svilm" evaluate --model run/model.safetensors --manifest videos/some_bad.csv
-    expect 0 "^\(4 of 6 videos; 2 skipped\)$" "$svilm" evaluate --model run/model.safetensors --manifest videos/some_bad.csv
+    expect 0 "^  videos/missing.mp4: " "$svilm" evaluate --model run/model.safetensors --manifest videos/some_bad.csv
+    has_line "^skipped 2 of 6 videos \(give --out to list them all in a file\):$"
+    has_line "^retrieval: 4 pairs"
 
     local no_batch="^svilm: ManifestSource: no full batch of 2 clips in a whole epoch: 3 of 3 items skipped, "
     expect 1 "${no_batch}first: videos/.*; every skipped video is listed in all_bad/skipped.csv$" \
         "$svilm" pretrain --manifest videos/all_bad.csv --out all_bad "${tiny_run[@]}"
     expect_file_lines 4 all_bad/skipped.csv
-    expect 1 "^svilm: videos/all_bad.csv: no video could be used: all 3 were skipped \(each is listed above\)$" \
-        "$svilm" evaluate --model run/model.safetensors --manifest videos/all_bad.csv
-    expect 1 "^svilm: skipped manifest line 3: videos/text.mp4: " \
-        "$svilm" evaluate --model run/model.safetensors --manifest videos/all_bad.csv
+    expect 1 "^svilm: videos/all_bad.csv: no video could be used for retrieval: all 3 were skipped \(the reasons are above\)$" \
+        "$svilm" evaluate --model run/model.safetensors --manifest videos/all_bad.csv --out all_bad_eval
+    has_line "^  videos/text.mp4: "
+    grep -q '^retrieval: videos/all_bad.csv line 3,videos/text.mp4,' all_bad_eval/skipped.csv ||
+        { echo "FAILED: all_bad_eval/skipped.csv lacks text.mp4"; cat all_bad_eval/skipped.csv; failures=$((failures + 1)); }
 }
 
 # classify, probe, localize and synth --task: wrong inputs refused before any work (exit 2, one
