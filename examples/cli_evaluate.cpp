@@ -414,7 +414,7 @@ Subcommand add_evaluate_command(CLI::App& app) {
     c->add_option("--frame-tolerance", o->frame_tolerance,
                   "grounding: a sampled frame takes the nearest annotated frame at most this many frames away")
         ->check(whole_number<index_t>(0, 1 << 20));
-    c->add_option("--device", o->device, "where retrieval runs: cpu or cuda (GPU 0); grounding and temporal run on the CPU")
+    c->add_option("--device", o->device, "where the model runs: cpu or cuda (GPU 0) for retrieval; grounding and temporal run on the CPU")
         ->check(one_of({"cpu", "cuda"}));
     c->add_option("--dual-softmax", o->dual_softmax, "also the dual-softmax protocol at this temperature (0.01 is usual)")
         ->check(real_number(0))
