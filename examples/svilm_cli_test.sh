@@ -6,6 +6,8 @@
 #                                         WORK: a scratch folder, emptied first
 set -u
 case_name=$1 svilm=$2 work=$3
+# small input files of the tests (tests/data), found before the script leaves for WORK
+test_data=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/data" && pwd)
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 failures=0
 
@@ -231,6 +233,17 @@ evaluate_tasks() {
     has_line "^random group +100\.0 "
     has_line "^\(1 of 1 annotated nouns scored in 1 videos; "
     has_line "annotations: videos/whole.json: 1 videos, 1 objects; 1 of them in the manifest$"
+
+    # masks (PNG, non-zero = object): the left half of the frame on frames 0-2 (frame 0's mask
+    # within the tolerance of 2); a mask of the wrong size skips its video with the reason
+    mkdir -p videos/masks && cp "$test_data/annotations/left_half_64.png" "$test_data/annotations/whole_32.png" videos/masks/
+    printf '{"videos": [{"video": "000001.mp4", "objects": [{"noun": "red circle", "masks": [{"frame": 0, "file": "masks/left_half_64.png"}]}]},
+                       {"video": "000002.mp4", "objects": [{"noun": "blue ring", "masks": [{"frame": 3, "file": "masks/whole_32.png"}]}]}]}\n' \
+        >videos/masks.json
+    expect 0 "^uniform map +50\.0 +50\.0$" "${all[@]:0:6}" --annotations videos/masks.json --tasks grounding --out masks_out
+    has_line "^\(1 of 1 annotated nouns scored in 1 videos; "
+    has_line "^skipped 1 of 8 videos, each with its reason in masks_out/skipped.csv:$"
+    has_line "^  videos/masks/whole_32.png \(videos/masks.json: videos\[1\].objects\[0\] mask of frame 3\): 32x32, the video's frames are 64x64$"
 
     # the manifest's columns under other names
     sed '1s/^video,caption,nouns$/path,text,nouns/' videos/manifest.csv >videos/renamed.csv
