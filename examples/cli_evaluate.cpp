@@ -140,8 +140,8 @@ struct CropView {
     double y(index_t i) const { return double(y0) + (double(i) + 0.5) * double(side) / double(size); }
 };
 
-// Scores are computed at most this many pixels across: the maps are upsampled from a grid of a
-// few tokens, so a finer scoring changes the numbers by less than a pixel's share.
+// Scores are computed at most this many pixels across: a map is a bilinear upsampling of a grid
+// a few tokens wide (e.g. 4 x 4), so scoring it finer than this adds pixels, not detail.
 constexpr index_t max_scoring_size = 256;
 
 // The ground truth (T, size, size) of `object` on the sampled frames: each sampled frame takes
@@ -149,14 +149,12 @@ constexpr index_t max_scoring_size = 256;
 // empty, and an empty frame is not scored.
 Tensor<std::uint8_t, 3> object_mask(const data::AnnotatedObject& object, const std::vector<index_t>& frames,
                                     index_t tolerance, const CropView& crop, index_t width, index_t height,
-                                    const std::string& source, index_t& frames_matched) {
+                                    const std::string& source) {
     const index_t T = index_t(frames.size()), S = crop.size;
     Tensor<std::uint8_t, 3> mask({T, S, S});
-    frames_matched = 0;
     for (index_t t = 0; t < T; ++t) {
         const std::optional<index_t> at = object.nearest_frame(frames[std::size_t(t)], tolerance);
         if (!at) continue;
-        ++frames_matched;
         if (const data::FrameMask* m = object.mask_at(*at)) {
 #if defined(SVILM_CLI_VIZ)
             const std::string where = source + ": " + object.where + " mask of frame " + std::to_string(*at);
@@ -266,9 +264,8 @@ void evaluate_annotated(const EvaluateOptions& o, const Tasks& tasks, const Anno
                 nlohmann::json objects = nlohmann::json::array();
                 for (std::size_t k = 0; k < annotation->objects.size(); ++k) {
                     const data::AnnotatedObject& object = annotation->objects[k];
-                    index_t matched = 0;
                     const Tensor<std::uint8_t, 3> mask =
-                        object_mask(object, clip.frames, o.frame_tolerance, crop, W, H, annotations.source(), matched);
+                        object_mask(object, clip.frames, o.frame_tolerance, crop, W, H, annotations.source());
                     const eval::NounGrounding g = eval::ground_noun<float>(
                         nouns.view().select(0, index_t(k)), e.groups.view().select(0, 0), assignment, grid, mask.view());
                     found.push_back(g);
