@@ -110,9 +110,12 @@ nlohmann::json evaluate_retrieval(const EvaluateOptions& o, const data::Manifest
         for (const data::SkippedItem& s : stats.skipped)
             skipped.push_back({"retrieval: " + o.manifest + " line " + std::to_string(s.line), s.path, s.reason});
         const index_t n = embeddings.count;
-        if (n == 0)
+        if (n == 0) {
+            if (!o.out.empty()) fs::create_directories(o.out);
+            report_skipped(o.out, skipped, manifest.size());
             throw ValueError(o.manifest + ": no video could be used for retrieval: all " + std::to_string(stats.items) +
-                             " were skipped");
+                             " were skipped (the reasons are above)");
+        }
         const index_t D = config.embed_dim;
         const TensorView<const float, 2> texts(embeddings.texts.data(), {n, D}), videos(embeddings.videos.data(), {n, D});
         const eval::RetrievalMetrics m = eval::retrieval_metrics<float>(texts, videos);
@@ -137,8 +140,8 @@ struct CropView {
     double y(index_t i) const { return double(y0) + (double(i) + 0.5) * double(side) / double(size); }
 };
 
-// Scores are computed at most this many pixels across: the maps are upsampled from a grid of a
-// few tokens, so a finer scoring changes the numbers by less than a pixel's share.
+// Scores are computed at most this many pixels across: a map is a bilinear upsampling of a grid
+// a few tokens wide (e.g. 4 x 4), so scoring it finer than this adds pixels, not detail.
 constexpr index_t max_scoring_size = 256;
 
 // The ground truth (T, size, size) of `object` on the sampled frames: each sampled frame takes
@@ -146,14 +149,12 @@ constexpr index_t max_scoring_size = 256;
 // empty, and an empty frame is not scored.
 Tensor<std::uint8_t, 3> object_mask(const data::AnnotatedObject& object, const std::vector<index_t>& frames,
                                     index_t tolerance, const CropView& crop, index_t width, index_t height,
-                                    const std::string& source, index_t& frames_matched) {
+                                    const std::string& source) {
     const index_t T = index_t(frames.size()), S = crop.size;
     Tensor<std::uint8_t, 3> mask({T, S, S});
-    frames_matched = 0;
     for (index_t t = 0; t < T; ++t) {
         const std::optional<index_t> at = object.nearest_frame(frames[std::size_t(t)], tolerance);
         if (!at) continue;
-        ++frames_matched;
         if (const data::FrameMask* m = object.mask_at(*at)) {
 #if defined(SVILM_CLI_VIZ)
             const std::string where = source + ": " + object.where + " mask of frame " + std::to_string(*at);
@@ -227,9 +228,11 @@ void evaluate_annotated(const EvaluateOptions& o, const Tasks& tasks, const Anno
         ++done;
         const bool wants_grounding = tasks.grounding && !annotation->objects.empty();
         const bool wants_temporal = tasks.temporal && !annotation->scene_changes.empty();
-        if (wants_grounding) nouns_annotated += index_t(annotation->objects.size());
-        if (wants_temporal) ++temporal_annotated;
         if (!wants_grounding && !wants_temporal) continue;
+        // this video's results, counted once the whole video is scored (a skipped video counts nowhere)
+        std::vector<eval::NounGrounding> found;
+        TemporalTally scored;
+        bool temporal_unscorable = false;
         const std::string source = o.manifest + " line " + std::to_string(entry->line);
         try {
             video::VideoReader reader(entry->path);
@@ -259,16 +262,13 @@ void evaluate_annotated(const EvaluateOptions& o, const Tasks& tasks, const Anno
                 const Tensor<float, 2> nouns = encode_prompts(prompts);  // (K, D)
                 const auto assignment = enc.grouping.back().block.soft.view().select(0, 0);  // (M, L)
                 nlohmann::json objects = nlohmann::json::array();
-                ++grounding_videos;
                 for (std::size_t k = 0; k < annotation->objects.size(); ++k) {
                     const data::AnnotatedObject& object = annotation->objects[k];
-                    index_t matched = 0;
                     const Tensor<std::uint8_t, 3> mask =
-                        object_mask(object, clip.frames, o.frame_tolerance, crop, W, H, annotations.source(), matched);
+                        object_mask(object, clip.frames, o.frame_tolerance, crop, W, H, annotations.source());
                     const eval::NounGrounding g = eval::ground_noun<float>(
                         nouns.view().select(0, index_t(k)), e.groups.view().select(0, 0), assignment, grid, mask.view());
-                    grounding.add(g);
-                    if (g.chosen.frames == 0) ++nouns_unscored;
+                    found.push_back(g);
                     objects.push_back({{"noun", object.noun},
                                        {"group", g.group},
                                        {"frames_scored", g.chosen.frames},
@@ -293,7 +293,7 @@ void evaluate_annotated(const EvaluateOptions& o, const Tasks& tasks, const Anno
                     largest_segment = std::max(largest_segment, run);
                 }
                 if (changes.empty() || largest_segment < 2) {
-                    ++temporal_unscored;
+                    temporal_unscorable = true;
                     row["temporal"] = changes.empty() ? "no scene change between the sampled steps"
                                                       : "no two sampled steps in one scene";
                 } else {
@@ -311,29 +311,48 @@ void evaluate_annotated(const EvaluateOptions& o, const Tasks& tasks, const Anno
                     // a boundary drawn uniformly from the N_t - 1 places between steps, exactly
                     double random_exact = 0, random_near = 0;
                     for (index_t n = 1; n < Nt; ++n) random_exact += near(n, 0), random_near += near(n, 1);
-                    ++temporal.videos;
-                    temporal.block += block;
-                    temporal.change_exact += near(predicted, 0);
-                    temporal.change_near += near(predicted, 1);
-                    temporal.random_exact += random_exact / double(Nt - 1);
-                    temporal.random_near += random_near / double(Nt - 1);
+                    scored = {1, block, double(near(predicted, 0)), double(near(predicted, 1)), random_exact / double(Nt - 1),
+                              random_near / double(Nt - 1)};
                     row["temporal"] = {{"scene", scene}, {"predicted_change_step", predicted}, {"block_structure", block}};
                 }
             }
             per_video.push_back(row);
         } catch (const Error& e) {
             skipped.push_back({source, entry->video, e.what()});
+            progress.update(std::int64_t(done), std::int64_t(work.size()), double(done), "videos", "annotated videos");
+            continue;
+        }
+        if (wants_grounding) {
+            ++grounding_videos;
+            nouns_annotated += index_t(found.size());
+            for (const eval::NounGrounding& g : found) {
+                grounding.add(g);
+                nouns_unscored += g.chosen.frames == 0;
+            }
+        }
+        if (wants_temporal) {
+            ++temporal_annotated;
+            temporal_unscored += temporal_unscorable;
+            temporal.videos += scored.videos;
+            temporal.block += scored.block;
+            temporal.change_exact += scored.change_exact;
+            temporal.change_near += scored.change_near;
+            temporal.random_exact += scored.random_exact;
+            temporal.random_near += scored.random_near;
         }
         progress.update(std::int64_t(done), std::int64_t(work.size()), double(done), "videos", "annotated videos");
     }
 
     if (tasks.grounding) {
-        std::printf("%s", grounding.report().c_str());
+        // no scored noun: no table of zeros that would read as a result
+        if (grounding.nouns() > 0) std::printf("%s", grounding.report().c_str());
         std::printf("(%lld of %lld annotated nouns scored in %lld videos; %lld had no annotated frame within %lld of a "
                     "sampled frame)\n",
                     (long long)grounding.nouns(), (long long)nouns_annotated, (long long)grounding_videos,
                     (long long)nouns_unscored, (long long)o.frame_tolerance);
-        auto score = [](const eval::GroundingScore& s) { return nlohmann::json{{"pointing", s.pointing}, {"iou", s.iou}}; };
+        auto score = [&](const eval::GroundingScore& s) {
+            return grounding.nouns() > 0 ? nlohmann::json{{"pointing", s.pointing}, {"iou", s.iou}} : nlohmann::json();
+        };
         metrics["grounding"] = {{"nouns_annotated", nouns_annotated},
                                 {"nouns_scored", grounding.nouns()},
                                 {"videos", grounding_videos},
@@ -347,19 +366,24 @@ void evaluate_annotated(const EvaluateOptions& o, const Tasks& tasks, const Anno
         std::printf("temporal: %lld videos with a scene change between sampled steps (of %lld with scene changes); "
                     "%lld steps per clip\n",
                     (long long)temporal.videos, (long long)temporal_annotated, (long long)Nt);
-        std::printf("%-34s %9s %9s\n", "", "model", "random");
-        std::printf("%-34s %9.3f %9s\n", "block structure (within - across)", temporal.block / n, "0");
-        std::printf("%-34s %8.1f%% %8.1f%%\n", "change step exact", 100 * temporal.change_exact / n, 100 * temporal.random_exact / n);
-        std::printf("%-34s %8.1f%% %8.1f%%\n", "change step within one step", 100 * temporal.change_near / n,
-                    100 * temporal.random_near / n);
+        if (temporal.videos > 0) {
+            std::printf("%-34s %9s %9s\n", "", "model", "random");
+            std::printf("%-34s %9.3f %9s\n", "block structure (within - across)", temporal.block / n, "0");
+            std::printf("%-34s %8.1f%% %8.1f%%\n", "change step exact", 100 * temporal.change_exact / n, 100 * temporal.random_exact / n);
+            std::printf("%-34s %8.1f%% %8.1f%%\n", "change step within one step", 100 * temporal.change_near / n,
+                        100 * temporal.random_near / n);
+        }
+        // means over the scored videos; none scored: null, not 0
+        const auto mean = [&](double sum) { return temporal.videos > 0 ? nlohmann::json(sum / n) : nlohmann::json(); };
         metrics["temporal"] = {{"videos_annotated", temporal_annotated},
                                {"videos_scored", temporal.videos},
+                               {"videos_without_steps_in_two_scenes", temporal_unscored},
                                {"steps", Nt},
-                               {"block_structure", temporal.block / n},
-                               {"change_exact", temporal.change_exact / n},
-                               {"change_within_one_step", temporal.change_near / n},
-                               {"random_change_exact", temporal.random_exact / n},
-                               {"random_change_within_one_step", temporal.random_near / n}};
+                               {"block_structure", mean(temporal.block)},
+                               {"change_exact", mean(temporal.change_exact)},
+                               {"change_within_one_step", mean(temporal.change_near)},
+                               {"random_change_exact", mean(temporal.random_exact)},
+                               {"random_change_within_one_step", mean(temporal.random_near)}};
     }
     metrics["annotated_videos"] = per_video;
 }
@@ -411,7 +435,7 @@ Subcommand add_evaluate_command(CLI::App& app) {
     c->add_option("--frame-tolerance", o->frame_tolerance,
                   "grounding: a sampled frame takes the nearest annotated frame at most this many frames away")
         ->check(whole_number<index_t>(0, 1 << 20));
-    c->add_option("--device", o->device, "where retrieval runs: cpu or cuda (GPU 0); grounding and temporal run on the CPU")
+    c->add_option("--device", o->device, "where the model runs: cpu or cuda (GPU 0) for retrieval; grounding and temporal run on the CPU")
         ->check(one_of({"cpu", "cuda"}));
     c->add_option("--dual-softmax", o->dual_softmax, "also the dual-softmax protocol at this temperature (0.01 is usual)")
         ->check(real_number(0))

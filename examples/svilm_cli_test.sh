@@ -6,6 +6,8 @@
 #                                         WORK: a scratch folder, emptied first
 set -u
 case_name=$1 svilm=$2 work=$3
+# small input files of the tests (tests/data), found before the script leaves for WORK
+test_data=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/data" && pwd)
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 failures=0
 
@@ -253,6 +255,17 @@ evaluate_tasks() {
     has_line "^random group +100\.0 "
     has_line "^\(1 of 1 annotated nouns scored in 1 videos; "
     has_line "annotations: videos/whole.json: 1 videos, 1 objects; 1 of them in the manifest$"
+
+    # masks (PNG, non-zero = object): the left half of the frame on frames 0-2 (frame 0's mask
+    # within the tolerance of 2); a mask of the wrong size skips its video with the reason
+    mkdir -p videos/masks && cp "$test_data/annotations/left_half_64.png" "$test_data/annotations/whole_32.png" videos/masks/
+    printf '{"videos": [{"video": "000001.mp4", "objects": [{"noun": "red circle", "masks": [{"frame": 0, "file": "masks/left_half_64.png"}]}]},
+                       {"video": "000002.mp4", "objects": [{"noun": "blue ring", "masks": [{"frame": 3, "file": "masks/whole_32.png"}]}]}]}\n' \
+        >videos/masks.json
+    expect 0 "^uniform map +50\.0 +50\.0$" "${all[@]:0:6}" --annotations videos/masks.json --tasks grounding --out masks_out
+    has_line "^\(1 of 1 annotated nouns scored in 1 videos; "
+    has_line "^skipped 1 of 8 videos, each with its reason in masks_out/skipped.csv:$"
+    has_line "^  videos/masks/whole_32.png \(videos/masks.json: videos\[1\].objects\[0\] mask of frame 3\): 32x32, the video's frames are 64x64$"
 
     # the manifest's columns under other names
     sed '1s/^video,caption,nouns$/path,text,nouns/' videos/manifest.csv >videos/renamed.csv
@@ -625,18 +638,19 @@ skipped_videos() {
         { echo "FAILED: run/skipped.csv lacks the missing video"; cat run/skipped.csv; failures=$((failures + 1)); }
     expect 0 "^  videos/missing.mp4: " \
         "$svilm" pretrain --manifest videos/some_bad.csv --out run "${whole_epoch[@]}" --overwrite
-    expect 0 "^svilm: skipped manifest line 3: videos/missing.mp4: " \
-        "$svilm" evaluate --model run/model.safetensors --manifest videos/some_bad.csv
-    expect 0 "^\(4 of 6 videos; 2 skipped\)$" "$svilm" evaluate --model run/model.safetensors --manifest videos/some_bad.csv
+    expect 0 "^  videos/missing.mp4: " "$svilm" evaluate --model run/model.safetensors --manifest videos/some_bad.csv
+    has_line "^skipped 2 of 6 videos \(give --out to list them all in a file\):$"
+    has_line "^retrieval: 4 pairs"
 
     local no_batch="^svilm: ManifestSource: no full batch of 2 clips in a whole epoch: 3 of 3 items skipped, "
     expect 1 "${no_batch}first: videos/.*; every skipped video is listed in all_bad/skipped.csv$" \
         "$svilm" pretrain --manifest videos/all_bad.csv --out all_bad "${tiny_run[@]}"
     expect_file_lines 4 all_bad/skipped.csv
-    expect 1 "^svilm: videos/all_bad.csv: no video could be used: all 3 were skipped \(each is listed above\)$" \
-        "$svilm" evaluate --model run/model.safetensors --manifest videos/all_bad.csv
-    expect 1 "^svilm: skipped manifest line 3: videos/text.mp4: " \
-        "$svilm" evaluate --model run/model.safetensors --manifest videos/all_bad.csv
+    expect 1 "^svilm: videos/all_bad.csv: no video could be used for retrieval: all 3 were skipped \(the reasons are above\)$" \
+        "$svilm" evaluate --model run/model.safetensors --manifest videos/all_bad.csv --out all_bad_eval
+    has_line "^  videos/text.mp4: "
+    grep -q '^retrieval: videos/all_bad.csv line 3,videos/text.mp4,' all_bad_eval/skipped.csv ||
+        { echo "FAILED: all_bad_eval/skipped.csv lacks text.mp4"; cat all_bad_eval/skipped.csv; failures=$((failures + 1)); }
 }
 
 # classify, probe, localize and synth --task: wrong inputs refused before any work (exit 2, one

@@ -15,7 +15,7 @@ packages=(
     libcli11-dev             # command-line parsing of the example programs
     wordnet-base             # WordNet 3.0 lexicon for noun phrases (svilm::text)
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev   # FFmpeg decoding (svilm::video)
-    libstb-dev               # stb_image_write for PNG figures (svilm::viz)
+    libstb-dev               # stb_image_write for PNG figures (svilm::viz), stb_image for annotation masks
     libopenmpi-dev openmpi-bin   # data-parallel training over MPI (svilm::distributed, mpirun)
     libfaiss-dev             # nearest-neighbour search over embeddings (svilm::search: svilm index, svilm search)
     libssl-dev               # SHA-256 of model files (libcrypto's EVP API: svilm search checks the index's model)

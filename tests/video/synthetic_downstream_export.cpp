@@ -16,6 +16,9 @@
 #include <vector>
 
 #include "svilm/data/action_recognition.hpp"
+#include "svilm/data/annotations.hpp"
+#include "svilm/data/manifest.hpp"
+#include "svilm/data/synthetic_export.hpp"
 #include "svilm/data/activitynet.hpp"
 #include "svilm/data/msrvtt.hpp"
 #include "svilm/data/synthetic_downstream_export.hpp"
@@ -66,6 +69,59 @@ std::vector<std::string> lines_of(const std::filesystem::path& file) {
     std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);) lines.push_back(line);
     return lines;
+}
+
+TEST_CASE("synthetic export: annotations.json holds every object's boxes and the scene changes, composites included") {
+    TempDir dir;
+    SyntheticConfig config;
+    config.seed = 9;
+    config.count = 4;
+    config.scene_change_probability = 0.5;
+    const SyntheticDataset dataset(config);
+    ExportOptions options;
+    options.composites = 3;
+    const auto manifest_path = export_synthetic(dataset, 4, dir / "s", options);
+    const Manifest manifest = Manifest::load(manifest_path);
+    const Annotations annotations = Annotations::load(dir / "s" / "annotations.json");
+    REQUIRE(manifest.size() == 7);
+    REQUIRE(annotations.videos().size() == 7);
+    for (index_t i = 0; i < 4; ++i) {
+        const SyntheticVideo v = dataset.item(i);
+        const VideoAnnotation* a = annotations.find(manifest[std::size_t(i)].path);
+        REQUIRE(a != nullptr);
+        CHECK(a->scene_changes == (v.change_frame > 0 ? std::vector<index_t>{v.change_frame} : std::vector<index_t>{}));
+        REQUIRE(a->objects.size() == v.nouns.size());
+        for (std::size_t k = 0; k < v.nouns.size(); ++k) {
+            CHECK(a->objects[k].noun == v.nouns[k]);
+            std::size_t visible = 0;
+            for (index_t t = 0; t < config.frames; ++t) {
+                const Box& b = v.boxes[k][std::size_t(t)];
+                const FrameBox* f = a->objects[k].box_at(t);
+                CHECK((f != nullptr) == !b.empty());
+                if (!f) continue;
+                ++visible;
+                CHECK(f->box.x0 == double(b.x0));
+                CHECK(f->box.y1 == double(b.y1));
+            }
+            CHECK(visible == a->objects[k].boxes.size());
+        }
+    }
+    // a composite: one video with a stretch of another pasted in, each part's objects on its frames
+    for (std::size_t c = 4; c < 7; ++c) {
+        const VideoAnnotation* a = annotations.find(manifest[c].path);
+        REQUIRE(a != nullptr);
+        CHECK(manifest[c].video.rfind("composite_", 0) == 0);
+        CHECK(manifest[c].caption.find(", then ") != std::string::npos);
+        REQUIRE(a->scene_changes.size() == 2);  // the paste starts after frame 0 and ends before the last
+        const index_t begin = a->scene_changes[0], end = a->scene_changes[1];
+        CHECK(end - begin >= config.frames / 4);
+        CHECK(end - begin <= config.frames / 2);
+        CHECK_FALSE(a->objects.empty());
+        for (const AnnotatedObject& object : a->objects) {
+            const bool pasted = object.boxes.front().frame >= begin && object.boxes.front().frame < end;
+            for (const FrameBox& b : object.boxes) CHECK((b.frame >= begin && b.frame < end) == pasted);
+        }
+    }
 }
 
 TEST_CASE("synthetic downstream export: retrieval as MSR-VTT, read back with msrvtt.hpp") {

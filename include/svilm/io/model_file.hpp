@@ -49,7 +49,12 @@ inline std::string foreign_checkpoint_kind(const io::SafetensorsFile& file) {
 // ("model."); FormatError saying what the file is when it holds no svilm model.
 inline std::string model_tensor_prefix(const io::SafetensorsFile& file) {
     const auto format = file.metadata().find("format");
-    if (format == file.metadata().end() || format->second != train::checkpoint_format) return "";
+    if (format == file.metadata().end() || format->second != train::checkpoint_format) {
+        // a file of ViT or BERT tensors may carry a configuration too (a converter's): its names tell
+        if (!file.contains("video.patch_embed.proj.weight") && !file.contains("text.embeddings.word_embeddings.weight"))
+            if (std::string kind = detail::foreign_checkpoint_kind(file); !kind.empty()) throw FormatError(kind);
+        return "";
+    }
     for (const auto& [key, info] : file.tensors())
         if (key.rfind("model.", 0) == 0) return "model.";
     std::string step = "of an unknown step";
