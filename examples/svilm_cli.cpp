@@ -256,6 +256,9 @@ data::VideoLoaderOptions loader_options(const VideoConfig& v, index_t batch, con
     loading.clip.sampling.count = v.frames;
     loading.clip.size = int(v.image_size);
     loading.clip.train = training;
+    // random resized crops, never mirrored: captions name directions ("moves left"), which a
+    // mirrored clip would contradict
+    loading.clip.crop.flip = false;
     loading.seed = o.seed;
     loading.shuffle = training;
     return loading;
