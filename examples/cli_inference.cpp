@@ -185,6 +185,26 @@ Part load_part(const fs::path& path) {
     return part;
 }
 
+// A part read back must come from this very job: the same model and preprocessing, and only
+// videos of its own stretch of the inputs (the inputs or --chunk may have changed since).
+void check_resumed_part(const Part& part, const fs::path& path, const nlohmann::json& info, const std::vector<VideoInput>& videos,
+                        std::size_t first, std::size_t count) {
+    const std::string start_again = "; start again with --overwrite";
+    if (part.set.info.value("model_sha256", "") != info["model_sha256"])
+        throw InputError("--resume: " + path.string() + " was written with another model" + start_again);
+    if (part.set.info.value("preprocessing", nlohmann::json()) != info["preprocessing"])
+        throw InputError("--resume: " + path.string() + " was written with other frames, sizes or windows" + start_again);
+    std::set<std::string> own;
+    for (std::size_t k = first; k < first + count; ++k) own.insert(videos[k].path.string());
+    std::vector<std::string> held;
+    for (const io::EmbeddingRow& row : part.set.rows) held.push_back(row.video);
+    for (const Skip& s : part.skipped) held.push_back(s.video);
+    for (const std::string& video : held)
+        if (!own.count(video))
+            throw InputError("--resume: " + path.string() + " holds " + video + ", which this run puts in another part" +
+                             start_again);
+}
+
 Part embed_part(const Pipeline<>& p, const InferenceOptions& o, const std::vector<VideoInput>& videos, std::size_t first,
                 std::size_t count, const nlohmann::json& info, const std::function<void(std::size_t)>& done) {
     Part part;
@@ -255,8 +275,7 @@ void embed(const InferenceOptions& o) {
             const fs::path path = part_path(out, part);
             if (o.resume && fs::exists(path)) {
                 Part p = from_option("--resume", [&] { return load_part(path); });
-                if (p.set.info.value("model_sha256", "") != info["model_sha256"])
-                    throw InputError("--resume: " + path.string() + " was written with another model; start again with --overwrite");
+                check_resumed_part(p, path, info, videos, first, count);
                 all.push_back(std::move(p));
                 done_before += count;
                 ++reused;

@@ -576,6 +576,8 @@ inference() {
     rmdir emb3/parts/00001.safetensors
     expect_error "--out: emb3 is not empty: choose a new or empty folder, or pass --overwrite \(or --resume an interrupted run\)" \
         "$svilm" embed "${batched[@]}" --out emb3 --chunk 2 videos/manifest.csv
+    expect 1 "^svilm: --resume: emb3/parts/00000.safetensors holds videos/000000.mp4, which this run puts in another part; start again with --overwrite$" \
+        "$svilm" embed "${batched[@]}" --out emb3 --chunk 2 --resume videos/000002.mp4 videos/000003.mp4 videos/000000.mp4 videos/000001.mp4
     expect 0 "^resumed: 1 part\(s\) were already written$" "$svilm" embed "${batched[@]}" --out emb3 --chunk 2 --resume videos/manifest.csv
     cmp -s emb/embeddings.npy emb3/embeddings.npy || { echo "FAILED: a resumed run's embeddings differ"; failures=$((failures + 1)); }
     [[ ! -e emb3/parts ]] || { echo "FAILED: emb3/parts left behind"; failures=$((failures + 1)); }
