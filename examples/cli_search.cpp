@@ -106,14 +106,9 @@ std::string path_key(const fs::path& p) {
     return (error ? p : absolute).lexically_normal().string();
 }
 
-struct Evaluation {
-    std::vector<index_t> ranks;  // 1-based; depth + 1 where the right video is not in the top `depth`
-    index_t depth = 0;
-};
-
 struct Query {
     std::string text;
-    std::optional<std::size_t> video;  // --queries: the right video's number in `videos`
+    std::optional<std::size_t> video;  // --queries: the right video's number (as in video_of_row)
 };
 
 void run_search(const SearchArgs& a) {
@@ -217,7 +212,8 @@ void run_search(const SearchArgs& a) {
             say("wrote %s (%lld query embeddings of dimension %lld)", a.query_embeddings.c_str(), (long long)q_count, (long long)d);
         }
 
-        // 1-based rank of each query's video: the first result row of that video
+        // 1-based rank of each query's video: the first result row of that video; depth + 1
+        // where it is not among the `depth` results
         std::vector<index_t> ranks;
         if (evaluating) {
             for (index_t i = 0; i < q_count; ++i) {
