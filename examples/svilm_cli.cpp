@@ -38,6 +38,15 @@
 //       a model scored on one's own videos (docs/programs/evaluate.md): text-to-video and
 //       video-to-text retrieval, grounding of annotated objects, temporal grouping at annotated
 //       scene changes (cli_evaluate.cpp)
+//   svilm embed | features | ground | classify VIDEOS --classes ...   (cli_inference.cpp)
+//       the user's own videos through svilm::Pipeline: embeddings per video or window, window
+//       features for localisation heads, a caption's nouns grounded as a figure, zero-shot classes
+//   svilm index | search   (cli_search.cpp, with FAISS)
+//       a nearest-neighbour index of embed's output, and text queries against it
+//   svilm classify | probe | localize | finetune   (cli_downstream.cpp, cli_finetune.cpp)
+//       the downstream tasks (docs/downstream.md)
+//
+// Each command has a page in docs/programs/.
 //
 // --device cuda runs the model on GPU 0 (a build with -DSVILM_CUDA=ON, where nvcc is found); the
 // videos are still decoded, cut and pasted and the captions tokenized on the CPU.

@@ -582,6 +582,12 @@ inference() {
     cmp -s emb/embeddings.npy emb3/embeddings.npy || { echo "FAILED: a resumed run's embeddings differ"; failures=$((failures + 1)); }
     [[ ! -e emb3/parts ]] || { echo "FAILED: emb3/parts left behind"; failures=$((failures + 1)); }
 
+    # embed -> index -> search: every caption of the manifest is a query with its own video the answer
+    expect 0 "^wrote idx/index.faiss and idx/index.json$" "$svilm" index --embeddings emb/embeddings.safetensors --out idx
+    expect 0 "^text->video over 4 queries, 4 videos \(4 rows\)" "$svilm" search --index idx --model tiny.safetensors \
+        --queries videos/manifest.csv
+    has_line "^  R@1 [0-9.]+  R@5 100.0  R@10 100.0  median rank "
+
     # windows: a 1 s video, windows of 0.5 s every 0.25 s start at 0, 0.25, 0.5; features writes the same rows
     expect 0 "^wrote win/embeddings.safetensors and embeddings.npy: 3 x 64 " \
         "$svilm" embed "${batched[@]}" --out win --window 0.5 --stride 0.25 videos/000002.mp4
