@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -345,9 +346,18 @@ struct Skip {
     std::string source, video, reason;
 };
 
-// The count and the first reasons, every skip in OUT/skipped.csv when there is an --out.
+// The count and the first reasons, every skip in OUT/skipped.csv when there is an --out. A video
+// skipped by two steps of one command (retrieval, then grounding) is one video in the count and
+// a line per step in the file. With nothing skipped, an earlier run's OUT/skipped.csv (a run
+// given --overwrite or --resume) is removed, so the folder describes this run only.
 inline void report_skipped(const std::string& out, const std::vector<Skip>& skipped, std::size_t total) {
-    if (skipped.empty()) return;
+    if (skipped.empty()) {
+        if (!out.empty()) {
+            std::error_code ignored;
+            fs::remove(fs::path(out) / "skipped.csv", ignored);
+        }
+        return;
+    }
     std::string where = " (give --out to list them all in a file)";
     if (!out.empty()) {
         std::string text = "source,video,reason\n";
@@ -356,7 +366,9 @@ inline void report_skipped(const std::string& out, const std::vector<Skip>& skip
         write_text(report, text);
         where = ", each with its reason in " + report.string();
     }
-    say("skipped %zu of %zu videos%s:", skipped.size(), total, where.c_str());
+    std::set<std::string> videos;
+    for (const Skip& s : skipped) videos.insert(s.video);
+    say("skipped %zu of %zu videos%s:", videos.size(), total, where.c_str());
     const std::size_t shown = std::min<std::size_t>(skipped.size(), 3);
     for (std::size_t k = 0; k < shown; ++k) say("  %s", skipped[k].reason.c_str());
     if (skipped.size() > shown) say("  ... and %zu more", skipped.size() - shown);

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -54,7 +55,7 @@ bool is_video_name(const fs::path& p) { return video_extensions.count(lower(p.ex
 
 // Each input is a video file, a folder (its video files, recursively, sorted), a manifest (.csv or
 // .jsonl: its video column) or a list (.txt: one path per line, relative to the list's folder).
-// Ids are file names without extension, made unique with the folder path where two collide.
+// Ids are file names without extension; a name met again gets _2, _3, ... in input order.
 std::vector<VideoInput> collect_videos(const std::vector<std::string>& inputs) {
     std::vector<fs::path> paths;
     for (const std::string& input : inputs) {
@@ -90,13 +91,14 @@ std::vector<VideoInput> collect_videos(const std::vector<std::string>& inputs) {
         }
     }
     if (paths.empty()) throw InputError("VIDEOS: the inputs list no videos");
-    std::map<std::string, int> stems;
-    for (const fs::path& p : paths) ++stems[p.stem().string()];
+    // ids name output files (features/<id>.npy): a file name, never a path
     std::vector<VideoInput> videos;
     std::set<std::string> ids;
     for (const fs::path& p : paths) {
-        std::string id = stems[p.stem().string()] > 1 ? (p.parent_path() / p.stem()).generic_string() : p.stem().string();
-        for (int k = 2; ids.count(id); ++k) id = p.stem().string() + "_" + std::to_string(k);
+        std::string stem = p.stem().string();
+        if (stem.empty() || stem == "." || stem == "..") stem = "video";
+        std::string id = stem;
+        for (int k = 2; ids.count(id); ++k) id = stem + "_" + std::to_string(k);
         ids.insert(id);
         videos.push_back({p, id});
     }
@@ -185,24 +187,26 @@ Part load_part(const fs::path& path) {
     return part;
 }
 
-// A part read back must come from this very job: the same model and preprocessing, and only
-// videos of its own stretch of the inputs (the inputs or --chunk may have changed since).
-void check_resumed_part(const Part& part, const fs::path& path, const nlohmann::json& info, const std::vector<VideoInput>& videos,
-                        std::size_t first, std::size_t count) {
+// The inputs a part covers, as saved in it: a part read back must cover exactly the same videos
+// under the same ids (the inputs, their order or --chunk may have changed since).
+nlohmann::json stretch_of(const std::vector<VideoInput>& videos, std::size_t first, std::size_t count) {
+    nlohmann::json paths = nlohmann::json::array(), ids = nlohmann::json::array();
+    for (std::size_t k = first; k < first + count; ++k) {
+        paths.push_back(videos[k].path.string());
+        ids.push_back(videos[k].id);
+    }
+    return {{"first", first}, {"videos", paths}, {"ids", ids}};
+}
+
+void check_resumed_part(const Part& part, const fs::path& path, const nlohmann::json& info, const nlohmann::json& stretch) {
     const std::string start_again = "; start again with --overwrite";
     if (part.set.info.value("model_sha256", "") != info["model_sha256"])
         throw InputError("--resume: " + path.string() + " was written with another model" + start_again);
     if (part.set.info.value("preprocessing", nlohmann::json()) != info["preprocessing"])
         throw InputError("--resume: " + path.string() + " was written with other frames, sizes or windows" + start_again);
-    std::set<std::string> own;
-    for (std::size_t k = first; k < first + count; ++k) own.insert(videos[k].path.string());
-    std::vector<std::string> held;
-    for (const io::EmbeddingRow& row : part.set.rows) held.push_back(row.video);
-    for (const Skip& s : part.skipped) held.push_back(s.video);
-    for (const std::string& video : held)
-        if (!own.count(video))
-            throw InputError("--resume: " + path.string() + " holds " + video + ", which this run puts in another part" +
-                             start_again);
+    if (part.set.info.value("stretch", nlohmann::json()) != stretch)
+        throw InputError("--resume: " + path.string() + " covers other videos than this run gives that part (the inputs, "
+                         "their order or --chunk changed)" + start_again);
 }
 
 Part embed_part(const Pipeline<>& p, const InferenceOptions& o, const std::vector<VideoInput>& videos, std::size_t first,
@@ -275,7 +279,7 @@ void embed(const InferenceOptions& o) {
             const fs::path path = part_path(out, part);
             if (o.resume && fs::exists(path)) {
                 Part p = from_option("--resume", [&] { return load_part(path); });
-                check_resumed_part(p, path, info, videos, first, count);
+                check_resumed_part(p, path, info, stretch_of(videos, first, count));
                 all.push_back(std::move(p));
                 done_before += count;
                 ++reused;
@@ -286,6 +290,7 @@ void embed(const InferenceOptions& o) {
                 progress.update(std::int64_t(done), std::int64_t(videos.size()), double(done - done_before), "videos",
                                 "part " + std::to_string(part + 1) + "/" + std::to_string(parts));
             });
+            p.set.info["stretch"] = stretch_of(videos, first, count);
             save_part(path, p);
             all.push_back(std::move(p));
         }
@@ -340,8 +345,15 @@ void features(const InferenceOptions& o) {
         index_t windows = 0;
         for (std::size_t k = 0; k < videos.size(); ++k) {
             const VideoInput& v = videos[k];
+            std::optional<WindowEmbeddings> read;
             try {
-                const WindowEmbeddings w = pipeline->embed_windows(v.path, o.window, stride);
+                read = pipeline->embed_windows(v.path, o.window, stride);
+            } catch (const Error& e) {
+                skipped.push_back({"VIDEOS", v.path.string(), e.what()});
+            }
+            // a write that fails ends the run: the video was read, nothing is wrong with it
+            if (read) {
+                const WindowEmbeddings& w = *read;
                 io::save_npy(w.embeddings.view(), out / "features" / (v.id + ".npy"));
                 per_video[v.id] = {{"video", v.path.string()}, {"fps", w.fps},   {"duration", w.duration},
                                    {"start", w.start},         {"end", w.end}};
@@ -350,8 +362,6 @@ void features(const InferenceOptions& o) {
                               stride, (long long)pipeline->embedding_dim());
                 info_csv += csv_field(v.id) + ',' + csv_field(v.path.string()) + row;
                 windows += index_t(w.start.size());
-            } catch (const Error& e) {
-                skipped.push_back({"VIDEOS", v.path.string(), e.what()});
             }
             progress.update(std::int64_t(k + 1), std::int64_t(videos.size()), double(k + 1), "videos",
                             std::to_string(windows) + " windows");
@@ -468,27 +478,16 @@ void classify_videos(const std::string& model, const std::vector<std::string>& i
     say("the %zu templates are ensembled: a class is the mean of its prompts' L2-normalised embeddings", used.size());
     run_work([&] {
         // (K, D): each class's prompts embedded, averaged, normalised
-        std::vector<std::string> prompts;
-        for (const std::string& n : names)
-            for (const std::string& t : used) prompts.push_back(text::format_prompt(t, n));
-        const Tensor<float, 2> p = pipeline->embed_text(prompts);
-        const index_t K = index_t(names.size()), P = index_t(used.size()), D = pipeline->embedding_dim();
-        Tensor<float, 2> centre({K, D});
-        for (index_t k = 0; k < K; ++k) {
-            double norm = 0;
-            for (index_t d = 0; d < D; ++d) {
-                for (index_t t = 0; t < P; ++t) centre(k, d) += p(k * P + t, d) / float(P);
-                norm += double(centre(k, d)) * double(centre(k, d));
-            }
-            for (index_t d = 0; d < D; ++d) centre(k, d) = float(double(centre(k, d)) / std::max(std::sqrt(norm), 1e-12));
-        }
+        const eval::ZeroShotClassifier classifier = eval::ZeroShotClassifier::build(
+            names, used, [&](const std::vector<std::string>& prompts) { return pipeline->embed_text(prompts); });
+        const index_t K = classifier.classes();
         std::vector<fs::path> paths;
         for (const VideoInput& v : videos) paths.push_back(v.path);
         train::ProgressLine progress;
         const EmbeddedVideos e = pipeline->embed_videos(paths, [&](index_t n, index_t total) {
             progress.update(n, total, double(n), "videos", "classifying");
         });
-        const Tensor<float, 2> scores = Pipeline<>::similarity(e.embeddings.view(), centre.view());  // (N, K)
+        const Tensor<float, 2> scores = Pipeline<>::similarity(e.embeddings.view(), classifier.class_embeddings());  // (N, K)
         std::string csv = "id,video,class,score";
         for (const std::string& n : names) csv += ',' + csv_field(n);
         csv += '\n';
@@ -560,7 +559,7 @@ const char* const ground_help =
     "Example: svilm ground --model model.safetensors --video clip.mp4 --caption \"a red ball rolls past a blue cube\" --out g\n";
 
 void add_model_options(CLI::App* command, InferenceOptions& o) {
-    command->add_option("--model", o.model, "model file (svilm init, svilm pretrain's model.safetensors)")->check(a_path)->required();
+    command->add_option("--model", o.model, "model file (svilm init, svilm pretrain's model.safetensors) or training checkpoint")->check(a_path)->required();
     command->add_option("--out", o.out, "folder for the outputs (new or empty, unless --overwrite)")->check(a_path)->required();
     command->add_flag("--overwrite", o.overwrite, "write into a non-empty --out, replacing what it holds");
 }

@@ -576,8 +576,11 @@ inference() {
     rmdir emb3/parts/00001.safetensors
     expect_error "--out: emb3 is not empty: choose a new or empty folder, or pass --overwrite \(or --resume an interrupted run\)" \
         "$svilm" embed "${batched[@]}" --out emb3 --chunk 2 videos/manifest.csv
-    expect 1 "^svilm: --resume: emb3/parts/00000.safetensors holds videos/000000.mp4, which this run puts in another part; start again with --overwrite$" \
-        "$svilm" embed "${batched[@]}" --out emb3 --chunk 2 --resume videos/000002.mp4 videos/000003.mp4 videos/000000.mp4 videos/000001.mp4
+    local changed="covers other videos than this run gives that part \(the inputs, their order or --chunk changed\); start again with --overwrite$"
+    expect 1 "^svilm: --resume: emb3/parts/00000.safetensors $changed" "$svilm" embed "${batched[@]}" --out emb3 --chunk 2 --resume \
+        videos/000002.mp4 videos/000003.mp4 videos/000000.mp4 videos/000001.mp4
+    expect 1 "^svilm: --resume: emb3/parts/00000.safetensors $changed" "$svilm" embed "${batched[@]}" --out emb3 --chunk 4 --resume \
+        videos/manifest.csv
     expect 0 "^resumed: 1 part\(s\) were already written$" "$svilm" embed "${batched[@]}" --out emb3 --chunk 2 --resume videos/manifest.csv
     cmp -s emb/embeddings.npy emb3/embeddings.npy || { echo "FAILED: a resumed run's embeddings differ"; failures=$((failures + 1)); }
     [[ ! -e emb3/parts ]] || { echo "FAILED: emb3/parts left behind"; failures=$((failures + 1)); }
@@ -596,6 +599,10 @@ inference() {
         "$svilm" features "${batched[@]}" --out feats --window 0.5 --stride 0.25 videos/000002.mp4
     cmp -s win/embeddings.npy feats/features/000002.npy || { echo "FAILED: features differ from embed --window"; failures=$((failures + 1)); }
     grep -q '^000002,videos/000002.mp4,8,1,3,0.5,0.25,64$' feats/video_info.csv || { echo "FAILED: feats/video_info.csv"; cat feats/video_info.csv; failures=$((failures + 1)); }
+    # two files of one name: ids clip and clip_2, both written under feats2/features
+    mkdir -p a b && cp videos/000001.mp4 a/clip.mp4 && cp videos/000002.mp4 b/clip.mp4
+    expect 0 "^wrote 2 feature arrays" "$svilm" features "${batched[@]}" --out feats2 --window 0.5 a b
+    [[ -f feats2/features/clip.npy && -f feats2/features/clip_2.npy ]] || { echo "FAILED: feats2/features/clip{,_2}.npy"; ls -R feats2; failures=$((failures + 1)); }
     grep -q '"start": \[$' feats/features.json || { echo "FAILED: features.json has no window starts"; failures=$((failures + 1)); }
 
     # ground: the caption's two noun phrases, each with its group's map; the figure is a PNG

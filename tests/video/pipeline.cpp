@@ -153,7 +153,7 @@ TEST_CASE("Pipeline: ground picks each noun's most similar group and maps its as
     const index_t T = vc.frames, M = vc.grouping.num_group_tokens;
     CHECK(g.frames.shape() == Extents<4>{T, 48, 48, 3});
     REQUIRE(g.frame_indices.size() == std::size_t(T));
-    // the index pattern of each display frame reads back as the frame the pipeline says it is
+    // each display frame's time is its frame's presentation time (25 fps, from 0)
     for (index_t t = 0; t < T; ++t) CHECK(g.times[std::size_t(t)] == doctest::Approx(double(g.frame_indices[std::size_t(t)]) / 25.0));
     REQUIRE(g.nouns.size() == 2);
     CHECK(g.nouns[0].phrase == "red ball");

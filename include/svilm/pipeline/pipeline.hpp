@@ -113,7 +113,7 @@ public:
         std::vector<data::ManifestEntry> entries;
         for (std::size_t i = 0; i < paths.size(); ++i) entries.push_back(entry(paths[i], i + 1, std::nullopt, std::nullopt));
         EmbeddedVideos out;
-        const Loaded loaded = run_loader(std::move(entries), "the videos", progress);
+        Loaded loaded = run_loader(std::move(entries), "the videos", progress);
         out.embeddings = std::move(loaded.embeddings);
         for (const index_t item : loaded.items) {
             out.videos.push_back(paths[std::size_t(item)]);
@@ -283,15 +283,17 @@ private:
         data::VideoLoader loader(data::Manifest(std::move(entries), source), o);
         loader.start_epoch(0);
         std::vector<float> rows;
+        index_t reported = 0;
         while (std::optional<data::VideoBatch> batch = loader.next()) {
             const Tensor<float, 2> e = embed_video(batch->video.view());
             rows.insert(rows.end(), e.data(), e.data() + e.size());
             out.items.insert(out.items.end(), batch->items.begin(), batch->items.end());
-            if (progress) progress(index_t(out.items.size()) + loader.stats().skipped_count, total);
+            reported = index_t(out.items.size()) + loader.stats().skipped_count;
+            if (progress) progress(reported, total);
         }
-        const data::LoaderStats stats = loader.stats();
-        out.skipped = stats.skipped;
-        if (progress && !out.skipped.empty() && out.items.empty()) progress(total, total);
+        out.skipped = loader.stats().skipped;
+        // bad videos after the last batch are counted only now
+        if (progress && reported < total) progress(total, total);
         out.embeddings = Tensor<float, 2>({index_t(out.items.size()), D}, uninitialized);
         std::copy(rows.begin(), rows.end(), out.embeddings.data());
         return out;

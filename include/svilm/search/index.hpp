@@ -270,7 +270,10 @@ struct IndexFolder {
     std::string embeddings;  // the file the index was built from
 };
 
-// Writes index.faiss, then index.json (each atomically) into `folder`, creating it.
+// Writes index.faiss, then index.json (each atomically) into `folder`, creating it. An earlier
+// index.json is removed first: were the run stopped between the two files, a new index.faiss
+// must not sit beside the old rows (same kind, count and size would pass the load's checks), so
+// the folder is then refused for its missing sidecar instead.
 inline void save_index_folder(const std::filesystem::path& folder, const IndexFolder& f) {
     if (index_t(f.rows.size()) != f.index.size())
         throw ValueError(folder.string() + ": " + std::to_string(f.rows.size()) + " rows for an index of " +
@@ -278,6 +281,8 @@ inline void save_index_folder(const std::filesystem::path& folder, const IndexFo
     std::error_code error;
     std::filesystem::create_directories(folder, error);
     if (error) throw IoError(folder.string() + ": cannot create the folder: " + error.message());
+    std::filesystem::remove(folder / sidecar_file_name, error);
+    if (error) throw IoError((folder / sidecar_file_name).string() + ": cannot remove the earlier sidecar: " + error.message());
     f.index.save(folder / index_file_name);
     nlohmann::json rows = nlohmann::json::array();
     for (const io::EmbeddingRow& r : f.rows) {
