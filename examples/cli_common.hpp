@@ -27,6 +27,7 @@
 #if defined(SVILM_CLI_PIPELINE)
 #include "svilm/eval/classification.hpp"
 #include "svilm/eval/zero_shot.hpp"
+#include "svilm/pipeline/clip.hpp"  // inference_clip: the model's input of a video
 #include "svilm/text.hpp"
 #include "svilm/video.hpp"
 #endif
@@ -372,15 +373,6 @@ inline void report_skipped(const std::string& out, const std::vector<Skip>& skip
     const std::size_t shown = std::min<std::size_t>(skipped.size(), 3);
     for (std::size_t k = 0; k < shown; ++k) say("  %s", skipped[k].reason.c_str());
     if (skipped.size() > shown) say("  ... and %zu more", skipped.size() - shown);
-}
-
-// The model's inference input of one video: T frames uniformly over the whole video, the centre
-// square resized to S, no augmentation, normalised (T, 3, S, S) (docs/model.md §2).
-inline video::ClipOptions inference_clip(const VideoConfig& v) {
-    video::ClipOptions options;
-    options.sampling.count = v.frames;
-    options.size = int(v.image_size);
-    return options;
 }
 
 // Prompts -> their text embeddings (P, D) under the model, all at once (for eval::ZeroShotClassifier).

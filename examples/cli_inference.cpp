@@ -120,7 +120,8 @@ std::unique_ptr<Pipeline<>> open_pipeline(const InferenceOptions& o) {
     open_model(o.model);  // refused here, with what the file is, before the pipeline's other work
     PipelineOptions p;
     p.model = o.model;
-    p.data_dir = data_dir_option;
+    // found before the pipeline is built, so that its error names the data directory, not --model
+    p.data_dir = data_directory(data_dir_option);
     p.batch = o.batch;
     p.workers = o.workers;
     p.display_size = o.display_size;
@@ -487,7 +488,7 @@ void classify_videos(const std::string& model, const std::vector<std::string>& i
         const EmbeddedVideos e = pipeline->embed_videos(paths, [&](index_t n, index_t total) {
             progress.update(n, total, double(n), "videos", "classifying");
         });
-        const Tensor<float, 2> scores = Pipeline<>::similarity(e.embeddings.view(), classifier.class_embeddings());  // (N, K)
+        const Tensor<float, 2> scores = classifier.scores(e.embeddings);  // (N, K) cosines
         std::string csv = "id,video,class,score";
         for (const std::string& n : names) csv += ',' + csv_field(n);
         csv += '\n';

@@ -6,5 +6,6 @@
 // the CPU ops first: the model's templates call them (a .cu file includes svilm/cuda.hpp and
 // svilm/pipeline/pipeline.hpp instead)
 #include "svilm/ops.hpp"
+#include "svilm/pipeline/clip.hpp"
 #include "svilm/pipeline/pipeline.hpp"
 #include "svilm/pipeline/results.hpp"

@@ -15,11 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::TempDir;
-
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
+using testing::read_file_bytes;
 
 // n unit rows of dimension d, row i pointing mostly along axis i % d.
 Tensor<float, 2> unit_rows(index_t n, index_t d) {
@@ -113,7 +109,7 @@ TEST_CASE("broken embeddings files give FormatError naming the file") {
     TempDir dir;
     const fs::path good = dir.path / "good.safetensors";
     io::save_embeddings(windows_set(), good);
-    const std::string bytes = read_bytes(good);
+    const std::string bytes = read_file_bytes(good);
 
     const fs::path truncated = dir.path / "truncated.safetensors";
     std::ofstream(truncated, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size() - 5));
@@ -161,7 +157,7 @@ TEST_CASE("save_npy writes a NumPy format 1.0 header and the rows in C order") {
     for (index_t i = 0; i < 6; ++i) m.data()[i] = float(i) - 1.5f;
     const fs::path path = dir.path / "m.npy";
     io::save_npy(m.view(), path);
-    const std::string bytes = read_bytes(path);
+    const std::string bytes = read_file_bytes(path);
     REQUIRE(bytes.size() > 10);
     CHECK(bytes.substr(0, 8) == std::string("\x93NUMPY\x01\x00", 8));
     const std::size_t header_len = std::uint8_t(bytes[8]) | (std::size_t(std::uint8_t(bytes[9])) << 8);
@@ -175,7 +171,7 @@ TEST_CASE("save_npy writes a NumPy format 1.0 header and the rows in C order") {
     // a strided view (the transpose) is written in its own row order
     const TensorView<const float, 2> transposed = m.view().transpose(0, 1);
     io::save_npy(transposed, path);
-    const std::string t = read_bytes(path);
+    const std::string t = read_file_bytes(path);
     CHECK(t.find("'shape': (3, 2)") != std::string::npos);
     float second = 0;  // row 0, column 1 of the transpose: m(1, 0)
     std::memcpy(&second, t.data() + t.size() - 6 * sizeof(float) + sizeof(float), sizeof(float));

@@ -20,11 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::TempDir;
-
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
+using testing::read_file_bytes;
 
 void write_bytes(const fs::path& p, const std::string& bytes) {
     std::ofstream out(p, std::ios::binary);
@@ -109,7 +105,7 @@ TEST_CASE("safetensors round trip keeps every dtype, shape and metadata") {
     CHECK_THROWS_WITH_AS((file.read<std::int64_t, 2>("weights.f")), doctest::Contains("dtype F32"), FormatError);
     CHECK_THROWS_WITH_AS(file.info("missing"), doctest::Contains("no tensor named 'missing'"), FormatError);
     // Header of a written file starts the data 8-byte aligned.
-    const std::string bytes = read_bytes(path);
+    const std::string bytes = read_file_bytes(path);
     std::uint64_t header_len = 0;
     std::memcpy(&header_len, bytes.data(), 8);
     CHECK(header_len % 8 == 0);
@@ -205,13 +201,13 @@ TEST_CASE("an atomic write that fails leaves the previous file intact") {
     io::SafetensorsWriter w;
     w.add("t", t);
     w.write(path);
-    const std::string before = read_bytes(path);
+    const std::string before = read_file_bytes(path);
     CHECK_THROWS_AS(io::write_file_atomically(path, [](const auto& append) {
                         append("partial", 7);
                         throw IoError("simulated failure mid-write");
                     }),
                     IoError);
-    CHECK(read_bytes(path) == before);
+    CHECK(read_file_bytes(path) == before);
     CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
     CHECK_THROWS_AS(w.write(dir.path / "no_such_dir" / "x.safetensors"), IoError);
 }

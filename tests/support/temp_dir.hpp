@@ -1,9 +1,12 @@
 // tests/support/temp_dir.hpp: a fresh folder under the system's temporary directory, removed
-// with everything in it when the test ends. Unique per process and per object.
+// with everything in it when the test ends (unique per process and per object), and a file's
+// bytes read back whole.
 #pragma once
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include <unistd.h>
@@ -25,5 +28,11 @@ struct TempDir {
         std::filesystem::remove_all(path, ignored);
     }
 };
+
+// The whole file as bytes ("" when it cannot be read).
+inline std::string read_file_bytes(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
 
 }  // namespace svilm::testing

@@ -38,6 +38,7 @@
 #include "svilm/eval/grounding.hpp"
 #include "svilm/io/model_file.hpp"
 #include "svilm/model/svilm_model.hpp"
+#include "svilm/pipeline/clip.hpp"
 #include "svilm/pipeline/results.hpp"
 #include "svilm/text/nouns.hpp"
 #include "svilm/text/prompts.hpp"
@@ -84,14 +85,9 @@ public:
     const PipelineOptions& options() const { return options_; }
     index_t embedding_dim() const { return config().embed_dim; }
 
-    // The model's inference input: T frames uniformly over the whole video, the centre square
-    // resized to the model's image size, normalised.
-    video::ClipOptions clip_options() const {
-        video::ClipOptions clip;
-        clip.sampling.count = config().video.frames;
-        clip.size = int(config().video.image_size);
-        return clip;
-    }
+    // The model's inference input (pipeline/clip.hpp): T frames uniformly over the whole video,
+    // the centre square resized to the model's image size, normalised.
+    video::ClipOptions clip_options() const { return inference_clip(config().video); }
 
     // Global embeddings (N, D) of preprocessed clips (N, T, 3, S, S) on the host.
     Tensor<float, 2> embed_video(TensorView<const float, 5> clips) const {
