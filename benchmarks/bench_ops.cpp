@@ -94,6 +94,34 @@ void BM_EigenGemm(benchmark::State& state) {
     set_flops(state, 2.0 * M * N * K);
 }
 
+// The machine's fp32 multiply-add peak: 12 independent chains of 8-float fused multiply-adds
+// per thread (enough to cover the FMA latency on two pipes), on svilm's pool. A GEMM's
+// GFLOP/s divided by this is its efficiency. With -march=native the vectors are AVX2 (or
+// AVX-512 halves); without FMA instructions the number is the compiler's mul + add.
+void BM_FmaPeak(benchmark::State& state) {
+    using Vec = float __attribute__((vector_size(32)));
+    constexpr int chains = 12;
+    constexpr std::int64_t steps = 1 << 22;
+    const int threads = num_threads();
+    std::vector<float> sink(std::size_t(threads), 0.0f);
+    for (auto _ : state) {
+        parallel_for(threads, [&](index_t t) {
+            Vec acc[chains], x, y;
+            for (int l = 0; l < 8; ++l) x[l] = 0.999f, y[l] = 1e-6f * float(t + 1);
+            for (int c = 0; c < chains; ++c) acc[c] = x * float(c + 1);
+            for (std::int64_t i = 0; i < steps; ++i)
+                for (int c = 0; c < chains; ++c) acc[c] = acc[c] * x + y;
+            float total = 0;
+            for (int c = 0; c < chains; ++c)
+                for (int l = 0; l < 8; ++l) total += acc[c][l];
+            sink[std::size_t(t)] = total;
+        }, true, 1);
+        benchmark::DoNotOptimize(sink.data());
+    }
+    set_flops(state, 2.0 * 8 * chains * double(steps) * threads);
+}
+BENCHMARK(BM_FmaPeak)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 // Self-attention as nn.MultiheadAttention computes it: fused qkv projection, attention read in
 // place from the (N, 3C) buffer, output projection.
 void BM_MhaBlock(benchmark::State& state) {

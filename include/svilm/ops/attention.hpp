@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/ops/attention_shape.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/core/parallel.hpp"
@@ -53,6 +54,7 @@ template <class T>
 void attention_forward(const Context<cpu>& ctx, TensorView<T, 3> out, AttentionSaved<T>& saved, std::type_identity_t<TensorView<const T, 3>> q,
                        std::type_identity_t<TensorView<const T, 3>> k, std::type_identity_t<TensorView<const T, 3>> v,
                        TensorView<const std::uint8_t, 2> key_mask, index_t heads) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "attention_forward";
     const auto s = detail::check_attention<T, cpu>(op, q, k, v, key_mask, heads);
     expect_shape(op, "out", out, q.shape());
@@ -130,6 +132,7 @@ void attention_backward(const Context<cpu>& ctx, TensorView<T, 3> dq, TensorView
                         std::type_identity_t<TensorView<const T, 3>> q, std::type_identity_t<TensorView<const T, 3>> k,
                         std::type_identity_t<TensorView<const T, 3>> v, std::type_identity_t<TensorView<const T, 3>> out,
                         TensorView<const std::uint8_t, 2> key_mask, index_t heads) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "attention_backward";
     const auto s = detail::check_attention<T, cpu>(op, q, k, v, key_mask, heads);
     detail::check_attention_backward<T, cpu>(op, s, dq, dk, dv, dout, out, saved.logsumexp);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
 
@@ -17,6 +18,7 @@ void attention_reference_forward(const Context<cpu>&, TensorView<T, 3> out, Tens
                                  std::type_identity_t<TensorView<const T, 3>> k,
                                  std::type_identity_t<TensorView<const T, 3>> v, TensorView<const std::uint8_t, 2> key_mask,
                                  index_t heads) {
+    const profile::Scope profile_scope(__func__);
     const index_t B = q.extent(0), Nq = q.extent(1), Nk = k.extent(1), d = q.extent(2) / heads;
     expect_shape("attention_reference_forward", "probs", probs, {B, heads, Nq, Nk});
     const T scale = T(1) / std::sqrt(T(d));
@@ -54,6 +56,7 @@ void attention_reference_backward(const Context<cpu>&, TensorView<T, 3> dq, Tens
                                   std::type_identity_t<TensorView<const T, 4>> probs,
                                   std::type_identity_t<TensorView<const T, 3>> q, std::type_identity_t<TensorView<const T, 3>> k,
                                   std::type_identity_t<TensorView<const T, 3>> v, index_t heads) {
+    const profile::Scope profile_scope(__func__);
     const index_t B = q.extent(0), Nq = q.extent(1), Nk = k.extent(1), d = q.extent(2) / heads;
     const T scale = T(1) / std::sqrt(T(d));
     for (index_t b = 0; b < B; ++b)

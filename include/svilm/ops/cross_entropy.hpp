@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
@@ -34,6 +35,7 @@ struct CrossEntropySaved<T, cpu> {
 template <class T>
 T cross_entropy_forward(const Context<cpu>&, CrossEntropySaved<T>& saved, TensorView<const T, 2> logits,
                         TensorView<const std::int64_t, 1> targets) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "cross_entropy_forward";
     const index_t rows = logits.extent(0), classes = logits.extent(1);
     expect_shape(op, "targets", targets, {rows});
@@ -59,6 +61,7 @@ template <class T>
 void cross_entropy_backward(const Context<cpu>&, TensorView<T, 2> dlogits, T dloss, const CrossEntropySaved<T>& saved,
                             std::type_identity_t<TensorView<const T, 2>> logits,
                             TensorView<const std::int64_t, 1> targets) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "cross_entropy_backward";
     const index_t rows = logits.extent(0), classes = logits.extent(1);
     expect_shape(op, "dlogits", dlogits, logits.shape());

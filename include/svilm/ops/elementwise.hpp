@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <string>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
@@ -29,6 +30,7 @@ void expect_same_contiguous(const char* op, const TensorView<T, Rank>& out, cons
 template <class T, int Rank>
 void add_forward(const Context<cpu>&, TensorView<T, Rank> y, std::type_identity_t<TensorView<const T, Rank>> a,
                  std::type_identity_t<TensorView<const T, Rank>> b) {
+    const profile::Scope profile_scope(__func__);
     detail::expect_same_contiguous("add_forward", y, a, "a");
     detail::expect_same_contiguous("add_forward", y, b, "b");
     const index_t n = y.size();
@@ -47,6 +49,7 @@ void add_forward(const Context<cpu>&, TensorView<T, Rank> y, std::type_identity_
 // The backward of y = a + b: da = dy and db = dy (assigned; either may be an empty view).
 template <class T, int Rank>
 void add_backward(const Context<cpu>&, TensorView<T, Rank> da, TensorView<T, Rank> db, std::type_identity_t<TensorView<const T, Rank>> dy) {
+    const profile::Scope profile_scope(__func__);
     if (da.data()) {
         detail::expect_same_contiguous("add_backward", da, dy, "dy");
         std::copy_n(dy.data(), dy.size(), da.data());
@@ -60,6 +63,7 @@ void add_backward(const Context<cpu>&, TensorView<T, Rank> da, TensorView<T, Ran
 // y += alpha * x: gradient accumulation at residual joins and branch merges.
 template <class T, int Rank>
 void add_into(const Context<cpu>&, TensorView<T, Rank> y, std::type_identity_t<TensorView<const T, Rank>> x, T alpha = T(1)) {
+    const profile::Scope profile_scope(__func__);
     detail::expect_same_contiguous("add_into", y, x, "x");
     const index_t n = y.size();
     T* out = y.data();
@@ -76,6 +80,7 @@ void add_into(const Context<cpu>&, TensorView<T, Rank> y, std::type_identity_t<T
 // y = alpha * x.
 template <class T, int Rank>
 void scale_forward(const Context<cpu>&, TensorView<T, Rank> y, std::type_identity_t<TensorView<const T, Rank>> x, T alpha) {
+    const profile::Scope profile_scope(__func__);
     detail::expect_same_contiguous("scale_forward", y, x, "x");
     const index_t n = y.size();
     T* out = y.data();
@@ -92,6 +97,7 @@ void scale_forward(const Context<cpu>&, TensorView<T, Rank> y, std::type_identit
 // Copies any strided view into a same-shaped view, element by element (CPU).
 template <class T, int Rank>
 void copy(const Context<cpu>& ctx, TensorView<T, Rank> dst, std::type_identity_t<TensorView<const T, Rank>> src) {
+    const profile::Scope profile_scope(__func__);
     expect_shape("copy", "src", src, dst.shape());
     if (dst.is_contiguous() && src.is_contiguous()) {
         std::copy_n(src.data(), src.size(), dst.data());
@@ -106,6 +112,7 @@ void copy(const Context<cpu>& ctx, TensorView<T, Rank> dst, std::type_identity_t
 
 template <class T, int Rank>
 void fill(const Context<cpu>& ctx, TensorView<T, Rank> dst, T value) {
+    const profile::Scope profile_scope(__func__);
     if (dst.is_contiguous()) {
         std::fill_n(dst.data(), dst.size(), value);
         return;
@@ -120,6 +127,7 @@ void fill(const Context<cpu>& ctx, TensorView<T, Rank> dst, T value) {
 // y (R, C) += bias (C) on every row: a bias shared by all rows (BERT's segment-0 embedding).
 template <class T>
 void bias_add_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 1>> bias) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "bias_add_forward";
     expect_shape(op, "bias", bias, {y.extent(1)});
     expect_contiguous(op, "y", y);
@@ -139,6 +147,7 @@ void bias_add_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identit
 // dbias (C) += sum over rows of dy (R, C), in the fixed chunk order of detail::accumulate_column_sums.
 template <class T>
 void bias_add_backward(const Context<cpu>&, TensorView<T, 1> dbias, std::type_identity_t<TensorView<const T, 2>> dy) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "bias_add_backward";
     expect_shape(op, "dbias", dbias, {dy.extent(1)});
     expect_contiguous(op, "dbias", dbias);
@@ -157,6 +166,7 @@ void bias_add_backward(const Context<cpu>&, TensorView<T, 1> dbias, std::type_id
 template <class T>
 void column_affine_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> x,
                            std::type_identity_t<TensorView<const T, 1>> shift, std::type_identity_t<TensorView<const T, 1>> scale) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "column_affine_forward";
     detail::expect_same_contiguous(op, y, x, "x");
     expect_shape(op, "shift", shift, {x.extent(1)});
@@ -180,6 +190,7 @@ void column_affine_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_id
 template <class T>
 void column_affine_backward(const Context<cpu>&, TensorView<T, 2> dx, std::type_identity_t<TensorView<const T, 2>> dy,
                             std::type_identity_t<TensorView<const T, 1>> scale) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "column_affine_backward";
     detail::expect_same_contiguous(op, dx, dy, "dy");
     expect_shape(op, "scale", scale, {dy.extent(1)});

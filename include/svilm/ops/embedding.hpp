@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
@@ -25,6 +26,7 @@ inline void check_ids(const char* op, TensorView<const std::int64_t, 1> ids, ind
 template <class T>
 void embedding_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> weight,
                        TensorView<const std::int64_t, 1> ids) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "embedding_forward";
     const index_t rows = ids.extent(0), vocab = weight.extent(0), cols = weight.extent(1);
     expect_shape(op, "y", y, {rows, cols});
@@ -40,6 +42,7 @@ void embedding_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identi
 template <class T>
 void embedding_backward(const Context<cpu>&, TensorView<T, 2> dweight, std::type_identity_t<TensorView<const T, 2>> dy,
                         TensorView<const std::int64_t, 1> ids) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "embedding_backward";
     const index_t rows = ids.extent(0), cols = dweight.extent(1);
     expect_shape(op, "dy", dy, {rows, cols});

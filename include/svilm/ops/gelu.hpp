@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
@@ -16,6 +17,7 @@ namespace svilm {
 // y (n) = gelu(x (n)); flatten any rank with reshape. y may alias x.
 template <class T>
 void gelu_forward(const Context<cpu>&, TensorView<T, 1> y, std::type_identity_t<TensorView<const T, 1>> x) {
+    const profile::Scope profile_scope(__func__);
     expect_shape("gelu_forward", "y", y, x.shape());
     expect_contiguous("gelu_forward", "x", x);
     expect_contiguous("gelu_forward", "y", y);
@@ -36,6 +38,7 @@ void gelu_forward(const Context<cpu>&, TensorView<T, 1> y, std::type_identity_t<
 template <class T>
 void gelu_backward(const Context<cpu>&, TensorView<T, 1> dx, std::type_identity_t<TensorView<const T, 1>> dy,
                    std::type_identity_t<TensorView<const T, 1>> x) {
+    const profile::Scope profile_scope(__func__);
     expect_shape("gelu_backward", "dy", dy, x.shape());
     expect_shape("gelu_backward", "dx", dx, x.shape());
     expect_contiguous("gelu_backward", "dx", dx);

@@ -28,6 +28,7 @@
 
 #include <Eigen/Core>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
@@ -186,6 +187,7 @@ void gemm_one_thread(Trans trans_a, Trans trans_b, index_t M, index_t N, index_t
 template <class T>
 void gemm(const Context<cpu>&, Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
           index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, std::optional<MathMode> math = std::nullopt) {
+    const profile::Scope profile_scope(__func__);
     (void)math;
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm supports float and double");
     if (M == 0 || N == 0) return;
@@ -222,6 +224,7 @@ template <class T>
 void gemm_batched(const Context<cpu>& ctx, Trans trans_a, Trans trans_b, index_t M, index_t N, index_t K, T alpha,
                   const T* A, index_t lda, index_t stride_a, const T* B, index_t ldb, index_t stride_b, T beta, T* C,
                   index_t ldc, index_t stride_c, index_t batch, std::optional<MathMode> math = std::nullopt) {
+    const profile::Scope profile_scope(__func__);
     for (index_t i = 0; i < batch; ++i)
         gemm<T>(ctx, trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta, C + i * stride_c,
                 ldc, math);
@@ -248,6 +251,7 @@ GemmOperand<T> gemm_operand(const TensorView<const T, 2>& m, const char* op, con
 template <class T>
 void matmul(const Context<cpu>& ctx, TensorView<T, 2> c, std::type_identity_t<TensorView<const T, 2>> a,
             std::type_identity_t<TensorView<const T, 2>> b, T beta = T(0)) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "matmul";
     if (a.extent(1) != b.extent(0))
         throw ShapeError(std::string(op) + ": a " + to_string<2>(a.shape()) + " vs b " + to_string<2>(b.shape()));
@@ -263,6 +267,7 @@ void matmul(const Context<cpu>& ctx, TensorView<T, 2> c, std::type_identity_t<Te
 template <class T>
 void matmul_forward(const Context<cpu>& ctx, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> a,
                     std::type_identity_t<TensorView<const T, 2>> b) {
+    const profile::Scope profile_scope(__func__);
     matmul<T>(ctx, y, a, b);
 }
 
@@ -271,6 +276,7 @@ void matmul_forward(const Context<cpu>& ctx, TensorView<T, 2> y, std::type_ident
 template <class T>
 void matmul_backward(const Context<cpu>& ctx, TensorView<T, 2> da, TensorView<T, 2> db, std::type_identity_t<TensorView<const T, 2>> dy,
                      std::type_identity_t<TensorView<const T, 2>> a, std::type_identity_t<TensorView<const T, 2>> b) {
+    const profile::Scope profile_scope(__func__);
     if (da.data()) matmul<T>(ctx, da, dy, b.transpose(0, 1));
     if (db.data()) matmul<T>(ctx, db, a.transpose(0, 1), dy);
 }

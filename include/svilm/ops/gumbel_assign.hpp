@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
@@ -21,6 +22,7 @@ namespace svilm {
 template <class T>
 void group_softmax_forward(const Context<cpu>&, TensorView<T, 3> y, std::type_identity_t<TensorView<const T, 3>> logits,
                            std::type_identity_t<TensorView<const T, 3>> noise, T tau) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "group_softmax_forward";
     const index_t batch = logits.extent(0), groups = logits.extent(1), tokens = logits.extent(2);
     expect_shape(op, "y", y, logits.shape());
@@ -67,6 +69,7 @@ void group_softmax_forward(const Context<cpu>&, TensorView<T, 3> y, std::type_id
 template <class T>
 void group_softmax_backward(const Context<cpu>&, TensorView<T, 3> dlogits, std::type_identity_t<TensorView<const T, 3>> dy,
                             std::type_identity_t<TensorView<const T, 3>> y, T tau) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "group_softmax_backward";
     const index_t batch = y.extent(0), groups = y.extent(1), tokens = y.extent(2);
     expect_shape(op, "dy", dy, y.shape());
@@ -99,6 +102,7 @@ template <class T>
 void gumbel_assign_forward(const Context<cpu>& ctx, TensorView<T, 3> y_hard, GumbelAssignSaved<T>& saved,
                            std::type_identity_t<TensorView<const T, 3>> logits,
                            std::type_identity_t<TensorView<const T, 3>> noise, T tau = T(1)) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "gumbel_assign_forward";
     expect_shape(op, "y_hard", y_hard, logits.shape());
     expect_contiguous(op, "y_hard", y_hard);
@@ -125,6 +129,7 @@ void gumbel_assign_forward(const Context<cpu>& ctx, TensorView<T, 3> y_hard, Gum
 template <class T>
 void gumbel_assign_backward(const Context<cpu>& ctx, TensorView<T, 3> dlogits, std::type_identity_t<TensorView<const T, 3>> dy,
                             const GumbelAssignSaved<T>& saved, T tau = T(1)) {
+    const profile::Scope profile_scope(__func__);
     expect_shape("gumbel_assign_backward", "dy", dy, saved.y_soft.shape());
     group_softmax_backward<T>(ctx, dlogits, dy, saved.y_soft, tau);
 }
@@ -133,6 +138,7 @@ void gumbel_assign_backward(const Context<cpu>& ctx, TensorView<T, 3> dlogits, s
 // GroupViT, so a group that receives almost nothing stays near zero instead of blowing up.
 template <class T>
 void assign_normalize_forward(const Context<cpu>&, TensorView<T, 3> a, std::type_identity_t<TensorView<const T, 3>> y, T eps = T(1)) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "assign_normalize_forward";
     expect_shape(op, "a", a, y.shape());
     expect_contiguous(op, "a", a);
@@ -157,6 +163,7 @@ void assign_normalize_forward(const Context<cpu>&, TensorView<T, 3> a, std::type
 template <class T>
 void assign_normalize_backward(const Context<cpu>&, TensorView<T, 3> dy, std::type_identity_t<TensorView<const T, 3>> da,
                                std::type_identity_t<TensorView<const T, 3>> y, T eps = T(1)) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "assign_normalize_backward";
     expect_shape(op, "da", da, y.shape());
     expect_shape(op, "dy", dy, y.shape());

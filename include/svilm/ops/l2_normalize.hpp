@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
@@ -16,6 +17,7 @@ namespace svilm {
 template <class T>
 void l2_normalize_forward(const Context<cpu>&, TensorView<T, 2> y, L2NormalizeSaved<T>& saved, std::type_identity_t<TensorView<const T, 2>> x,
                           T eps = T(1e-12)) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "l2_normalize_forward";
     const index_t rows = x.extent(0), cols = x.extent(1);
     expect_contiguous(op, "x", x);
@@ -40,6 +42,7 @@ template <class T>
 void l2_normalize_backward(const Context<cpu>&, TensorView<T, 2> dx, std::type_identity_t<TensorView<const T, 2>> dy,
                            std::type_identity_t<TensorView<const T, 2>> y, const L2NormalizeSaved<T>& saved,
                            T eps = T(1e-12)) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "l2_normalize_backward";
     const index_t rows = y.extent(0), cols = y.extent(1);
     contract::row_backward(op, dx, dy, y);

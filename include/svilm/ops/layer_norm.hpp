@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/ops/detail/column_sum.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
@@ -19,6 +20,7 @@ template <class T>
 void layer_norm_forward(const Context<cpu>&, TensorView<T, 2> y, LayerNormSaved<T>& saved, std::type_identity_t<TensorView<const T, 2>> x,
                         std::type_identity_t<TensorView<const T, 1>> weight,
                         std::type_identity_t<TensorView<const T, 1>> bias, T eps) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "layer_norm_forward";
     const index_t rows = x.extent(0), cols = x.extent(1);
     contract::layer_norm_forward(op, y, x, weight, bias);
@@ -53,6 +55,7 @@ void layer_norm_backward(const Context<cpu>&, TensorView<T, 2> dx, TensorView<T,
                          std::type_identity_t<TensorView<const T, 2>> dy, const LayerNormSaved<T>& saved,
                          std::type_identity_t<TensorView<const T, 2>> x,
                          std::type_identity_t<TensorView<const T, 1>> weight) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "layer_norm_backward";
     const index_t rows = x.extent(0), cols = x.extent(1);
     contract::layer_norm_backward(op, dy, saved.mean.view(), saved.rstd.view(), x, weight);

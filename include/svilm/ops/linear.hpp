@@ -1,6 +1,7 @@
 // svilm/ops/linear.hpp: fully connected layer, y = x W^T + b (PyTorch's nn.Linear layout).
 #pragma once
 
+#include "svilm/core/profile.hpp"
 #include "svilm/ops/elementwise.hpp"
 #include "svilm/ops/gemm.hpp"
 
@@ -11,6 +12,7 @@ namespace svilm {
 template <class T>
 void linear_forward(const Context<cpu>& ctx, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 2>> x,
                     std::type_identity_t<TensorView<const T, 2>> weight, std::type_identity_t<TensorView<const T, 1>> bias) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "linear_forward";
     if (x.extent(1) != weight.extent(1))
         throw ShapeError(std::string(op) + ": x " + to_string<2>(x.shape()) + " vs weight " + to_string<2>(weight.shape()));
@@ -33,6 +35,7 @@ template <class T>
 void linear_backward(const Context<cpu>& ctx, TensorView<T, 2> dx, TensorView<T, 2> dweight, TensorView<T, 1> dbias,
                      std::type_identity_t<TensorView<const T, 2>> dy, std::type_identity_t<TensorView<const T, 2>> x,
                      std::type_identity_t<TensorView<const T, 2>> weight) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "linear_backward";
     expect_shape(op, "dy", dy, {x.extent(0), weight.extent(0)});
     if (dx.data()) matmul<T>(ctx, dx, dy, weight);

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/ops/contracts.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/tensor.hpp"
@@ -57,6 +58,7 @@ struct ContrastiveSaved<T, cpu> {
 template <class T>
 T contrastive_loss_forward(const Context<cpu>& ctx, ContrastiveSaved<T, cpu>& s, std::type_identity_t<TensorView<const T, 2>> v,
                            std::type_identity_t<TensorView<const T, 2>> c, T log_scale) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "contrastive_loss_forward";
     const index_t B = v.extent(0), D = v.extent(1);
     contract::contrastive_loss_forward(op, v, c);
@@ -78,6 +80,7 @@ template <class T>
 void contrastive_loss_backward(const Context<cpu>& ctx, TensorView<T, 2> dv, TensorView<T, 2> dc, TensorView<T, 0> d_log_scale,
                                T dloss, const ContrastiveSaved<T, cpu>& s, std::type_identity_t<TensorView<const T, 2>> v,
                                std::type_identity_t<TensorView<const T, 2>> c) {
+    const profile::Scope profile_scope(__func__);
     const index_t B = v.extent(0), D = v.extent(1);
     expect_shape("contrastive_loss_backward", "dv", dv, v.shape());
     expect_shape("contrastive_loss_backward", "dc", dc, c.shape());
@@ -114,6 +117,7 @@ struct TemporalGroupingSaved<T, cpu> {
 template <class T>
 T temporal_grouping_loss_forward(const Context<cpu>&, TemporalGroupingSaved<T, cpu>& s, std::type_identity_t<TensorView<const T, 3>> z,
                                  TensorView<const T, 2> mask, T tau) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "temporal_grouping_loss_forward";
     const index_t B = z.extent(0), Nt = z.extent(1), D = z.extent(2);
     expect_shape(op, "mask", mask, {B, Nt});
@@ -165,6 +169,7 @@ T temporal_grouping_loss_forward(const Context<cpu>&, TemporalGroupingSaved<T, c
 template <class T>
 void temporal_grouping_loss_backward(const Context<cpu>&, TensorView<T, 3> dz, T dloss, const TemporalGroupingSaved<T, cpu>& s,
                                      std::type_identity_t<TensorView<const T, 3>> z, T tau) {
+    const profile::Scope profile_scope(__func__);
     const index_t B = z.extent(0), Nt = z.extent(1), D = z.extent(2);
     expect_shape("temporal_grouping_loss_backward", "dz", dz, z.shape());
     expect_contiguous("temporal_grouping_loss_backward", "dz", dz);
@@ -222,6 +227,7 @@ template <class T>
 T grounding_loss_forward(const Context<cpu>& ctx, GroundingSaved<T, cpu>& s, std::type_identity_t<TensorView<const T, 3>> nouns,
                          TensorView<const std::uint8_t, 2> valid, std::type_identity_t<TensorView<const T, 3>> groups, T log_scale,
                          T tau_assign) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "grounding_loss_forward";
     const index_t B = nouns.extent(0), K = nouns.extent(1), D = nouns.extent(2), M = groups.extent(1);
     expect_shape(op, "valid", valid, {B, K});
@@ -270,6 +276,7 @@ void grounding_loss_backward(const Context<cpu>& ctx, TensorView<T, 3> d_nouns, 
                              TensorView<T, 0> d_log_scale, T dloss, const GroundingSaved<T, cpu>& s,
                              std::type_identity_t<TensorView<const T, 3>> nouns, std::type_identity_t<TensorView<const T, 3>> groups,
                              T tau_assign) {
+    const profile::Scope profile_scope(__func__);
     const index_t B = nouns.extent(0), K = nouns.extent(1), D = nouns.extent(2), M = groups.extent(1);
     expect_shape("grounding_loss_backward", "d_nouns", d_nouns, nouns.shape());
     expect_shape("grounding_loss_backward", "d_groups", d_groups, groups.shape());

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
@@ -20,6 +21,7 @@ template <class T>
 void adamw_update(const Context<cpu>&, TensorView<T, 1> values, std::type_identity_t<TensorView<const T, 1>> grads,
                   TensorView<T, 1> exp_avg, TensorView<T, 1> exp_avg_sq, const AdamWRanges<cpu>& ranges,
                   const AdamWHyper<T>& h) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "adamw_update";
     expect_shape(op, "grads", grads, values.shape());
     expect_shape(op, "exp_avg", exp_avg, values.shape());
@@ -52,6 +54,7 @@ void adamw_update(const Context<cpu>&, TensorView<T, 1> values, std::type_identi
 // returned and nothing is scaled: the caller decides.
 template <class T>
 double clip_grad_norm(const Context<cpu>&, TensorView<T, 1> grads, double max_norm) {
+    const profile::Scope profile_scope(__func__);
     expect_contiguous("clip_grad_norm", "grads", grads);
     T* data = grads.data();
     const index_t n = grads.size(), chunk = 1 << 16, chunks = (n + chunk - 1) / chunk;

@@ -2,6 +2,7 @@
 // e.g. the spatial mean of video tokens (B * N_t, N_s, C) -> (B * N_t, C).
 #pragma once
 
+#include "svilm/core/profile.hpp"
 #include "svilm/ops/contracts.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
@@ -12,6 +13,7 @@ namespace svilm {
 // y (O, I) = mean over N of x (O, N, I). N must be positive.
 template <class T>
 void mean_pool_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identity_t<TensorView<const T, 3>> x) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "mean_pool_forward";
     const index_t outer = x.extent(0), n = x.extent(1), inner = x.extent(2);
     contract::mean_pool_forward(op, y, x);
@@ -35,6 +37,7 @@ void mean_pool_forward(const Context<cpu>&, TensorView<T, 2> y, std::type_identi
 // dx (O, N, I) = dy (O, I) / N broadcast over N; assigned.
 template <class T>
 void mean_pool_backward(const Context<cpu>&, TensorView<T, 3> dx, std::type_identity_t<TensorView<const T, 2>> dy) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "mean_pool_backward";
     const index_t outer = dx.extent(0), n = dx.extent(1), inner = dx.extent(2);
     contract::mean_pool_backward(op, dx, dy);

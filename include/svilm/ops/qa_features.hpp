@@ -7,6 +7,7 @@
 // (svilm/ops/cuda/qa_features.cuh) has the same signatures.
 #pragma once
 
+#include "svilm/core/profile.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
@@ -19,6 +20,7 @@ namespace svilm {
 template <class T>
 void qa_features_forward(const Context<cpu>&, TensorView<T, 2> x, std::type_identity_t<TensorView<const T, 2>> v,
                          std::type_identity_t<TensorView<const T, 2>> q) {
+    const profile::Scope profile_scope(__func__);
     contract::qa_features_forward("qa_features_forward", x, v, q);
     const index_t rows = v.extent(0), D = v.extent(1);
     parallel_for(
@@ -43,6 +45,7 @@ template <class T>
 void qa_features_backward(const Context<cpu>&, TensorView<T, 2> dv, TensorView<T, 2> dq,
                           std::type_identity_t<TensorView<const T, 2>> dx, std::type_identity_t<TensorView<const T, 2>> v,
                           std::type_identity_t<TensorView<const T, 2>> q) {
+    const profile::Scope profile_scope(__func__);
     contract::qa_features_backward("qa_features_backward", dv, dq, dx, v, q);
     const index_t rows = v.extent(0), D = v.extent(1);
     parallel_for(

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/ops/detail/vector_math.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/context.hpp"
@@ -37,6 +38,7 @@ bool softmax_row_inplace(T* row, index_t n) {
 template <class T>
 void softmax_forward(const Context<cpu>&, TensorView<T, 3> y, std::type_identity_t<TensorView<const T, 3>> x,
                      std::type_identity_t<TensorView<const T, 2>> mask) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "softmax_forward";
     const index_t batch = x.extent(0), rows = x.extent(1), n = x.extent(2);
     expect_contiguous(op, "x", x);
@@ -66,6 +68,7 @@ void softmax_forward(const Context<cpu>&, TensorView<T, 3> y, std::type_identity
 template <class T>
 void softmax_backward(const Context<cpu>&, TensorView<T, 3> dx, std::type_identity_t<TensorView<const T, 3>> dy,
                       std::type_identity_t<TensorView<const T, 3>> y) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "softmax_backward";
     contract::row_backward(op, dx, dy, y);
     const index_t n = y.extent(2), total_rows = y.extent(0) * y.extent(1);

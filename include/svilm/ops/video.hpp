@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <string>
 
+#include "svilm/core/profile.hpp"
 #include "svilm/core/context.hpp"
 #include "svilm/core/parallel.hpp"
 #include "svilm/core/tensor.hpp"
@@ -22,6 +23,7 @@ namespace svilm {
 template <class T>
 void tubelet_unfold(const Context<cpu>&, TensorView<T, 2> patches, std::type_identity_t<TensorView<const T, 5>> video,
                     index_t tubelet, index_t patch) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "tubelet_unfold";
     const index_t L = contract::tubelet_unfold(op, patches, video, tubelet, patch);
     const index_t rows = video.extent(3) / patch, cols = video.extent(4) / patch, nt = video.extent(1) / tubelet;
@@ -50,6 +52,7 @@ void video_embed_forward(const Context<cpu>&, TensorView<T, 3> stream, std::type
                          std::type_identity_t<TensorView<const T, 2>> spatial,
                          std::type_identity_t<TensorView<const T, 2>> temporal,
                          std::type_identity_t<TensorView<const T, 2>> group) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "video_embed_forward";
     contract::video_embed_forward(op, stream, tokens, spatial, temporal, group);
     const index_t B = tokens.extent(0), L = tokens.extent(1), C = tokens.extent(2), Ns = spatial.extent(0);
@@ -75,6 +78,7 @@ void video_embed_forward(const Context<cpu>&, TensorView<T, 3> stream, std::type
 template <class T>
 void video_embed_backward(const Context<cpu>&, TensorView<T, 2> d_spatial, TensorView<T, 2> d_temporal,
                           TensorView<T, 2> d_group, std::type_identity_t<TensorView<const T, 3>> d_stream) {
+    const profile::Scope profile_scope(__func__);
     const char* op = "video_embed_backward";
     const index_t B = d_stream.extent(0), C = d_stream.extent(2), Ns = d_spatial.extent(0), Nt = d_temporal.extent(0);
     const index_t L = Ns * Nt, M = d_group.extent(0);
