@@ -2,7 +2,8 @@
 // noise, one layer's activations alive at a time) and forward + backward (training: Gumbel
 // noise, all activations kept) for the tiny, small and base presets at 8 frames of 224x224,
 // tubelet 2, batch 1 (and base at 16 frames, the 1568-token clip); the text encoder's forward
-// on 32 captions of 32 tokens; one full training step (forward, backward, AdamW) of `tiny` at
+// on 32 captions of 32 tokens (and both at the bf16 and int8 inference precisions: the *At
+// cases); one full training step (forward, backward, AdamW) of `tiny` at
 // its own 64x64 frames, batch 8, alone and next to busy processes (BM_TrainStepTinyUnderLoad;
 // benchmarks/under_load.sh runs it under several OpenMP settings and prints the table).
 // benchmarks/compare_model.py times the reference PyTorch model on the same cases and
@@ -57,6 +58,15 @@ void set_counters(benchmark::State& state, double flops, double items, const cha
     state.counters["peak_RSS_MB"] = double(usage.ru_maxrss) / 1024.0;
 }
 
+// With SVILM_PROFILE=1: the per-op profile of this run of the case, per iteration, on stderr
+// (Google Benchmark may run a case more than once; the last table is the measured run's).
+void print_profile(const benchmark::State& state, const std::string& name) {
+    if (!profile::enabled() || state.iterations() == 0) return;
+    std::fprintf(stderr, "\nprofile: %s, per iteration (%lld iterations)\n\n%s", name.c_str(),
+                 static_cast<long long>(state.iterations()), profile::table(double(state.iterations())).c_str());
+    profile::reset();
+}
+
 template <class T, int Rank>
 double bytes_of(const Tensor<T, Rank>& t) {
     return double(t.bytes());
@@ -85,7 +95,48 @@ void BM_VideoEncoderForward(benchmark::State& state) {
         Tensor<float, 2> embedding = model.encode_video(cpu_ctx, clip);
         benchmark::DoNotOptimize(embedding.data());
     }
+    print_profile(state, "video encoder forward, " + std::string(preset_name(state.range(0))) + ", " + std::to_string(state.range(1)) + " frames");
     set_counters(state, video_encoder_flops(config.video, 1), 1, "clips/s");
+}
+
+// The inference cases at an inference precision (state.range(last): 0 fp32, 1 bf16, 2 int8).
+// One forward before the timed ones makes the low-precision weight copies, as PyTorch's
+// quantize_dynamic makes its packed weights before it is timed. Counter: lowp_MB, the copies.
+Precision precision_arg(std::int64_t index) {
+    static const Precision precisions[] = {Precision::fp32, Precision::bf16, Precision::int8};
+    return precisions[index];
+}
+
+void BM_VideoEncoderForwardAt(benchmark::State& state) {
+    const SVilmConfig config = bench_config(preset_name(state.range(0)), state.range(1));
+    SVilm<float> model(cpu_ctx, config, 1);
+    model.parameters().set_inference_precision(precision_arg(state.range(2)));
+    Tensor<float, 5> clip({1, config.video.frames, 3, config.video.image_size, config.video.image_size});
+    Generator(2).normal<float, 5>(clip);
+    (void)model.encode_video(cpu_ctx, clip);
+    for (auto _ : state) {
+        Tensor<float, 2> embedding = model.encode_video(cpu_ctx, clip);
+        benchmark::DoNotOptimize(embedding.data());
+    }
+    state.counters["lowp_MB"] = double(model.parameters().low_precision_bytes()) / (1 << 20);
+    set_counters(state, video_encoder_flops(config.video, 1), 1, "clips/s");
+}
+
+void BM_TextEncoderForwardAt(benchmark::State& state) {
+    const SVilmConfig config = preset(preset_name(state.range(0)));
+    SVilm<float> model(cpu_ctx, config, 1);
+    model.parameters().set_inference_precision(precision_arg(state.range(1)));
+    const index_t B = 32, N = 32;
+    Tensor<std::int64_t, 2> ids({B, N});
+    const auto mask = Tensor<std::uint8_t, 2>::full({B, N}, 1);
+    for (index_t i = 0; i < ids.size(); ++i) ids.data()[i] = (i * 7919) % config.text.vocab_size;
+    (void)model.encode_text(cpu_ctx, ids, mask);
+    for (auto _ : state) {
+        Tensor<float, 2> embedding = model.encode_text(cpu_ctx, ids, mask);
+        benchmark::DoNotOptimize(embedding.data());
+    }
+    state.counters["lowp_MB"] = double(model.parameters().low_precision_bytes()) / (1 << 20);
+    set_counters(state, text_encoder_flops(config.text, B, N), double(B), "captions/s");
 }
 
 void BM_VideoEncoderTrain(benchmark::State& state) {
@@ -112,6 +163,7 @@ void BM_VideoEncoderTrain(benchmark::State& state) {
         model.video.forward(cpu_ctx, saved, clip, views);
         model.video.backward(cpu_ctx, d_tokens, d_groups, d_pooled, saved);
     }
+    print_profile(state, "video encoder training step, " + std::string(preset_name(state.range(0))) + ", " + std::to_string(v.frames) + " frames");
     state.counters["saved_MB"] = saved_bytes(saved) / (1 << 20);
     set_counters(state, 3 * video_encoder_flops(v, 1), 1, "clips/s");
 }
@@ -127,6 +179,7 @@ void BM_TextEncoderForward(benchmark::State& state) {
         Tensor<float, 2> embedding = model.encode_text(cpu_ctx, ids, mask);
         benchmark::DoNotOptimize(embedding.data());
     }
+    print_profile(state, "text encoder forward, " + std::string(preset_name(state.range(0))) + ", 32 x 32 tokens");
     set_counters(state, text_encoder_flops(config.text, B, N), double(B), "captions/s");
 }
 
@@ -166,6 +219,7 @@ struct TinyTrainStep {
 void BM_TrainStepTiny(benchmark::State& state) {
     TinyTrainStep step;
     for (auto _ : state) step.run();
+    print_profile(state, "whole training step, tiny, batch 8");
     set_counters(state, step.flops(), double(step.B), "clips/s");
 }
 
@@ -318,6 +372,12 @@ BENCHMARK(BM_VideoEncoderForward)->Apply(presets);
 BENCHMARK(BM_VideoEncoderTrain)->Apply(presets);
 BENCHMARK(BM_TextEncoderForward)->ArgNames({"preset"})->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TrainStepTiny)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_VideoEncoderForwardAt)
+    ->ArgNames({"preset", "frames", "precision"})
+    ->ArgsProduct({{2}, {8, 16}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TextEncoderForwardAt)->ArgNames({"preset", "precision"})->ArgsProduct({{2}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TrainStepTinyUnderLoad)->ArgName("busy")->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
@@ -326,6 +386,7 @@ int main(int argc, char** argv) {
     if (const char* threads = std::getenv("SVILM_NUM_THREADS")) set_num_threads(std::atoi(threads));
     benchmark::AddCustomContext("threads", std::to_string(num_threads()));
     benchmark::AddCustomContext("gemm", gemm_backend_description());
+    benchmark::AddCustomContext("int8_gemm", detail::int8_gemm_description());
     // the presets as JSON: benchmarks/compare_model.py builds the PyTorch model from these
     for (const char* name : {"tiny", "small", "base"}) benchmark::AddCustomContext(std::string("config.") + name, to_json(preset(name)).dump());
     benchmark::Initialize(&argc, argv);

@@ -17,6 +17,14 @@ Cases (names are the Google Benchmark names):
   BM_TextEncoderForward/preset:2            text encoder + text_proj + L2, 32 x 32 tokens
   BM_TrainStepTiny                          whole tiny model, batch 8 at 64x64, all three
                                             losses, backward, clipping, AdamW
+  BM_VideoEncoderForwardAt/.../precision:P  the inference cases at an inference precision, P 1:
+  BM_TextEncoderForwardAt/.../precision:P   bf16 (PyTorch: CPU autocast to bfloat16), 2: int8
+                                            (PyTorch: quantize_dynamic of every nn.Linear with
+                                            per-channel weight scales, on the quantised engine
+                                            that is faster here, onednn or qnnpack)
+
+PyTorch's bf16 on a CPU without bf16 instructions takes minutes per case: a PyTorch run longer
+than --torch-timeout seconds is reported as "over N s".
 
 Usage (PyTorch at its best: 2 threads, passive OpenMP waiting, set by the script):
 
@@ -47,7 +55,15 @@ CASES = [
     "BM_VideoEncoderTrain/preset:2/frames:16",
     "BM_TextEncoderForward/preset:2",
     "BM_TrainStepTiny",
+    "BM_VideoEncoderForwardAt/preset:2/frames:8/precision:1",
+    "BM_VideoEncoderForwardAt/preset:2/frames:8/precision:2",
+    "BM_VideoEncoderForwardAt/preset:2/frames:16/precision:1",
+    "BM_VideoEncoderForwardAt/preset:2/frames:16/precision:2",
+    "BM_TextEncoderForwardAt/preset:2/precision:1",
+    "BM_TextEncoderForwardAt/preset:2/precision:2",
 ]
+
+PRECISIONS = ["fp32", "bf16", "int8"]
 
 
 def parse_case(case):
@@ -56,7 +72,7 @@ def parse_case(case):
 
 
 # --------------------------------------------------------------------------- PyTorch side
-def torch_case(case, repetitions, presets):
+def torch_case(case, repetitions, presets, engine):
     import resource
     import torch
     sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
@@ -81,6 +97,12 @@ def torch_case(case, repetitions, presets):
         u = torch.rand(B, M, L).clamp(1e-6, 1 - 1e-6)
         return [-torch.log(-torch.log(u)) for _ in v["grouping_after"]]
 
+    precision = PRECISIONS[args.get("precision", 0)]
+    name = {"BM_VideoEncoderForwardAt": "BM_VideoEncoderForward", "BM_TextEncoderForwardAt": "BM_TextEncoderForward"}.get(name, name)
+    if precision == "int8":
+        torch.backends.quantized.engine = engine
+        model = torch.ao.quantization.quantize_dynamic(
+            model, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
     if name == "BM_VideoEncoderForward":
         clip = torch.randn(1, v["frames"], 3, v["image_size"], v["image_size"])
 
@@ -128,6 +150,13 @@ def torch_case(case, repetitions, presets):
     else:
         raise SystemExit("unknown case " + case)
 
+    if precision == "bf16":
+        plain_step = step
+
+        def step():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                plain_step()
+
     step()  # warm-up
     times = []
     for _ in range(repetitions):
@@ -135,20 +164,38 @@ def torch_case(case, repetitions, presets):
         step()
         times.append(time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"seconds": statistics.median(times), "peak_mib": peak,
+    print(json.dumps({"seconds": statistics.median(times), "peak_mib": peak, "engine": engine if precision == "int8" else "",
                       "torch": torch.__version__, "threads": torch.get_num_threads()}))
 
 
 # --------------------------------------------------------------------------- driver
-def run_torch(case, args, presets, coretype=None):
+def run_torch_engine(case, args, presets, coretype, engine):
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(args.threads),
                OPENBLAS_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     if coretype:
         env["OPENBLAS_CORETYPE"] = coretype
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-case", case,
-                          "--repetitions", str(args.repetitions), "--torch-presets", json.dumps(presets)],
-                         env=env, check=True, capture_output=True, text=True)
+    try:
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-case", case, "--torch-engine", engine,
+                              "--repetitions", str(args.repetitions), "--torch-presets", json.dumps(presets)],
+                             env=env, check=True, capture_output=True, text=True, timeout=args.torch_timeout)
+    except subprocess.TimeoutExpired:
+        return {"seconds": None, "peak_mib": None, "engine": engine}
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_torch(case, args, presets, coretype=None):
+    """PyTorch on the case; for int8, on each quantised engine, keeping the faster."""
+    engines = ["onednn", "qnnpack"] if case.endswith("precision:2") else ["onednn"]
+    runs = [run_torch_engine(case, args, presets, coretype, e) for e in engines]
+    timed = [r for r in runs if r["seconds"] is not None]
+    return min(timed, key=lambda r: r["seconds"]) if timed else runs[0]
+
+
+def torch_cells(ref, ours, args):
+    if ref["seconds"] is None:
+        return "over %d s | over %.0fx" % (args.torch_timeout, args.torch_timeout / ours["seconds"])
+    engine = " (%s)" % ref["engine"] if ref.get("engine") else ""
+    return "%.1f ms%s | %.2fx" % (ref["seconds"] * 1e3, engine, ref["seconds"] / ours["seconds"])
 
 
 def run_ours(case, args):
@@ -179,17 +226,20 @@ def main():
     ap.add_argument("--filter", default="")
     ap.add_argument("--torch-coretype", default="",
                     help="also time PyTorch with OPENBLAS_CORETYPE set to this (e.g. SkylakeX)")
+    ap.add_argument("--torch-timeout", type=int, default=600,
+                    help="seconds a PyTorch case may take (warm-up and repetitions) before it is reported as over")
     ap.add_argument("--torch-case", help=argparse.SUPPRESS)
+    ap.add_argument("--torch-engine", default="onednn", help=argparse.SUPPRESS)
     ap.add_argument("--torch-presets", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.torch_case:
-        torch_case(args.torch_case, args.repetitions, json.loads(args.torch_presets))
+        torch_case(args.torch_case, args.repetitions, json.loads(args.torch_presets), args.torch_engine)
         return
     if not args.ours:
         ap.error("--ours is required")
     extra = " | PyTorch, OPENBLAS_CORETYPE=%s | speed-up" % args.torch_coretype if args.torch_coretype else ""
-    print("| case | svilm | PyTorch | speed-up%s | svilm GFLOP/s | peak RSS svilm / PyTorch |" % extra)
-    print("|---|---:|---:|---:|" + ("---:|---:|" if extra else "") + "---:|---:|")
+    print("| case | precision | svilm | PyTorch | speed-up%s | svilm GFLOP/s | peak RSS svilm / PyTorch |" % extra)
+    print("|---|---|---:|---:|---:|" + ("---:|---:|" if extra else "") + "---:|---:|")
     rows = 0
     for case in CASES:
         if args.filter not in case:
@@ -198,17 +248,18 @@ def main():
         ours = run_ours(case, args)
         presets = {n: json.loads(ours["context"]["config." + n]) for n in PRESET_INDEX}
         ref = run_torch(case, args, presets)
-        cells = "%.1f ms | %.2fx" % (ref["seconds"] * 1e3, ref["seconds"] / ours["seconds"])
+        cells = torch_cells(ref, ours, args)
         if extra:
-            tuned = run_torch(case, args, presets, args.torch_coretype)
-            cells += " | %.1f ms | %.2fx" % (tuned["seconds"] * 1e3, tuned["seconds"] / ours["seconds"])
-        print("| `%s` | %.1f ms | %s | %.0f | %.0f / %.0f MiB |" % (
-            case, ours["seconds"] * 1e3, cells, ours["gflops"] or 0, ours["peak_mib"] or 0, ref["peak_mib"]),
+            cells += " | " + torch_cells(run_torch(case, args, presets, args.torch_coretype), ours, args)
+        precision = PRECISIONS[parse_case(case)[1].get("precision", 0)]
+        torch_peak = "%.0f" % ref["peak_mib"] if ref["peak_mib"] else "?"
+        print("| `%s` | %s | %.1f ms | %s | %.0f | %.0f / %s MiB |" % (
+            case, precision, ours["seconds"] * 1e3, cells, ours["gflops"] or 0, ours["peak_mib"] or 0, torch_peak),
             flush=True)
     if rows == 0:
         raise SystemExit("no case matches --filter " + repr(args.filter))
-    print("\nthreads %d, PyTorch %s, svilm GEMM: %s" % (
-        args.threads, ref["torch"], ours["context"].get("gemm", "?")))
+    print("\nthreads %d, PyTorch %s, svilm GEMM: %s, svilm int8 GEMM: %s" % (
+        args.threads, ref.get("torch", "?"), ours["context"].get("gemm", "?"), ours["context"].get("int8_gemm", "?")))
 
 
 if __name__ == "__main__":

@@ -249,6 +249,17 @@ inline data::Manifest load_manifest(const std::string& path, const data::Manifes
 // --data-dir, svilm's global option (empty: svilm::data_directory()'s search, docs/install.md).
 inline std::string data_dir_option;
 
+// --precision, svilm's global option: the precision of the Linear layers in the commands that
+// only run the model (svilm/ops/precision.hpp); the training commands refuse anything but fp32.
+inline std::string precision_option = "fp32";
+
+// A model file's model on the CPU for a command that only runs it, at --precision.
+inline SVilm<float, cpu> make_inference_model(const SVilmConfig& config, const io::SafetensorsFile& file) {
+    SVilm<float, cpu> model = make_model(cpu_ctx, config, &file, 0);
+    model.parameters().set_inference_precision(parse_precision(precision_option));
+    return model;
+}
+
 // --video-column, --caption-column, --start-column, --end-column: the manifest's own names.
 inline void add_manifest_column_options(CLI::App* command, data::ManifestColumns& columns) {
     command->add_option("--video-column", columns.video, "the manifest's column (CSV) or key (JSON Lines) of video paths");

@@ -140,6 +140,7 @@ struct EvaluateJob {
     // The next batch of clips (B, T, 3, H, W) with their B captions, on the host; none at the end.
     std::function<std::optional<train::ClipBatch>()> next;
     WorkPhase run;  // runs the encoding of every batch
+    Precision precision = Precision::fp32;  // the Linear layers' (bf16 and int8: CPU only)
 };
 
 // The embeddings of every clip and of its caption, in the order the batches came, on the host:
@@ -162,7 +163,8 @@ Tensor<float, 5, Device> clips_on_device(const Context<Device>& ctx, Tensor<floa
 // Loads the model on the device, then encodes every batch within job.run.
 template <class Device>
 Embeddings evaluate_on(const Context<Device>& ctx, const EvaluateJob& job) {
-    const SVilm<float, Device> model = make_model(ctx, job.config, &job.model_file, 0);
+    SVilm<float, Device> model = make_model(ctx, job.config, &job.model_file, 0);
+    model.parameters().set_inference_precision(job.precision);
     const auto max_length = std::size_t(job.config.text.max_length);
     Embeddings out;
     job.run([&] {

@@ -155,7 +155,7 @@ void check_outputs(const DownstreamOptions& o) {
 
 SVilm<float, cpu> load_model(const std::string& path) {
     const ModelFile file = open_model(path);
-    SVilm<float, cpu> model = make_model(cpu_ctx, file.config, &file.file, 0);
+    SVilm<float, cpu> model = make_inference_model(file.config, file.file);
     const VideoConfig& v = model.config().video;
     say("model: %s: clips of %lld frames at %lldx%lld, embeddings of %lld, encoder width %lld", path.c_str(),
         (long long)v.frames, (long long)v.image_size, (long long)v.image_size, (long long)model.config().embed_dim,

@@ -98,7 +98,8 @@ nlohmann::json evaluate_retrieval(const EvaluateOptions& o, const data::Manifest
                 loader.start_epoch(0);
                 encode();
             });
-        }};
+        },
+        .precision = parse_precision(precision_option)};
 #if defined(SVILM_CLI_CUDA)
     const Embeddings embeddings = o.device == "cuda" ? evaluate_cuda(job) : evaluate_on(cpu_ctx, job);
 #else
@@ -211,7 +212,7 @@ AnnotatedVideos annotated_videos(const EvaluateOptions& o, const data::Manifest&
 void evaluate_annotated(const EvaluateOptions& o, const Tasks& tasks, const AnnotatedVideos& work,
                         const data::Annotations& annotations, const ModelFile& file, const text::Tokenizer& tokenizer,
                         nlohmann::json& metrics, std::vector<Skip>& skipped) {
-    const SVilm<float, cpu> model = make_model(cpu_ctx, file.config, &file.file, 0);
+    const SVilm<float, cpu> model = make_inference_model(file.config, file.file);
     const VideoConfig& vc = model.config().video;
     const eval::TokenGrid grid{vc.temporal_positions(), vc.image_size / vc.patch_size, vc.image_size / vc.patch_size};
     const index_t Nt = vc.temporal_positions(), per_step = vc.frames / Nt;
@@ -390,6 +391,8 @@ void evaluate_annotated(const EvaluateOptions& o, const Tasks& tasks, const Anno
 
 void evaluate(const EvaluateOptions& o) {
     check_device(o.device);
+    if (o.device == "cuda" && precision_option != "fp32")
+        throw InputError("--precision " + precision_option + " runs on the CPU; use --device cpu, or fp32 on the GPU");
     const Tasks tasks = parse_tasks(o.tasks);
     if ((tasks.grounding || tasks.temporal) && o.annotations.empty())
         throw InputError("--tasks: grounding and temporal need --annotations (docs/annotations.md)");

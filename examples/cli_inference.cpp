@@ -125,10 +125,12 @@ std::unique_ptr<Pipeline<>> open_pipeline(const InferenceOptions& o) {
     p.batch = o.batch;
     p.workers = o.workers;
     p.display_size = o.display_size;
+    p.precision = parse_precision(precision_option);
     auto pipeline = from_option("--model", [&] { return std::make_unique<Pipeline<>>(p, cpu_ctx); });
     const VideoConfig& v = pipeline->config().video;
-    say("model: %s: clips of %lld frames at %lldx%lld, embeddings of %lld (%s)", o.model.c_str(), (long long)v.frames,
-        (long long)v.image_size, (long long)v.image_size, (long long)pipeline->embedding_dim(), cpu_device().c_str());
+    say("model: %s: clips of %lld frames at %lldx%lld, embeddings of %lld (%s, %s)", o.model.c_str(), (long long)v.frames,
+        (long long)v.image_size, (long long)v.image_size, (long long)pipeline->embedding_dim(), cpu_device().c_str(),
+        precision_option.c_str());
     quiet_libav();
     return pipeline;
 }
@@ -146,6 +148,7 @@ nlohmann::json embedding_info(const InferenceOptions& o, const Pipeline<>& p, co
     return {{"kind", kind},
             {"model", fs::absolute(o.model).lexically_normal().string()},
             {"model_sha256", file_sha256(o.model)},
+            {"precision", precision_option},
             {"embedding_dim", p.embedding_dim()},
             {"preprocessing", preprocessing},
             {"svilm_version", version_string}};
@@ -203,6 +206,9 @@ void check_resumed_part(const Part& part, const fs::path& path, const nlohmann::
     const std::string start_again = "; start again with --overwrite";
     if (part.set.info.value("model_sha256", "") != info["model_sha256"])
         throw InputError("--resume: " + path.string() + " was written with another model" + start_again);
+    if (part.set.info.value("precision", "fp32") != info["precision"])
+        throw InputError("--resume: " + path.string() + " was written at --precision " +
+                         part.set.info.value("precision", "fp32") + start_again);
     if (part.set.info.value("preprocessing", nlohmann::json()) != info["preprocessing"])
         throw InputError("--resume: " + path.string() + " was written with other frames, sizes or windows" + start_again);
     if (part.set.info.value("stretch", nlohmann::json()) != stretch)

@@ -187,7 +187,7 @@ void run_search(const SearchArgs& a) {
     }
 
     run_work([&] {
-        const SVilm<float> model = make_model(cpu_ctx, model_file.config, &model_file.file, 0);
+        const SVilm<float> model = make_inference_model(model_file.config, model_file.file);
         const text::Tokenizer tokenizer = load_tokenizer();
         const auto encode = prompt_encoder(model, tokenizer);
         const index_t q_count = index_t(queries.size()), d = index.index.dim();

@@ -495,6 +495,9 @@ int main(int argc, char** argv) {
                    "svilm's data directory (the vocabulary; docs/install.md)")
         ->check(a_path)
         ->default_str("$SVILM_DATA_DIR, <program>/../share/svilm, the build's");
+    app.add_option("--precision", precision_option,
+                   "the Linear layers' precision when a command only runs the model: fp32, bf16 or int8 (docs/performance.md)")
+        ->check(one_of({"fp32", "bf16", "int8"}));
     app.fallthrough();
     const auto presets = one_of({"tiny", "small", "base"});
     const auto frames = whole_number<index_t>(1, max_config_size);
@@ -614,6 +617,12 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
     o.show_device = info_device->count() > 0;
+    for (const CLI::App* command : app.get_subcommands())
+        if (precision_option != "fp32" && (command->get_name() == "pretrain" || command->get_name() == "finetune")) {
+            std::fprintf(stderr, "svilm: --precision %s: %s trains, and training runs in fp32 (--precision is for the "
+                         "commands that only run the model)\n", precision_option.c_str(), command->get_name().c_str());
+            return exit_usage;
+        }
 #if defined(SVILM_CLI_PIPELINE)
     o.pretrain_split_given =
         synth_split->count() + synth_count->count() + synth_scene_change->count() + synth_composites->count() > 0;

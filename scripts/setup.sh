@@ -7,6 +7,7 @@ packages=(
     g++ cmake make pkg-config ccache
     libeigen3-dev            # Eigen 3.4: GEMM fallback, interop
     libopenblas-openmp-dev   # OpenBLAS (svilm calls it one thread per product stripe)
+    libdnnl-dev              # oneDNN: the int8 GEMM of --precision int8 (picks AVX2 / AVX-512 / VNNI / AMX when it runs)
     nlohmann-json3-dev       # safetensors headers
     doctest-dev              # tests
     libbenchmark-dev         # benchmarks

@@ -17,6 +17,7 @@
 #include "svilm/ops/l2_normalize.hpp"
 #include "svilm/ops/layer_norm.hpp"
 #include "svilm/ops/linear.hpp"
+#include "svilm/ops/linear_low_precision.hpp"
 #include "svilm/ops/losses.hpp"
 #include "svilm/ops/optimizer.hpp"
 #include "svilm/ops/pooling.hpp"

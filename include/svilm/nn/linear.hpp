@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 
 #include "svilm/core/context.hpp"
 #include "svilm/nn/parameter.hpp"
@@ -15,6 +16,8 @@
 namespace svilm::nn {
 
 // y (R, out) = x (R, in) W^T + b; parameters `<name>.weight` (out, in) and `<name>.bias` (out).
+// The product runs in the store's inference precision (ParameterStore::set_inference_precision):
+// fp32, or on the CPU bf16 or int8 (svilm/ops/precision.hpp), where backward refuses to run.
 template <class T, class Device = cpu>
 class Linear {
 public:
@@ -24,11 +27,20 @@ public:
           bias(store.template add<1>(join(name, "bias"), {out}, Role::bias)) {}
 
     void forward(const Context<Device>& ctx, TensorView<T, 2, Device> y, TensorView<const T, 2, Device> x) const {
+        if constexpr (is_cpu_v<Device> && std::is_same_v<T, float>) {
+            if (weight.precision() != Precision::fp32) {
+                linear_forward_low_precision(ctx, y, x, weight.low_precision(), bias.value());
+                return;
+            }
+        }
         linear_forward(ctx, y, x, weight.value(), bias.value());
     }
     // dx (R, in) assigned (an empty view skips it); weight and bias gradients accumulate.
     void backward(const Context<Device>& ctx, TensorView<T, 2, Device> dx, TensorView<const T, 2, Device> dy,
                   TensorView<const T, 2, Device> x) const {
+        if (weight.precision() != Precision::fp32)
+            throw ValueError(std::string("Linear::backward: the parameters' inference precision is ") +
+                             to_string(weight.precision()) + "; training needs fp32 (set_inference_precision)");
         linear_backward(ctx, dx, weight.grad(), bias.grad(), dy, x, weight.value());
     }
 

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -23,6 +25,7 @@
 #include "svilm/core/error.hpp"
 #include "svilm/core/rng.hpp"
 #include "svilm/core/tensor.hpp"
+#include "svilm/ops/precision.hpp"
 
 namespace svilm::nn {
 
@@ -57,6 +60,14 @@ public:
     TensorView<T, Rank, Device> value() const { return TensorView<T, Rank, Device>(store_->value_data() + offset_, shape_); }
     TensorView<T, Rank, Device> grad() const { return TensorView<T, Rank, Device>(store_->grad_data() + offset_, shape_); }
     const Extents<Rank>& shape() const { return shape_; }
+
+    // The store's inference precision, and this weight's copy in it (a Linear weight: Rank 2).
+    Precision precision() const { return store_->inference_precision(); }
+    const LowPrecisionWeight& low_precision() const
+        requires(Rank == 2)
+    {
+        return store_->low_precision_weight(offset_, shape_[0], shape_[1]);
+    }
 
 private:
     const ParameterStore<T, Device>* store_ = nullptr;
@@ -149,6 +160,43 @@ public:
 
     void zero_grad() { zero<T, 1, Device>(context(), gradient_buffer()); }
 
+    // The precision of the nn::Linear products in inference (svilm/ops/precision.hpp): fp32 by
+    // default; bf16 and int8 on CPU float stores only (ValueError otherwise). Each Linear weight
+    // is copied to the precision on its first use and kept until the precision changes: set it
+    // again after changing the values (loading weights, a training step). The fp32 values stay,
+    // and backward refuses to run while the precision is not fp32.
+    void set_inference_precision(Precision precision) {
+        if (precision != Precision::fp32 && !(is_cpu_v<Device> && std::is_same_v<T, float>))
+            throw ValueError(std::string("ParameterStore::set_inference_precision: ") + to_string(precision) +
+                             " runs on the CPU with float parameters; this store is " +
+                             (is_cpu_v<Device> ? "on the CPU with double parameters" : "on a GPU (use the context's MathMode)"));
+        const std::lock_guard lock(low_precision_->mutex);
+        precision_ = precision;
+        low_precision_->copies.clear();
+    }
+    Precision inference_precision() const { return precision_; }
+    // Bytes held by the low-precision copies made so far.
+    std::size_t low_precision_bytes() const {
+        const std::lock_guard lock(low_precision_->mutex);
+        std::size_t total = 0;
+        for (const auto& [offset, copy] : low_precision_->copies) total += copy->bytes();
+        return total;
+    }
+    // The copy of the (out, in) weight at `offset` in the current precision, made on first use
+    // (thread-safe). ValueError when the weight holds a value that is not finite.
+    const LowPrecisionWeight& low_precision_weight(index_t offset, index_t out, index_t in) const {
+        if constexpr (is_cpu_v<Device> && std::is_same_v<T, float>) {
+            const std::lock_guard lock(low_precision_->mutex);
+            auto& slot = low_precision_->copies[offset];
+            if (!slot || slot->out != out || slot->in != in)
+                slot = std::make_shared<const LowPrecisionWeight>(
+                    make_low_precision_weight(precision_, value_data() + offset, out, in, name_at(offset)));
+            return *slot;
+        } else {
+            throw ValueError("ParameterStore::low_precision_weight: CPU float stores only");
+        }
+    }
+
     // This store's values (and, with `gradients`, its gradients) from a store of the same layout
     // on any device: the same model, moved. ValueError when the layouts differ.
     template <class Other>
@@ -184,6 +232,17 @@ public:
     }
 
 private:
+    struct LowPrecisionCopies {
+        std::mutex mutex;
+        std::unordered_map<index_t, std::shared_ptr<const LowPrecisionWeight>> copies;  // by offset
+    };
+
+    std::string name_at(index_t offset) const {
+        for (const ParameterInfo& p : infos_)
+            if (p.offset == offset) return p.name;
+        return "offset " + std::to_string(offset);
+    }
+
     static std::string shape_text(const std::vector<index_t>& shape) {
         std::string out = "(";
         for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
@@ -229,6 +288,8 @@ private:
     const Context<Device>* ctx_ = nullptr;
     Tensor<T, 1, Device> values_;
     mutable Tensor<T, 1, Device> grads_;  // allocated by the first gradient access
+    Precision precision_ = Precision::fp32;
+    std::unique_ptr<LowPrecisionCopies> low_precision_ = std::make_unique<LowPrecisionCopies>();
 };
 
 // Resizes `t` to `shape` unless it already has it (activation buffers reused across steps).

@@ -57,6 +57,7 @@ struct PipelineOptions {
     int display_size = 224;                // ground(): side of the display frames and maps, pixels
     std::string prompt_template = std::string(text::default_prompt_template);  // ground(): "{}" = the phrase
     std::size_t max_nouns = 0;             // ground(): phrases per caption, 0 = all
+    Precision precision = Precision::fp32;  // the Linear layers' (svilm/ops/precision.hpp): bf16 and int8 on the CPU only
 };
 
 // Called after each batch: videos (or windows) done of total.
@@ -77,6 +78,7 @@ public:
             throw ValueError("Pipeline: display_size must be from 8 to 4096 (got " + std::to_string(options_.display_size) + ")");
         if (options_.prompt_template.find("{}") == std::string::npos)
             throw ValueError("Pipeline: prompt_template '" + options_.prompt_template + "' has no {} for the phrase");
+        model_.parameters().set_inference_precision(options_.precision);
     }
 
     const SVilmConfig& config() const { return model_.config(); }
