@@ -29,12 +29,13 @@ than --torch-timeout seconds is reported as "over N s".
 Usage (PyTorch at its best: 2 threads, passive OpenMP waiting, set by the script):
 
     /usr/bin/python3 benchmarks/compare_model.py --ours build/release/benchmarks/svilm_bench_model \
-        --threads 2 [--filter Video] [--repetitions 3]
+        --threads 2 [--filter 'Video.*preset:2'] [--repetitions 3]
 """
 
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -223,7 +224,7 @@ def main():
     ap.add_argument("--ours", help="path of svilm_bench_model")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repetitions", type=int, default=3)
-    ap.add_argument("--filter", default="")
+    ap.add_argument("--filter", default="", help="a regular expression: only the cases it matches (re.search)")
     ap.add_argument("--torch-coretype", default="",
                     help="also time PyTorch with OPENBLAS_CORETYPE set to this (e.g. SkylakeX)")
     ap.add_argument("--torch-timeout", type=int, default=600,
@@ -242,7 +243,7 @@ def main():
     print("|---|---|---:|---:|---:|" + ("---:|---:|" if extra else "") + "---:|---:|")
     rows = 0
     for case in CASES:
-        if args.filter not in case:
+        if not re.search(args.filter, case):
             continue
         rows += 1
         ours = run_ours(case, args)

@@ -364,7 +364,7 @@ public:
         check_context(ctx, "SVilm::encode_text");
         if (ids.extent(0) < 1) throw ShapeError("SVilm::encode_text: empty batch");
         TextEncoderSaved<T, Device> s;
-        text.forward(ctx, s, ids, mask);
+        text.forward(ctx, s, ids, mask, false);
         HeadSaved<T, Device> head;
         head_forward(ctx, text_proj, head, s.cls);
         return std::move(head.embedded);

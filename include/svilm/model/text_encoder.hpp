@@ -25,9 +25,11 @@ struct TextEncoderSaved {
     Tensor<std::uint8_t, 2, Device> key_mask;   // (B, N)
     Tensor<T, 2, Device> embedded;              // (B * N, C) sum of the three embeddings, before LN
     LayerNormSaved<T, Device> embed_stats;
-    std::vector<Tensor<T, 3, Device>> hidden;   // depth + 1 of (B, N, C): LN(embedded), then each layer's output
-    std::vector<nn::PostNormBlockSaved<T, Device>> layers;
+    std::vector<Tensor<T, 3, Device>> hidden;   // depth + 1 of (B, N, C): LN(embedded), then each layer's output;
+                                                // 2 without keep_activations, the last layer's output in back()
+    std::vector<nn::PostNormBlockSaved<T, Device>> layers;  // depth, or 1 without keep_activations
     Tensor<T, 2, Device> cls;                   // (B, C) last layer at position 0
+    bool kept = true;                           // the forward kept every layer's activations
 };
 
 template <class T, class Device>
@@ -53,8 +55,11 @@ public:
     // ids (B, N) in [0, vocab), attention_mask (B, N) 1 for tokens, 0 for padding (as
     // text::Tokenizer::encode_batch makes them), on the host; N <= max_length.
     // ensures: s.cls (B, C), s.hidden.back() (B, N, C) on the encoder's device.
+    // keep_activations = false saves memory when no backward follows: two hidden streams and one
+    // layer's activations live at a time (a 12-layer base encoder on 32 x 32 tokens: about 60 MB
+    // instead of 700).
     void forward(const Context<Device>& ctx, TextEncoderSaved<T, Device>& s, TensorView<const std::int64_t, 2> ids,
-                 TensorView<const std::uint8_t, 2> attention_mask) const {
+                 TensorView<const std::uint8_t, 2> attention_mask, bool keep_activations = true) const {
         const char* op = "TextEncoder::forward";
         check_text_input(op, config, ids, attention_mask);
         const index_t B = ids.extent(0), N = ids.extent(1), C = config.width;
@@ -79,18 +84,25 @@ public:
         embedding_forward(ctx, part.view(), position_embeddings.value(), s.positions.view());
         add_into(ctx, s.embedded.view(), part.view());
         bias_add_forward(ctx, s.embedded.view(), token_type_embeddings.value().select(0, 0));  // segment type 0
-        s.hidden.resize(layers.size() + 1);
-        s.layers.resize(layers.size());
+        const std::size_t depth = layers.size();
+        s.kept = keep_activations;
+        s.hidden.resize(keep_activations ? depth + 1 : 2);
+        s.layers.resize(keep_activations ? depth : 1);
         for (auto& h : s.hidden) nn::ensure_shape(h, {B, N, C});
         embed_norm.forward(ctx, as_matrix(s.hidden[0].view()), s.embed_stats, s.embedded);
-        for (std::size_t i = 0; i < layers.size(); ++i)
-            layers[i].forward(ctx, s.hidden[i + 1], s.layers[i], s.hidden[i], s.key_mask);
+        for (std::size_t i = 0; i < depth; ++i) {
+            Tensor<T, 3, Device>& in = s.hidden[keep_activations ? i : i % 2];
+            Tensor<T, 3, Device>& out = s.hidden[keep_activations ? i + 1 : (i + 1) % 2];
+            layers[i].forward(ctx, out, s.layers[keep_activations ? i : 0], in, s.key_mask);
+        }
+        if (!keep_activations && depth % 2 == 0) std::swap(s.hidden[0], s.hidden[1]);  // the last output in back()
         nn::ensure_shape(s.cls, {B, C});
         copy(ctx, s.cls.view(), s.hidden.back().view().select(1, 0));
     }
 
     // Parameter gradients accumulate from d_cls (B, C).
     void backward(const Context<Device>& ctx, TensorView<const T, 2, Device> d_cls, const TextEncoderSaved<T, Device>& s) const {
+        if (!s.kept) throw ValueError("TextEncoder::backward: the forward did not keep activations");
         const index_t B = s.cls.extent(0), N = s.key_mask.extent(1), C = config.width;
         Tensor<T, 3, Device> d_hidden = zeros<T, 3, Device>(ctx, {B, N, C}), d_prev({B, N, C}, uninitialized);
         copy(ctx, d_hidden.view().select(1, 0), d_cls);

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cmath>
-#include <numbers>
 
 #include "svilm/core/profile.hpp"
 #include "svilm/core/parallel.hpp"
@@ -24,14 +23,7 @@ void gelu_forward(const Context<cpu>&, TensorView<T, 1> y, std::type_identity_t<
     const index_t n = x.size();
     const T* in = x.data();
     T* out = y.data();
-    const T inv_sqrt2 = T(1) / std::numbers::sqrt2_v<T>;
-    parallel_for_ranges(
-        n,
-        [&](index_t lo, index_t hi) {
-#pragma omp simd
-            for (index_t i = lo; i < hi; ++i) out[i] = T(0.5) * in[i] * (T(1) + detail::erf_approx(in[i] * inv_sqrt2));
-        },
-        n > 32768);
+    parallel_for_ranges(n, [&](index_t lo, index_t hi) { detail::gelu(in + lo, out + lo, hi - lo); }, n > 32768);
 }
 
 // dx = dy * (Phi(x) + x phi(x)); assigned. dx may alias dy.
@@ -48,19 +40,7 @@ void gelu_backward(const Context<cpu>&, TensorView<T, 1> dx, std::type_identity_
     const T* in = x.data();
     const T* g = dy.data();
     T* out = dx.data();
-    const T inv_sqrt2 = T(1) / std::numbers::sqrt2_v<T>;
-    const T inv_sqrt_2pi = std::numbers::inv_sqrtpi_v<T> * inv_sqrt2;
-    parallel_for_ranges(
-        n,
-        [&](index_t lo, index_t hi) {
-#pragma omp simd
-            for (index_t i = lo; i < hi; ++i) {
-                const T cdf = T(0.5) * (T(1) + detail::erf_approx(in[i] * inv_sqrt2));
-                const T pdf = inv_sqrt_2pi * detail::exp_approx(T(-0.5) * in[i] * in[i]);
-                out[i] = g[i] * (cdf + in[i] * pdf);
-            }
-        },
-        n > 32768);
+    parallel_for_ranges(n, [&](index_t lo, index_t hi) { detail::gelu_backward(in + lo, g + lo, out + lo, hi - lo); }, n > 32768);
 }
 
 }  // namespace svilm

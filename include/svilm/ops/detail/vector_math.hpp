@@ -11,6 +11,8 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <numbers>
+#include <type_traits>
 
 #include "svilm/core/shape.hpp"
 
@@ -62,9 +64,29 @@ inline float erf_approx(float x) {
 
 inline double erf_approx(double x) { return std::erf(x); }
 
-// out[i] = exp(in[i] - shift); returns the sum of out. in and out may alias.
+// The hot element-wise loops of the float ops (exp in softmax and attention, GELU) are
+// compiled twice when the translation unit does not target AVX2 itself (no -march=native, as a
+// consumer's default build): as the compiler's baseline (SSE2 on x86-64) and for AVX2 + FMA, and
+// the AVX2 copy is chosen when the CPU has it. Measured on a Zen 2 core: GELU over 2.4 million
+// floats, 7.5 ms with SSE2 and 2.7 ms with AVX2. The loop bodies are written once
+// (always_inline) and inlined into both copies.
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX2__) && (defined(__GNUC__) || defined(__clang__))
+#define SVILM_VECTOR_MATH_AVX2_COPY 1
+#define SVILM_AVX2_TARGET __attribute__((target("avx2,fma")))
+#endif
+
+// Whether the AVX2 copies run: compiled and supported by this CPU.
+inline bool vector_math_uses_avx2() {
+#if defined(SVILM_VECTOR_MATH_AVX2_COPY)
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return yes;
+#else
+    return false;
+#endif
+}
+
 template <class T>
-T exp_shifted_sum(const T* in, T* out, index_t n, T shift) {
+[[gnu::always_inline]] inline T exp_shifted_sum_body(const T* in, T* out, index_t n, T shift) {
     T sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (index_t i = 0; i < n; ++i) {
@@ -73,6 +95,64 @@ T exp_shifted_sum(const T* in, T* out, index_t n, T shift) {
         sum += e;
     }
     return sum;
+}
+
+// y[i] = gelu(x[i]) = 0.5 x (1 + erf(x / sqrt 2)); y may alias x.
+template <class T>
+[[gnu::always_inline]] inline void gelu_body(const T* x, T* y, index_t n) {
+    const T inv_sqrt2 = T(1) / std::numbers::sqrt2_v<T>;
+#pragma omp simd
+    for (index_t i = 0; i < n; ++i) y[i] = T(0.5) * x[i] * (T(1) + erf_approx(x[i] * inv_sqrt2));
+}
+
+// dx[i] = dy[i] * (Phi(x[i]) + x[i] phi(x[i])); dx may alias dy.
+template <class T>
+[[gnu::always_inline]] inline void gelu_backward_body(const T* x, const T* dy, T* dx, index_t n) {
+    const T inv_sqrt2 = T(1) / std::numbers::sqrt2_v<T>, inv_sqrt_2pi = std::numbers::inv_sqrtpi_v<T> * inv_sqrt2;
+#pragma omp simd
+    for (index_t i = 0; i < n; ++i) {
+        const T cdf = T(0.5) * (T(1) + erf_approx(x[i] * inv_sqrt2));
+        const T pdf = inv_sqrt_2pi * exp_approx(T(-0.5) * x[i] * x[i]);
+        dx[i] = dy[i] * (cdf + x[i] * pdf);
+    }
+}
+
+#if defined(SVILM_VECTOR_MATH_AVX2_COPY)
+SVILM_AVX2_TARGET inline float exp_shifted_sum_avx2(const float* in, float* out, index_t n, float shift) {
+    return exp_shifted_sum_body(in, out, n, shift);
+}
+SVILM_AVX2_TARGET inline void gelu_avx2(const float* x, float* y, index_t n) { gelu_body(x, y, n); }
+SVILM_AVX2_TARGET inline void gelu_backward_avx2(const float* x, const float* dy, float* dx, index_t n) {
+    gelu_backward_body(x, dy, dx, n);
+}
+#endif
+
+// out[i] = exp(in[i] - shift); returns the sum of out. in and out may alias.
+template <class T>
+T exp_shifted_sum(const T* in, T* out, index_t n, T shift) {
+#if defined(SVILM_VECTOR_MATH_AVX2_COPY)
+    if constexpr (std::is_same_v<T, float>)
+        if (vector_math_uses_avx2()) return exp_shifted_sum_avx2(in, out, n, shift);
+#endif
+    return exp_shifted_sum_body(in, out, n, shift);
+}
+
+template <class T>
+void gelu(const T* x, T* y, index_t n) {
+#if defined(SVILM_VECTOR_MATH_AVX2_COPY)
+    if constexpr (std::is_same_v<T, float>)
+        if (vector_math_uses_avx2()) return gelu_avx2(x, y, n);
+#endif
+    gelu_body(x, y, n);
+}
+
+template <class T>
+void gelu_backward(const T* x, const T* dy, T* dx, index_t n) {
+#if defined(SVILM_VECTOR_MATH_AVX2_COPY)
+    if constexpr (std::is_same_v<T, float>)
+        if (vector_math_uses_avx2()) return gelu_backward_avx2(x, dy, dx, n);
+#endif
+    gelu_backward_body(x, dy, dx, n);
 }
 
 // Largest element, -inf for an empty range. Eight independent lanes: a single running max is

@@ -1,6 +1,7 @@
-// The model at an inference precision (ParameterStore::set_inference_precision): embeddings
-// close to fp32's, the copies made once per weight and dropped on a change, fp32 again bit for
-// bit afterwards, training refused, and the precisions a store cannot run refused.
+// The model's inference paths: the encoders without kept activations give the bits of the
+// training forward; at an inference precision (ParameterStore::set_inference_precision):
+// embeddings close to fp32's, the copies made once per weight and dropped on a change, fp32
+// again bit for bit afterwards, training refused, and the precisions a store cannot run refused.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -40,6 +41,23 @@ Inputs inputs(const SVilmConfig& c) {
     for (index_t i = 0; i < in.ids.size(); ++i) in.ids.data()[i] = 1000 + (i * 7919) % 20000;
     for (index_t j = 8; j < 12; ++j) in.mask(5, j) = 0;  // one padded caption
     return in;
+}
+
+TEST_CASE("inference: the text encoder without kept activations gives the training forward's bits") {
+    const SVilmConfig config = preset("tiny");
+    const SVilm<float> model(cpu_ctx, config, 4);
+    const Inputs in = inputs(config);
+    TextEncoderSaved<float> kept, lean;
+    model.text.forward(cpu_ctx, kept, in.ids, in.mask);
+    model.text.forward(cpu_ctx, lean, in.ids, in.mask, false);
+    CHECK(lean.hidden.size() == 2);
+    CHECK(lean.layers.size() == 1);
+    REQUIRE(kept.hidden.back().shape() == lean.hidden.back().shape());
+    CHECK(std::memcmp(kept.hidden.back().data(), lean.hidden.back().data(), kept.hidden.back().bytes()) == 0);
+    CHECK(std::memcmp(kept.cls.data(), lean.cls.data(), kept.cls.bytes()) == 0);
+    const Tensor<float, 2> d_cls({in.ids.extent(0), config.text.width});
+    CHECK_THROWS_WITH_AS(model.text.backward(cpu_ctx, d_cls, lean),
+                         "TextEncoder::backward: the forward did not keep activations", ValueError);
 }
 
 TEST_CASE("precision: bf16 and int8 embeddings are within cosine 0.999 of fp32") {
