@@ -91,6 +91,7 @@ void BM_VideoEncoderForward(benchmark::State& state) {
     const SVilm<float> model(cpu_ctx, config, 1);
     Tensor<float, 5> clip({1, config.video.frames, 3, config.video.image_size, config.video.image_size});
     Generator(2).normal<float, 5>(clip);
+    profile::reset();  // what other cases' setup recorded
     for (auto _ : state) {
         Tensor<float, 2> embedding = model.encode_video(cpu_ctx, clip);
         benchmark::DoNotOptimize(embedding.data());
@@ -159,6 +160,7 @@ void BM_VideoEncoderTrain(benchmark::State& state) {
     rng.normal<float, 3>(d_groups);
     rng.normal<float, 2>(d_pooled);
     VideoEncoderSaved<float> saved;
+    profile::reset();
     for (auto _ : state) {
         model.video.forward(cpu_ctx, saved, clip, views);
         model.video.backward(cpu_ctx, d_tokens, d_groups, d_pooled, saved);
@@ -175,6 +177,7 @@ void BM_TextEncoderForward(benchmark::State& state) {
     Tensor<std::int64_t, 2> ids({B, N});
     const auto mask = Tensor<std::uint8_t, 2>::full({B, N}, 1);
     for (index_t i = 0; i < ids.size(); ++i) ids.data()[i] = (i * 7919) % config.text.vocab_size;
+    profile::reset();
     for (auto _ : state) {
         Tensor<float, 2> embedding = model.encode_text(cpu_ctx, ids, mask);
         benchmark::DoNotOptimize(embedding.data());
@@ -218,6 +221,7 @@ struct TinyTrainStep {
 
 void BM_TrainStepTiny(benchmark::State& state) {
     TinyTrainStep step;
+    profile::reset();
     for (auto _ : state) step.run();
     print_profile(state, "whole training step, tiny, batch 8");
     set_counters(state, step.flops(), double(step.B), "clips/s");

@@ -619,8 +619,10 @@ int main(int argc, char** argv) {
     o.show_device = info_device->count() > 0;
     for (const CLI::App* command : app.get_subcommands())
         if (precision_option != "fp32" && (command->get_name() == "pretrain" || command->get_name() == "finetune")) {
-            std::fprintf(stderr, "svilm: --precision %s: %s trains, and training runs in fp32 (--precision is for the "
-                         "commands that only run the model)\n", precision_option.c_str(), command->get_name().c_str());
+            if (!o.world || o.world->rank() == 0)  // under mpirun, rank 0 says why and every rank stops
+                std::fprintf(stderr, "svilm: --precision %s: %s trains, and training runs in fp32 (--precision is for the "
+                                     "commands that only run the model)\n",
+                             precision_option.c_str(), command->get_name().c_str());
             return exit_usage;
         }
 #if defined(SVILM_CLI_PIPELINE)

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "support/context.hpp"
 #include "svilm/svilm.hpp"
@@ -44,20 +45,25 @@ Inputs inputs(const SVilmConfig& c) {
 }
 
 TEST_CASE("inference: the text encoder without kept activations gives the training forward's bits") {
-    const SVilmConfig config = preset("tiny");
-    const SVilm<float> model(cpu_ctx, config, 4);
-    const Inputs in = inputs(config);
-    TextEncoderSaved<float> kept, lean;
-    model.text.forward(cpu_ctx, kept, in.ids, in.mask);
-    model.text.forward(cpu_ctx, lean, in.ids, in.mask, false);
-    CHECK(lean.hidden.size() == 2);
-    CHECK(lean.layers.size() == 1);
-    REQUIRE(kept.hidden.back().shape() == lean.hidden.back().shape());
-    CHECK(std::memcmp(kept.hidden.back().data(), lean.hidden.back().data(), kept.hidden.back().bytes()) == 0);
-    CHECK(std::memcmp(kept.cls.data(), lean.cls.data(), kept.cls.bytes()) == 0);
-    const Tensor<float, 2> d_cls({in.ids.extent(0), config.text.width});
-    CHECK_THROWS_WITH_AS(model.text.backward(cpu_ctx, d_cls, lean),
-                         "TextEncoder::backward: the forward did not keep activations", ValueError);
+    // odd and even depths: the last output lands in one or the other of the two streams
+    for (const index_t depth : {1, 2, 3}) {
+        CAPTURE(depth);
+        SVilmConfig config = preset("tiny");
+        config.text.depth = depth;
+        const SVilm<float> model(cpu_ctx, config, 4);
+        const Inputs in = inputs(config);
+        TextEncoderSaved<float> kept, lean;
+        model.text.forward(cpu_ctx, kept, in.ids, in.mask);
+        model.text.forward(cpu_ctx, lean, in.ids, in.mask, false);
+        CHECK(lean.hidden.size() == 2);
+        CHECK(lean.layers.size() == 1);
+        REQUIRE(kept.hidden.back().shape() == lean.hidden.back().shape());
+        CHECK(std::memcmp(kept.hidden.back().data(), lean.hidden.back().data(), kept.hidden.back().bytes()) == 0);
+        CHECK(std::memcmp(kept.cls.data(), lean.cls.data(), kept.cls.bytes()) == 0);
+        const Tensor<float, 2> d_cls({in.ids.extent(0), config.text.width});
+        CHECK_THROWS_WITH_AS(model.text.backward(cpu_ctx, d_cls, lean),
+                             "TextEncoder::backward: the forward did not keep activations", ValueError);
+    }
 }
 
 TEST_CASE("precision: bf16 and int8 embeddings are within cosine 0.999 of fp32") {
@@ -100,6 +106,33 @@ TEST_CASE("precision: copies made on first use, dropped on a change; fp32 again 
     CHECK(store.low_precision_bytes() == 0);
     const Tensor<float, 2> after = model.encode_text(cpu_ctx, in.ids, in.mask);
     CHECK(std::memcmp(before.data(), after.data(), before.bytes()) == 0);
+}
+
+TEST_CASE("precision: loading weights drops the copies; a weight that cannot be copied leaves none") {
+    const SVilmConfig config = preset("tiny");
+    SVilm<float> model(cpu_ctx, config, 9);
+    const Inputs in = inputs(config);
+    auto& store = model.parameters();
+    store.set_inference_precision(Precision::int8);
+    const Tensor<float, 2> first = model.encode_text(cpu_ctx, in.ids, in.mask);
+    CHECK(store.low_precision_bytes() > 0);
+    // other values copied in: the next forward must use copies of them, not the old ones
+    SVilm<float> other(cpu_ctx, config, 10);
+    store.copy_values_from(other.parameters());
+    CHECK(store.low_precision_bytes() == 0);
+    other.parameters().set_inference_precision(Precision::int8);
+    const Tensor<float, 2> copied = model.encode_text(cpu_ctx, in.ids, in.mask);
+    const Tensor<float, 2> expected = other.encode_text(cpu_ctx, in.ids, in.mask);
+    CHECK(std::memcmp(copied.data(), expected.data(), copied.bytes()) == 0);
+    CHECK(std::memcmp(copied.data(), first.data(), copied.bytes()) != 0);
+    // a NaN in a Linear weight: the forward is refused naming it, and nothing half-made remains
+    const nn::ParameterInfo* fc1 = store.find("text.encoder.layer.0.intermediate.dense.weight");
+    REQUIRE(fc1 != nullptr);
+    store.set_inference_precision(Precision::int8);
+    store.value(*fc1).data()[3] = std::numeric_limits<float>::quiet_NaN();
+    CHECK_THROWS_WITH_AS(model.encode_text(cpu_ctx, in.ids, in.mask),
+                         "int8 copy of 'text.encoder.layer.0.intermediate.dense.weight': element 3 is not finite", ValueError);
+    CHECK_NOTHROW((void)store.low_precision_bytes());
 }
 
 TEST_CASE("precision: training is refused until the precision is fp32 again") {

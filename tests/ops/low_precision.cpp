@@ -100,8 +100,9 @@ TEST_CASE("low precision: an input row quantises within half a step, with 0 exac
 }
 
 TEST_CASE("low precision: int8 equals the integer arithmetic of its quantised operands") {
-    // 300 x 96 x 80 is cut into stripes; 1 x 29 x 53 is one call; odd sizes everywhere
-    for (const auto& [M, N, K] : {std::array<index_t, 3>{300, 96, 80}, {1, 29, 53}, {37, 29, 53}}) {
+    // 300 x 96 x 80 is cut into stripes of rows, 6 x 2050 x 520 into stripes of columns; 1 x 29
+    // x 53 is one call; odd sizes everywhere
+    for (const auto& [M, N, K] : {std::array<index_t, 3>{300, 96, 80}, {6, 2050, 520}, {1, 29, 53}, {37, 29, 53}}) {
         CAPTURE(M);
         const Product p = product(M, N, K, 10 + M);
         const LowPrecisionWeight w = make_low_precision_weight(Precision::int8, p.w.data(), N, K, "w");
@@ -121,6 +122,16 @@ TEST_CASE("low precision: int8 equals the integer arithmetic of its quantised op
             }
         }
     }
+}
+
+TEST_CASE("low precision: no inputs (K = 0) give the bias, as the fp32 product does") {
+    const Tensor<float, 2> x({3, 0}), w({5, 0});
+    const Tensor<float, 1> b = random_tensor<float, 1>({5}, 3);
+    const LowPrecisionWeight q = make_low_precision_weight(Precision::int8, w.data(), 5, 0, "w");
+    Tensor<float, 2> y = Tensor<float, 2>::full({3, 5}, 9.0f);
+    linear_forward_low_precision(cpu_ctx, y, x, q, b);
+    for (index_t r = 0; r < 3; ++r)
+        for (index_t n = 0; n < 5; ++n) CHECK(y(r, n) == b(n));
 }
 
 TEST_CASE("low precision: the int8 GEMM in use and the portable loop give the same sums") {

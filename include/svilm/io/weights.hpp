@@ -54,6 +54,7 @@ template <class T, class Device>
 LoadReport load_parameters(nn::ParameterStore<T, Device>& store, const SafetensorsFile& file, const LoadOptions& options = {}) {
     LoadReport report;
     const std::string where = file.path().string();
+    store.drop_low_precision_copies();  // made from the values about to be replaced
     for (const nn::ParameterInfo& p : store.parameters()) {
         const std::string key = options.file_prefix + p.name;
         if (!file.contains(key)) {

@@ -28,8 +28,8 @@ public:
 
     void forward(const Context<Device>& ctx, TensorView<T, 2, Device> y, TensorView<const T, 2, Device> x) const {
         if constexpr (is_cpu_v<Device> && std::is_same_v<T, float>) {
-            if (weight.precision() != Precision::fp32) {
-                linear_forward_low_precision(ctx, y, x, weight.low_precision(), bias.value());
+            if (const auto copy = weight.low_precision()) {  // null at fp32
+                linear_forward_low_precision(ctx, y, x, *copy, bias.value());
                 return;
             }
         }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,9 +62,10 @@ public:
     TensorView<T, Rank, Device> grad() const { return TensorView<T, Rank, Device>(store_->grad_data() + offset_, shape_); }
     const Extents<Rank>& shape() const { return shape_; }
 
-    // The store's inference precision, and this weight's copy in it (a Linear weight: Rank 2).
+    // The store's inference precision, and this weight's copy in it (a Linear weight: Rank 2;
+    // null at fp32). The copy stays valid while the caller holds it, whatever the precision does.
     Precision precision() const { return store_->inference_precision(); }
-    const LowPrecisionWeight& low_precision() const
+    std::shared_ptr<const LowPrecisionWeight> low_precision() const
         requires(Rank == 2)
     {
         return store_->low_precision_weight(offset_, shape_[0], shape_[1]);
@@ -163,37 +165,48 @@ public:
     // The precision of the nn::Linear products in inference (svilm/ops/precision.hpp): fp32 by
     // default; bf16 and int8 on CPU float stores only (ValueError otherwise). Each Linear weight
     // is copied to the precision on its first use and kept until the precision changes: set it
-    // again after changing the values (loading weights, a training step). The fp32 values stay,
-    // and backward refuses to run while the precision is not fp32.
+    // again after changing the values through values() or a training step (load_parameters and
+    // copy_values_from drop the copies themselves). The fp32 values stay, and backward refuses to
+    // run while the precision is not fp32.
     void set_inference_precision(Precision precision) {
         if (precision != Precision::fp32 && !(is_cpu_v<Device> && std::is_same_v<T, float>))
             throw ValueError(std::string("ParameterStore::set_inference_precision: ") + to_string(precision) +
                              " runs on the CPU with float parameters; this store is " +
                              (is_cpu_v<Device> ? "on the CPU with double parameters" : "on a GPU (use the context's MathMode)"));
         const std::lock_guard lock(low_precision_->mutex);
-        precision_ = precision;
+        precision_.store(precision);
         low_precision_->copies.clear();
     }
-    Precision inference_precision() const { return precision_; }
+    Precision inference_precision() const { return precision_.load(); }
+    // Drops the low-precision copies (the values changed); the next use makes them again.
+    void drop_low_precision_copies() {
+        const std::lock_guard lock(low_precision_->mutex);
+        low_precision_->copies.clear();
+    }
     // Bytes held by the low-precision copies made so far.
     std::size_t low_precision_bytes() const {
         const std::lock_guard lock(low_precision_->mutex);
         std::size_t total = 0;
-        for (const auto& [offset, copy] : low_precision_->copies) total += copy->bytes();
+        for (const auto& [offset, copy] : low_precision_->copies)
+            if (copy) total += copy->bytes();
         return total;
     }
     // The copy of the (out, in) weight at `offset` in the current precision, made on first use
-    // (thread-safe). ValueError when the weight holds a value that is not finite.
-    const LowPrecisionWeight& low_precision_weight(index_t offset, index_t out, index_t in) const {
+    // (thread-safe); null at fp32. ValueError when the weight holds a value that is not finite.
+    std::shared_ptr<const LowPrecisionWeight> low_precision_weight(index_t offset, index_t out, index_t in) const {
         if constexpr (is_cpu_v<Device> && std::is_same_v<T, float>) {
             const std::lock_guard lock(low_precision_->mutex);
-            auto& slot = low_precision_->copies[offset];
-            if (!slot || slot->out != out || slot->in != in)
-                slot = std::make_shared<const LowPrecisionWeight>(
-                    make_low_precision_weight(precision_, value_data() + offset, out, in, name_at(offset)));
-            return *slot;
+            const Precision precision = precision_.load();
+            if (precision == Precision::fp32) return nullptr;
+            const auto found = low_precision_->copies.find(offset);
+            if (found != low_precision_->copies.end() && found->second->out == out && found->second->in == in)
+                return found->second;
+            auto copy = std::make_shared<const LowPrecisionWeight>(
+                make_low_precision_weight(precision, value_data() + offset, out, in, name_at(offset)));
+            low_precision_->copies[offset] = copy;  // only once it was made: a refused weight leaves no entry
+            return copy;
         } else {
-            throw ValueError("ParameterStore::low_precision_weight: CPU float stores only");
+            return nullptr;
         }
     }
 
@@ -202,6 +215,7 @@ public:
     template <class Other>
     void copy_values_from(const ParameterStore<T, Other>& other, bool gradients = false) {
         check_same_layout(other, "copy_values_from");
+        drop_low_precision_copies();
         const std::size_t bytes = std::size_t(total_) * sizeof(T);
         move_bytes(other, value_data(), other.value_data(), bytes);
         if (gradients) move_bytes(other, grad_data(), other.grad_data(), bytes);
@@ -288,7 +302,7 @@ private:
     const Context<Device>* ctx_ = nullptr;
     Tensor<T, 1, Device> values_;
     mutable Tensor<T, 1, Device> grads_;  // allocated by the first gradient access
-    Precision precision_ = Precision::fp32;
+    std::atomic<Precision> precision_{Precision::fp32};
     std::unique_ptr<LowPrecisionCopies> low_precision_ = std::make_unique<LowPrecisionCopies>();
 };
 

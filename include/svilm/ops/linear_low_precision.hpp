@@ -7,8 +7,9 @@
 // int8: each stripe of input rows is quantised, multiplied by the int8 weight into int32 sums
 //   and rescaled at once, while it is in cache. The int8 GEMM is oneDNN's dnnl_gemm_u8s8s32
 //   (SVILM_HAVE_ONEDNN), which picks the CPU's int8 instructions when it runs; without oneDNN,
-//   a portable loop. Stripes run on svilm's pool, one single-threaded GEMM each, cut as gemm()
-//   cuts a product of the same shape (svilm/ops/gemm.hpp).
+//   a portable loop. Stripes of rows (or of columns, for few rows) run on svilm's pool, one
+//   single-threaded GEMM each, cut as gemm() cuts a product of the same shape
+//   (svilm/ops/gemm.hpp).
 #pragma once
 
 #include <algorithm>
@@ -63,11 +64,14 @@ inline RowQuantisation quantise_row(const float* x, index_t n, std::uint8_t* q) 
     }
 #pragma omp simd reduction(+ : poison)
     for (index_t k = 0; k < n; ++k) poison += x[k] * 0.0f;  // NaN when any x is NaN or infinite
-    if (poison != 0.0f || !std::isfinite(hi - lo)) {
+    if (poison != 0.0f) {
         std::fill_n(q, n, std::uint8_t(0));
         return {1.0f, 0, false};
     }
-    const float scale = hi > lo ? (hi - lo) / float(int8_input_max) : 1.0f;
+    // hi - lo itself may overflow for finite values; the scale is at least the smallest normal
+    // float, so that 1 / scale and -lo / scale stay finite for a row of denormals
+    const float range = hi / float(int8_input_max) - lo / float(int8_input_max);
+    const float scale = hi > lo ? std::max(range, std::numeric_limits<float>::min()) : 1.0f;
     const auto zero = std::int32_t(std::clamp(std::nearbyint(-lo / scale), 0.0f, float(int8_input_max)));
     const float inverse = 1.0f / scale, rounding = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
 #pragma omp simd
@@ -149,31 +153,56 @@ inline void linear_forward_low_precision(const Context<cpu>& ctx, TensorView<flo
     if (w.precision != Precision::int8)
         throw ValueError(std::string(op) + ": the weight copy is " + to_string(w.precision) + ", not bf16 or int8");
 
-    const auto split = detail::gemm_split(M, N, K, detail::in_parallel_region());
-    const index_t step = split.by_rows ? split.step : M, stripes = (M + step - 1) / step;
+    if (K > index_t(std::numeric_limits<std::int32_t>::max() / (int8_input_max * int8_weight_max)))
+        throw ShapeError(std::string(op) + ": " + std::to_string(K) + " inputs per row overflow the int8 product's int32 sums");
     const index_t ldy = std::max<index_t>(1, y.stride(0));
-    parallel_for(stripes, [&](index_t s) {
-        const index_t lo = s * step, rows = std::min(step, M - lo);
-        std::vector<std::uint8_t> q(static_cast<std::size_t>(rows * K));
-        std::vector<detail::RowQuantisation> row(static_cast<std::size_t>(rows));
-        std::vector<std::int32_t> sums(static_cast<std::size_t>(rows * N));
-        for (index_t r = 0; r < rows; ++r) row[std::size_t(r)] = detail::quantise_row(&x(lo + r, 0), K, q.data() + r * K);
-        detail::int8_gemm_one_thread(rows, N, K, q.data(), w.int8.data(), sums.data());
-        // y = scale_r * scale_n * (sum - zero_r * column_sum_n) + bias_n
+    if (K == 0) {  // no inputs: the bias (as the fp32 product gives)
+        for (index_t r = 0; r < M; ++r)
+            for (index_t n = 0; n < N; ++n) y.data()[r * ldy + n] = bias.data() ? bias.data()[n] : 0.0f;
+        return;
+    }
+    // rows [r0, r0 + rows) x columns [n0, n0 + cols) of y from their quantised rows q (rows, K):
+    // y = scale_r * scale_n * (sum - zero_r * column_sum_n) + bias_n
+    const auto product = [&](const std::uint8_t* q, const detail::RowQuantisation* row, index_t r0, index_t rows,
+                             index_t n0, index_t cols) {
+        std::vector<std::int32_t> sums(static_cast<std::size_t>(rows * cols));
+        detail::int8_gemm_one_thread(rows, cols, K, q, w.int8.data() + n0 * K, sums.data());
         for (index_t r = 0; r < rows; ++r) {
-            const auto [scale, zero, finite] = row[std::size_t(r)];
-            const std::int32_t* sr = sums.data() + r * N;
-            float* yr = y.data() + (lo + r) * ldy;
+            const auto [scale, zero, finite] = row[r];
+            const std::int32_t* sr = sums.data() + r * cols;
+            float* yr = y.data() + (r0 + r) * ldy + n0;
             if (!finite) {
-                std::fill_n(yr, N, std::numeric_limits<float>::quiet_NaN());
+                std::fill_n(yr, cols, std::numeric_limits<float>::quiet_NaN());
                 continue;
             }
-            for (index_t n = 0; n < N; ++n) {
-                const float v = scale * w.scale[std::size_t(n)] * float(sr[n] - zero * w.column_sum[std::size_t(n)]);
-                yr[n] = bias.data() ? v + bias.data()[n] : v;
+            for (index_t c = 0; c < cols; ++c) {
+                const std::size_t n = std::size_t(n0 + c);
+                const float v = scale * w.scale[n] * float(sr[c] - zero * w.column_sum[n]);
+                yr[c] = bias.data() ? v + bias.data()[n] : v;
             }
         }
-    }, stripes > 1);
+    };
+    const auto split = detail::gemm_split(M, N, K, detail::in_parallel_region());
+    if (split.by_rows) {  // each stripe quantises its rows, multiplies and rescales them while they are in cache
+        const index_t stripes = (M + split.step - 1) / split.step;
+        parallel_for(stripes, [&](index_t s) {
+            const index_t lo = s * split.step, rows = std::min(split.step, M - lo);
+            std::vector<std::uint8_t> q(static_cast<std::size_t>(rows * K));
+            std::vector<detail::RowQuantisation> row(static_cast<std::size_t>(rows));
+            for (index_t r = 0; r < rows; ++r) row[std::size_t(r)] = detail::quantise_row(&x(lo + r, 0), K, q.data() + r * K);
+            product(q.data(), row.data(), lo, rows, 0, N);
+        }, stripes > 1);
+    } else {  // few rows: quantise them all, then stripes of columns share them
+        std::vector<std::uint8_t> q(static_cast<std::size_t>(M * K));
+        std::vector<detail::RowQuantisation> row(static_cast<std::size_t>(M));
+        parallel_for(M, [&](index_t r) { row[std::size_t(r)] = detail::quantise_row(&x(r, 0), K, q.data() + r * K); },
+                     M * K > 65536);
+        const index_t stripes = (N + split.step - 1) / split.step;
+        parallel_for(stripes, [&](index_t s) {
+            const index_t n0 = s * split.step;
+            product(q.data(), row.data(), 0, M, n0, std::min(split.step, N - n0));
+        });
+    }
 }
 
 }  // namespace svilm

@@ -7,8 +7,8 @@
 //
 //   fp32  the model as trained.
 //   bf16  weights and the layer's input rounded to bfloat16 (8 significant bits), products
-//         summed in fp32. The rounding is the same on every CPU; where the CPU has no bf16
-//         instructions the rounded values are multiplied with the fp32 GEMM.
+//         summed in fp32. The rounded values are multiplied with the fp32 GEMM on every CPU
+//         (svilm has no bf16-instruction path yet), each weight widened for its product.
 //   int8  dynamic quantisation: each weight row (output channel) scaled to [-63, 63] once,
 //         each input row to uint8 [0, 255] with its own scale and zero point at every call;
 //         int32 sums, rescaled to fp32. The weights get 7 bits so that the 16-bit sums of
@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,7 @@ struct LowPrecisionWeight {
     std::vector<bfloat16> bf16;            // (out, in), bf16 only
     std::vector<std::int8_t> int8;         // (out, in), int8 only: round(w / scale[row]), in [-63, 63]
     std::vector<float> scale;              // (out), int8 only: max |w[row, :]| / 63 (1 for a zero row)
+                                           // (at least the smallest normal float)
     std::vector<std::int32_t> column_sum;  // (out), int8 only: sum of int8[row, :], for the zero points
 
     std::size_t bytes() const {
@@ -94,7 +96,8 @@ inline LowPrecisionWeight make_low_precision_weight(Precision precision, const f
             const float* row = weight + std::size_t(r) * std::size_t(in);
             float peak = 0;
             for (index_t k = 0; k < in; ++k) peak = std::max(peak, std::fabs(row[k]));
-            const float scale = peak > 0 ? peak / float(int8_weight_max) : 1.0f;
+            // at least the smallest normal float: a row of denormals must not divide by 0
+            const float scale = peak > 0 ? std::max(peak / float(int8_weight_max), std::numeric_limits<float>::min()) : 1.0f;
             std::int32_t sum = 0;
             for (index_t k = 0; k < in; ++k) {
                 const auto q = std::int8_t(std::clamp(std::nearbyint(row[k] / scale), -float(int8_weight_max), float(int8_weight_max)));

@@ -69,10 +69,19 @@ inline double erf_approx(double x) { return std::erf(x); }
 // consumer's default build): as the compiler's baseline (SSE2 on x86-64) and for AVX2 + FMA, and
 // the AVX2 copy is chosen when the CPU has it. Measured on a Zen 2 core: GELU over 2.4 million
 // floats, 7.5 ms with SSE2 and 2.7 ms with AVX2. The loop bodies are written once
-// (always_inline) and inlined into both copies.
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX2__) && (defined(__GNUC__) || defined(__clang__))
+// (always_inline) and inlined into both copies. The dispatching functions live in an inline
+// namespace named after the choice, so that a program whose files are compiled with and without
+// AVX2 links each file to its own version (one name for both would let the linker hand the AVX2
+// version to every file).
+#if defined(__x86_64__) && !defined(__AVX2__) && (defined(__GNUC__) || defined(__clang__))
 #define SVILM_VECTOR_MATH_AVX2_COPY 1
 #define SVILM_AVX2_TARGET __attribute__((target("avx2,fma")))
+#endif
+
+#if defined(SVILM_VECTOR_MATH_AVX2_COPY)
+inline namespace run_time_avx2 {
+#else
+inline namespace compile_time_target {
 #endif
 
 // Whether the AVX2 copies run: compiled and supported by this CPU.
@@ -154,6 +163,10 @@ void gelu_backward(const T* x, const T* dy, T* dx, index_t n) {
 #endif
     gelu_backward_body(x, dy, dx, n);
 }
+
+}  // inline namespace run_time_avx2 / compile_time_target
+
+#undef SVILM_AVX2_TARGET
 
 // Largest element, -inf for an empty range. Eight independent lanes: a single running max is
 // a loop-carried dependency the compiler will not vectorise without -ffast-math.
