@@ -15,8 +15,17 @@ void outer_op() {
     inner_op();
 }
 
+// Puts the profiler back as it found it, also when a REQUIRE ends the test early.
+struct RestoreProfiling {
+    bool was = profile::enabled();
+    ~RestoreProfiling() {
+        profile::reset();
+        profile::enable(was);
+    }
+};
+
 TEST_CASE("profile: outermost scopes only, none inside parallel loops, off leaves nothing") {
-    const bool was = profile::enabled();
+    const RestoreProfiling restore;
     profile::reset();
     profile::enable(false);
     outer_op();
@@ -35,7 +44,6 @@ TEST_CASE("profile: outermost scopes only, none inside parallel loops, off leave
     CHECK(table.find("| all ops |") != std::string::npos);
     profile::reset();
     CHECK(profile::entries().empty());
-    profile::enable(was);
 }
 
 }  // namespace

@@ -195,6 +195,8 @@ public:
     // (thread-safe); null at fp32. ValueError when the weight holds a value that is not finite.
     std::shared_ptr<const LowPrecisionWeight> low_precision_weight(index_t offset, index_t out, index_t in) const {
         if constexpr (is_cpu_v<Device> && std::is_same_v<T, float>) {
+            // fp32, the training case, answers without the lock: every Linear call asks
+            if (precision_.load() == Precision::fp32) return nullptr;
             const std::lock_guard lock(low_precision_->mutex);
             const Precision precision = precision_.load();
             if (precision == Precision::fp32) return nullptr;
